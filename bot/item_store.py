@@ -1,0 +1,181 @@
+"""Reading and moving items. Every state change here is one conditional UPDATE.
+
+``transition`` is the single way an item changes state: ``WHERE id = … AND state IN (…)`` with a
+row-count check, on SQLite and PostgreSQL alike. ``claim`` hands a worker a batch of items under a
+lease; on PostgreSQL it uses ``FOR UPDATE SKIP LOCKED`` so workers do not queue on each other, but
+correctness never depends on that (SQLite ignores it): the claim itself is conditional too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot import audit
+from bot.database import SessionFactory, transaction
+from bot.item_states import WORKER_STATES, ItemState
+from bot.models import Item, utcnow
+from bot.tickets import TicketIn
+
+
+def new_item_id() -> str:
+    return "itm_" + uuid.uuid4().hex[:20]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    item_id: str
+    created: bool
+    state: str
+
+
+async def ingest(sessions: SessionFactory, source: str, ticket: TicketIn) -> IngestResult:
+    """Store a ticket as a new ``received`` item, or return the existing one for a repeated id.
+
+    The unique (source, external_id) constraint decides, not a read-then-write check, so
+    concurrent deliveries of the same ticket create exactly one item.
+    """
+    now = utcnow()
+    item = Item(
+        id=new_item_id(),
+        source=source,
+        external_id=ticket.id,
+        kind=ticket.kind,
+        subject=ticket.subject,
+        body=ticket.body,
+        customer_name=ticket.customer.name,
+        customer_email=ticket.customer.email,
+        customer_tier=ticket.customer.tier,
+        requested_action=(
+            ticket.requested_action.model_dump(mode="json", exclude_none=True)
+            if ticket.requested_action
+            else None
+        ),
+        extra=ticket.metadata,
+        state=ItemState.RECEIVED,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with transaction(sessions) as session:
+            session.add(item)
+            await session.flush()
+            await audit.record(
+                session,
+                "received",
+                item_id=item.id,
+                source=source,
+                external_id=ticket.id,
+                content_sha256=content_digest(ticket),
+            )
+        return IngestResult(item.id, True, item.state)
+    except IntegrityError:
+        async with sessions() as session:
+            existing = (
+                await session.execute(
+                    select(Item).where(
+                        col(Item.source) == source, col(Item.external_id) == ticket.id
+                    )
+                )
+            ).scalar_one()
+            return IngestResult(existing.id, False, existing.state)
+
+
+def content_digest(ticket: TicketIn) -> str:
+    """A digest of the ticket's content, kept in the audit log instead of a copy of it."""
+    canonical = json.dumps(ticket.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def transition(
+    session: AsyncSession,
+    item_id: str,
+    *,
+    from_states: Collection[ItemState],
+    to: ItemState,
+    claimed_by: str | None = None,
+    **values: Any,
+) -> bool:
+    """Move ``item_id`` to ``to`` only if it is in one of ``from_states`` (and, when given, still
+    claimed by ``claimed_by``). Returns whether this call made the move."""
+    conditions = [col(Item.id) == item_id, col(Item.state).in_(list(from_states))]
+    if claimed_by is not None:
+        conditions.append(col(Item.claimed_by) == claimed_by)
+    statement = (
+        update(Item)
+        .where(and_(*conditions))
+        .values(state=to, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    result = cast(CursorResult[Any], await session.execute(statement))
+    return result.rowcount == 1
+
+
+async def get_item(sessions: SessionFactory, item_id: str) -> Item | None:
+    async with sessions() as session:
+        return await session.get(Item, item_id)
+
+
+async def claim(
+    sessions: SessionFactory,
+    worker_id: str,
+    *,
+    lease: timedelta,
+    limit: int,
+    include_unposted: bool,
+    now: datetime | None = None,
+) -> Sequence[Item]:
+    """Claim up to ``limit`` items that need a worker, under a lease that expires on a crash."""
+    now = now or utcnow()
+    due: list[ColumnElement[bool]] = [col(Item.state).in_(list(WORKER_STATES))]
+    if include_unposted:
+        due.append(and_(col(Item.state) == ItemState.PENDING_REVIEW, col(Item.slack_ts).is_(None)))
+    free = or_(col(Item.claimed_until).is_(None), col(Item.claimed_until) < now)
+    ready = or_(col(Item.next_attempt_at).is_(None), col(Item.next_attempt_at) <= now)
+    async with transaction(sessions) as session:
+        candidates = (
+            await session.execute(
+                select(col(Item.id))
+                .where(or_(*due), free, ready)
+                .order_by(col(Item.created_at))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+        claimed: list[str] = []
+        for item_id in list(candidates):
+            result = cast(
+                CursorResult[Any],
+                await session.execute(
+                    update(Item)
+                    .where(and_(col(Item.id) == item_id, free))
+                    .values(claimed_by=worker_id, claimed_until=now + lease)
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+            if result.rowcount == 1:
+                claimed.append(item_id)
+        if not claimed:
+            return []
+        rows = await session.execute(select(Item).where(col(Item.id).in_(claimed)))
+        return list(rows.scalars())
+
+
+async def release(session: AsyncSession, item_id: str, worker_id: str, **values: Any) -> None:
+    """Give up a claim (optionally recording e.g. a retry time) without changing state."""
+    await session.execute(
+        update(Item)
+        .where(and_(col(Item.id) == item_id, col(Item.claimed_by) == worker_id))
+        .values(claimed_by=None, claimed_until=None, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )

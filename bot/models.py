@@ -1,0 +1,132 @@
+"""Database tables (SQLModel). The schema itself is owned by the Alembic migrations.
+
+Timestamps are stored in UTC; ``UTCDateTime`` makes SQLite (which has no time zones) hand back
+aware datetimes like PostgreSQL does, so comparisons never mix naive and aware values.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+AutoIncrementId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Item(SQLModel, table=True):
+    """One ticket or CRM event and everything Signoff decided and did about it."""
+
+    __tablename__ = "item"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_item_source_external"),)
+
+    id: str = Field(primary_key=True, max_length=32)
+    source: str = Field(max_length=32)
+    external_id: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    customer_name: str = Field(max_length=200)
+    customer_email: str = Field(max_length=320)
+    customer_tier: str | None = Field(default=None, max_length=50)
+    requested_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+
+    state: str = Field(max_length=20, index=True)
+    classifier: str | None = Field(default=None, max_length=100)
+    category: str | None = Field(default=None, max_length=64)
+    sentiment: str | None = Field(default=None, max_length=16)
+    risk_level: str | None = Field(default=None, max_length=16)
+    risk_score: float | None = None
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    assessment_error: str | None = Field(default=None, sa_column=Column(Text))
+    draft_reply: str | None = Field(default=None, sa_column=Column(Text))
+    proposed_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    route_policy: str | None = Field(default=None, max_length=64)
+    route_why: str | None = Field(default=None, sa_column=Column(Text))
+
+    decision_id: int | None = Field(default=None)
+    idempotency_key: str | None = Field(default=None, max_length=100)
+    slack_channel: str | None = Field(default=None, max_length=32)
+    slack_ts: str | None = Field(default=None, max_length=32)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    execution_result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _ts()
+    next_attempt_at: datetime | None = _ts()
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_at: datetime | None = _ts()
+    executed_at: datetime | None = _ts()
+
+
+class Decision(SQLModel, table=True):
+    """A human's or a policy's decision on an item: the executor's proof of authority."""
+
+    __tablename__ = "decision"
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    item_id: str = Field(foreign_key="item.id", index=True, max_length=32)
+    outcome: str = Field(max_length=20)
+    actor: str = Field(max_length=64)
+    policy: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of every step and every human decision (database triggers refuse
+    UPDATE and DELETE)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    item_id: str | None = Field(default=None, index=True, max_length=32)
+    actor: str = Field(max_length=64)
+    event: str = Field(max_length=40)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+
+
+class ThresholdSetting(SQLModel, table=True):
+    """A lead-controlled threshold, stored as text and parsed by ``policies.thresholds``."""
+
+    __tablename__ = "threshold_setting"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+    updated_by: str = Field(max_length=64)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

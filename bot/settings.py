@@ -1,0 +1,147 @@
+"""Settings from the environment and ``.env``, validated once at start.
+
+pydantic-settings reads ``.env`` through python-dotenv and reports every problem at once;
+``load_settings`` turns those into one line per problem so a misconfigured deploy fails with a
+message an operator can act on rather than a traceback.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("signoff.db")
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot be used; ``problems`` holds one human-readable line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default=DEFAULT_SLACK_API_URL, alias="SLACK_API_URL")
+    review_channel: str | None = Field(default=None, alias="SIGNOFF_REVIEW_CHANNEL")
+
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE_PATH}", alias="DATABASE_URL", min_length=1
+    )
+    webhook_secret: SecretStr | None = Field(default=None, alias="SIGNOFF_WEBHOOK_SECRET")
+    action_url: str | None = Field(default=None, alias="SIGNOFF_ACTION_URL")
+    action_secret: SecretStr | None = Field(default=None, alias="SIGNOFF_ACTION_SECRET")
+    reviewers: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(), alias="SIGNOFF_REVIEWERS"
+    )
+    leads: Annotated[frozenset[str], NoDecode] = Field(default=frozenset(), alias="SIGNOFF_LEADS")
+    post_auto: bool = Field(default=False, alias="SIGNOFF_POST_AUTO")
+    port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
+    host: str = Field(default="0.0.0.0", alias="HOST")  # noqa: S104 - a server must listen
+
+    # Seeds for the thresholds table; leads change the stored values later.
+    default_auto_max_risk: str = Field(default="low", alias="SIGNOFF_AUTO_MAX_RISK")
+    default_refund_auto_limit: Decimal = Field(
+        default=Decimal("50"), alias="SIGNOFF_REFUND_AUTO_LIMIT", ge=0
+    )
+
+    # Worker tuning: how often the sweep runs, how long a claim lasts, how often to retry.
+    sweep_interval_seconds: float = Field(default=5.0, alias="SIGNOFF_SWEEP_INTERVAL", gt=0)
+    lease_seconds: float = Field(default=60.0, alias="SIGNOFF_LEASE_SECONDS", gt=0)
+    max_execution_attempts: int = Field(default=5, alias="SIGNOFF_MAX_ATTEMPTS", ge=1)
+    action_timeout_seconds: float = Field(default=10.0, alias="SIGNOFF_ACTION_TIMEOUT", gt=0)
+    max_webhook_bytes: int = Field(default=1_048_576, alias="SIGNOFF_MAX_WEBHOOK_BYTES", gt=0)
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @field_validator("reviewers", "leads", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins method names with urljoin: without the slash the last segment is lost.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in {"sqlite", "postgres", "postgresql"}:
+            raise ValueError("must start with sqlite://, postgres:// or postgresql://")
+        return value
+
+    @field_validator("default_auto_max_risk")
+    @classmethod
+    def _risk_name(cls, value: str) -> str:
+        if value.lower() not in {"low", "medium", "high", "critical"}:
+            raise ValueError("must be one of low, medium, high, critical")
+        return value.lower()
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def action_signing_secret(self) -> SecretStr | None:
+        return self.action_secret or self.webhook_secret
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log scrubber."""
+        secrets = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.openai_api_key,
+            self.webhook_secret,
+            self.action_secret,
+        ]
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+    def serve_problems(self) -> list[str]:
+        """What stops ``serve`` from working, one line each (empty when it can start)."""
+        problems = []
+        if self.slack_bot_token is None:
+            problems.append("SLACK_BOT_TOKEN is not set (the bot token, xoxb-…)")
+        if self.slack_signing_secret is None and self.slack_app_token is None:
+            problems.append("SLACK_SIGNING_SECRET is not set (or SLACK_APP_TOKEN for Socket Mode)")
+        if not self.review_channel:
+            problems.append("SIGNOFF_REVIEW_CHANNEL is not set (channel ID for review cards)")
+        return problems
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings, turning validation errors into one line per problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigurationError(problems) from None

@@ -1,0 +1,47 @@
+"""The inbound ticket/event model: what every source is normalised into.
+
+The generic webhook body is this model as JSON; vendor webhooks (Zendesk, Intercom, …) map their
+payloads onto it. Validation errors name the field so a 400 tells the sender what to fix.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ActionKind = Literal["reply", "refund", "credit", "update_field"]
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    tier: str | None = Field(default=None, max_length=50)
+
+
+class RequestedAction(BaseModel):
+    """An action the source asks for (e.g. a refund request form). Extra parameters are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: ActionKind
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    kind: Literal["ticket", "crm_event"]
+    subject: str = Field(max_length=1000)
+    body: str = Field(max_length=100_000)
+    customer: Customer
+    requested_action: RequestedAction | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+__all__ = ["ActionKind", "Customer", "RequestedAction", "TicketIn"]
