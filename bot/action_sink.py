@@ -1,0 +1,109 @@
+"""Executors: the code that makes an approved action happen in the outside world.
+
+An executor gets an ``ActionRequest`` (plain data, already authorised) and either returns the
+outcome or raises ``RetryableError`` / ``PermanentError`` so the worker knows whether to try again
+with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import httpx
+
+from bot import signing
+from bot.logging_setup import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    item_id: str
+    source: str
+    ticket_id: str
+    action: dict[str, Any]
+    reply_text: str
+    approved_by: str
+    policy: str | None
+    idempotency_key: str
+    customer: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        body.pop("idempotency_key")
+        return body
+
+
+class ExecutionError(Exception):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RetryableError(ExecutionError):
+    """The action may succeed if tried again later (timeouts, 429, 5xx)."""
+
+
+class PermanentError(ExecutionError):
+    """Trying again will not help (4xx other than 408/429): a human must look."""
+
+
+class Executor(Protocol):
+    name: str
+
+    async def execute(self, request: ActionRequest) -> dict[str, Any]: ...
+
+
+class LogOnlyExecutor:
+    """Used when no ``SIGNOFF_ACTION_URL`` is set: the action is recorded, nothing is sent."""
+
+    name = "log_only"
+
+    async def execute(self, request: ActionRequest) -> dict[str, Any]:
+        log.info(
+            "action logged only (SIGNOFF_ACTION_URL not set)",
+            item_id=request.item_id,
+            action=request.action.get("kind"),
+        )
+        return {"executor": self.name, "sent": False}
+
+
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+
+
+class GenericActionSink:
+    """POSTs each action as signed JSON to the team's endpoint, with a stable Idempotency-Key."""
+
+    name = "generic_sink"
+
+    def __init__(self, url: str, secret: str | None, client: httpx.AsyncClient) -> None:
+        self._url = url
+        self._secret = secret
+        self._client = client
+
+    async def execute(self, request: ActionRequest) -> dict[str, Any]:
+        body = json.dumps(request.to_json(), separators=(",", ":"), default=str).encode()
+        headers = {"Content-Type": "application/json", "Idempotency-Key": request.idempotency_key}
+        if self._secret:
+            headers.update(signing.signed_headers(self._secret, body))
+        try:
+            response = await self._client.post(self._url, content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise RetryableError(f"action endpoint timed out: {exc.__class__.__name__}") from exc
+        except httpx.TransportError as exc:
+            raise RetryableError(f"action endpoint unreachable: {exc.__class__.__name__}") from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return {
+                "executor": self.name,
+                "sent": True,
+                "status": status,
+                "response": response.text[:500],
+            }
+        message = f"action endpoint answered HTTP {status}: {response.text[:200]}"
+        if status >= 500 or status in _RETRYABLE_STATUS:
+            raise RetryableError(message, status=status)
+        raise PermanentError(message, status=status)

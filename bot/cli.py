@@ -1,0 +1,108 @@
+"""``python -m bot``: serve, demo, migrate.
+
+With no command it does the helpful thing: serve when Slack is configured, otherwise run the
+local demo and say what to set next. Configuration problems print one line each and exit 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from bot.settings import ConfigurationError, Settings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
+
+EXIT_CONFIG = 2
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        typer.echo("Signoff cannot start: the configuration has problems:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _configure_logging(settings: Settings) -> None:
+    from bot.logging_setup import configure_logging
+
+    configure_logging(settings.log_level, settings.secret_values())
+
+
+@app.callback(invoke_without_command=True)
+def default(ctx: typer.Context) -> None:
+    """Serve when Slack is configured; otherwise run the local demo."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings()
+    if settings.slack_configured:
+        serve()
+    else:
+        demo()
+
+
+@app.command()
+def serve() -> None:
+    """Start the HTTP server (Slack events, webhooks, health) with its worker and scheduler."""
+    import uvicorn
+
+    from bot.schema_check import SchemaOutOfDate
+    from bot.server import create_app
+
+    settings = _settings()
+    problems = settings.serve_problems()
+    if problems:
+        typer.echo("Signoff cannot serve yet:", err=True)
+        for problem in problems:
+            typer.echo(f"  - {problem}", err=True)
+        typer.echo("Run `python -m bot demo` to try it locally without Slack.", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    _configure_logging(settings)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+    except SchemaOutOfDate as exc:
+        typer.echo(f"Signoff cannot serve: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option(help="Keep the demo database and print its path.")] = False,
+) -> None:
+    """Run the bundled sample tickets through the real pipeline on a throwaway SQLite database."""
+    from bot.demo.runner import run_demo
+
+    settings = _settings()
+    _configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    asyncio.run(run_demo(settings, keep=keep))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (the release step on PostgreSQL)."""
+    from bot.database import migrate as run_migrations
+
+    settings = _settings()
+    _configure_logging(settings)
+    run_migrations(settings.database_url)
+    typer.echo("database is up to date")
+
+
+def main() -> None:
+    app(prog_name="python -m bot")
+
+
+if __name__ == "__main__":
+    main()

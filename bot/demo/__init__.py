@@ -1,0 +1,1 @@
+"""The bundled demo: sample tickets and the runner that routes them through the pipeline."""

@@ -1,0 +1,338 @@
+"""The pipeline: received → assessed → (auto-approved | pending review) → executing → executed.
+
+Each step does its work outside a transaction (an LLM or HTTP call can be slow), then commits its
+result with one conditional ``transition``. If the transition loses a race the step stops: some
+other worker or click already moved the item on.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from bot import audit
+from bot.action_sink import PermanentError, RetryableError
+from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction
+from bot.database import transaction
+from bot.executor import ExecutionRefused, authorise, idempotency_key
+from bot.item_states import DecisionOutcome, ItemState
+from bot.item_store import get_item, release, transition
+from bot.logging_setup import get_logger
+from bot.models import Decision, Item, utcnow
+from bot.runtime import Runtime
+from bot.threshold_store import load_thresholds
+from bot.tickets import Customer, RequestedAction, TicketIn
+from policies.risk_levels import RiskLevel
+from policies.risk_rules import TicketFacts, risk_floor
+from policies.routing import Route, decide_route
+
+log = get_logger(__name__)
+
+UNAVAILABLE_PREFIX = "AI assessment unavailable: "
+
+
+def ticket_from_item(item: Item) -> TicketIn:
+    return TicketIn(
+        id=item.external_id,
+        kind=item.kind,
+        subject=item.subject,
+        body=item.body,
+        customer=Customer(
+            name=item.customer_name, email=item.customer_email, tier=item.customer_tier
+        ),
+        requested_action=(
+            RequestedAction.model_validate(item.requested_action) if item.requested_action else None
+        ),
+        metadata=item.extra,
+    )
+
+
+def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
+    """Exponential back-off with full jitter, so retrying workers do not stampede a recovering
+    endpoint together."""
+    return random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1)))  # noqa: S311
+
+
+class Pipeline:
+    def __init__(self, runtime: Runtime, worker_id: str) -> None:
+        self.rt = runtime
+        self.worker_id = worker_id
+
+    async def advance(self, item: Item) -> None:
+        """Move a claimed item as far as it can go now, then release the claim."""
+        try:
+            while True:
+                moved = await self._step(item)
+                if moved is None:
+                    break
+                item = moved
+        finally:
+            async with transaction(self.rt.sessions) as session:
+                await release(session, item.id, self.worker_id)
+
+    async def _step(self, item: Item) -> Item | None:
+        if item.state == ItemState.RECEIVED:
+            return await self._assess(item)
+        if item.state == ItemState.ASSESSED:
+            return await self._route(item)
+        if item.state == ItemState.PENDING_REVIEW:
+            if item.slack_ts is None and self.rt.publisher is not None:
+                await self.rt.publisher.post_card(item)
+            return None
+        if item.state == ItemState.APPROVED:
+            return await self._start_execution(item)
+        if item.state == ItemState.EXECUTING:
+            await self._execute(item)
+        return None
+
+    async def _moved(self, item_id: str) -> Item | None:
+        return await get_item(self.rt.sessions, item_id)
+
+    async def _assess(self, item: Item) -> Item | None:
+        values: dict[str, Any]
+        try:
+            assessment = await self.rt.classifier.assess(ticket_from_item(item))
+            values = _assessment_values(assessment)
+        except AssessmentUnavailable as exc:
+            values = _unavailable_values(item, exc.reason)
+        except Exception as exc:  # a classifier bug must fail closed, not lose the item
+            log.exception("classifier crashed", item_id=item.id)
+            values = _unavailable_values(item, f"classifier error ({exc.__class__.__name__})")
+        async with transaction(self.rt.sessions) as session:
+            if not await transition(
+                session,
+                item.id,
+                from_states=[ItemState.RECEIVED],
+                to=ItemState.ASSESSED,
+                claimed_by=self.worker_id,
+                **values,
+            ):
+                return None
+            await audit.record(
+                session,
+                "assessed",
+                item_id=item.id,
+                classifier=values["classifier"],
+                category=values["category"],
+                risk_level=values["risk_level"],
+                action=(values["proposed_action"] or {}).get("kind"),
+                error=values["assessment_error"],
+            )
+        return await self._moved(item.id)
+
+    async def _route(self, item: Item) -> Item | None:
+        thresholds = await load_thresholds(self.rt.sessions, self.rt.settings)
+        action = ProposedAction.model_validate(item.proposed_action or {"kind": "reply"})
+        facts = TicketFacts(
+            text=f"{item.subject}\n{item.body}",
+            action_kind=action.kind,
+            amount=Decimal(action.amount) if action.amount is not None else None,
+            customer_tier=item.customer_tier,
+        )
+        floor = risk_floor(facts, thresholds)
+        model_risk = None if item.assessment_error else RiskLevel(item.risk_level or "critical")
+        route = decide_route(facts=facts, floor=floor, model_risk=model_risk, thresholds=thresholds)
+        reasons = list(dict.fromkeys([*floor.reasons, *item.reasons]))
+        common = {
+            "risk_level": route.risk.value,
+            "reasons": reasons,
+            "route_policy": route.policy,
+            "route_why": route.why,
+        }
+        async with transaction(self.rt.sessions) as session:
+            if route.route == Route.AUTO:
+                decision = Decision(
+                    item_id=item.id,
+                    outcome=DecisionOutcome.AUTO_APPROVED,
+                    actor=audit.AUTO,
+                    policy=route.policy,
+                    created_at=utcnow(),
+                )
+                session.add(decision)
+                await session.flush()
+                assert decision.id is not None
+                moved = await transition(
+                    session,
+                    item.id,
+                    from_states=[ItemState.ASSESSED],
+                    to=ItemState.APPROVED,
+                    claimed_by=self.worker_id,
+                    decision_id=decision.id,
+                    decided_at=utcnow(),
+                    idempotency_key=idempotency_key(item.id, decision.id),
+                    **common,
+                )
+                event = "auto_approved"
+            else:
+                moved = await transition(
+                    session,
+                    item.id,
+                    from_states=[ItemState.ASSESSED],
+                    to=ItemState.PENDING_REVIEW,
+                    claimed_by=self.worker_id,
+                    **common,
+                )
+                event = "sent_to_review"
+            if not moved:
+                await session.rollback()
+                return None
+            await audit.record(
+                session,
+                event,
+                item_id=item.id,
+                actor=audit.AUTO if route.route == Route.AUTO else audit.SYSTEM,
+                policy=route.policy,
+                why=route.why,
+                risk=route.risk.value,
+                rule_floor=floor.level.value,
+                model_risk=model_risk.value if model_risk else None,
+            )
+        return await self._moved(item.id)
+
+    async def _start_execution(self, item: Item) -> Item | None:
+        async with transaction(self.rt.sessions) as session:
+            if not await transition(
+                session,
+                item.id,
+                from_states=[ItemState.APPROVED],
+                to=ItemState.EXECUTING,
+                claimed_by=self.worker_id,
+            ):
+                return None
+            await audit.record(
+                session, "execution_started", item_id=item.id, idempotency_key=item.idempotency_key
+            )
+        moved = await self._moved(item.id)
+        if moved is not None and self.rt.publisher is not None and moved.slack_ts:
+            await self.rt.publisher.refresh_card(moved)
+        return moved
+
+    async def _execute(self, item: Item) -> None:
+        settings = self.rt.settings
+        try:
+            async with self.rt.sessions() as session:
+                request = await authorise(
+                    session, item, reviewers=settings.reviewers, leads=settings.leads
+                )
+        except ExecutionRefused as exc:
+            await self._finish(
+                item, ItemState.FAILED, "execution_refused", last_error=f"refused: {exc}"
+            )
+            return
+        try:
+            result = await self.rt.executor.execute(request)
+        except RetryableError as exc:
+            attempts = item.attempts + 1
+            if attempts >= settings.max_execution_attempts:
+                await self._finish(
+                    item,
+                    ItemState.FAILED,
+                    "execution_failed",
+                    attempts=attempts,
+                    last_error=f"gave up after {attempts} attempts: {exc}",
+                )
+                return
+            delay = backoff_delay(attempts)
+            async with transaction(self.rt.sessions) as session:
+                await release(
+                    session,
+                    item.id,
+                    self.worker_id,
+                    attempts=attempts,
+                    last_error=str(exc),
+                    next_attempt_at=utcnow() + timedelta(seconds=delay),
+                )
+                await audit.record(
+                    session,
+                    "execution_retry_scheduled",
+                    item_id=item.id,
+                    attempt=attempts,
+                    error=str(exc),
+                    retry_in_seconds=round(delay, 2),
+                )
+            return
+        except PermanentError as exc:
+            await self._finish(
+                item,
+                ItemState.FAILED,
+                "execution_failed",
+                attempts=item.attempts + 1,
+                last_error=str(exc),
+            )
+            return
+        await self._finish(
+            item,
+            ItemState.EXECUTED,
+            "executed",
+            executed_at=utcnow(),
+            execution_result=result,
+            attempts=item.attempts + 1,
+            last_error=None,
+        )
+
+    async def _finish(self, item: Item, to: ItemState, event: str, **values: Any) -> None:
+        async with transaction(self.rt.sessions) as session:
+            if not await transition(
+                session,
+                item.id,
+                from_states=[ItemState.EXECUTING],
+                to=to,
+                claimed_by=self.worker_id,
+                next_attempt_at=None,
+                **values,
+            ):
+                return
+            await audit.record(
+                session,
+                event,
+                item_id=item.id,
+                actor=audit.SYSTEM,
+                **{
+                    k: v
+                    for k, v in values.items()
+                    if k in {"last_error", "execution_result", "attempts"}
+                },
+            )
+        log.info("item finished", item_id=item.id, state=to.value)
+        finished = await self._moved(item.id)
+        if finished is None or self.rt.publisher is None:
+            return
+        if finished.slack_ts:
+            await self.rt.publisher.refresh_card(finished)
+        elif to == ItemState.EXECUTED and self.rt.settings.post_auto:
+            await self.rt.publisher.post_auto_line(finished)
+
+
+def _assessment_values(assessment: Assessment) -> dict[str, Any]:
+    return {
+        "classifier": assessment.classifier,
+        "category": assessment.category,
+        "sentiment": assessment.sentiment,
+        "risk_level": assessment.risk_level.value,
+        "risk_score": assessment.risk_score,
+        "reasons": assessment.reasons,
+        "draft_reply": assessment.draft_reply,
+        "proposed_action": assessment.action.model_dump(mode="json", exclude_none=True),
+        "assessment_error": None,
+    }
+
+
+def _unavailable_values(item: Item, reason: str) -> dict[str, Any]:
+    """A failed assessment: keep what the source asked for, mark it, and let a human decide."""
+    requested = item.requested_action or {"kind": "escalate"}
+    action = {
+        k: v for k, v in requested.items() if k in {"kind", "amount", "currency", "field", "value"}
+    }
+    return {
+        "classifier": "unavailable",
+        "category": "unassessed",
+        "sentiment": None,
+        "risk_level": RiskLevel.HIGH.value,
+        "risk_score": None,
+        "reasons": [UNAVAILABLE_PREFIX + reason],
+        "draft_reply": None,
+        "proposed_action": action,
+        "assessment_error": reason,
+    }

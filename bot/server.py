@@ -1,0 +1,97 @@
+"""The ASGI app: Slack, webhooks and health on one port, with the worker and scheduler inside.
+
+The lifespan owns start-up order: schema check, runtime, threshold seed, worker, scheduler, and
+Socket Mode when an app token is set; shutdown runs it backwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+
+from bot import __version__
+from bot.assessment import Classifier
+from bot.database import is_sqlite, migrate
+from bot.logging_setup import get_logger
+from bot.runtime import open_runtime
+from bot.scheduler import build_scheduler
+from bot.schema_check import require_current_schema
+from bot.settings import Settings
+from bot.threshold_store import seed_thresholds
+from bot.worker import Worker
+from handlers import generic_webhook, health
+from handlers.slack_app import build_slack_app
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings, *, classifier: Classifier | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if is_sqlite(settings.database_url):
+            await asyncio.to_thread(migrate, settings.database_url)
+        else:
+            await asyncio.to_thread(require_current_schema, settings.database_url)
+        async with AsyncExitStack() as stack:
+            rt = await stack.enter_async_context(open_runtime(settings, classifier=classifier))
+            await seed_thresholds(rt.sessions, settings)
+            worker = Worker(rt)
+            slack_app = build_slack_app(rt, worker.notify)
+            scheduler = build_scheduler(worker, interval_seconds=settings.sweep_interval_seconds)
+            app.state.runtime = rt
+            app.state.worker = worker
+            app.state.scheduler = scheduler
+            app.state.slack_handler = AsyncSlackRequestHandler(slack_app)
+            worker_task = asyncio.create_task(worker.run_forever(), name="signoff-worker")
+            scheduler.start()
+            if settings.socket_mode:
+                await stack.enter_async_context(_socket_mode(slack_app, settings))
+            log.info(
+                "signoff started",
+                version=__version__,
+                port=settings.port,
+                mode="socket" if settings.socket_mode else "http",
+                executor=rt.executor.name,
+                classifier=rt.classifier.name,
+            )
+            try:
+                yield
+            finally:
+                scheduler.shutdown(wait=False)
+                worker.stop()
+                await worker_task
+
+    app = FastAPI(
+        title="Signoff",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    @app.post("/slack/events")
+    async def slack_events(request: Request) -> Response:
+        handler: AsyncSlackRequestHandler = request.app.state.slack_handler
+        return await handler.handle(request)
+
+    app.include_router(generic_webhook.router)
+    app.include_router(health.router)
+    return app
+
+
+@asynccontextmanager
+async def _socket_mode(slack_app: object, settings: Settings) -> AsyncIterator[None]:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    assert settings.slack_app_token is not None
+    handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token.get_secret_value())  # type: ignore[arg-type]
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]

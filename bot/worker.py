@@ -1,0 +1,97 @@
+"""The worker loop: claim items that need work, advance them, repeat.
+
+Webhooks and clicks ``notify`` the worker so new work starts at once; the scheduler's sweep calls
+``run_once`` on a timer so retries, expired leases and unposted cards are picked up even when
+nobody notified (or the process that was notified crashed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+
+from bot.item_store import claim
+from bot.logging_setup import get_logger
+from bot.models import Item
+from bot.pipeline import Pipeline
+from bot.runtime import Runtime
+
+log = get_logger(__name__)
+
+
+def make_worker_id() -> str:
+    return f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        batch_size: int = 20,
+        concurrency: int = 8,
+        idle_wait: float = 1.0,
+    ) -> None:
+        self.rt = runtime
+        self.worker_id = make_worker_id()
+        self.pipeline = Pipeline(runtime, self.worker_id)
+        self._batch_size = batch_size
+        self._limit = asyncio.Semaphore(concurrency)
+        self._idle_wait = idle_wait
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.last_loop_at: float | None = None
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Claim and advance one batch; returns how many items were claimed."""
+        items = await claim(
+            self.rt.sessions,
+            self.worker_id,
+            lease=timedelta(seconds=self.rt.settings.lease_seconds),
+            limit=self._batch_size,
+            include_unposted=self.rt.publisher is not None,
+        )
+        if items:
+            await asyncio.gather(*(self._advance(item) for item in items))
+        return len(items)
+
+    async def _advance(self, item: Item) -> None:
+        async with self._limit:
+            try:
+                await self.pipeline.advance(item)
+            except Exception:
+                # The lease expires and another pass retries; one bad item must not stop the loop.
+                log.exception("advancing item failed", item_id=item.id)
+
+    async def run_forever(self) -> None:
+        log.info("worker started", worker_id=self.worker_id)
+        while not self._stopping:
+            self.last_loop_at = time.monotonic()
+            try:
+                claimed = await self.run_once()
+            except Exception:
+                log.exception("worker pass failed; retrying")
+                claimed = 0
+            if claimed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def drain(self, *, max_passes: int = 100) -> None:
+        """Run passes until nothing is claimable (used by the demo and the CLI)."""
+        for _ in range(max_passes):
+            if await self.run_once() == 0:
+                return
