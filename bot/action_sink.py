@@ -30,6 +30,8 @@ class ActionRequest:
     policy: str | None
     idempotency_key: str
     customer: dict[str, Any] = field(default_factory=dict)
+    # The source's own metadata (e.g. a Zendesk ticket number), for vendor executors.
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         body = asdict(self)
@@ -69,6 +71,23 @@ class LogOnlyExecutor:
             action=request.action.get("kind"),
         )
         return {"executor": self.name, "sent": False}
+
+
+class ExecutorRouter:
+    """Sends each action to the executor for the source it came from (a Zendesk ticket is
+    answered in Zendesk), falling back to the generic sink or log-only executor."""
+
+    name = "router"
+
+    def __init__(self, fallback: Executor, by_source: dict[str, Executor] | None = None) -> None:
+        self.fallback = fallback
+        self.by_source = dict(by_source or {})
+
+    def executor_for(self, source: str) -> Executor:
+        return self.by_source.get(source, self.fallback)
+
+    async def execute(self, request: ActionRequest) -> dict[str, Any]:
+        return await self.executor_for(request.source).execute(request)
 
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})

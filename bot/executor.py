@@ -59,6 +59,7 @@ async def authorise(
         policy=decision.policy,
         idempotency_key=item.idempotency_key,
         customer=_customer(item),
+        metadata=dict(item.extra),
     )
 
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
+    openai_timeout_seconds: float = Field(default=20.0, alias="OPENAI_TIMEOUT", gt=0)
+    openai_max_retries: int = Field(default=2, alias="OPENAI_MAX_RETRIES", ge=0, le=10)
+    llm_concurrency: int = Field(default=8, alias="SIGNOFF_LLM_CONCURRENCY", ge=1, le=256)
 
     database_url: str = Field(
         default=f"sqlite:///{DEFAULT_SQLITE_PATH}", alias="DATABASE_URL", min_length=1
