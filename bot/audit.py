@@ -1,20 +1,59 @@
-"""The append-only audit log: one row per step and per human decision.
+"""The append-only, tamper-evident audit log: one row per step and per human decision.
 
-``record`` only ever inserts; the migration installs triggers that refuse UPDATE and DELETE, so
-even a bug elsewhere cannot rewrite history. Callers pass the session of the transaction that
-made the change, so the change and its audit row commit together or not at all.
+``record`` only ever inserts; the migration installs triggers that refuse UPDATE and DELETE, so a
+bug elsewhere cannot rewrite history. Each row also carries the hash of the previous row, so an
+edit made around the triggers (by someone with direct database access) breaks the chain and
+``verify_chain`` names the first row that no longer matches.
+
+Callers pass the session of the transaction that made the change, so the change and its audit
+row commit together or not at all. On PostgreSQL a transaction-scoped advisory lock serialises
+chain appends across instances; SQLite serialises writers already.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.models import AuditEvent, utcnow
 
 SYSTEM = "system"
 AUTO = "auto"
+GENESIS = "0" * 64
+_CHAIN_LOCK = 0x5160FF  # arbitrary, fixed advisory-lock key for the audit chain
+
+
+def row_hash(
+    prev_hash: str, at: datetime, item_id: str | None, actor: str, event: str, detail: Any
+) -> str:
+    canonical = json.dumps(
+        {
+            "prev": prev_hash,
+            "at": at.isoformat(timespec="microseconds"),
+            "item_id": item_id,
+            "actor": actor,
+            "event": event,
+            "detail": detail,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
+    # Round-trip now so the hash covers exactly what the database will hand back later.
+    loaded: dict[str, Any] = json.loads(json.dumps(detail, default=str))
+    return loaded
 
 
 async def record(
@@ -25,5 +64,73 @@ async def record(
     actor: str = SYSTEM,
     **detail: Any,
 ) -> None:
-    session.add(AuditEvent(at=utcnow(), item_id=item_id, actor=actor, event=event, detail=detail))
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    previous = (
+        await session.execute(
+            select(col(AuditEvent.row_hash)).order_by(col(AuditEvent.id).desc()).limit(1)
+        )
+    ).scalar_one_or_none()
+    prev_hash = previous or GENESIS
+    at = utcnow()
+    clean = _jsonable(detail)
+    session.add(
+        AuditEvent(
+            at=at,
+            item_id=item_id,
+            actor=actor,
+            event=event,
+            detail=clean,
+            prev_hash=prev_hash,
+            row_hash=row_hash(prev_hash, at, item_id, actor, event, clean),
+        )
+    )
     await session.flush()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    rows: int
+    first_bad_id: int | None
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_id is None
+
+
+async def iter_events(session: AsyncSession, batch: int = 1000) -> AsyncIterator[AuditEvent]:
+    last_id = 0
+    while True:
+        rows = (
+            (
+                await session.execute(
+                    select(AuditEvent)
+                    .where(col(AuditEvent.id) > last_id)
+                    .order_by(col(AuditEvent.id))
+                    .limit(batch)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        last_id = rows[-1].id or last_id
+
+
+async def verify_chain(session: AsyncSession) -> ChainReport:
+    expected_prev = GENESIS
+    count = 0
+    async for row in iter_events(session):
+        count += 1
+        assert row.id is not None
+        if row.prev_hash != expected_prev:
+            return ChainReport(count, row.id, "previous-hash link does not match the row before")
+        recomputed = row_hash(row.prev_hash, row.at, row.item_id, row.actor, row.event, row.detail)
+        if row.row_hash != recomputed:
+            return ChainReport(count, row.id, "row content does not match its hash")
+        expected_prev = row.row_hash
+    return ChainReport(count, None, None)

@@ -53,6 +53,8 @@ def is_sqlite(url: str) -> bool:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers work while one writer commits; busy_timeout makes writers wait, not fail.
+    # The driver's own implicit BEGIN is turned off so ``_begin_immediate`` controls it.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -60,10 +62,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_immediate(connection: Any) -> None:
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY_SNAPSHOT
+    # when another writer committed in between (busy_timeout does not apply). Taking the write
+    # lock at BEGIN makes every transaction wait its turn instead: SQLite has one writer anyway.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(async_url(url), echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
     return create_async_engine(
         async_url(url), echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True

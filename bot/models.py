@@ -76,13 +76,23 @@ class Item(SQLModel, table=True):
     route_policy: str | None = Field(default=None, max_length=64)
     route_why: str | None = Field(default=None, sa_column=Column(Text))
 
-    decision_id: int | None = Field(default=None)
+    decision_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     idempotency_key: str | None = Field(default=None, max_length=100)
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     execution_result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+
+    llm_usage: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+
+    # Time-based follow-up: due times live in the row, so any instance's sweep can claim them.
+    review_started_at: datetime | None = _ts()
+    reminders_sent: int = Field(default=0)
+    next_reminder_at: datetime | None = _ts(index=True)
+    escalate_at: datetime | None = _ts(index=True)
+    escalated_at: datetime | None = _ts()
+    expires_at: datetime | None = _ts(index=True)
 
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = _ts()
@@ -119,6 +129,9 @@ class AuditEvent(SQLModel, table=True):
     actor: str = Field(max_length=64)
     event: str = Field(max_length=40)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    # Tamper evidence: each row's hash covers its content and the previous row's hash.
+    prev_hash: str | None = Field(default=None, max_length=64)
+    row_hash: str | None = Field(default=None, max_length=64)
 
 
 class ThresholdSetting(SQLModel, table=True):
@@ -130,3 +143,13 @@ class ThresholdSetting(SQLModel, table=True):
     value: str = Field(max_length=200)
     updated_by: str = Field(max_length=64)
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SlackEvent(SQLModel, table=True):
+    """Slack event ids already handled: Slack re-delivers (X-Slack-Retry-Num) when an ack is late,
+    and Bolt does not de-duplicate."""
+
+    __tablename__ = "slack_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
