@@ -67,6 +67,34 @@ class CardPublisher:
         except (SlackApiError, SlackClientError) as exc:
             log.warning("could not update review card", item_id=item.id, error=str(exc))
 
+    async def post_in_thread(self, item: Item, text: str) -> bool:
+        """A line in the card's thread (reminders, escalations, failures)."""
+        if not item.slack_ts or not item.slack_channel:
+            return False
+        try:
+            await self.client.chat_postMessage(
+                channel=item.slack_channel,
+                thread_ts=item.slack_ts,
+                text=text,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("could not post in the card's thread", item_id=item.id, error=str(exc))
+            return False
+        return True
+
+    async def direct_message(self, user_id: str, text: str) -> bool:
+        try:
+            opened = await self.client.conversations_open(users=user_id)
+            await self.client.chat_postMessage(
+                channel=str(opened["channel"]["id"]), text=text, unfurl_links=False
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("could not send a direct message", user=user_id, error=str(exc))
+            return False
+        return True
+
     async def post_auto_line(self, item: Item) -> None:
         try:
             await self.client.chat_postMessage(

@@ -18,6 +18,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
 EXIT_CONFIG = 2
 
 
+def _register_subcommands() -> None:
+    from bot.audit_cli import audit_app
+
+    app.add_typer(audit_app, name="audit")
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -78,6 +84,38 @@ def serve() -> None:
 
 
 @app.command()
+def work() -> None:
+    """Run only the worker and its sweeps (no HTTP): scale these separately from `serve`."""
+    from bot.schema_check import SchemaOutOfDate
+
+    settings = _settings()
+    _configure_logging(settings)
+    try:
+        asyncio.run(_work(settings))
+    except SchemaOutOfDate as exc:
+        typer.echo(f"Signoff cannot work: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+async def _work(settings: Settings) -> None:
+    import signal
+
+    from bot.background import run_worker_process
+    from bot.runtime import open_runtime
+    from bot.schema_check import ensure_schema
+    from bot.threshold_store import seed_thresholds
+
+    await asyncio.to_thread(ensure_schema, settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_runtime(settings) as rt:
+        await seed_thresholds(rt.sessions, settings)
+        await run_worker_process(rt, stop)
+
+
+@app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="Keep the demo database and print its path.")] = False,
 ) -> None:
@@ -101,6 +139,7 @@ def migrate() -> None:
 
 
 def main() -> None:
+    _register_subcommands()
     app(prog_name="python -m bot")
 
 

@@ -17,6 +17,7 @@ from bot.action_sink import PermanentError, RetryableError
 from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction
 from bot.database import transaction
 from bot.executor import ExecutionRefused, authorise, idempotency_key
+from bot.follow_up import review_schedule
 from bot.item_states import DecisionOutcome, ItemState
 from bot.item_store import get_item, release, transition
 from bot.logging_setup import get_logger
@@ -173,6 +174,7 @@ class Pipeline:
                     to=ItemState.PENDING_REVIEW,
                     claimed_by=self.worker_id,
                     **common,
+                    **review_schedule(self.rt.settings, utcnow()),
                 )
                 event = "sent_to_review"
             if not moved:

@@ -1,8 +1,8 @@
-"""APScheduler (3.x) runs the periodic sweep in every process.
+"""APScheduler (3.x) runs the periodic sweeps in every worker process.
 
-Due times live in item rows (``next_attempt_at``, ``claimed_until``), never in APScheduler's job
-store, which cannot be shared between processes: the sweep only claims rows that are due, so any
-number of instances can run it without doing the same work twice.
+Due times live in item rows (``next_attempt_at``, ``claimed_until``, ``next_reminder_at``, …),
+never in APScheduler's job store, which cannot be shared between processes: each sweep only claims
+rows that are due, so any number of instances can run it without doing the same work twice.
 """
 
 from __future__ import annotations
@@ -11,20 +11,27 @@ from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.follow_up import FollowUpCounts, run_follow_ups
+from bot.models import utcnow
 from bot.worker import Worker
 
 SWEEP_JOB = "sweep"
+FOLLOW_UP_JOB = "follow_up"
 
 
 def build_scheduler(worker: Worker, *, interval_seconds: float) -> AsyncIOScheduler:
+    async def follow_up() -> FollowUpCounts:
+        return await run_follow_ups(worker.rt, utcnow())
+
     scheduler = AsyncIOScheduler(timezone=UTC)
-    scheduler.add_job(
-        worker.run_once,
-        "interval",
-        seconds=interval_seconds,
-        id=SWEEP_JOB,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=max(1, int(interval_seconds)),
-    )
+    for job_id, job in ((SWEEP_JOB, worker.run_once), (FOLLOW_UP_JOB, follow_up)):
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=interval_seconds,
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(interval_seconds)),
+        )
     return scheduler

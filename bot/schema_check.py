@@ -31,3 +31,13 @@ def require_current_schema(url: str) -> None:
             f"database schema is at {sorted(current) or 'nothing'}, code expects {sorted(heads)}: "
             "run `python -m bot migrate` first"
         )
+
+
+def ensure_schema(url: str) -> None:
+    """SQLite is migrated in place (one process owns the file); PostgreSQL is only checked."""
+    from bot.database import is_sqlite, migrate
+
+    if is_sqlite(url):
+        migrate(url)
+    else:
+        require_current_schema(url)

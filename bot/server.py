@@ -15,11 +15,10 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
 from bot import __version__
 from bot.assessment import Classifier
-from bot.database import is_sqlite, migrate
+from bot.background import running_background
 from bot.logging_setup import get_logger
 from bot.runtime import open_runtime
-from bot.scheduler import build_scheduler
-from bot.schema_check import require_current_schema
+from bot.schema_check import ensure_schema
 from bot.settings import Settings
 from bot.threshold_store import seed_thresholds
 from bot.worker import Worker
@@ -32,22 +31,20 @@ log = get_logger(__name__)
 def create_app(settings: Settings, *, classifier: Classifier | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if is_sqlite(settings.database_url):
-            await asyncio.to_thread(migrate, settings.database_url)
-        else:
-            await asyncio.to_thread(require_current_schema, settings.database_url)
+        await asyncio.to_thread(ensure_schema, settings.database_url)
         async with AsyncExitStack() as stack:
             rt = await stack.enter_async_context(open_runtime(settings, classifier=classifier))
             await seed_thresholds(rt.sessions, settings)
             worker = Worker(rt)
-            slack_app = build_slack_app(rt, worker.notify)
-            scheduler = build_scheduler(worker, interval_seconds=settings.sweep_interval_seconds)
             app.state.runtime = rt
             app.state.worker = worker
-            app.state.scheduler = scheduler
+            app.state.scheduler = None
+            slack_app = build_slack_app(rt, worker.notify)
             app.state.slack_handler = AsyncSlackRequestHandler(slack_app)
-            worker_task = asyncio.create_task(worker.run_forever(), name="signoff-worker")
-            scheduler.start()
+            if settings.inprocess_worker:
+                app.state.scheduler = await stack.enter_async_context(
+                    running_background(rt, worker)
+                )
             if settings.socket_mode:
                 await stack.enter_async_context(_socket_mode(slack_app, settings))
             log.info(
@@ -55,15 +52,11 @@ def create_app(settings: Settings, *, classifier: Classifier | None = None) -> F
                 version=__version__,
                 port=settings.port,
                 mode="socket" if settings.socket_mode else "http",
+                worker="in-process" if settings.inprocess_worker else "external",
                 executor=rt.executor.name,
                 classifier=rt.classifier.name,
             )
-            try:
-                yield
-            finally:
-                scheduler.shutdown(wait=False)
-                worker.stop()
-                await worker_task
+            yield
 
     app = FastAPI(
         title="Signoff",

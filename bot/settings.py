@@ -7,9 +7,10 @@ message an operator can act on rather than a traceback.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -70,6 +71,18 @@ class Settings(BaseSettings):
     max_execution_attempts: int = Field(default=5, alias="SIGNOFF_MAX_ATTEMPTS", ge=1)
     action_timeout_seconds: float = Field(default=10.0, alias="SIGNOFF_ACTION_TIMEOUT", gt=0)
     max_webhook_bytes: int = Field(default=1_048_576, alias="SIGNOFF_MAX_WEBHOOK_BYTES", gt=0)
+    inprocess_worker: bool = Field(default=True, alias="SIGNOFF_INPROCESS_WORKER")
+
+    # Follow-up on pending items: reminders at fractions of the time to escalation, escalation to
+    # leads, then expiry ("expire": the item expires, never executed; "keep_waiting": it stays).
+    escalate_after: timedelta = Field(default=timedelta(hours=2), alias="SIGNOFF_ESCALATE_AFTER")
+    expire_after: timedelta = Field(default=timedelta(hours=24), alias="SIGNOFF_EXPIRE_AFTER")
+    reminder_fractions: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=(0.5, 0.9), alias="SIGNOFF_REMINDERS"
+    )
+    expiry_action: Literal["expire", "keep_waiting"] = Field(
+        default="expire", alias="SIGNOFF_EXPIRY_ACTION"
+    )
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
     @field_validator("reviewers", "leads", mode="before")
@@ -78,6 +91,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("escalate_after", "expire_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("reminder_fractions", mode="before")
+    @classmethod
+    def _fractions(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                parts = tuple(float(p) for p in value.split(",") if p.strip())
+            except ValueError:
+                raise ValueError("must be comma-separated fractions such as 0.5,0.9") from None
+            value = parts
+        if isinstance(value, tuple) and any(not 0 < f < 1 for f in value):
+            raise ValueError("each reminder fraction must be between 0 and 1")
+        return tuple(sorted(value)) if isinstance(value, tuple) else value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -136,6 +167,23 @@ class Settings(BaseSettings):
         if not self.review_channel:
             problems.append("SIGNOFF_REVIEW_CHANNEL is not set (channel ID for review cards)")
         return problems
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``30m``, ``2h``, ``1d`` or plain seconds: how operators write durations."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _UNITS else "s"
+    number = value[:-1] if value[-1:] in _UNITS else value
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration such as 90s, 30m, 2h or 1d") from None
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return timedelta(seconds=seconds)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -22,11 +22,15 @@ async def healthz(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"error: {exc.__class__.__name__}"
-    checks["scheduler"] = "running" if state.scheduler.running else "stopped"
-    last = state.worker.last_loop_at
-    alive = last is not None and time.monotonic() - last < WORKER_STALE_SECONDS
-    checks["worker"] = "running" if alive else "stalled"
-    healthy = checks["database"] == "ok" and checks["scheduler"] == "running" and alive
+    if state.scheduler is None:  # SIGNOFF_INPROCESS_WORKER=false: `work` processes do the work
+        checks["scheduler"] = checks["worker"] = "external"
+        alive = True
+    else:
+        checks["scheduler"] = "running" if state.scheduler.running else "stopped"
+        last = state.worker.last_loop_at
+        alive = last is not None and time.monotonic() - last < WORKER_STALE_SECONDS
+        checks["worker"] = "running" if alive else "stalled"
+    healthy = checks["database"] == "ok" and checks["scheduler"] != "stopped" and alive
     return JSONResponse(
         {"status": "ok" if healthy else "unhealthy", **checks}, status_code=200 if healthy else 503
     )
