@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.logging_setup import get_logger
 from bot.runtime import Runtime
+from bot.slack_events import first_delivery
 from handlers.slack_listeners import register_listeners
+
+log = get_logger(__name__)
 
 
 def build_slack_app(rt: Runtime, notify_worker: Callable[[], None]) -> AsyncApp:
@@ -24,5 +30,22 @@ def build_slack_app(rt: Runtime, notify_worker: Callable[[], None]) -> AsyncApp:
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
     )
+
+    async def skip_redelivered_events(
+        req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        body = req.body if isinstance(req.body, dict) else {}
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not await first_delivery(rt.sessions, str(event_id)):
+            log.info(
+                "slack event already handled",
+                event_id=event_id,
+                retry_num=req.headers.get("x-slack-retry-num", ["0"])[0],
+            )
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
+
+    app.use(skip_redelivered_events)
     register_listeners(app, rt, notify_worker)
     return app
