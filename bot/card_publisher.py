@@ -6,6 +6,7 @@ again, so nothing is dropped when Slack is down.
 
 from __future__ import annotations
 
+from prometheus_client import Counter
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, update
@@ -22,10 +23,22 @@ log = get_logger(__name__)
 
 
 class CardPublisher:
-    def __init__(self, client: AsyncWebClient, channel: str, sessions: SessionFactory) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        sessions: SessionFactory,
+        errors: Counter | None = None,
+    ) -> None:
         self.client = client
         self.channel = channel
         self._sessions = sessions
+        self._errors = errors
+
+    def _failed(self, operation: str, item_id: str | None, exc: Exception) -> None:
+        if self._errors is not None:
+            self._errors.labels(operation).inc()
+        log.warning("slack call failed", operation=operation, item_id=item_id, error=str(exc))
 
     async def post_card(self, item: Item) -> bool:
         """Post the review card and remember where it is; False leaves it for the next sweep."""
@@ -38,7 +51,7 @@ class CardPublisher:
                 unfurl_media=False,
             )
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("could not post review card; will retry", item_id=item.id, error=str(exc))
+            self._failed("post_card", item.id, exc)
             return False
         channel, ts = str(response["channel"]), str(response["ts"])
         async with transaction(self._sessions) as session:
@@ -65,7 +78,7 @@ class CardPublisher:
                 blocks=render_card(item, decided_by=decided_by, reason=reason),
             )
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("could not update review card", item_id=item.id, error=str(exc))
+            self._failed("update_card", item.id, exc)
 
     async def post_in_thread(self, item: Item, text: str) -> bool:
         """A line in the card's thread (reminders, escalations, failures)."""
@@ -80,7 +93,7 @@ class CardPublisher:
                 unfurl_media=False,
             )
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("could not post in the card's thread", item_id=item.id, error=str(exc))
+            self._failed("post_in_thread", item.id, exc)
             return False
         return True
 
@@ -91,7 +104,7 @@ class CardPublisher:
                 channel=str(opened["channel"]["id"]), text=text, unfurl_links=False
             )
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("could not send a direct message", user=user_id, error=str(exc))
+            self._failed("direct_message", None, exc)
             return False
         return True
 
@@ -101,7 +114,7 @@ class CardPublisher:
                 channel=self.channel, text=auto_line(item), unfurl_links=False, unfurl_media=False
             )
         except (SlackApiError, SlackClientError) as exc:
-            log.warning("could not post auto-execution line", item_id=item.id, error=str(exc))
+            self._failed("post_auto_line", item.id, exc)
 
     async def _decision_summary(self, item: Item) -> tuple[str | None, str | None]:
         if item.decision_id is None:

@@ -23,6 +23,7 @@ from bot.item_store import get_item, release, transition
 from bot.logging_setup import get_logger
 from bot.models import Decision, Item, utcnow
 from bot.runtime import Runtime
+from bot.slack_text import safe
 from bot.threshold_store import load_thresholds
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
@@ -97,9 +98,11 @@ class Pipeline:
             assessment = await self.rt.classifier.assess(ticket_from_item(item))
             values = _assessment_values(assessment)
         except AssessmentUnavailable as exc:
+            self.rt.metrics.assessment_failures.inc()
             values = _unavailable_values(item, exc.reason)
         except Exception as exc:  # a classifier bug must fail closed, not lose the item
             log.exception("classifier crashed", item_id=item.id)
+            self.rt.metrics.assessment_failures.inc()
             values = _unavailable_values(item, f"classifier error ({exc.__class__.__name__})")
         async with transaction(self.rt.sessions) as session:
             if not await transition(
@@ -237,6 +240,7 @@ class Pipeline:
                 )
                 return
             delay = backoff_delay(attempts)
+            self.rt.metrics.executions.labels("execution_retry_scheduled").inc()
             async with transaction(self.rt.sessions) as session:
                 await release(
                     session,
@@ -298,11 +302,16 @@ class Pipeline:
                 },
             )
         log.info("item finished", item_id=item.id, state=to.value)
+        self.rt.metrics.executions.labels(event).inc()
         finished = await self._moved(item.id)
         if finished is None or self.rt.publisher is None:
             return
         if finished.slack_ts:
             await self.rt.publisher.refresh_card(finished)
+            if to == ItemState.FAILED:
+                await self.rt.publisher.post_in_thread(
+                    finished, f":x: Execution failed: {safe(finished.last_error or '?', 2000)}"
+                )
         elif to == ItemState.EXECUTED and self.rt.settings.post_auto:
             await self.rt.publisher.post_auto_line(finished)
 

@@ -18,6 +18,7 @@ from bot.assessment import Classifier
 from bot.card_publisher import CardPublisher
 from bot.database import SessionFactory, create_engine, session_factory
 from bot.heuristic_classifier import HeuristicClassifier
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack_client import build_slack_client
 
@@ -31,6 +32,7 @@ class Runtime:
     executor: Executor
     publisher: CardPublisher | None
     http: httpx.AsyncClient
+    metrics: Metrics
 
 
 def build_classifier(settings: Settings) -> Classifier:
@@ -53,10 +55,14 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     engine = create_engine(settings.database_url)
     http = httpx.AsyncClient(timeout=settings.action_timeout_seconds)
+    metrics = Metrics()
     publisher = None
     if settings.slack_bot_token is not None and settings.review_channel:
         publisher = CardPublisher(
-            build_slack_client(settings), settings.review_channel, session_factory(engine)
+            build_slack_client(settings, metrics.slack_retries),
+            settings.review_channel,
+            session_factory(engine),
+            metrics.slack_errors,
         )
     try:
         yield Runtime(
@@ -67,6 +73,7 @@ async def open_runtime(
             executor=build_executor(settings, http),
             publisher=publisher,
             http=http,
+            metrics=metrics,
         )
     finally:
         await http.aclose()

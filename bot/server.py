@@ -22,7 +22,7 @@ from bot.schema_check import ensure_schema
 from bot.settings import Settings
 from bot.threshold_store import seed_thresholds
 from bot.worker import Worker
-from handlers import generic_webhook, health
+from handlers import generic_webhook, health, metrics
 from handlers.slack_app import build_slack_app
 
 log = get_logger(__name__)
@@ -74,6 +74,7 @@ def create_app(settings: Settings, *, classifier: Classifier | None = None) -> F
 
     app.include_router(generic_webhook.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app
 
 

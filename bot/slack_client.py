@@ -1,11 +1,16 @@
 """The Slack Web API client Signoff uses everywhere, with retries that slack_sdk leaves off.
 
 slack_sdk retries only connection errors by default; a 429 must be retried after ``Retry-After``
-and a 5xx after a short back-off, or a busy Slack drops our cards on the floor.
+and a 5xx after a short back-off, or a busy Slack drops our cards on the floor. Each retry is
+counted so ``/metrics`` shows when Slack pushes back.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from prometheus_client import Counter
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -16,15 +21,30 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.settings import Settings
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
+def _counted(handler: AsyncRetryHandler, counter: Counter, reason: str) -> AsyncRetryHandler:
+    original = handler.prepare_for_next_attempt_async
+
+    async def prepare(**kwargs: Any) -> None:
+        counter.labels(reason).inc()
+        await original(**kwargs)
+
+    handler.prepare_for_next_attempt_async = prepare  # type: ignore[method-assign]
+    return handler
+
+
+def build_slack_client(settings: Settings, retries: Counter | None = None) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    handlers: list[tuple[AsyncRetryHandler, str]] = [
+        (AsyncConnectionErrorRetryHandler(max_retry_count=2), "connection_error"),
+        (AsyncRateLimitErrorRetryHandler(max_retry_count=3), "rate_limited"),
+        (AsyncServerErrorRetryHandler(max_retry_count=2), "server_error"),
+    ]
     return AsyncWebClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
+            _counted(handler, retries, reason) if retries is not None else handler
+            for handler, reason in handlers
         ],
     )
