@@ -1,0 +1,240 @@
+"""What the four vendor modules share.
+
+* Payload access that fails with a reason naming the field, so a vendor that changes a payload
+  gets a 400 saying what is wrong rather than a 500 from a ``KeyError``.
+* Text conversion: Intercom speaks HTML, Slack cards and classifiers want plain text.
+* Placeholder customers: most vendor events name an id, not a person, and ``TicketIn`` requires
+  a name and an email. The placeholders use the reserved ``.invalid`` domain (RFC 2606) so they can
+  never reach a real mailbox, and a name whose first word has no letters so drafted replies greet
+  "there" rather than "Zendesk".
+* One mapping from HTTP outcomes to ``RetryableError`` / ``PermanentError``, the same rule as the
+  generic action sink: timeouts, connection errors, 408, 409, 425, 429 and 5xx may succeed later.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+
+from bot.action_sink import ExecutionError, PermanentError, RetryableError
+from bot.signing import SignatureError
+from bot.tickets import Customer
+
+MAX_SUBJECT = 1000
+MAX_BODY = 100_000
+MAX_EXTERNAL_ID = 200
+MAX_NAME = 200
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class PayloadError(ValueError):
+    """The body is JSON but not the documented shape of an event type Signoff handles."""
+
+
+# --- payload access -----------------------------------------------------------------------------
+
+
+def obj(value: Any, where: str) -> dict[str, Any]:
+    """``value`` as a JSON object, or a ``PayloadError`` naming ``where``."""
+    if not isinstance(value, dict):
+        raise PayloadError(f"{where} must be an object")
+    return value
+
+
+def maybe_obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else ``{}``: for optional parts of a payload."""
+    return value if isinstance(value, dict) else {}
+
+
+def ident(value: Any, where: str) -> str:
+    """A vendor id: JSON string or integer (vendors use both), never empty, never a bool."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PayloadError(f"{where} must be a string or integer id")
+    text = str(value).strip()
+    if not text:
+        raise PayloadError(f"{where} is empty")
+    return text
+
+
+def opt_str(value: Any) -> str | None:
+    """A string field that vendors may send as null, absent or empty."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def opt_int(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(f"{where} must be an integer")
+    return value
+
+
+def iso_time(seconds: float, timespec: str = "seconds") -> str | None:
+    """A unix time as ISO 8601 UTC, or ``None`` for values no calendar holds (a vendor bug must
+    not become a 500)."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec=timespec)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut to ``limit`` characters, marking the cut, so a huge vendor field cannot fail a 400."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def external_id(*parts: str) -> str:
+    """Join id parts into an external id that fits the item table (and stays unique: the parts
+    are vendor ids, which are far shorter than the limit)."""
+    return clip(":".join(parts), MAX_EXTERNAL_ID)
+
+
+# --- text ---------------------------------------------------------------------------------------
+
+
+class _TextExtractor(HTMLParser):
+    _BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text from a vendor's HTML message body: tags dropped, entities decoded, block
+    elements as line breaks, runs of blank lines collapsed."""
+    parser = _TextExtractor()
+    parser.feed(markup)
+    parser.close()
+    lines = [line.strip() for line in "".join(parser.parts).splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def text_to_html(text: str) -> str:
+    """HTML for a vendor that renders message bodies as HTML: every character escaped (model
+    output must not become markup), paragraphs on blank lines, ``<br>`` for single breaks."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "".join(
+        "<p>" + "<br>".join(html.escape(line) for line in p.strip().splitlines()) + "</p>"
+        for p in paragraphs
+    )
+
+
+# --- customers ----------------------------------------------------------------------------------
+
+
+def customer(
+    vendor: str, ref: str, *, name: str | None = None, email: str | None = None
+) -> Customer:
+    """A customer from whatever the event carries, with placeholders for what it does not."""
+    if name and name.strip():
+        display = clip(name.strip(), MAX_NAME)
+    else:
+        # The first word carries no letters, so a drafted reply greets "there", not the id.
+        marker = f"#{ref}" if ref.isdigit() else f"\u2014 {ref}"
+        display = clip(f"{marker} ({vendor})", MAX_NAME)
+    address = email.strip() if email and _EMAIL.match(email.strip()) else None
+    if address is None or len(address) > 320:
+        safe_ref = re.sub(r"[^A-Za-z0-9._-]", "-", ref)[:64] or "unknown"
+        address = f"{safe_ref}@{vendor}.invalid"
+    return Customer(name=display, email=address)
+
+
+# --- HTTP outcomes ------------------------------------------------------------------------------
+
+
+def safe_path_id(value: Any, pattern: str, what: str) -> str:
+    """An id taken from item metadata, checked before it goes into a URL path: metadata came from
+    a webhook, and ``../`` in a path must never reach a vendor API."""
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not re.fullmatch(pattern, text):
+        raise PermanentError(f"item metadata has no valid {what} (got {value!r})")
+    return text
+
+
+async def send(
+    client: httpx.AsyncClient, method: str, url: str, *, vendor: str, **kwargs: Any
+) -> httpx.Response:
+    """One API call, with transport failures and non-2xx answers mapped to the executor errors."""
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise RetryableError(f"{vendor} API timed out: {exc.__class__.__name__}") from exc
+    except httpx.TransportError as exc:
+        raise RetryableError(f"{vendor} API unreachable: {exc.__class__.__name__}") from exc
+    if 200 <= response.status_code < 300:
+        return response
+    raise error_for(vendor, response)
+
+
+def error_for(
+    vendor: str, response: httpx.Response, *, retryable: bool | None = None
+) -> ExecutionError:
+    """The executor error for a non-2xx answer; ``retryable`` overrides the status rule when the
+    vendor says so explicitly (Stripe's ``Stripe-Should-Retry``)."""
+    status = response.status_code
+    message = f"{vendor} API answered HTTP {status}: {response.text[:300]}"
+    retry_after = response.headers.get("Retry-After")
+    if retry_after:
+        message += f" (Retry-After: {retry_after[:20]})"
+    if retryable is None:
+        retryable = status >= 500 or status in RETRYABLE_STATUS
+    if retryable:
+        return RetryableError(message, status=status)
+    return PermanentError(message, status=status)
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    """The response as a JSON object, or ``{}`` when a 2xx answer has no JSON (the action still
+    happened; the summary just has less in it)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+__all__ = [
+    "MAX_BODY",
+    "MAX_SUBJECT",
+    "PayloadError",
+    "SignatureError",
+    "clip",
+    "customer",
+    "error_for",
+    "external_id",
+    "html_to_text",
+    "ident",
+    "iso_time",
+    "json_body",
+    "maybe_obj",
+    "obj",
+    "opt_int",
+    "opt_str",
+    "safe_path_id",
+    "send",
+    "text_to_html",
+]

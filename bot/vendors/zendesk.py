@@ -1,0 +1,252 @@
+"""Zendesk: webhook signatures, ticket events, and answers through the Tickets API.
+
+Signature (developer.zendesk.com, "Verifying webhook authenticity"):
+``X-Zendesk-Webhook-Signature = base64(HMAC-SHA256(signing secret, timestamp + raw body))`` where
+the timestamp is the ``X-Zendesk-Webhook-Signature-Timestamp`` header exactly as sent (ISO 8601,
+e.g. ``2021-03-25T05:09:27Z``). Zendesk ships no verification library, so this is the standard
+library's ``hmac`` with a constant-time compare. Zendesk documents no replay window; Signoff
+applies the same five minutes as its other sources.
+
+Events: a webhook subscribed to Zendesk's ticket events (``zen:event-type:ticket.*``, schema
+version 2022-11-06). ``ticket.created`` becomes an item; so does ``ticket.comment_added`` when the
+comment is public and its author is not staff (a customer's follow-up). Agent comments are
+ignored, which also keeps Signoff's own replies from coming back as new tickets. The first
+comment of a ticket is its description and is already covered by ``ticket.created``. The event's
+``id`` is unique per event, so redeliveries of one event are one item.
+
+Executor: ``PUT /api/v2/tickets/{id}.json`` with ``{"ticket": {"comment": {"body", "public"},
+"status"}}`` and basic auth ``{email}/token:{api_token}`` (Zendesk "Tickets" and "API token"
+docs). A reply is a public comment and sets ``ZENDESK_REPLY_STATUS`` (default ``pending``: the
+customer's next message reopens the ticket); an escalation is an internal note and sets ``open``.
+Zendesk cannot move money or change customer records, so those actions fail permanently here
+rather than pretending to succeed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bot.action_sink import ActionRequest, PermanentError
+from bot.logging_setup import get_logger
+from bot.tickets import TicketIn
+from bot.vendors.common import (
+    MAX_BODY,
+    MAX_SUBJECT,
+    PayloadError,
+    SignatureError,
+    clip,
+    customer,
+    ident,
+    json_body,
+    maybe_obj,
+    obj,
+    opt_str,
+    safe_path_id,
+    send,
+)
+
+log = get_logger(__name__)
+
+SOURCE = "zendesk"
+SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
+MAX_AGE_SECONDS = 300
+
+TICKET_CREATED = "zen:event-type:ticket.created"
+COMMENT_ADDED = "zen:event-type:ticket.comment_added"
+HANDLED_EVENTS = frozenset({TICKET_CREATED, COMMENT_ADDED})
+
+
+# --- signature ----------------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature Zendesk sends for ``body`` at ``timestamp``."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify(
+    secret: str,
+    *,
+    signature: str | None,
+    timestamp: str | None,
+    body: bytes,
+    now: float | None = None,
+) -> None:
+    """Raise ``SignatureError`` unless the signature matches and the timestamp is recent."""
+    if not signature or not timestamp:
+        raise SignatureError(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
+    try:
+        parsed = datetime.fromisoformat(timestamp.strip())
+    except ValueError:
+        raise SignatureError(f"{TIMESTAMP_HEADER} is not an ISO 8601 timestamp") from None
+    # Zendesk sends UTC with a "Z"; a timestamp without an offset is read as UTC, never local.
+    sent_at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    current = time.time() if now is None else now
+    if abs(current - sent_at) > MAX_AGE_SECONDS:
+        raise SignatureError("timestamp is more than 5 minutes away from now")
+    if not hmac.compare_digest(sign(secret, timestamp.strip(), body), signature.strip()):
+        raise SignatureError("signature does not match")
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def event_type(payload: Any) -> str:
+    """The event's ``type`` for logs, or ``(unknown)``."""
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) else "(unknown)"
+
+
+def normalise(payload: Any) -> TicketIn | None:
+    """Map a ticket event onto ``TicketIn``; ``None`` for events Signoff does not act on."""
+    body = obj(payload, "body")
+    kind = event_type(body)
+    if kind not in HANDLED_EVENTS:
+        return None
+    event_id = ident(body.get("id"), "id")
+    detail = obj(body.get("detail"), "detail")
+    ticket_id = ident(detail.get("id"), "detail.id")
+    subject = opt_str(detail.get("subject")) or f"Zendesk ticket #{ticket_id}"
+    raw_description = detail.get("description")
+    description = raw_description if isinstance(raw_description, str) else ""
+    requester_id = opt_str(detail.get("requester_id")) or "unknown"
+    tags = detail.get("tags")
+    via = detail.get("via")
+    metadata: dict[str, Any] = {
+        "zendesk_ticket_id": ticket_id,
+        "zendesk_event_id": event_id,
+        "zendesk_event_type": kind,
+        "zendesk_account_id": body.get("account_id"),
+        "zendesk_requester_id": requester_id,
+        "zendesk_status": opt_str(detail.get("status")),
+        "zendesk_priority": opt_str(detail.get("priority")),
+        "zendesk_tags": [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+        "zendesk_channel": opt_str(via.get("channel")) if isinstance(via, dict) else None,
+    }
+    if kind == TICKET_CREATED:
+        return TicketIn(
+            id=event_id,
+            kind="ticket",
+            subject=clip(subject, MAX_SUBJECT),
+            body=clip(description, MAX_BODY),
+            customer=customer(SOURCE, requester_id),
+            metadata=metadata,
+        )
+    event = obj(body.get("event"), "event")
+    comment = obj(event.get("comment"), "event.comment")
+    author = maybe_obj(comment.get("author"))
+    if comment.get("is_public") is not True or author.get("is_staff") is True:
+        return None  # an internal note, or an agent (perhaps Signoff itself) answering
+    text = comment.get("body")
+    if not isinstance(text, str):
+        raise PayloadError("event.comment.body must be a string")
+    if text.strip() == description.strip():
+        return None  # the ticket's first comment: already an item through ticket.created
+    author_id = opt_str(author.get("id")) or requester_id
+    metadata["zendesk_comment_id"] = opt_str(comment.get("id"))
+    metadata["zendesk_author_id"] = author_id
+    return TicketIn(
+        id=event_id,
+        kind="ticket",
+        subject=clip(f"Re: {subject}", MAX_SUBJECT),
+        body=clip(text, MAX_BODY),
+        customer=customer(SOURCE, author_id, name=opt_str(author.get("name"))),
+        metadata=metadata,
+    )
+
+
+# --- executor -----------------------------------------------------------------------------------
+
+
+class ZendeskExecutor:
+    """Answers a Zendesk ticket: a public reply, or an internal note for an escalation."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        email: str,
+        api_token: str,
+        client: httpx.AsyncClient,
+        reply_status: str = "pending",
+    ) -> None:
+        self._api_url = api_url.rstrip("/")
+        self._auth = httpx.BasicAuth(f"{email}/token", api_token)
+        self._client = client
+        self._reply_status = reply_status
+
+    async def execute(self, request: ActionRequest) -> dict[str, Any]:
+        kind = request.action.get("kind")
+        if kind == "reply":
+            if not request.reply_text.strip():
+                raise PermanentError("there is no reply text to post to Zendesk")
+            comment = {"body": request.reply_text, "public": True}
+            status = self._reply_status
+        elif kind == "escalate":
+            comment = {"body": _escalation_note(request), "public": False}
+            status = "open"
+        else:
+            raise PermanentError(
+                f"Zendesk cannot perform a {kind!r} action; do it in the system of record"
+            )
+        ticket_id = safe_path_id(
+            request.metadata.get("zendesk_ticket_id"), r"[0-9]{1,20}", "Zendesk ticket id"
+        )
+        response = await send(
+            self._client,
+            "PUT",
+            f"{self._api_url}/api/v2/tickets/{ticket_id}.json",
+            vendor="Zendesk",
+            auth=self._auth,
+            headers={"Accept": "application/json"},
+            json={"ticket": {"comment": comment, "status": status}},
+        )
+        answer = json_body(response)
+        ticket = maybe_obj(answer.get("ticket"))
+        audit = maybe_obj(answer.get("audit"))
+        log.info("zendesk ticket updated", item_id=request.item_id, ticket_id=ticket_id)
+        return {
+            "executor": self.name,
+            "sent": True,
+            "status": response.status_code,
+            "ticket_id": ticket.get("id", ticket_id),
+            "ticket_status": ticket.get("status", status),
+            "public": comment["public"],
+            "audit_id": audit.get("id"),
+        }
+
+
+def _escalation_note(request: ActionRequest) -> str:
+    approver = (
+        f"policy {request.policy}"
+        if request.approved_by == "auto"
+        else f"Slack user {request.approved_by}"
+    )
+    note = f"Signoff escalated this ticket (item {request.item_id}, approved by {approver})."
+    if request.reply_text.strip():
+        note += "\n\nDrafted reply, not sent to the customer:\n\n" + request.reply_text
+    return note
+
+
+__all__ = [
+    "COMMENT_ADDED",
+    "SIGNATURE_HEADER",
+    "TICKET_CREATED",
+    "TIMESTAMP_HEADER",
+    "ZendeskExecutor",
+    "event_type",
+    "normalise",
+    "sign",
+    "verify",
+]
