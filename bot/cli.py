@@ -7,11 +7,14 @@ local demo and say what to set next. Configuration problems print one line each 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.settings import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.vendors.settings import VendorSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
 
@@ -34,10 +37,24 @@ def _settings() -> Settings:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def _configure_logging(settings: Settings) -> None:
+def _vendor_settings() -> VendorSettings:
+    from bot.vendors.settings import load_vendor_settings
+
+    try:
+        return load_vendor_settings()
+    except ConfigurationError as exc:
+        typer.echo("Signoff cannot start: the vendor settings have problems:", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _configure_logging(settings: Settings, vendors: VendorSettings | None = None) -> None:
+    """Every secret Signoff knows, core and vendor, goes to the scrubber before the first log."""
     from bot.logging_setup import configure_logging
 
-    configure_logging(settings.log_level, settings.secret_values())
+    secrets = settings.secret_values() + (vendors.secret_values() if vendors else [])
+    configure_logging(settings.log_level, secrets)
 
 
 @app.callback(invoke_without_command=True)
@@ -68,10 +85,11 @@ def serve() -> None:
             typer.echo(f"  - {problem}", err=True)
         typer.echo("Run `python -m bot demo` to try it locally without Slack.", err=True)
         raise typer.Exit(EXIT_CONFIG)
-    _configure_logging(settings)
+    vendors = _vendor_settings()
+    _configure_logging(settings, vendors)
     try:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, vendors=vendors),
             host=settings.host,
             port=settings.port,
             log_config=None,
@@ -89,15 +107,16 @@ def work() -> None:
     from bot.schema_check import SchemaOutOfDate
 
     settings = _settings()
-    _configure_logging(settings)
+    vendors = _vendor_settings()
+    _configure_logging(settings, vendors)
     try:
-        asyncio.run(_work(settings))
+        asyncio.run(_work(settings, vendors))
     except SchemaOutOfDate as exc:
         typer.echo(f"Signoff cannot work: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-async def _work(settings: Settings) -> None:
+async def _work(settings: Settings, vendors: VendorSettings) -> None:
     import signal
 
     from bot.background import run_worker_process
@@ -110,7 +129,7 @@ async def _work(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with open_runtime(settings) as rt:
+    async with open_runtime(settings, vendors=vendors) as rt:
         await seed_thresholds(rt.sessions, settings)
         await run_worker_process(rt, stop)
 

@@ -22,6 +22,7 @@ from bot.item_states import DecisionOutcome, ItemState
 from bot.item_store import get_item, release, transition
 from bot.logging_setup import get_logger
 from bot.models import Decision, Item, utcnow
+from bot.openai_classifier import LlmAssessmentUnavailable, LlmUsage, OpenAIClassifier
 from bot.runtime import Runtime
 from bot.slack_text import safe
 from bot.threshold_store import load_thresholds
@@ -94,16 +95,28 @@ class Pipeline:
 
     async def _assess(self, item: Item) -> Item | None:
         values: dict[str, Any]
+        usage: LlmUsage | None = None
+        classifier = self.rt.classifier
         try:
-            assessment = await self.rt.classifier.assess(ticket_from_item(item))
+            if isinstance(classifier, OpenAIClassifier):
+                assessment, usage = await classifier.assess_with_usage(ticket_from_item(item))
+            else:
+                assessment = await classifier.assess(ticket_from_item(item))
             values = _assessment_values(assessment)
         except AssessmentUnavailable as exc:
             self.rt.metrics.assessment_failures.inc()
+            usage = exc.usage if isinstance(exc, LlmAssessmentUnavailable) else None
+            log.warning("assessment unavailable", item_id=item.id, reason=exc.reason)
             values = _unavailable_values(item, exc.reason)
         except Exception as exc:  # a classifier bug must fail closed, not lose the item
             log.exception("classifier crashed", item_id=item.id)
             self.rt.metrics.assessment_failures.inc()
             values = _unavailable_values(item, f"classifier error ({exc.__class__.__name__})")
+        llm_record: dict[str, Any] = {}
+        if usage is not None:
+            self._count_usage(usage)
+            values["llm_usage"] = usage.to_record()
+            llm_record = _usage_summary(usage)
         async with transaction(self.rt.sessions) as session:
             if not await transition(
                 session,
@@ -123,8 +136,19 @@ class Pipeline:
                 risk_level=values["risk_level"],
                 action=(values["proposed_action"] or {}).get("kind"),
                 error=values["assessment_error"],
+                **llm_record,
             )
         return await self._moved(item.id)
+
+    def _count_usage(self, usage: LlmUsage) -> None:
+        """Cache hits cost nothing and took no model time, so they are not observed."""
+        if usage.cache_hit:
+            return
+        metrics = self.rt.metrics
+        metrics.llm_latency.observe(usage.latency_seconds)
+        metrics.llm_tokens.labels("prompt").inc(usage.prompt_tokens)
+        metrics.llm_tokens.labels("completion").inc(usage.completion_tokens)
+        metrics.llm_tokens.labels("cached").inc(usage.cached_tokens)
 
     async def _route(self, item: Item) -> Item | None:
         thresholds = await load_thresholds(self.rt.sessions, self.rt.settings)
@@ -327,6 +351,23 @@ def _assessment_values(assessment: Assessment) -> dict[str, Any]:
         "draft_reply": assessment.draft_reply,
         "proposed_action": assessment.action.model_dump(mode="json", exclude_none=True),
         "assessment_error": None,
+    }
+
+
+def _usage_summary(usage: LlmUsage) -> dict[str, Any]:
+    """What the audit event keeps about the call: enough to price and reproduce it (the prompt is
+    identified by version and hash; the redacted input and raw response stay on the item row)."""
+    return {
+        "llm_model": usage.model,
+        "prompt_version": usage.prompt_version,
+        "prompt_sha256": usage.prompt_sha256,
+        "input_sha256": usage.input_sha256,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "latency_seconds": round(usage.latency_seconds, 4),
+        "cache_hit": usage.cache_hit,
+        "redactions": usage.redactions,
     }
 
 

@@ -13,14 +13,20 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.action_sink import Executor, GenericActionSink, LogOnlyExecutor
+from bot.action_sink import Executor, ExecutorRouter, GenericActionSink, LogOnlyExecutor
 from bot.assessment import Classifier
 from bot.card_publisher import CardPublisher
 from bot.database import SessionFactory, create_engine, session_factory
 from bot.heuristic_classifier import HeuristicClassifier
+from bot.logging_setup import get_logger
 from bot.metrics import Metrics
+from bot.openai_classifier import OpenAIClassifier
 from bot.settings import Settings
 from bot.slack_client import build_slack_client
+from bot.vendors.executors import build_vendor_executors
+from bot.vendors.settings import VendorSettings
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -33,26 +39,46 @@ class Runtime:
     publisher: CardPublisher | None
     http: httpx.AsyncClient
     metrics: Metrics
+    vendors: VendorSettings | None = None
 
 
 def build_classifier(settings: Settings) -> Classifier:
-    """The embedded heuristic classifier; the OpenAI classifier plugs in here when configured."""
+    """The OpenAI classifier when ``OPENAI_API_KEY`` is set, else the embedded heuristic one.
+
+    The heuristic classifier labels every assessment ``heuristic``, so a card never passes it off
+    as an LLM's judgement.
+    """
+    if settings.openai_api_key is not None:
+        return OpenAIClassifier.from_settings(settings)
     return HeuristicClassifier()
 
 
-def build_executor(settings: Settings, http: httpx.AsyncClient) -> Executor:
+def build_executor(
+    settings: Settings, http: httpx.AsyncClient, vendors: VendorSettings | None = None
+) -> Executor:
+    """Vendor executors for the sources that have API credentials; everything else goes to the
+    generic signed action sink (or is only logged when ``SIGNOFF_ACTION_URL`` is not set)."""
+    fallback: Executor = LogOnlyExecutor()
     if settings.action_url:
         secret = settings.action_signing_secret
-        return GenericActionSink(
+        fallback = GenericActionSink(
             settings.action_url, secret.get_secret_value() if secret else None, http
         )
-    return LogOnlyExecutor()
+    by_source = build_vendor_executors(vendors, http) if vendors is not None else {}
+    if not by_source:
+        return fallback
+    return ExecutorRouter(fallback, by_source)
 
 
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, *, classifier: Classifier | None = None
+    settings: Settings,
+    *,
+    classifier: Classifier | None = None,
+    vendors: VendorSettings | None = None,
 ) -> AsyncIterator[Runtime]:
+    """``vendors`` is passed by the CLI (read from the environment); tests pass their own, and
+    leaving it out disables every vendor source and executor."""
     engine = create_engine(settings.database_url)
     http = httpx.AsyncClient(timeout=settings.action_timeout_seconds)
     metrics = Metrics()
@@ -64,17 +90,25 @@ async def open_runtime(
             session_factory(engine),
             metrics.slack_errors,
         )
+    owned_classifier = classifier is None
+    chosen = classifier or build_classifier(settings)
+    if vendors is not None:
+        for line in vendors.disabled_lines() + vendors.enabled_lines():
+            log.info(line)
     try:
         yield Runtime(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
-            classifier=classifier or build_classifier(settings),
-            executor=build_executor(settings, http),
+            classifier=chosen,
+            executor=build_executor(settings, http, vendors),
             publisher=publisher,
             http=http,
             metrics=metrics,
+            vendors=vendors,
         )
     finally:
+        if owned_classifier and isinstance(chosen, OpenAIClassifier):
+            await chosen.aclose()
         await http.aclose()
         await engine.dispose()

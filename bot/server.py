@@ -21,24 +21,36 @@ from bot.runtime import open_runtime
 from bot.schema_check import ensure_schema
 from bot.settings import Settings
 from bot.threshold_store import seed_thresholds
+from bot.vendors.settings import VendorSettings
 from bot.worker import Worker
-from handlers import generic_webhook, health, metrics
+from handlers import generic_webhook, health, metrics, vendor_webhooks
 from handlers.slack_app import build_slack_app
 
 log = get_logger(__name__)
 
 
-def create_app(settings: Settings, *, classifier: Classifier | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    classifier: Classifier | None = None,
+    vendors: VendorSettings | None = None,
+) -> FastAPI:
+    """``vendors`` enables the Zendesk/Intercom/HubSpot/Stripe endpoints and executors; without
+    it those endpoints answer 503 naming the setting to add."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(ensure_schema, settings.database_url)
         async with AsyncExitStack() as stack:
-            rt = await stack.enter_async_context(open_runtime(settings, classifier=classifier))
+            rt = await stack.enter_async_context(
+                open_runtime(settings, classifier=classifier, vendors=vendors)
+            )
             await seed_thresholds(rt.sessions, settings)
             worker = Worker(rt)
             app.state.runtime = rt
             app.state.worker = worker
             app.state.scheduler = None
+            app.state.vendor_settings = vendors
             slack_app = build_slack_app(rt, worker.notify)
             app.state.slack_handler = AsyncSlackRequestHandler(slack_app)
             if settings.inprocess_worker:
@@ -73,6 +85,7 @@ def create_app(settings: Settings, *, classifier: Classifier | None = None) -> F
         return await handler.handle(request)
 
     app.include_router(generic_webhook.router)
+    app.include_router(vendor_webhooks.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app

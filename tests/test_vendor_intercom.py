@@ -49,7 +49,6 @@ def vendor_server(
         slack=slack,
         sink=sink,
         vendors=vendor_settings(api.url),
-        api=api,
     ) as running:
         yield running
 

@@ -1,10 +1,9 @@
 """Running Signoff with the vendor webhooks, and signing requests the way each vendor does.
 
-``start_vendor_server`` is ``tests.server_harness.start_server`` plus the vendor router and
-``app.state.vendor_settings``, the two lines ``bot.server`` gains when the vendors are wired in.
-When a ``FakeVendorApi`` is given, the running runtime's executor is wrapped in an
-``ExecutorRouter`` with the vendor executors, as ``bot.runtime`` does once wired, so a test can
-follow a webhook all the way to the vendor API call.
+``start_vendor_server`` is ``tests.server_harness.start_server`` with ``VendorSettings`` passed to
+``create_app`` exactly as ``python -m bot serve`` does: sources with a secret are enabled, and
+when ``api_url`` points the vendor settings at a ``FakeVendorApi`` the runtime routes each
+source's actions to its vendor executor, so a test follows a webhook to the vendor API call.
 
 The signing helpers are written independently of ``bot.vendors`` (straight from each vendor's
 documented scheme), so a bug in the verifier cannot hide behind the same bug in the test.
@@ -30,16 +29,12 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from bot.action_sink import ExecutorRouter
 from bot.database import sync_url
 from bot.models import Item
 from bot.server import create_app
-from bot.vendors.executors import build_vendor_executors
 from bot.vendors.settings import VendorSettings
-from handlers import vendor_webhooks
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.vendor_api import FakeVendorApi
 from tests.server_harness import (
     BOT_TOKEN,
     LEAD,
@@ -179,7 +174,6 @@ def start_vendor_server(
     slack: FakeSlack | None,
     sink: HttpSink | None,
     vendors: VendorSettings | None,
-    api: FakeVendorApi | None = None,
     **overrides: Any,
 ) -> Iterator[VendorServer]:
     port = free_port()
@@ -199,10 +193,7 @@ def start_vendor_server(
     }
     fields.update(overrides)
     settings = make_settings(**fields)
-    app = create_app(settings)
-    if not any(getattr(route, "path", None) == "/webhooks/zendesk" for route in app.routes):
-        app.include_router(vendor_webhooks.router)
-    app.state.vendor_settings = vendors
+    app = create_app(settings, vendors=vendors)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_config=None, lifespan="on", access_log=False
@@ -213,15 +204,6 @@ def start_vendor_server(
     wait_until(lambda: server.started or not thread.is_alive(), timeout=30, what="server start")
     if not server.started:
         raise RuntimeError("the Signoff server failed to start (see the log above)")
-    # Set here as well: a create_app that sets vendor settings during start-up must not replace
-    # the ones this test chose.
-    app.state.vendor_settings = vendors
-    if api is not None and vendors is not None:
-        runtime = app.state.runtime
-        fallback = runtime.executor
-        if isinstance(fallback, ExecutorRouter):
-            fallback = fallback.fallback
-        runtime.executor = ExecutorRouter(fallback, build_vendor_executors(vendors, runtime.http))
     db = create_engine(sync_url(database_url))
     http = httpx.Client(timeout=10)
     running = VendorServer(f"http://127.0.0.1:{port}", settings, slack, sink, http, db)
