@@ -1,4 +1,4 @@
-"""``python -m bot``: serve, demo, migrate.
+"""``python -m bot``: serve, work, demo, migrate, audit, eval.
 
 With no command it does the helpful thing: serve when Slack is configured, otherwise run the
 local demo and say what to set next. Configuration problems print one line each and exit 2.
@@ -7,6 +7,7 @@ local demo and say what to set next. Configuration problems print one line each 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -155,6 +156,23 @@ def migrate() -> None:
     _configure_logging(settings)
     run_migrations(settings.database_url)
     typer.echo("database is up to date")
+
+
+@app.command("eval")
+def evaluate_routing(
+    dataset: Annotated[
+        Path | None,
+        typer.Option(help="BANKING77 train.csv (default: ../shared/datasets/banking77/train.csv)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N messages.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+) -> None:
+    """Route real customer messages (BANKING77) with the embedded classifier and report how many
+    high-risk ones would run without a human (goal: none) and how many informational ones
+    would be answered automatically."""
+    from bot.routing_eval import run
+
+    raise typer.Exit(run(dataset, limit=limit, output=output))
 
 
 def main() -> None:
