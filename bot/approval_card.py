@@ -1,8 +1,11 @@
 """The review card: Block Kit for an item, rendered from its current state.
 
-One function renders every version of the card (pending, approved, rejected, executed, failed),
-so ``chat.update`` after any change shows the truth. All customer and model text is escaped and
-truncated to Block Kit's limits here, the one place text reaches Slack from an item.
+One function renders every version of the card (pending, partly approved, stale, approved,
+rejected, executed, failed, expired), so ``chat.update`` after any change shows the truth. All
+customer and model text is masked (email, phone, card numbers: ``bot.pii_redaction``), escaped
+and cut to Block Kit's limits here, the one place text reaches Slack from an item: at most 50
+blocks, 3000 characters per text, 150 per header, 2000 per button value. When the ticket or the
+draft is cut, a *Show full text* button posts the whole (masked) text in the card's thread.
 """
 
 from __future__ import annotations
@@ -14,11 +17,21 @@ from typing import Any
 from bot.assessment import ProposedAction
 from bot.item_states import ItemState
 from bot.models import Item
+from bot.pii_redaction import mask_for_display
 from bot.slack_text import quote, safe, truncate
 
 APPROVE_ACTION = "signoff_approve"
 EDIT_ACTION = "signoff_edit"
 REJECT_ACTION = "signoff_reject"
+REDRAFT_ACTION = "signoff_redraft"
+REVEAL_ACTION = "signoff_reveal"
+SHOW_MORE_ACTION = "signoff_show_more"
+RETRY_ACTION = "signoff_retry"
+
+MAX_BLOCKS = 50
+MAX_TEXT = 3000
+MAX_HEADER = 150
+MAX_BUTTON_VALUE = 2000
 
 _RISK_EMOJI = {
     "low": ":large_green_circle:",
@@ -26,9 +39,8 @@ _RISK_EMOJI = {
     "high": ":large_orange_circle:",
     "critical": ":red_circle:",
 }
-_EXCERPT_LIMIT = 700
-_DRAFT_LIMIT = 2500
-_HEADER_LIMIT = 150
+EXCERPT_LIMIT = 700
+DRAFT_LIMIT = 2500
 
 
 def describe_action(item: Item) -> str:
@@ -37,7 +49,22 @@ def describe_action(item: Item) -> str:
     return ProposedAction.model_validate(item.proposed_action).describe()
 
 
-def _slack_date(moment: datetime | None) -> str:
+def masked(text: str | None) -> str:
+    """Personal data partly hidden; the only form in which ticket text reaches a card."""
+    return mask_for_display(text or "")
+
+
+def button_value(item: Item) -> str:
+    """``item_id:version``: a click on a card older than the latest edit is recognised."""
+    return f"{item.id}:{item.draft_version}"[:MAX_BUTTON_VALUE]
+
+
+def parse_button_value(value: str) -> tuple[str, int | None]:
+    item_id, _, version = value.partition(":")
+    return item_id, int(version) if version.isdigit() else None
+
+
+def slack_date(moment: datetime | None) -> str:
     """A Slack date token: every reader sees the time in their own time zone."""
     if moment is None:
         return "an unknown time"
@@ -48,7 +75,26 @@ def _slack_date(moment: datetime | None) -> str:
 def card_text(item: Item) -> str:
     """Notification fallback text (shown in push notifications and to screen readers)."""
     risk = (item.risk_level or "unknown").upper()
-    return safe(f"[{risk}] Review needed: {item.subject} — {describe_action(item)}", 300)
+    return safe(masked(f"[{risk}] Review needed: {item.subject} — {describe_action(item)}"), 300)
+
+
+def is_truncated(item: Item) -> bool:
+    """Whether the card cuts the ticket or the draft (then Show full text is offered)."""
+    return (
+        len(quote(masked(item.body), EXCERPT_LIMIT + 10_000)) > EXCERPT_LIMIT
+        or len(quote(masked(item.draft_reply or ""), DRAFT_LIMIT + 10_000)) > DRAFT_LIMIT
+    )
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_TEXT)}}
+
+
+def _context(*texts: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(t, MAX_TEXT)} for t in texts[:10]],
+    }
 
 
 def render_card(
@@ -63,72 +109,85 @@ def render_card(
             "type": "header",
             "text": {
                 "type": "plain_text",
-                "text": truncate(f"Review: {item.subject or '(no subject)'}", _HEADER_LIMIT),
+                "text": truncate(masked(f"Review: {item.subject or '(no subject)'}"), MAX_HEADER),
                 "emoji": False,
             },
-        },
-        {
-            "type": "section",
-            "fields": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"*Customer*\n{safe(item.customer_name, 200)} · "
-                    f"{safe(item.customer_email, 320)}{tier}",
-                },
-                {"type": "mrkdwn", "text": f"*Risk*\n{emoji} {risk.upper()}{score}"},
-                {"type": "mrkdwn", "text": f"*Category*\n{safe(item.category or 'unknown', 64)}"},
-                {
-                    "type": "mrkdwn",
-                    "text": f"*Proposed action*\n{safe(describe_action(item), 300)}",
-                },
-            ],
-        },
-        {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": "*Ticket*\n" + quote(item.body, _EXCERPT_LIMIT)},
-        },
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": "*Drafted reply*\n" + quote(item.draft_reply or "(no draft)", _DRAFT_LIMIT),
-            },
-        },
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": safe(_why(item), 2000)},
-                {
-                    "type": "mrkdwn",
-                    "text": f"Assessed by *{safe(item.classifier or 'nobody', 100)}* · "
-                    f"`{item.id}` · ticket `{safe(item.external_id, 200)}` "
-                    f"({safe(item.source, 32)})",
-                },
-            ],
-        },
+        }
     ]
     if item.assessment_error:
-        blocks.insert(
-            2,
+        blocks.append(
+            _section(
+                ":warning: *AI assessment unavailable:* "
+                + safe(item.assessment_error, 500)
+                + "\nThe risk and draft below were not assessed by the AI: decide from the ticket."
+            )
+        )
+    if item.state == ItemState.PENDING_REVIEW and item.stale_reason:
+        blocks.append(
+            _section(
+                ":arrows_counterclockwise: *Stale draft:* "
+                + safe(item.stale_reason, 500)
+                + " Approve is refused until it is re-drafted."
+            )
+        )
+    blocks.extend(
+        [
             {
                 "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": ":warning: *AI assessment unavailable:* "
-                    + safe(item.assessment_error, 500),
-                },
+                "fields": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"*Customer*\n{safe(item.customer_name, 200)} · "
+                        f"{safe(masked(item.customer_email), 320)}{tier}",
+                    },
+                    {"type": "mrkdwn", "text": f"*Risk*\n{emoji} {risk.upper()}{score}"},
+                    {
+                        "type": "mrkdwn",
+                        "text": f"*Category*\n{safe(item.category or 'unknown', 64)}",
+                    },
+                    {
+                        "type": "mrkdwn",
+                        "text": f"*Proposed action*\n{safe(describe_action(item), 300)}",
+                    },
+                ],
             },
+            _section("*Ticket*\n" + quote(masked(item.body), EXCERPT_LIMIT)),
+            _section(
+                ("*Drafted reply (edited)*\n" if item.edited_by else "*Drafted reply*\n")
+                + quote(masked(item.draft_reply) or "(no draft)", DRAFT_LIMIT)
+            ),
+            _context(
+                safe(_why(item), 2000),
+                f"Assessed by *{safe(item.classifier or 'nobody', 100)}* · `{item.id}` · "
+                f"ticket `{safe(item.external_id, 200)}` ({safe(item.source, 32)})",
+            ),
+        ]
+    )
+    if item.edited_by:
+        blocks.append(
+            _context(
+                f":pencil2: Edited by <@{item.edited_by}> at {slack_date(item.edited_at)}: "
+                + safe(item.edit_summary or "changed", 500)
+            )
         )
     if item.state == ItemState.PENDING_REVIEW:
+        if item.approvals:
+            blocks.append(_context(_quorum_line(item)))
         blocks.append(_buttons(item))
     else:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": _outcome(item, decided_by, reason)}],
-            }
-        )
-    return blocks
+        blocks.append(_context(_outcome(item, decided_by, reason)))
+        if item.state == ItemState.FAILED:
+            blocks.append(_retry_button(item))
+    return blocks[:MAX_BLOCKS]
+
+
+def _quorum_line(item: Item) -> str:
+    who = ", ".join(f"<@{user}>" for user in item.approvals)
+    lead = " (a lead must approve)" if item.lead_required else ""
+    return (
+        f":ballot_box_with_check: {len(item.approvals)} of {item.approvals_required} "
+        f"approvals{lead}: {who}"
+    )
 
 
 def _why(item: Item) -> str:
@@ -137,83 +196,112 @@ def _why(item: Item) -> str:
     return f"Why: {reasons}{route}"
 
 
-def _buttons(item: Item) -> dict[str, Any]:
-    amount = _money(item)
-    approve: dict[str, Any] = {
+def _button(action_id: str, text: str, item: Item, **extra: Any) -> dict[str, Any]:
+    return {
         "type": "button",
-        "action_id": APPROVE_ACTION,
-        "style": "primary",
-        "text": {"type": "plain_text", "text": "Approve"},
-        "value": item.id,
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": text},
+        "value": button_value(item),
+        **extra,
     }
-    if amount is not None:
-        approve["confirm"] = {
-            "title": {"type": "plain_text", "text": "Approve this payment?"},
-            "text": {
-                "type": "plain_text",
-                "text": truncate(
-                    f"This will {describe_action(item)} for {item.customer_name}.", 300
-                ),
-            },
-            "confirm": {"type": "plain_text", "text": "Approve"},
-            "deny": {"type": "plain_text", "text": "Cancel"},
-        }
+
+
+def _buttons(item: Item) -> dict[str, Any]:
+    elements: list[dict[str, Any]] = []
+    if item.stale_reason:
+        elements.append(_button(REDRAFT_ACTION, "Re-draft", item, style="primary"))
+    else:
+        approve = _button(APPROVE_ACTION, "Approve", item, style="primary")
+        amount = money(item)
+        if amount is not None:
+            approve["confirm"] = {
+                "title": {"type": "plain_text", "text": "Approve this payment?"},
+                "text": {
+                    "type": "plain_text",
+                    "text": truncate(
+                        f"This will {describe_action(item)} to {item.customer_name}. "
+                        f"Amount: {amount:.2f} {(item.proposed_action or {}).get('currency', '')}",
+                        300,
+                    ),
+                },
+                "confirm": {"type": "plain_text", "text": "Approve"},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+            }
+        elements.append(approve)
+        elements.append(_button(EDIT_ACTION, "Edit", item))
+    elements.append(_button(REJECT_ACTION, "Reject", item, style="danger"))
+    elements.append(_button(REVEAL_ACTION, "Reveal contact", item))
+    if is_truncated(item):
+        elements.append(_button(SHOW_MORE_ACTION, "Show full text", item))
+    return {"type": "actions", "block_id": f"review:{item.id}", "elements": elements}
+
+
+def _retry_button(item: Item) -> dict[str, Any]:
     return {
         "type": "actions",
-        "block_id": f"review:{item.id}",
+        "block_id": f"failed:{item.id}",
         "elements": [
-            approve,
-            {
-                "type": "button",
-                "action_id": EDIT_ACTION,
-                "text": {"type": "plain_text", "text": "Edit"},
-                "value": item.id,
-            },
-            {
-                "type": "button",
-                "action_id": REJECT_ACTION,
-                "style": "danger",
-                "text": {"type": "plain_text", "text": "Reject"},
-                "value": item.id,
-                "confirm": {
-                    "title": {"type": "plain_text", "text": "Reject this item?"},
+            _button(
+                RETRY_ACTION,
+                "Retry (leads)",
+                item,
+                style="primary",
+                confirm={
+                    "title": {"type": "plain_text", "text": "Retry this action?"},
                     "text": {
                         "type": "plain_text",
-                        "text": "Nothing will be sent to the customer and no action taken.",
+                        "text": truncate(
+                            f"Runs {describe_action(item)} again with the same idempotency key.",
+                            300,
+                        ),
                     },
-                    "confirm": {"type": "plain_text", "text": "Reject"},
+                    "confirm": {"type": "plain_text", "text": "Retry"},
                     "deny": {"type": "plain_text", "text": "Cancel"},
-                    "style": "danger",
                 },
-            },
+            )
         ],
     }
 
 
-def _money(item: Item) -> Decimal | None:
+def money(item: Item) -> Decimal | None:
     action = item.proposed_action or {}
     if action.get("kind") in {"refund", "credit"} and action.get("amount") is not None:
         return Decimal(str(action["amount"]))
     return None
 
 
+def _approvers(item: Item, decided_by: str | None) -> str:
+    people = list(item.approvals) or ([decided_by] if decided_by else [])
+    if not people:
+        return "someone"
+    if len(people) == 1:
+        return f"<@{people[0]}>"
+    return ", ".join(f"<@{user}>" for user in people[:-1]) + f" and <@{people[-1]}>"
+
+
 def _outcome(item: Item, decided_by: str | None, reason: str | None) -> str:
-    who = f"<@{decided_by}>" if decided_by and decided_by != "auto" else "policy"
-    when = _slack_date(item.decided_at)
+    when = slack_date(item.decided_at)
     state = item.state
+    auto = decided_by == "auto"
+    verb = "*Approved after edit*" if item.edited_by else "*Approved*"
+    if auto:
+        approved = f":robot_face: *Auto-approved* by policy `{safe(item.route_policy or '?', 64)}`"
+    else:
+        approved = f":white_check_mark: {verb} by {_approvers(item, decided_by)} at {when}"
     if state == ItemState.REJECTED:
         why = f" — {safe(reason, 500)}" if reason else ""
-        return f":no_entry: *Rejected* by {who} at {when}{why}"
+        return f":no_entry: *Rejected* by <@{decided_by}> at {when}{why}"
     if state in {ItemState.APPROVED, ItemState.EXECUTING}:
-        return f":white_check_mark: *Approved* by {who} at {when} · executing…"
+        return f"{approved} · executing…"
     if state == ItemState.EXECUTED:
-        executed = _slack_date(item.executed_at)
-        return f":white_check_mark: *Approved* by {who} at {when} · executed {executed}"
+        return f"{approved} · executed {slack_date(item.executed_at)}"
     if state == ItemState.FAILED:
         error = safe(item.last_error or "unknown error", 500)
-        return f":x: *Approved* by {who} at {when} · *execution failed:* {error}"
+        return f":x: {approved.removeprefix(':white_check_mark: ')} · *execution failed:* {error}"
     if state == ItemState.EXPIRED:
-        return f":hourglass: *Expired* at {when} without a decision"
+        return f":hourglass: *Expired* at {when} without a decision (not a rejection)"
+    if state in {ItemState.RECEIVED, ItemState.ASSESSED}:
+        return ":arrows_counterclockwise: *Re-drafting* — a fresh card will follow"
     return f"State: {safe(state, 32)}"
 
 

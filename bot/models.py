@@ -86,6 +86,28 @@ class Item(SQLModel, table=True):
 
     llm_usage: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
 
+    # Review in Slack: three separate records (what the AI proposed, what a human approved, what
+    # was executed); ``draft_reply``/``proposed_action`` above are the working copy an edit changes.
+    ai_reply: str | None = Field(default=None, sa_column=Column(Text))
+    ai_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    approved_reply: str | None = Field(default=None, sa_column=Column(Text))
+    approved_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    executed_reply: str | None = Field(default=None, sa_column=Column(Text))
+    executed_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    draft_version: int = Field(default=0)
+    edited_by: str | None = Field(default=None, max_length=64)
+    edited_at: datetime | None = _ts()
+    edit_summary: str | None = Field(default=None, sa_column=Column(Text))
+    # Quorum: who approved the current draft version, and what the policy requires.
+    approvals: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    approvals_required: int = Field(default=1)
+    lead_required: bool = Field(default=False)
+    # A newer event for the same source ticket arrived: Approve is refused until a re-draft.
+    stale_reason: str | None = Field(default=None, sa_column=Column(Text))
+    stale_at: datetime | None = _ts()
+    # Newer events up to this arrival time are already folded into the draft by a re-draft.
+    redrafted_until: datetime | None = _ts()
+
     # Time-based follow-up: due times live in the row, so any instance's sweep can claim them.
     review_started_at: datetime | None = _ts()
     reminders_sent: int = Field(default=0)
@@ -114,6 +136,8 @@ class Decision(SQLModel, table=True):
     actor: str = Field(max_length=64)
     policy: str | None = Field(default=None, max_length=64)
     reason: str | None = Field(default=None, sa_column=Column(Text))
+    # For rejections: one of ``policies.reject_reasons.RejectReason``.
+    reason_code: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

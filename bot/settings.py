@@ -55,6 +55,15 @@ class Settings(BaseSettings):
         default=frozenset(), alias="SIGNOFF_REVIEWERS"
     )
     leads: Annotated[frozenset[str], NoDecode] = Field(default=frozenset(), alias="SIGNOFF_LEADS")
+    # A Slack user group whose members are reviewers too (usergroups.users.list, cached).
+    reviewer_group: str | None = Field(default=None, alias="SIGNOFF_REVIEWER_GROUP")
+    reviewer_group_ttl_seconds: float = Field(
+        default=300.0, alias="SIGNOFF_REVIEWER_GROUP_TTL", gt=0
+    )
+    # Seed: refunds and credits above this need two distinct approvers (leads change it later).
+    default_quorum_amount: Decimal = Field(
+        default=Decimal("500"), alias="SIGNOFF_QUORUM_AMOUNT", ge=0
+    )
     post_auto: bool = Field(default=False, alias="SIGNOFF_POST_AUTO")
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     host: str = Field(default="0.0.0.0", alias="HOST")  # noqa: S104 - a server must listen

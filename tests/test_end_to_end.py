@@ -9,7 +9,8 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from bot.approval_card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION
+from bot.approval_card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION, REVEAL_ACTION
+from bot.reject_modal import DETAIL_BLOCK, REASON_BLOCK
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack, SlackCall
 from tests.server_harness import (
@@ -24,6 +25,7 @@ from tests.server_harness import (
     wait_until,
 )
 from tests.signatures import generic_signature
+from tests.slack_payloads import input_values, select_value, submit_view
 from tests.ticket_factory import password_ticket, refund_ticket
 
 
@@ -60,9 +62,15 @@ def test_high_risk_ticket_is_carded_approved_and_executed_once(server: RunningSe
     for expected in ("Maria Lopez", "refund 480.00 USD", "HIGH", "Drafted reply", "heuristic"):
         assert expected in rendered
     buttons = _actions_block(blocks)[0]["elements"]
-    assert [b["action_id"] for b in buttons] == [APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION]
-    assert buttons[0]["style"] == "primary" and "confirm" in buttons[0]
-    assert buttons[2]["style"] == "danger" and "confirm" in buttons[2]
+    assert [b["action_id"] for b in buttons] == [
+        APPROVE_ACTION,
+        EDIT_ACTION,
+        REJECT_ACTION,
+        REVEAL_ACTION,
+    ]
+    assert buttons[0]["style"] == "primary"
+    assert "480.00 USD" in buttons[0]["confirm"]["text"]["text"]
+    assert buttons[2]["style"] == "danger"  # Reject asks through its modal (reason required)
     assert server.sink.requests == []  # nothing executes before a human decides
 
     response = server.click(APPROVE_ACTION, item_id, user=REVIEWER)
@@ -108,15 +116,28 @@ def test_high_risk_ticket_is_carded_approved_and_executed_once(server: RunningSe
     ]
 
 
-def test_reject_updates_card_and_executes_nothing(server: RunningServer) -> None:
+def test_reject_with_reason_updates_card_and_executes_nothing(server: RunningServer) -> None:
     assert server.slack is not None and server.sink is not None
     item_id = _submit(server, refund_ticket("300.00"))
     _card(server, item_id)
 
     server.click(REJECT_ACTION, item_id, user=LEAD)
+    modal = server.slack.wait_for("views.open")[0]
+    assert modal.params["trigger_id"]
+    view = {**modal.params["view"], "id": "V1"}
+    submit_view(
+        server,
+        view,
+        user=LEAD,
+        values={
+            **select_value(REASON_BLOCK, "wrong_tone"),
+            **input_values(**{DETAIL_BLOCK: "Too casual for a refund"}),
+        },
+    )
     server.wait_for_state(item_id, "rejected")
     update = server.slack.wait_for("chat.update")[-1]
-    assert "Rejected* by <@U0LEAD>" in json.dumps(update.params["blocks"])
+    rendered = json.dumps(update.params["blocks"])
+    assert "Rejected* by <@U0LEAD>" in rendered and "Wrong tone: Too casual" in rendered
     assert _actions_block(update.params["blocks"]) == []
     assert server.audit_events(item_id)[-1] == "rejected"
     # Give a wrongly scheduled execution every chance to happen before asserting it did not.
@@ -198,13 +219,3 @@ def test_outsider_cannot_approve(server: RunningServer) -> None:
     assert server.item(item_id).state == "pending_review"
     assert "decision_refused" in server.audit_events(item_id)
     assert server.sink.requests == []
-
-
-def test_edit_says_plainly_it_is_not_available_yet(server: RunningServer) -> None:
-    assert server.slack is not None
-    item_id = _submit(server, refund_ticket("75.00"))
-    _card(server, item_id)
-    server.click(EDIT_ACTION, item_id, user=REVIEWER)
-    ephemeral = server.slack.wait_for("chat.postEphemeral")[0]
-    assert "not available yet" in ephemeral.params["text"]
-    assert server.item(item_id).state == "pending_review"

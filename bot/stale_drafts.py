@@ -1,0 +1,135 @@
+"""Stale drafts: a newer event for the same source ticket makes a pending draft out of date.
+
+The customer wrote again, or the ticket was closed: approving the old draft would answer a
+conversation that has moved on. Such an item is marked stale (the card says so) and Approve is
+refused until someone presses Re-draft, which re-assesses it with the newer messages included.
+
+Which events belong to the same ticket is decided by :func:`thread_key`: the vendor's ticket or
+conversation id when there is one, ``metadata.thread_id`` (or ``ticket_id``) for the generic
+webhook, else the event's own id (so an unrelated ticket never marks another stale).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot import audit
+from bot.item_states import ItemState
+from bot.models import Item, utcnow
+
+THREAD_KEYS = (
+    "thread_id",
+    "ticket_id",
+    "zendesk_ticket_id",
+    "intercom_conversation_id",
+    "hubspot_object_id",
+)
+_CANDIDATES = 50
+
+
+def thread_key(source: str, extra: dict[str, Any], external_id: str) -> str:
+    for key in THREAD_KEYS:
+        value = extra.get(key)
+        if value not in (None, ""):
+            return f"{source}:{key}:{value}"
+    return f"{source}:id:{external_id}"
+
+
+def item_thread_key(item: Item) -> str:
+    return thread_key(item.source, item.extra or {}, item.external_id)
+
+
+async def newer_events(session: AsyncSession, item: Item) -> Sequence[Item]:
+    """Items for the same source ticket that arrived after ``item``, oldest first."""
+    rows = (
+        (
+            await session.execute(
+                select(Item)
+                .where(
+                    col(Item.source) == item.source,
+                    col(Item.customer_email) == item.customer_email,
+                    col(Item.created_at) > (item.redrafted_until or item.created_at),
+                    col(Item.id) != item.id,
+                )
+                .order_by(col(Item.created_at))
+                .limit(_CANDIDATES)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    key = item_thread_key(item)
+    return [row for row in rows if item_thread_key(row) == key]
+
+
+def stale_reason_for(newer: Item) -> str:
+    what = "the ticket changed" if newer.kind != "ticket" else "the customer wrote again"
+    return f"A newer event arrived for this ticket ({what}: `{newer.id}`)."
+
+
+async def mark_stale_if_superseded(session: AsyncSession, item: Item) -> bool:
+    """Mark ``item`` stale when a newer event exists; True when it is (or already was) stale."""
+    if item.stale_reason:
+        return True
+    if item.state != ItemState.PENDING_REVIEW:
+        return False
+    newer = await newer_events(session, item)
+    if not newer:
+        return False
+    reason = stale_reason_for(newer[-1])
+    now = utcnow()
+    await session.execute(
+        update(Item)
+        .where(
+            and_(
+                col(Item.id) == item.id,
+                col(Item.state) == ItemState.PENDING_REVIEW,
+                col(Item.stale_reason).is_(None),
+            )
+        )
+        .values(stale_reason=reason, stale_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    await audit.record(
+        session, "marked_stale", item_id=item.id, newer_item=newer[-1].id, reason=reason
+    )
+    item.stale_reason, item.stale_at = reason, now
+    return True
+
+
+async def older_pending_drafts(session: AsyncSession, new_item: Item) -> Sequence[Item]:
+    """Pending items that ``new_item`` makes stale (the pipeline's hook calls this on arrival)."""
+    rows = (
+        (
+            await session.execute(
+                select(Item).where(
+                    col(Item.source) == new_item.source,
+                    col(Item.customer_email) == new_item.customer_email,
+                    col(Item.created_at) < new_item.created_at,
+                    col(Item.state) == ItemState.PENDING_REVIEW,
+                    or_(
+                        col(Item.redrafted_until).is_(None),
+                        col(Item.redrafted_until) < new_item.created_at,
+                    ),
+                    col(Item.stale_reason).is_(None),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    key = item_thread_key(new_item)
+    return [row for row in rows if item_thread_key(row) == key]
+
+
+def redraft_body(item: Item, newer: Sequence[Item]) -> str:
+    """The ticket text for a re-draft: the original, then each newer message, marked as such."""
+    parts = [item.body]
+    for event in newer:
+        parts.append(f"\n\n--- Later message ({event.kind}, {event.external_id}) ---\n{event.body}")
+    return "".join(parts)

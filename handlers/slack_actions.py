@@ -1,0 +1,191 @@
+"""Card buttons: Approve, Edit, Reject, Re-draft, Reveal, Show full text, Retry.
+
+Each listener acks at once, resolves the clicker's roles on the server (never trusting the
+card), and then either opens a modal (Edit, Reject: the trigger_id lives three seconds, so the
+modal opens before anything slow) or records the decision and re-renders the card. Anything
+refused is answered privately with exactly what happened; nothing changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import audit
+from bot.approval_card import (
+    APPROVE_ACTION,
+    EDIT_ACTION,
+    REDRAFT_ACTION,
+    REJECT_ACTION,
+    RETRY_ACTION,
+    REVEAL_ACTION,
+    SHOW_MORE_ACTION,
+    parse_button_value,
+)
+from bot.card_updates import close_redrafted_card, post_full_text, refresh
+from bot.database import transaction
+from bot.edit_modal import edit_view
+from bot.item_states import ItemState
+from bot.item_store import get_item
+from bot.logging_setup import get_logger
+from bot.reject_modal import reject_view
+from bot.review_decisions import (
+    ReviewStatus,
+    approve,
+    record_reveal,
+    redraft,
+    retry_failed,
+)
+from bot.slack_text import escape, safe
+from handlers.app_home import publish_home
+from handlers.slack_deps import SlackDeps, clicked_channel, from_home, tell
+
+log = get_logger(__name__)
+
+
+def _click(body: dict[str, Any]) -> tuple[str, str, int | None, str | None]:
+    user = str(body["user"]["id"])
+    item_id, version = parse_button_value(str(body["actions"][0].get("value") or ""))
+    return user, item_id, version, clicked_channel(body)
+
+
+def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
+    rt = deps.rt
+
+    async def after_home_click(body: dict[str, Any], client: AsyncWebClient, user: str) -> None:
+        if from_home(body):
+            await publish_home(deps, client, user)
+
+    @app.action(APPROVE_ACTION)
+    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, item_id, version, channel = _click(body)
+        roles = await deps.roles(user)
+        result = await approve(
+            rt.sessions, item_id=item_id, roles=roles, policy=await deps.policy(), version=version
+        )
+        log.info("approve click", item_id=item_id, user=user, status=result.status.value)
+        if result.changed_card:
+            thread = None
+            if result.status == ReviewStatus.WAITING and result.item is not None:
+                thread = (
+                    f":ballot_box_with_check: <@{user}> approved "
+                    f"({len(result.item.approvals)} of {result.item.approvals_required})."
+                )
+            await refresh(rt, result.item, thread=thread)
+        if result.status == ReviewStatus.RECORDED:
+            deps.notify_worker()
+        else:
+            await tell(client, user=user, channel=channel, text=result.message)
+        await after_home_click(body, client, user)
+
+    async def open_modal(
+        body: dict[str, Any], client: AsyncWebClient, attempted: str, build: Any
+    ) -> None:
+        user, item_id, _, channel = _click(body)
+        roles = await deps.roles(user)
+        item = await get_item(rt.sessions, item_id)
+        if item is None:
+            await tell(client, user=user, channel=channel, text=f"Item `{item_id}` does not exist.")
+            return
+        problem = None
+        if not roles.may_decide:
+            problem = "only reviewers and leads can decide (SIGNOFF_REVIEWERS / SIGNOFF_LEADS)"
+            async with transaction(rt.sessions) as session:
+                await audit.record(
+                    session,
+                    "decision_refused",
+                    item_id=item_id,
+                    actor=user,
+                    attempted=attempted,
+                    why="not a reviewer or lead",
+                )
+        elif item.state != ItemState.PENDING_REVIEW:
+            problem = f"it is {item.state.replace('_', ' ')} and can't be changed now"
+        elif attempted == "edit" and item.stale_reason:
+            problem = "the draft is stale (a newer event arrived): press Re-draft first"
+        if problem is not None:
+            await tell(
+                client,
+                user=user,
+                channel=channel,
+                text=f"You can't {attempted} this: {problem}. Nothing was changed.",
+            )
+            return
+        try:
+            await client.views_open(
+                trigger_id=body["trigger_id"], view=build(item, channel=channel)
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("views.open failed", item_id=item_id, error=str(exc))
+            await tell(
+                client,
+                user=user,
+                channel=channel,
+                text="Slack did not open the form in time; please click again. Nothing changed.",
+            )
+
+    @app.action(EDIT_ACTION)
+    async def on_edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await open_modal(body, client, "edit", edit_view)
+
+    @app.action(REJECT_ACTION)
+    async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await open_modal(body, client, "reject", reject_view)
+
+    @app.action(REDRAFT_ACTION)
+    async def on_redraft(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, item_id, _, channel = _click(body)
+        result = await redraft(rt.sessions, item_id=item_id, roles=await deps.roles(user))
+        if result.status == ReviewStatus.RECORDED and result.item is not None:
+            await close_redrafted_card(rt, result.item, user)
+            deps.notify_worker()
+            return
+        await tell(client, user=user, channel=channel, text=result.message)
+
+    @app.action(REVEAL_ACTION)
+    async def on_reveal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, item_id, _, channel = _click(body)
+        result = await record_reveal(rt.sessions, item_id=item_id, roles=await deps.roles(user))
+        if result.status != ReviewStatus.RECORDED or result.item is None:
+            await tell(client, user=user, channel=channel, text=result.message)
+            return
+        item = result.item
+        text = (
+            f":eyes: Unmasked details of `{item.id}` (only you see this; the reveal is audited)\n"
+            f"*Customer:* {safe(item.customer_name, 200)} · {escape(item.customer_email)}\n"
+            f"*Subject:* {safe(item.subject, 300)}\n*Ticket:*\n{safe(item.body, 2500)}"
+        )
+        await tell(client, user=user, channel=channel, text=text)
+
+    @app.action(SHOW_MORE_ACTION)
+    async def on_show_more(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, item_id, _, channel = _click(body)
+        item = await get_item(rt.sessions, item_id)
+        if item is None or not item.slack_ts:
+            await tell(client, user=user, channel=channel, text=f"No card for `{item_id}`.")
+            return
+        await post_full_text(rt, item)
+
+    @app.action(RETRY_ACTION)
+    async def on_retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        user, item_id, _, channel = _click(body)
+        result = await retry_failed(rt.sessions, item_id=item_id, roles=await deps.roles(user))
+        if result.status == ReviewStatus.RECORDED:
+            deps.notify_worker()
+            await refresh(
+                rt,
+                result.item,
+                thread=f":repeat: <@{user}> retried the action (same idempotency key).",
+            )
+            return
+        await tell(client, user=user, channel=channel, text=result.message)

@@ -1,0 +1,159 @@
+"""Modal submissions: Edit (save and approve), Reject (with reason), lead thresholds.
+
+Invalid input is answered inside the modal (``response_action: errors``, one message per field)
+before anything is stored; valid input closes the modal at once and is then recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app_home_view import SETTING_INPUT, SETTINGS_CALLBACK
+from bot.card_updates import edit_details, refresh, reject_details
+from bot.channel_notices import notify_channel
+from bot.edit_modal import EDIT_CALLBACK
+from bot.edit_validation import EditErrors, edit_summary, validate_edit
+from bot.item_store import get_item
+from bot.lead_settings import SETTABLE, change_setting, parse_value
+from bot.logging_setup import get_logger
+from bot.reject_modal import REJECT_CALLBACK, RejectInput, validate_reject
+from bot.review_decisions import ReviewStatus, reject, save_edit
+from handlers.app_home import publish_home
+from handlers.slack_deps import SlackDeps, tell
+from policies.thresholds import InvalidThresholdError
+
+log = get_logger(__name__)
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        loaded = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _values(view: dict[str, Any]) -> dict[str, Any]:
+    values = (view.get("state") or {}).get("values") or {}
+    return values if isinstance(values, dict) else {}
+
+
+def register_views(app: AsyncApp, deps: SlackDeps) -> None:
+    rt = deps.rt
+
+    @app.view(EDIT_CALLBACK)
+    async def on_edit_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user = str(body["user"]["id"])
+        meta = _metadata(view)
+        item_id = str(meta.get("item_id") or "")
+        channel = meta.get("channel") or None
+        item = await get_item(rt.sessions, item_id)
+        if item is None:
+            await ack()
+            await tell(client, user=user, channel=channel, text=f"Item `{item_id}` is gone.")
+            return
+        checked = validate_edit(item.proposed_action or {"kind": "reply"}, _values(view))
+        if isinstance(checked, EditErrors):
+            await ack(response_action="errors", errors=checked.errors)
+            return
+        await ack()
+        summary = edit_summary(
+            item.draft_reply, checked.reply, item.proposed_action or {}, checked.action
+        )
+        result = await save_edit(
+            rt.sessions,
+            item_id=item_id,
+            roles=await deps.roles(user),
+            policy=await deps.policy(),
+            version=int(meta.get("version") or 0),
+            reply=checked.reply,
+            action=checked.action,
+            summary=summary,
+        )
+        log.info("edit submitted", item_id=item_id, user=user, status=result.status.value)
+        if result.changed_card and result.status != ReviewStatus.STALE:
+            await refresh(
+                rt, result.item, thread=edit_details(result.item) if result.item else None
+            )
+        elif result.changed_card:
+            await refresh(rt, result.item)
+        if result.status == ReviewStatus.RECORDED:
+            deps.notify_worker()
+        else:
+            await tell(client, user=user, channel=channel, text=result.message)
+
+    @app.view(REJECT_CALLBACK)
+    async def on_reject_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user = str(body["user"]["id"])
+        meta = _metadata(view)
+        checked = validate_reject(_values(view))
+        if not isinstance(checked, RejectInput):
+            await ack(response_action="errors", errors=checked)
+            return
+        await ack()
+        item_id = str(meta.get("item_id") or "")
+        channel = meta.get("channel") or None
+        result = await reject(
+            rt.sessions,
+            item_id=item_id,
+            roles=await deps.roles(user),
+            reason=checked.reason,
+            detail=checked.detail,
+        )
+        log.info("reject submitted", item_id=item_id, user=user, status=result.status.value)
+        if result.status == ReviewStatus.RECORDED:
+            text = f"{checked.reason.label}: {checked.detail}" if checked.detail else None
+            await refresh(
+                rt, result.item, thread=reject_details(user, text or checked.reason.label)
+            )
+        else:
+            await tell(client, user=user, channel=channel, text=result.message)
+
+    @app.view(SETTINGS_CALLBACK)
+    async def on_settings_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user = str(body["user"]["id"])
+        roles = await deps.roles(user)
+        if not roles.is_lead:
+            await ack(
+                response_action="errors",
+                errors={"refund_auto_limit": "Only leads (SIGNOFF_LEADS) can change thresholds."},
+            )
+            return
+        values = _values(view)
+        typed: dict[str, str] = {}
+        errors: dict[str, str] = {}
+        for key in SETTABLE:
+            element = (values.get(key) or {}).get(SETTING_INPUT) or {}
+            raw = element.get("value")
+            if raw is None and isinstance(element.get("selected_option"), dict):
+                raw = element["selected_option"].get("value")
+            if raw is None:
+                continue
+            try:
+                parse_value(key, str(raw))
+            except InvalidThresholdError as exc:
+                errors[key] = str(exc)[:150]
+            else:
+                typed[key] = str(raw)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        changed = []
+        for key, raw in typed.items():
+            change = await change_setting(rt.sessions, rt.settings, key=key, raw=raw, actor=user)
+            if change.changed:
+                changed.append(f"`{key}`: `{change.old}` → `{change.new}`")
+        if changed:
+            await notify_channel(rt, f":gear: <@{user}> changed " + ", ".join(changed) + ".")
+        await publish_home(deps, client, user)
