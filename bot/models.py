@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -108,6 +108,12 @@ class Item(SQLModel, table=True):
     # Newer events up to this arrival time are already folded into the draft by a re-draft.
     redrafted_until: datetime | None = _ts()
 
+    # Earned autonomy: the item's bucket, and whether a trusted bucket would have auto-executed
+    # it (shadow mode); ``autonomy_note`` is the one line the card shows about that.
+    autonomy_bucket: str | None = Field(default=None, max_length=120, index=True)
+    autonomy_would_auto: bool = Field(default=False)
+    autonomy_note: str | None = Field(default=None, sa_column=Column(Text))
+
     # Time-based follow-up: due times live in the row, so any instance's sweep can claim them.
     review_started_at: datetime | None = _ts()
     reminders_sent: int = Field(default=0)
@@ -177,3 +183,63 @@ class SlackEvent(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=64)
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AutonomyOutcome(SQLModel, table=True):
+    """What a human did with one item of a bucket (a review, or a spot check after the fact):
+    the evidence earned autonomy is computed from."""
+
+    __tablename__ = "autonomy_outcome"
+    __table_args__ = (
+        UniqueConstraint("item_id", "source", name="uq_autonomy_outcome_item_source"),
+        Index("ix_autonomy_outcome_bucket_at", "bucket", "at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    item_id: str = Field(max_length=32)
+    bucket: str = Field(max_length=120)
+    # One of ``policies.autonomy.ReviewOutcome``.
+    outcome: str = Field(max_length=24)
+    material: bool = Field(default=False)
+    # "review" or "spot_check".
+    source: str = Field(max_length=16)
+    actor: str = Field(max_length=64)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AutonomyBucket(SQLModel, table=True):
+    """A bucket's lead-set pin and the point its evidence restarts from (its last revocation)."""
+
+    __tablename__ = "autonomy_bucket"
+
+    key: str = Field(primary_key=True, max_length=120)
+    # One of ``policies.autonomy.Pin``.
+    pin: str = Field(default="none", max_length=16)
+    pinned_by: str | None = Field(default=None, max_length=64)
+    pinned_at: datetime | None = _ts()
+    reset_at: datetime | None = _ts()
+    reset_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # Last known trust, so a change of state is announced once.
+    trusted: bool = Field(default=False)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ThresholdChange(SQLModel, table=True):
+    """A lead's threshold change: proposed with a dry run, then applied, cancelled or reverted."""
+
+    __tablename__ = "threshold_change"
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    key: str = Field(max_length=64)
+    old_value: str = Field(max_length=200)
+    new_value: str = Field(max_length=200)
+    # proposed | applied | cancelled | reverted
+    status: str = Field(max_length=16)
+    proposed_by: str = Field(max_length=64)
+    proposed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = _ts()
+    dry_run: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    reverts_id: int | None = Field(default=None, sa_column=Column(BigInteger))

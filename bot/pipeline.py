@@ -15,6 +15,8 @@ from typing import Any
 from bot import audit
 from bot.action_sink import PermanentError, RetryableError
 from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction
+from bot.autonomy_routing import catch_up, route_with_autonomy
+from bot.autonomy_store import evidence_summary
 from bot.database import transaction
 from bot.executor import ExecutionRefused, authorise, idempotency_key
 from bot.follow_up import review_schedule
@@ -25,6 +27,7 @@ from bot.models import Decision, Item, utcnow
 from bot.openai_classifier import LlmAssessmentUnavailable, LlmUsage, OpenAIClassifier
 from bot.runtime import Runtime
 from bot.slack_text import safe
+from bot.spot_checks import post_spot_check_if_chosen
 from bot.threshold_store import load_thresholds
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
@@ -161,13 +164,26 @@ class Pipeline:
         )
         floor = risk_floor(facts, thresholds)
         model_risk = None if item.assessment_error else RiskLevel(item.risk_level or "critical")
-        route = decide_route(facts=facts, floor=floor, model_risk=model_risk, thresholds=thresholds)
+        base = decide_route(facts=facts, floor=floor, model_risk=model_risk, thresholds=thresholds)
+        autonomy = await route_with_autonomy(
+            self.rt,
+            item_id=item.id,
+            category=item.category,
+            action_kind=action.kind,
+            amount=facts.amount,
+            base=base,
+            floor=floor.level,
+        )
+        route = autonomy.as_route(base)
         reasons = list(dict.fromkeys([*floor.reasons, *item.reasons]))
         common = {
             "risk_level": route.risk.value,
             "reasons": reasons,
             "route_policy": route.policy,
             "route_why": route.why,
+            "autonomy_bucket": autonomy.bucket,
+            "autonomy_would_auto": autonomy.decision.would_auto,
+            "autonomy_note": autonomy.note,
         }
         async with transaction(self.rt.sessions) as session:
             if route.route == Route.AUTO:
@@ -217,10 +233,17 @@ class Pipeline:
                 risk=route.risk.value,
                 rule_floor=floor.level.value,
                 model_risk=model_risk.value if model_risk else None,
+                threshold_policy=base.policy,
+                bucket=autonomy.bucket,
+                would_auto=autonomy.decision.would_auto,
+                evidence=evidence_summary(autonomy.state, autonomy.policy),
             )
         return await self._moved(item.id)
 
     async def _start_execution(self, item: Item) -> Item | None:
+        if item.review_started_at is not None:
+            # A human just approved: count it now, so a material edit revokes at once.
+            await catch_up(self.rt)
         async with transaction(self.rt.sessions) as session:
             if not await transition(
                 session,
@@ -338,6 +361,8 @@ class Pipeline:
                 )
         elif to == ItemState.EXECUTED and self.rt.settings.post_auto:
             await self.rt.publisher.post_auto_line(finished)
+        if to == ItemState.EXECUTED:
+            await post_spot_check_if_chosen(self.rt, finished)
 
 
 def _assessment_values(assessment: Assessment) -> dict[str, Any]:

@@ -74,6 +74,17 @@ class Settings(BaseSettings):
         default=Decimal("50"), alias="SIGNOFF_REFUND_AUTO_LIMIT", ge=0
     )
 
+    # Earned autonomy (seeds; leads change them with `/signoff autonomy set`): a bucket of work is
+    # auto-executed once the 95% Wilson lower bound on "approved unchanged" reaches the target
+    # over at least min_reviews reviews; a share of its items still goes to a human.
+    autonomy_min_reviews: int = Field(default=20, alias="SIGNOFF_AUTONOMY_MIN_REVIEWS", ge=1)
+    autonomy_target: float = Field(default=0.95, alias="SIGNOFF_AUTONOMY_TARGET", gt=0, lt=1)
+    autonomy_sample: float = Field(default=0.05, alias="SIGNOFF_AUTONOMY_SAMPLE", ge=0, le=1)
+    autonomy_window: int = Field(default=200, alias="SIGNOFF_AUTONOMY_WINDOW", ge=1)
+    spot_check_share: float = Field(default=0.03, alias="SIGNOFF_SPOT_CHECK_SHARE", ge=0, le=1)
+    # How many similar past edits the LLM prompt shows as examples (0: none).
+    draft_examples: int = Field(default=3, alias="SIGNOFF_DRAFT_EXAMPLES", ge=0, le=10)
+
     # Worker tuning: how often the sweep runs, how long a claim lasts, how often to retry.
     sweep_interval_seconds: float = Field(default=5.0, alias="SIGNOFF_SWEEP_INTERVAL", gt=0)
     lease_seconds: float = Field(default=60.0, alias="SIGNOFF_LEASE_SECONDS", gt=0)
