@@ -170,6 +170,8 @@ def render_card(
                 + safe(item.edit_summary or "changed", 500)
             )
         )
+    if item.autonomy_note:
+        blocks.append(_context(":crystal_ball: " + safe(item.autonomy_note, 500)))
     if item.state == ItemState.PENDING_REVIEW:
         if item.approvals:
             blocks.append(_context(_quorum_line(item)))
@@ -184,10 +186,13 @@ def render_card(
 def _quorum_line(item: Item) -> str:
     who = ", ".join(f"<@{user}>" for user in item.approvals)
     lead = " (a lead must approve)" if item.lead_required else ""
-    return (
-        f":ballot_box_with_check: {len(item.approvals)} of {item.approvals_required} "
-        f"approvals{lead}: {who}"
+    count = len(item.approvals)
+    tally = (
+        f"{count} of {item.approvals_required} approvals"
+        if count < item.approvals_required
+        else f"{count} approval{'s' if count > 1 else ''}"
     )
+    return f":ballot_box_with_check: {tally}{lead}: {who}"
 
 
 def _why(item: Item) -> str:

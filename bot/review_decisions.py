@@ -184,7 +184,7 @@ async def _count_approval(
         )
         return ReviewResult(
             ReviewStatus.WAITING,
-            f"Your approval is recorded ({len(set(approvers))} of {requirement.approvals}). "
+            f"Your approval is recorded ({approval_count(len(set(approvers)), requirement)}). "
             f"This item {requirement.describe()} ({requirement.why}); still waiting for {still}.",
         )
     others = [user for user in approvers if user != roles.user_id]
@@ -226,6 +226,13 @@ async def _count_approval(
         **event_detail,
     )
     return ReviewResult(ReviewStatus.RECORDED, "Approved.")
+
+
+def approval_count(count: int, requirement: ApprovalRequirement) -> str:
+    """``1 of 2``; past the count but still short of a lead: ``2 approvals``."""
+    if count < requirement.approvals:
+        return f"{count} of {requirement.approvals}"
+    return f"{count} approval" + ("s" if count > 1 else "")
 
 
 class _LostRaceError(Exception):

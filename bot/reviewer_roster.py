@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logging_setup import get_logger
+from bot.runtime import Runtime
 from policies.approvers import is_lead, may_decide
 
 log = get_logger(__name__)
@@ -98,3 +99,21 @@ class ReviewerRoster:
 
     async def roles(self, user_id: str) -> Roles:
         return Roles(user_id=user_id, reviewers=await self.reviewers(), leads=self._leads)
+
+
+def roster_for(rt: Runtime) -> ReviewerRoster:
+    """The one roster of a runtime, shared by the Slack listeners and (through the executor's
+    authority re-check) the worker, so both see the same group membership."""
+    existing = getattr(rt, "_signoff_roster", None)
+    if isinstance(existing, ReviewerRoster):
+        return existing
+    settings = rt.settings
+    roster = ReviewerRoster(
+        rt.publisher.client if rt.publisher is not None else None,
+        reviewers=settings.reviewers,
+        leads=settings.leads,
+        group_id=settings.reviewer_group,
+        ttl_seconds=settings.reviewer_group_ttl_seconds,
+    )
+    setattr(rt, "_signoff_roster", roster)  # noqa: B010 - Runtime is owned elsewhere
+    return roster

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.reviewer_roster import ReviewerRoster
+from bot.reviewer_roster import roster_for
 from bot.runtime import Runtime
 from handlers.app_home import register_app_home
 from handlers.slack_actions import register_actions
@@ -20,19 +20,8 @@ from handlers.slack_deps import SlackDeps
 from handlers.slack_views import register_views
 
 
-def build_roster(rt: Runtime) -> ReviewerRoster:
-    settings = rt.settings
-    return ReviewerRoster(
-        rt.publisher.client if rt.publisher is not None else None,
-        reviewers=settings.reviewers,
-        leads=settings.leads,
-        group_id=settings.reviewer_group,
-        ttl_seconds=settings.reviewer_group_ttl_seconds,
-    )
-
-
 def register_listeners(app: AsyncApp, rt: Runtime, notify_worker: Callable[[], None]) -> None:
-    deps = SlackDeps(rt=rt, roster=build_roster(rt), notify_worker=notify_worker)
+    deps = SlackDeps(rt=rt, roster=roster_for(rt), notify_worker=notify_worker)
     register_actions(app, deps)
     register_views(app, deps)
     register_commands(app, deps)
