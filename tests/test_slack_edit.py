@@ -126,7 +126,8 @@ def test_edit_saves_approves_and_executes_the_edited_version(server: RunningServ
     assert f"*Approved after edit* by <@{REVIEWER}>" in card
     assert "refund 75.00 USD → refund 60.00 USD" in card
     assert '"type": "actions"' not in card
-    thread = wait_until(lambda: thread_texts(server.slack, item.slack_ts or ""), what="thread")
+    slack_api, ts = server.slack, item.slack_ts
+    thread = wait_until(lambda: thread_texts(slack_api, ts), what="thread")
     assert "edited the draft" in thread[0] and "We have refunded 60.00 USD." in thread[0]
 
 
