@@ -1,0 +1,33 @@
+"""The test fakes, adjusted only where the fake itself would become the bottleneck."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fakes.openai_api import ChatRequest, FakeOpenAI, Slow, Structured
+
+
+class BenchOpenAI(FakeOpenAI):
+    """FakeOpenAI that answers every request after ``delay`` seconds.
+
+    The fake imitates provider prompt caching by comparing each prompt with every earlier one,
+    character by character: over a thousand tickets that is quadratic work in the driver process,
+    which would slow the fake and not Signoff. Only the previous prompt is kept, so cached-token
+    counts still reflect a shared prefix.
+    """
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.always(Slow(delay, Structured()) if delay > 0 else Structured())
+
+    def _completion(
+        self,
+        request: ChatRequest,
+        number: int,
+        content: str | None,
+        refusal: str | None,
+        finish: str,
+    ) -> dict[str, Any]:
+        with self._lock:
+            del self._prompts[:-1]
+        return super()._completion(request, number, content, refusal, finish)

@@ -1,0 +1,172 @@
+"""Benchmark 3: how many tickets per second go through the LLM step, against its ceiling.
+
+``--tickets`` tickets arrive by webhook as fast as they are accepted; the fake OpenAI answers
+each after ``--llm-delay`` seconds; ``SIGNOFF_LLM_CONCURRENCY`` calls may be in flight, so the
+ceiling is concurrency / delay items per second (8 / 0.5 s = 16/s). Throughput is the number of
+tickets divided by the time from the first post until the last one has been assessed; the time
+until every item has settled (executed, or its card posted for review) is reported too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+
+from benchmarks import harness
+from benchmarks.fakes import BenchOpenAI
+from benchmarks.loadgen import Plan, run_load, summarise
+from benchmarks.payloads import ticket_request
+from bot.database import sync_url
+from tests.fakes.http_sink import HttpSink
+from tests.fakes.slack_api import FakeSlack
+
+SETTLED = {"executed", "rejected", "failed", "expired"}
+
+
+def _states(db: Engine, run: str) -> dict[str, int]:
+    """Items of this run by state (pending items count as settled once their card is posted)."""
+    with db.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT state, slack_ts IS NOT NULL, count(*) FROM item"
+                " WHERE external_id LIKE :run GROUP BY 1, 2"
+            ),
+            {"run": f"BENCH-{run}-%"},
+        ).all()
+    counts: dict[str, int] = {}
+    for state, posted, count in rows:
+        key = "pending_review_posted" if state == "pending_review" and posted else state
+        counts[key] = counts.get(key, 0) + count
+    return counts
+
+
+def _feed_and_watch(
+    url: str, db: Engine, count: int, high_risk_every: int, timeout: float
+) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    requests = [
+        ticket_request(n, run, high_risk=high_risk_every > 0 and n % high_risk_every == 0)
+        for n in range(count)
+    ]
+    started = time.monotonic()
+    ingest = run_load(Plan(url, requests, 20, webhook_secret=harness.WEBHOOK_SECRET))
+    posted_after = time.monotonic() - started
+    assessed_after = settled_after = None
+    states: dict[str, int] = {}
+    while time.monotonic() - started < timeout:
+        states = _states(db, run)
+        now = time.monotonic() - started
+        if assessed_after is None and states.get("received", 0) == 0 and states:
+            assessed_after = now
+        done = sum(v for k, v in states.items() if k in SETTLED or k == "pending_review_posted")
+        if done >= count:
+            settled_after = now
+            break
+        time.sleep(0.25)
+    return {
+        "ingest": summarise(ingest, ok=(202,)),
+        "all_posted_after_s": round(posted_after, 2),
+        "all_assessed_after_s": round(assessed_after, 2) if assessed_after else None,
+        "all_settled_after_s": round(settled_after, 2) if settled_after else None,
+        "final_states": states,
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    ceiling = args.concurrency / args.llm_delay
+    with (
+        FakeSlack() as slack,
+        HttpSink() as sink,
+        BenchOpenAI(args.llm_delay) as llm,
+        tempfile.TemporaryDirectory() as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        workdir = Path(tmp)
+        url = harness.database_url(args.database, workdir, "pipeline", stack)
+        harness.migrate(url, workdir)
+        settings = harness.signoff_settings(
+            port=harness.free_port(),
+            database_url=url,
+            slack_api_url=slack.api_url,
+            OPENAI_API_KEY="sk-bench",
+            OPENAI_BASE_URL=llm.base_url,
+            OPENAI_TIMEOUT="30",
+            SIGNOFF_LLM_CONCURRENCY=str(args.concurrency),
+            SIGNOFF_ACTION_URL=sink.url,
+        )
+        db = create_engine(sync_url(url))
+        try:
+            with harness.signoff(settings, workdir) as server:
+                # Warm-up: the PII analyzer and the OpenAI client load on first use.
+                _feed_and_watch(server.url, db, args.warmup, 0, timeout=60)
+                llm.max_in_flight = 0
+                calls_before = len(llm.requests)
+                measured = _feed_and_watch(
+                    server.url,
+                    db,
+                    args.tickets,
+                    args.high_risk_every,
+                    timeout=args.tickets / ceiling * 4 + 60,
+                )
+                peak_rss = server.peak_rss_mib()
+                errors = server.error_lines()
+        finally:
+            db.dispose()
+        assessed = measured["all_assessed_after_s"]
+        throughput = round(args.tickets / assessed, 2) if assessed else None
+        result: dict[str, Any] = {
+            **measured,
+            "assessed_per_s": throughput,
+            "ceiling_per_s": ceiling,
+            "ratio_to_ceiling": round(throughput / ceiling, 3) if throughput else None,
+            "llm_calls": len(llm.requests) - calls_before,
+            "llm_max_in_flight": llm.max_in_flight,
+            "cards_posted": len(slack.calls("chat.postMessage")),
+            "actions_executed": len(sink.requests),
+            "peak_rss_mib": peak_rss,
+            "server_errors": errors,
+        }
+    return {
+        "benchmark": "pipeline_throughput",
+        "settings": {
+            "tickets": args.tickets,
+            "warmup": args.warmup,
+            "llm_delay_s": args.llm_delay,
+            "SIGNOFF_LLM_CONCURRENCY": args.concurrency,
+            "database": args.database,
+            "high_risk_every": args.high_risk_every,
+            "classifier": "openai (fake server)",
+        },
+        "results": result,
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": harness.machine_facts(),
+    }
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tickets", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=16)
+    parser.add_argument("--llm-delay", type=float, default=0.5)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="postgres")
+    parser.add_argument(
+        "--high-risk-every", type=int, default=5, help="every Nth ticket needs a human (0: none)"
+    )
+    return parser
+
+
+def main() -> None:
+    harness.emit(run(parser().parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Benchmark 2: signed generic webhooks per second and their latency, SQLite and PostgreSQL.
+
+Signoff runs as a web process (``SIGNOFF_INPROCESS_WORKER=false``, the split ``Procfile``
+allows), so the figure is what one ``serve`` process can accept; ``--worker`` keeps the worker
+in-process instead. The floor is a bare endpoint that verifies the same HMAC and inserts one row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from benchmarks import harness
+from benchmarks.loadgen import Plan, Request, run_load, summarise
+from benchmarks.payloads import ticket_request
+from benchmarks.stats import ratio
+from tests.fakes.slack_api import FakeSlack
+
+ACCEPTED = (202,)
+
+
+def _requests(count: int) -> list[Request]:
+    run = uuid.uuid4().hex[:8]
+    return [ticket_request(n, run) for n in range(count)]
+
+
+def _drive(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    run_load(
+        Plan(url, _requests(args.warmup), args.concurrency, webhook_secret=harness.WEBHOOK_SECRET)
+    )
+    outcome = run_load(
+        Plan(url, _requests(args.requests), args.concurrency, webhook_secret=harness.WEBHOOK_SECRET)
+    )
+    return summarise(outcome, ok=ACCEPTED)
+
+
+def _signoff(kind: str, args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
+        url = harness.database_url(kind, workdir, "ingest", stack)
+        harness.migrate(url, workdir)
+        settings = harness.signoff_settings(
+            port=harness.free_port(),
+            database_url=url,
+            slack_api_url=slack.api_url,
+            SIGNOFF_INPROCESS_WORKER="true" if args.worker else "false",
+        )
+        with harness.signoff(settings, workdir) as server:
+            result = _drive(server.url, args)
+            result["peak_rss_mib"] = server.peak_rss_mib()
+            result["server_errors"] = server.error_lines()
+        return result
+
+
+def _floor(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
+        url = harness.database_url(kind, workdir, "ingestfloor", stack)
+        port = harness.free_port()
+        with harness.floor("ingest", port, workdir, {"DATABASE_URL": url}) as server:
+            return _drive(server.url, args)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    with FakeSlack() as slack:
+        for kind in args.databases.split(","):
+            signoff = _signoff(kind, args, slack)
+            floor = _floor(kind, args)
+            results[kind] = {
+                "signoff": signoff,
+                "floor": floor,
+                "throughput_ratio_to_floor": ratio(signoff["rate_per_s"], floor["rate_per_s"]),
+                "p99_ratio_to_floor": ratio(signoff["p99_ms"], floor["p99_ms"]),
+            }
+    return {
+        "benchmark": "webhook_ingest",
+        "settings": {
+            "requests": args.requests,
+            "warmup": args.warmup,
+            "concurrency": args.concurrency,
+            "databases": args.databases.split(","),
+            "inprocess_worker": args.worker,
+            "log_level": "INFO",
+        },
+        "results": results,
+        "seconds": round(time.monotonic() - started, 1),
+        "machine": harness.machine_facts(),
+    }
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--worker", action="store_true", help="keep the worker in-process")
+    return parser
+
+
+def main() -> None:
+    harness.emit(run(parser().parse_args()))
+
+
+if __name__ == "__main__":
+    main()
