@@ -414,6 +414,9 @@ async def save_edit(
             if item.state != ItemState.PENDING_REVIEW:
                 result = await _not_pending(session, item)
             elif await mark_stale_if_superseded(session, item):
+                await audit.record(
+                    session, "edit_refused_stale", item_id=item.id, actor=roles.user_id
+                )
                 result = ReviewResult(
                     ReviewStatus.STALE,
                     f"{item.stale_reason} Your edit was not saved: press *Re-draft* first.",
