@@ -33,7 +33,10 @@ from bot.slack_text import safe
 log = get_logger(__name__)
 
 # Modules whose import registers subcommands. Another module adds itself here (one line).
-SUBCOMMAND_MODULES: tuple[str, ...] = ("handlers.signoff_subcommands",)
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "handlers.signoff_subcommands",
+    "handlers.autonomy_commands",
+)
 
 
 @dataclass(frozen=True)

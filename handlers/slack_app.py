@@ -11,6 +11,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.slack_events import first_delivery
+from handlers import spot_check_listeners
 from handlers.slack_listeners import register_listeners
 
 log = get_logger(__name__)
@@ -48,4 +49,5 @@ def build_slack_app(rt: Runtime, notify_worker: Callable[[], None]) -> AsyncApp:
 
     app.use(skip_redelivered_events)
     register_listeners(app, rt, notify_worker)
+    spot_check_listeners.register(app, rt)
     return app

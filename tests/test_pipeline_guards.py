@@ -18,9 +18,11 @@ from bot.database import transaction
 from bot.executor import ExecutionRefused, authorise, idempotency_key
 from bot.item_states import DecisionOutcome, ItemState
 from bot.item_store import claim, get_item, ingest, transition
+from bot.lead_settings import load_lead_settings
 from bot.models import Decision, Item, utcnow
 from bot.pipeline import Pipeline, backoff_delay
-from bot.review_decisions import ReviewStatus, record_review
+from bot.review_decisions import ReviewStatus, approve
+from bot.reviewer_roster import Roles
 from bot.runtime import Runtime, open_runtime
 from bot.threshold_store import seed_thresholds
 from bot.tickets import TicketIn
@@ -116,13 +118,11 @@ async def test_executor_refuses_an_item_forced_to_executing_without_a_decision(
 async def test_executor_refuses_rejections_and_people_no_longer_allowed(runtime: Runtime) -> None:
     item_id = await _new_item(runtime, refund_ticket("480.00"))
     await _advance_all(runtime)
-    result = await record_review(
+    result = await approve(
         runtime.sessions,
         item_id=item_id,
-        user_id=REVIEWER,
-        outcome=DecisionOutcome.APPROVED,
-        reviewers=frozenset({REVIEWER}),
-        leads=frozenset(),
+        roles=Roles(REVIEWER, reviewers=frozenset({REVIEWER}), leads=frozenset()),
+        policy=await load_lead_settings(runtime.sessions, runtime.settings),
     )
     assert result.status == ReviewStatus.RECORDED
     async with transaction(runtime.sessions) as session:

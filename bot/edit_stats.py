@@ -1,0 +1,108 @@
+"""Edit rate and edit size per category and week: are the drafts getting better?
+
+An edit's size is how much of the AI's reply the reviewer changed: 1 - difflib's similarity
+ratio between the AI's draft and the approved text (0% = untouched, 100% = rewritten). Falling
+edit rates and sizes are the evidence that the examples fed back into the prompt are working.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from difflib import SequenceMatcher
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from bot.database import SessionFactory
+from bot.item_states import DecisionOutcome, ItemState
+from bot.models import Decision, Item
+
+_APPROVED_STATES = [
+    ItemState.APPROVED,
+    ItemState.EXECUTING,
+    ItemState.EXECUTED,
+    ItemState.FAILED,
+]
+
+
+def edit_size(original: str | None, edited: str | None) -> float:
+    before, after = (original or "").strip(), (edited or "").strip()
+    if before == after:
+        return 0.0
+    return 1.0 - SequenceMatcher(None, before, after, autojunk=False).ratio()
+
+
+@dataclass
+class EditCell:
+    approved: int = 0
+    edited: int = 0
+    sizes: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.edited / self.approved if self.approved else 0.0
+
+    @property
+    def mean_size(self) -> float:
+        return sum(self.sizes) / len(self.sizes) if self.sizes else 0.0
+
+
+def week_of(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+async def edit_stats(
+    sessions: SessionFactory, *, since: datetime
+) -> dict[str, dict[str, EditCell]]:
+    """category → ISO week → counts over human approvals decided since ``since``."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(Item, Decision)
+                .join(Decision, col(Decision.id) == col(Item.decision_id))
+                .where(
+                    col(Item.state).in_(_APPROVED_STATES),
+                    col(Item.decided_at) >= since,
+                    col(Decision.outcome) == DecisionOutcome.APPROVED,
+                )
+            )
+        ).all()
+    table: dict[str, dict[str, EditCell]] = defaultdict(lambda: defaultdict(EditCell))
+    for item, _decision in rows:
+        assert item.decided_at is not None
+        cell = table[item.category or "unassessed"][week_of(item.decided_at)]
+        cell.approved += 1
+        if item.edited_by:
+            cell.edited += 1
+            original = item.ai_reply if item.ai_reply is not None else item.draft_reply
+            cell.sizes.append(edit_size(original, item.approved_reply or item.draft_reply))
+    return {category: dict(weeks) for category, weeks in table.items()}
+
+
+def edit_stats_lines(table: dict[str, dict[str, EditCell]], *, weeks: int) -> list[str]:
+    """One line per category: edit rate and mean edit size, week by week, oldest first."""
+    if not table:
+        return ["No human approvals in this period yet."]
+    lines = []
+    for category in sorted(table):
+        cells = sorted(table[category].items())[-weeks:]
+        parts = [
+            f"{week}: {cell.rate:.0%} edited"
+            + (f" (avg size {cell.mean_size:.0%})" if cell.edited else "")
+            + f" of {cell.approved}"
+            for week, cell in cells
+        ]
+        lines.append(f"• *{category}* — " + "; ".join(parts))
+    return lines
+
+
+async def edit_report(sessions: SessionFactory, *, now: datetime, weeks: int = 4) -> str:
+    table = await edit_stats(sessions, since=now - timedelta(weeks=weeks))
+    header = (
+        f"*Edit rate and size per category*, last {weeks} weeks (size = share of the AI's "
+        "reply the reviewer changed):"
+    )
+    return "\n".join([header, *edit_stats_lines(table, weeks=weeks)])
