@@ -20,7 +20,7 @@ from bot.edit_validation import (
     VALUE_BLOCK,
 )
 from bot.models import Item
-from bot.slack_text import truncate
+from bot.slack_text import safe, truncate
 
 EDIT_CALLBACK = "signoff_edit_submit"
 
@@ -59,9 +59,8 @@ def edit_view(item: Item, *, channel: str | None) -> dict[str, Any]:
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": truncate(
-                        f"`{item.id}` · {masked(item.subject)} · {describe_action(item)}", 3000
-                    ),
+                    "text": f"`{item.id}` · {safe(masked(item.subject), 2000)} · "
+                    f"{safe(describe_action(item), 300)}",
                 }
             ],
         },

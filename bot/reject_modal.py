@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.approval_card import describe_action, masked
 from bot.models import Item
-from bot.slack_text import truncate
+from bot.slack_text import safe
 from policies.reject_reasons import RejectReason, needs_detail
 
 REJECT_CALLBACK = "signoff_reject_submit"
@@ -39,11 +39,9 @@ def reject_view(item: Item, *, channel: str | None) -> dict[str, Any]:
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": truncate(
-                        f"Reject `{item.id}` ({masked(item.subject)} · {describe_action(item)})? "
-                        "Nothing will be sent to the customer and no action taken.",
-                        3000,
-                    ),
+                    "text": f"Reject `{item.id}` ({safe(masked(item.subject), 2000)} · "
+                    f"{safe(describe_action(item), 300)})? "
+                    "Nothing will be sent to the customer and no action taken.",
                 },
             },
             {
