@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot import audit
+from bot.database import transaction
 from bot.item_states import ItemState
 from bot.models import Item, utcnow
+from bot.runtime import Runtime
 
 THREAD_KEYS = (
     "thread_id",
@@ -133,3 +135,24 @@ def redraft_body(item: Item, newer: Sequence[Item]) -> str:
     for event in newer:
         parts.append(f"\n\n--- Later message ({event.kind}, {event.external_id}) ---\n{event.body}")
     return "".join(parts)
+
+
+async def mark_older_drafts_stale(rt: Runtime, new_item_id: str) -> list[str]:
+    """Hook for the pipeline, called when a new event is stored: mark the pending drafts it makes
+    stale and re-render their cards at once (a click would find out anyway, but the card should
+    say so before anyone clicks). Returns the ids marked."""
+    marked: list[Item] = []
+    async with transaction(rt.sessions) as session:
+        new_item = await session.get(Item, new_item_id)
+        if new_item is None:
+            return []
+        for older in await older_pending_drafts(session, new_item):
+            if await mark_stale_if_superseded(session, older):
+                marked.append(older)
+    if rt.publisher is not None:
+        for older in marked:
+            async with rt.sessions() as session:
+                fresh = await session.get(Item, older.id)
+            if fresh is not None:
+                await rt.publisher.refresh_card(fresh)
+    return [item.id for item in marked]
