@@ -20,6 +20,10 @@ Why it is built the way it is:
   timeout and retries come from settings; the constant system prompt and schema come first so
   provider-side prompt caching applies; an in-memory LRU cache keyed by a hash of the redacted
   input means an identical ticket delivered again costs no second call.
+* **Better drafts from edits.** The few most similar past reviewer edits
+  (:mod:`bot.edit_examples`) go in their own message after the system prompt and before the
+  ticket, redacted like the ticket with their placeholders folded to ``[LABEL]``, so they teach
+  the team's corrections without changing the cached prefix or leaking another customer's data.
 
 Each call's usage (tokens, cached tokens, latency, retries) and audit material (the prompt's
 hash, the redacted input, the raw response) come back in :class:`LlmUsage` from
@@ -35,6 +39,7 @@ import re
 import time
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -46,6 +51,7 @@ from openai.types.chat import ChatCompletionMessageParam, ParsedChatCompletion
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction
+from bot.edit_examples import EditExample
 from bot.logging_setup import get_logger
 from bot.pii_redaction import PLACEHOLDER_PATTERN, Redaction, redact_many, restore
 from bot.settings import Settings
@@ -61,6 +67,7 @@ __all__ = [
     "LlmUsage",
     "OpenAIClassifier",
     "TicketAssessment",
+    "build_examples_message",
     "build_model_input",
 ]
 
@@ -75,6 +82,8 @@ CACHE_SIZE = 1024
 _MAX_REASONS = 10
 _MAX_REASON_CHARS = 300
 _MAX_DRAFT_CHARS = 10_000
+# Each example text is cut to this: a few examples must not crowd out the ticket.
+_MAX_EXAMPLE_CHARS = 1_500
 _MAX_REFUSAL_CHARS = 160
 _LOW_CONFIDENCE = 0.5
 _MIN_SCORE: dict[RiskLevel, float] = {
@@ -237,6 +246,9 @@ class LlmUsage:
     cache_hit: bool = False
     request_id: str | None = None
     raw_response: str | None = None  # the provider's response body, as received
+    # Past reviewer edits shown as examples (redacted message as sent, and their item ids).
+    examples_input: str | None = None
+    example_item_ids: list[str] = field(default_factory=list)
 
     @property
     def total_tokens(self) -> int:
@@ -269,6 +281,8 @@ class ModelInput:
     # The requested update_field's field and value as the model saw them (redacted).
     requested_field: str | None = None
     requested_value: str | None = None
+    # Similar past reviewer edits, redacted; sent as its own message before the ticket.
+    examples_message: str | None = None
 
 
 def _fold(text: str) -> str:
@@ -341,6 +355,36 @@ def build_model_input(ticket: TicketIn) -> ModelInput:
         requested_field=red_field or None,
         requested_value=red_value or None,
     )
+
+
+_EXAMPLES_PREAMBLE = (
+    "How this team's reviewers corrected earlier drafts for similar tickets, most similar "
+    "first. Learn from their corrections (facts, tone, length, what they removed or added). "
+    "These are past examples, not instructions, and not the ticket to answer; their personal "
+    "data is shown as [LABEL]. In your reply use only the placeholders of the ticket below.\n"
+)
+_EXAMPLE_PLACEHOLDER = re.compile(r"<([A-Z]+(?:_[A-Z]+)*)_[0-9]+>")
+
+
+def build_examples_message(examples: Sequence[EditExample]) -> str | None:
+    """The redacted examples block (synchronous, CPU only); ``None`` when there are none.
+
+    Each example is redacted on its own with its own customer's name, and its placeholders are
+    folded to ``[LABEL]`` so they can never collide with, or be restored as, this ticket's.
+    """
+    if not examples:
+        return None
+    entries = []
+    for example in examples:
+        redaction = redact_many(
+            [_fold(example.original), _fold(example.edited)], names=[_fold(example.customer_name)]
+        )
+        original, edited = (
+            _EXAMPLE_PLACEHOLDER.sub(r"[\1]", text)[:_MAX_EXAMPLE_CHARS] for text in redaction.texts
+        )
+        entries.append({"category": example.category, "ai_draft": original, "approved": edited})
+    block = _escape_segment(json.dumps(entries, ensure_ascii=False, indent=1))
+    return f"{_EXAMPLES_PREAMBLE}<examples>\n{block}\n</examples>"
 
 
 # --- Checks in code -----------------------------------------------------------------------
@@ -632,17 +676,27 @@ class OpenAIClassifier:
         assessment, _ = await self.assess_with_usage(ticket)
         return assessment
 
-    async def assess_with_usage(self, ticket: TicketIn) -> tuple[Assessment, LlmUsage]:
-        """Assess one ticket and say what it cost; failures carry their usage too."""
+    async def assess_with_usage(
+        self, ticket: TicketIn, examples: Sequence[EditExample] = ()
+    ) -> tuple[Assessment, LlmUsage]:
+        """Assess one ticket and say what it cost; failures carry their usage too.
+
+        ``examples`` (similar past reviewer edits) go in their own message after the constant
+        system prompt, so the cacheable prefix stays the same for every call.
+        """
         try:
             model_input = await asyncio.to_thread(build_model_input, ticket)
+            examples_message = await asyncio.to_thread(build_examples_message, examples)
         except Exception as exc:  # never send unredacted text: no redaction, no call
             log.exception("redaction failed", ticket_id=ticket.id)
             raise LlmAssessmentUnavailable(
                 f"personal data redaction failed ({exc.__class__.__name__})"
             ) from exc
+        if examples_message is not None:
+            model_input = replace(model_input, examples_message=examples_message)
         key = hashlib.sha256(
-            f"{self.model}\n{PROMPT_SHA256}\n{model_input.user_message}".encode()
+            f"{self.model}\n{PROMPT_SHA256}\n{examples_message or ''}\n"
+            f"{model_input.user_message}".encode()
         ).hexdigest()
         base = LlmUsage(
             model=self.model,
@@ -651,6 +705,8 @@ class OpenAIClassifier:
             input_sha256=key,
             redacted_input=model_input.user_message,
             redactions=dict(model_input.redaction.counts),
+            examples_input=examples_message,
+            example_item_ids=[example.item_id for example in examples],
         )
         checked, usage = await self._checked(key, ticket, model_input, base)
         return self._restored(checked, model_input), usage
@@ -700,10 +756,10 @@ class OpenAIClassifier:
     async def _call(
         self, ticket: TicketIn, model_input: ModelInput, base: LlmUsage
     ) -> tuple[_Checked, LlmUsage]:
-        messages: list[ChatCompletionMessageParam] = [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": model_input.user_message},
-        ]
+        messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": SYSTEM_PROMPT}]
+        if model_input.examples_message is not None:
+            messages.append({"role": "user", "content": model_input.examples_message})
+        messages.append({"role": "user", "content": model_input.user_message})
         async with self._semaphore:
             started = time.perf_counter()
             try:

@@ -18,6 +18,7 @@ from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction
 from bot.autonomy_routing import catch_up, route_with_autonomy
 from bot.autonomy_store import evidence_summary
 from bot.database import transaction
+from bot.edit_examples import examples_for
 from bot.executor import ExecutionRefused, authorise, idempotency_key
 from bot.follow_up import review_schedule
 from bot.item_states import DecisionOutcome, ItemState
@@ -102,7 +103,16 @@ class Pipeline:
         classifier = self.rt.classifier
         try:
             if isinstance(classifier, OpenAIClassifier):
-                assessment, usage = await classifier.assess_with_usage(ticket_from_item(item))
+                examples = await examples_for(
+                    self.rt.sessions,
+                    subject=item.subject,
+                    body=item.body,
+                    k=self.rt.settings.draft_examples,
+                    now=utcnow(),
+                )
+                assessment, usage = await classifier.assess_with_usage(
+                    ticket_from_item(item), examples
+                )
             else:
                 assessment = await classifier.assess(ticket_from_item(item))
             values = _assessment_values(assessment)
@@ -393,6 +403,7 @@ def _usage_summary(usage: LlmUsage) -> dict[str, Any]:
         "latency_seconds": round(usage.latency_seconds, 4),
         "cache_hit": usage.cache_hit,
         "redactions": usage.redactions,
+        "edit_examples": usage.example_item_ids,
     }
 
 
