@@ -99,16 +99,17 @@ async def _remind(rt: Runtime, now: datetime) -> int:
     fractions = rt.settings.reminder_fractions
     for item in await _due(rt, col(Item.next_reminder_at), now, col(Item.slack_ts).is_not(None)):
         number = item.reminders_sent
-        following = (
-            (item.review_started_at or now) + rt.settings.escalate_after * fractions[number + 1]
-            if number + 1 < len(fractions)
-            else None
-        )
+        started = item.review_started_at or now
+        due_times = [started + rt.settings.escalate_after * f for f in fractions]
+        # After downtime several reminders may be overdue: send one and skip to the next that is
+        # still ahead, so the outcome does not depend on how the instances' sweeps interleave.
+        handled = max(number + 1, sum(1 for due in due_times if due <= now))
+        following = due_times[handled] if handled < len(due_times) else None
         if not await _claim(
             rt,
             item.id,
             col(Item.reminders_sent) == number,
-            {"reminders_sent": number + 1, "next_reminder_at": following},
+            {"reminders_sent": handled, "next_reminder_at": following},
         ):
             continue
         mentions = " ".join(f"<@{u}>" for u in sorted(rt.settings.reviewers)) or "Reviewers"
@@ -116,7 +117,7 @@ async def _remind(rt: Runtime, now: datetime) -> int:
             item, f":alarm_clock: {mentions}: this item has been waiting {_waiting(item, now)}."
         )
         async with transaction(rt.sessions) as session:
-            await audit.record(session, "reminder_sent", item_id=item.id, number=number + 1)
+            await audit.record(session, "reminder_sent", item_id=item.id, number=handled)
         sent += 1
     return sent
 

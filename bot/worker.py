@@ -15,6 +15,8 @@ import time
 import uuid
 from datetime import timedelta
 
+import structlog
+
 from bot.item_store import claim
 from bot.logging_setup import get_logger
 from bot.models import Item
@@ -34,14 +36,14 @@ class Worker:
         runtime: Runtime,
         *,
         batch_size: int = 20,
-        concurrency: int = 8,
+        concurrency: int | None = None,
         idle_wait: float = 1.0,
     ) -> None:
         self.rt = runtime
         self.worker_id = make_worker_id()
         self.pipeline = Pipeline(runtime, self.worker_id)
         self._batch_size = batch_size
-        self._limit = asyncio.Semaphore(concurrency)
+        self._limit = asyncio.Semaphore(concurrency or runtime.settings.worker_concurrency)
         self._idle_wait = idle_wait
         self._wake = asyncio.Event()
         self._stopping = False
@@ -64,12 +66,16 @@ class Worker:
         return len(items)
 
     async def _advance(self, item: Item) -> None:
+        # Bound for the whole step, so every log line about this item (ours, the executor's, a
+        # library's) carries its id even when the call site did not pass it.
         async with self._limit:
-            try:
-                await self.pipeline.advance(item)
-            except Exception:
-                # The lease expires and another pass retries; one bad item must not stop the loop.
-                log.exception("advancing item failed", item_id=item.id)
+            with structlog.contextvars.bound_contextvars(item_id=item.id):
+                try:
+                    await self.pipeline.advance(item)
+                except Exception:
+                    # The lease expires and another pass retries; one bad item must not stop
+                    # the loop.
+                    log.exception("advancing item failed")
 
     async def run_forever(self) -> None:
         log.info("worker started", worker_id=self.worker_id)

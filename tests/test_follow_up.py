@@ -116,7 +116,8 @@ async def test_keep_waiting_leaves_the_item_pending(
 ) -> None:
     item_id, started = await _pending_item(two_instances[0])
     counts = await _sweep_both(two_instances, started + timedelta(hours=25))
-    assert counts.expiries == 1
+    # Both reminders are overdue after a day of downtime: one is sent, not a burst of them.
+    assert counts == FollowUpCounts(reminders=1, escalations=1, expiries=1)
     assert await _sweep_both(two_instances, started + timedelta(hours=26)) == FollowUpCounts()
     item = await get_item(two_instances[0].sessions, item_id)
     assert item is not None and item.state == "pending_review"
@@ -125,17 +126,18 @@ async def test_keep_waiting_leaves_the_item_pending(
 async def test_decided_items_get_no_follow_up(
     two_instances: tuple[Runtime, Runtime], slack: FakeSlack
 ) -> None:
-    from bot.item_states import DecisionOutcome
-    from bot.review_decisions import record_review
+    from bot.review_decisions import ReviewStatus, reject
+    from bot.reviewer_roster import Roles
+    from policies.reject_reasons import RejectReason
 
     first = two_instances[0]
     item_id, started = await _pending_item(first)
-    await record_review(
+    result = await reject(
         first.sessions,
         item_id=item_id,
-        user_id=REVIEWER,
-        outcome=DecisionOutcome.REJECTED,
-        reviewers=frozenset({REVIEWER}),
-        leads=frozenset(),
+        roles=Roles(REVIEWER, frozenset({REVIEWER}), frozenset()),
+        reason=RejectReason.SHOULD_NOT_ACT,
+        detail="",
     )
+    assert result.status == ReviewStatus.RECORDED
     assert await _sweep_both(two_instances, started + timedelta(days=3)) == FollowUpCounts()

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["HttpSink", "SinkRequest"]
+__all__ = ["HeldRequest", "HttpSink", "SinkRequest"]
 
 
 @dataclass
@@ -32,6 +32,16 @@ class SinkRequest:
     def json(self) -> Any:
         """The body decoded as JSON (raises ValueError when it is not JSON)."""
         return json.loads(self.body)
+
+
+@dataclass
+class HeldRequest:
+    """A request the sink keeps open until released: the window in which a test kills the
+    worker that is waiting for the answer."""
+
+    key: str
+    arrived: threading.Event
+    release: threading.Event
 
 
 class _Server(ThreadingHTTPServer):
@@ -76,24 +86,36 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         headers = {key.lower(): value for key, value in self.headers.items()}
-        status, payload = self.server.sink._record(self.command, self.path, headers, body)
+        status, payload, replayed = self.server.sink._record(self.command, self.path, headers, body)
+        self.server.sink._hold_if_asked(headers.get("idempotency-key"), replayed)
         if self.server.sink.delay > 0:
             time.sleep(self.server.sink.delay)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
+        if replayed:
+            self.send_header("Idempotent-Replayed", "true")
         self.end_headers()
         self.wfile.write(payload)
 
 
 class HttpSink:
-    """Records requests on 127.0.0.1; answers 200 `{"ok": true}` unless told otherwise."""
+    """Records requests on 127.0.0.1; answers 200 `{"ok": true}` unless told otherwise.
 
-    def __init__(self) -> None:
+    With `idempotent=True` it behaves like a vendor that honours `Idempotency-Key`: the first
+    request with a key takes effect (counted in `effects`) and any repeat gets the stored answer
+    again, marked `Idempotent-Replayed: true`, without a second effect.
+    """
+
+    def __init__(self, *, idempotent: bool = False) -> None:
         self.delay: float = 0.0
+        self.idempotent = idempotent
         self._lock = threading.Lock()
         self._requests: list[SinkRequest] = []
         self._statuses: list[int] = []
+        self._answers: dict[str, tuple[int, bytes]] = {}
+        self._effects: dict[str, int] = {}
+        self._holds: dict[str, HeldRequest] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -148,6 +170,27 @@ class HttpSink:
         with self._lock:
             return list(self._requests)
 
+    @property
+    def effects(self) -> dict[str, int]:
+        """Idempotency-Key → how many times a request with it took effect (idempotent mode)."""
+        with self._lock:
+            return dict(self._effects)
+
+    def hold(self, key: str) -> HeldRequest:
+        """Keep the first request carrying `key` open (after it took effect, like a vendor whose
+        answer is lost) until `release` is set; repeats of the key are answered at once."""
+        held = HeldRequest(key, threading.Event(), threading.Event())
+        with self._lock:
+            self._holds[key] = held
+        return held
+
+    def release_all(self) -> None:
+        """Let every held request answer (their clients may be long gone)."""
+        with self._lock:
+            holds = list(self._holds.values())
+        for held in holds:
+            held.release.set()
+
     def respond_with(self, status: int, count: int = 1) -> None:
         """Answer the next `count` requests with `status`, to test retries and failure paths."""
         with self._lock:
@@ -172,13 +215,38 @@ class HttpSink:
         with self._lock:
             self._requests.clear()
             self._statuses.clear()
+            self._answers.clear()
+            self._effects.clear()
+        self.release_all()
+        with self._lock:
+            self._holds.clear()
 
     def _record(
         self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, bytes]:
-        """Store the request and pick its answer; called from server threads."""
+    ) -> tuple[int, bytes, bool]:
+        """Store the request and pick its answer (and whether it is a replay); called from
+        server threads."""
+        key = headers.get("idempotency-key")
         with self._lock:
-            status = self._statuses.pop(0) if self._statuses else 200
+            stored = self._answers.get(key) if self.idempotent and key else None
+            if stored is not None:
+                status, payload = stored
+            else:
+                status = self._statuses.pop(0) if self._statuses else 200
+                payload = json.dumps({"ok": 200 <= status < 300}).encode("utf-8")
+                if self.idempotent and key and 200 <= status < 300:
+                    self._answers[key] = (status, payload)
+                    self._effects[key] = self._effects.get(key, 0) + 1
             self._requests.append(SinkRequest(path, headers, body, time.time(), method, status))
-        payload = json.dumps({"ok": 200 <= status < 300}).encode("utf-8")
-        return status, payload
+        return status, payload, stored is not None
+
+    def _hold_if_asked(self, key: str | None, replayed: bool) -> None:
+        """Block this server thread while a test holds the request (first delivery only)."""
+        if key is None or replayed:
+            return
+        with self._lock:
+            held = self._holds.get(key)
+        if held is None or held.arrived.is_set():
+            return
+        held.arrived.set()
+        held.release.wait(timeout=60)
