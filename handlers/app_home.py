@@ -15,7 +15,7 @@ from bot.models import utcnow
 from bot.review_queries import PendingFilter, pending_counts_by_risk, pending_page, waiting_for
 from bot.review_stats import parse_period, review_stats
 from handlers.signoff_command import run_signoff_command
-from handlers.slack_deps import SlackDeps, tell
+from handlers.slack_deps import SlackDeps, guarded, tell
 
 log = get_logger(__name__)
 
@@ -45,10 +45,12 @@ async def publish_home(deps: SlackDeps, client: AsyncWebClient, user_id: str) ->
 
 def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
     @app.event("app_home_opened")
-    async def on_home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_home_opened(
+        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         if event.get("tab", "home") != "home":
             return
-        await publish_home(deps, client, str(event["user"]))
+        await guarded(client, body, publish_home(deps, client, str(event["user"])))
 
     async def switch(body: dict[str, Any], client: AsyncWebClient, word: str) -> None:
         user = str(body["user"]["id"])
@@ -60,16 +62,19 @@ def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
     @app.action(HOME_PAUSE)
     async def on_pause(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await switch(body, client, "pause")
+        await guarded(client, body, switch(body, client, "pause"))
 
     @app.action(HOME_RESUME)
     async def on_resume(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await switch(body, client, "resume")
+        await guarded(client, body, switch(body, client, "resume"))
 
     @app.action(HOME_SETTINGS)
     async def on_settings(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        await guarded(client, body, open_settings(body, client))
+
+    async def open_settings(body: dict[str, Any], client: AsyncWebClient) -> None:
         user = str(body["user"]["id"])
         roles = await deps.roles(user)
         if not roles.is_lead:

@@ -41,7 +41,7 @@ from bot.review_decisions import (
 )
 from bot.slack_text import escape, safe
 from handlers.app_home import publish_home
-from handlers.slack_deps import SlackDeps, clicked_channel, from_home, tell
+from handlers.slack_deps import SlackDeps, clicked_channel, from_home, guarded, tell
 
 log = get_logger(__name__)
 
@@ -59,9 +59,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         if from_home(body):
             await publish_home(deps, client, user)
 
-    @app.action(APPROVE_ACTION)
-    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
+    async def approve_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, version, channel = _click(body)
         roles = await deps.roles(user)
         result = await approve(
@@ -81,6 +79,11 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         else:
             await tell(client, user=user, channel=channel, text=result.message)
         await after_home_click(body, client, user)
+
+    @app.action(APPROVE_ACTION)
+    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await guarded(client, body, approve_work(body, client))
 
     async def open_modal(
         body: dict[str, Any], client: AsyncWebClient, attempted: str, build: Any
@@ -128,19 +131,23 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
                 text="Slack did not open the form in time; please click again. Nothing changed.",
             )
 
+    async def edit_work(body: dict[str, Any], client: AsyncWebClient) -> None:
+        await open_modal(body, client, "edit", edit_view)
+
     @app.action(EDIT_ACTION)
     async def on_edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await open_modal(body, client, "edit", edit_view)
+        await guarded(client, body, edit_work(body, client))
+
+    async def reject_work(body: dict[str, Any], client: AsyncWebClient) -> None:
+        await open_modal(body, client, "reject", reject_view)
 
     @app.action(REJECT_ACTION)
     async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await open_modal(body, client, "reject", reject_view)
+        await guarded(client, body, reject_work(body, client))
 
-    @app.action(REDRAFT_ACTION)
-    async def on_redraft(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
+    async def redraft_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
         result = await redraft(rt.sessions, item_id=item_id, roles=await deps.roles(user))
         if result.status == ReviewStatus.RECORDED and result.item is not None:
@@ -149,9 +156,12 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await tell(client, user=user, channel=channel, text=result.message)
 
-    @app.action(REVEAL_ACTION)
-    async def on_reveal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    @app.action(REDRAFT_ACTION)
+    async def on_redraft(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        await guarded(client, body, redraft_work(body, client))
+
+    async def reveal_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
         result = await record_reveal(rt.sessions, item_id=item_id, roles=await deps.roles(user))
         if result.status != ReviewStatus.RECORDED or result.item is None:
@@ -165,9 +175,12 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         )
         await tell(client, user=user, channel=channel, text=text)
 
-    @app.action(SHOW_MORE_ACTION)
-    async def on_show_more(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    @app.action(REVEAL_ACTION)
+    async def on_reveal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        await guarded(client, body, reveal_work(body, client))
+
+    async def show_more_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
         item = await get_item(rt.sessions, item_id)
         if item is None or not item.slack_ts:
@@ -175,9 +188,12 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await post_full_text(rt, item)
 
-    @app.action(RETRY_ACTION)
-    async def on_retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    @app.action(SHOW_MORE_ACTION)
+    async def on_show_more(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        await guarded(client, body, show_more_work(body, client))
+
+    async def retry_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
         result = await retry_failed(rt.sessions, item_id=item_id, roles=await deps.roles(user))
         if result.status == ReviewStatus.RECORDED:
@@ -189,3 +205,8 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             )
             return
         await tell(client, user=user, channel=channel, text=result.message)
+
+    @app.action(RETRY_ACTION)
+    async def on_retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await guarded(client, body, retry_work(body, client))

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.signoff_command import run_signoff_command
-from handlers.slack_deps import SlackDeps, tell
+from handlers.slack_deps import SlackDeps, guarded, tell
 
 
 def mention_text(text: str) -> str:
@@ -19,17 +19,25 @@ def mention_text(text: str) -> str:
 
 
 def register_commands(app: AsyncApp, deps: SlackDeps) -> None:
-    @app.command("/signoff")
-    async def on_command(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
+    async def answer_command(command: dict[str, Any], respond: AsyncRespond) -> None:
         roles = await deps.roles(str(command["user_id"]))
         answer = await run_signoff_command(
             deps.rt, roles, str(command.get("text") or ""), channel_id=command.get("channel_id")
         )
         await respond(text=answer, response_type="ephemeral")
 
-    @app.event("app_mention")
-    async def on_mention(event: dict[str, Any], client: AsyncWebClient) -> None:
+    @app.command("/signoff")
+    async def on_command(
+        ack: AsyncAck,
+        command: dict[str, Any],
+        respond: AsyncRespond,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        await guarded(client, body, answer_command(command, respond))
+
+    async def answer_mention(event: dict[str, Any], client: AsyncWebClient) -> None:
         user = str(event["user"])
         roles = await deps.roles(user)
         channel = str(event["channel"])
@@ -37,3 +45,9 @@ def register_commands(app: AsyncApp, deps: SlackDeps) -> None:
             deps.rt, roles, mention_text(str(event.get("text") or "")), channel_id=channel
         )
         await tell(client, user=user, channel=channel, text=answer)
+
+    @app.event("app_mention")
+    async def on_mention(
+        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await guarded(client, body, answer_mention(event, client))

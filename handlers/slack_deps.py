@@ -3,7 +3,8 @@ wake the worker; plus the one helper for answering a user privately."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,3 +54,54 @@ async def tell(client: AsyncWebClient, *, user: str, channel: str | None, text: 
             await client.chat_postMessage(channel=user, text=text)
     except (SlackApiError, SlackClientError) as exc:
         log.warning("could not answer user", user=user, error=str(exc))
+
+
+async def guarded(client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
+    """Run a listener's work after its ack; a failure is logged and told to the user.
+
+    A listener must not raise after acking: Bolt then drops the ack it already has and Slack sees
+    an error after three seconds. The work's transaction has rolled back, so nothing changed.
+    """
+    try:
+        await work
+    except Exception:
+        log.exception("slack listener failed", kind=body.get("type"))
+        user_id, channel = _who_and_where(body)
+        if user_id:
+            await tell(
+                client,
+                user=user_id,
+                channel=channel,
+                text="Something went wrong handling that, and it has been logged. "
+                "Nothing was changed; please try again.",
+            )
+
+
+def metadata_channel(body: dict[str, Any]) -> str | None:
+    """The channel a modal was opened from (kept in its private_metadata)."""
+    view = body.get("view") or {}
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}") if isinstance(view, dict) else {}
+    except json.JSONDecodeError:
+        return None
+    channel = meta.get("channel") if isinstance(meta, dict) else None
+    return str(channel) if channel else None
+
+
+def _who_and_where(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The user and channel of any payload: a click, a modal, a slash command or an event."""
+    user = body.get("user")
+    raw_event = body.get("event")
+    event: dict[str, Any] = raw_event if isinstance(raw_event, dict) else {}
+    user_id = (
+        (user.get("id") if isinstance(user, dict) else user)
+        or body.get("user_id")
+        or event.get("user")
+    )
+    channel = (
+        clicked_channel(body)
+        or metadata_channel(body)
+        or body.get("channel_id")
+        or (event.get("channel") if event.get("type") != "app_home_opened" else None)
+    )
+    return (str(user_id) if user_id else None), (str(channel) if channel else None)

@@ -8,15 +8,17 @@ roles on the server and records what they did; the worker does the slow part.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.reviewer_roster import roster_for
 from bot.runtime import Runtime
 from handlers.app_home import register_app_home
 from handlers.slack_actions import register_actions
 from handlers.slack_commands import register_commands
-from handlers.slack_deps import SlackDeps
+from handlers.slack_deps import SlackDeps, guarded
 from handlers.slack_views import register_views
 
 
@@ -26,3 +28,12 @@ def register_listeners(app: AsyncApp, rt: Runtime, notify_worker: Callable[[], N
     register_views(app, deps)
     register_commands(app, deps)
     register_app_home(app, deps)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Failures before an ack (listeners guard everything after theirs): tell the user."""
+
+        async def fail() -> None:
+            raise error
+
+        await guarded(client, body, fail())

@@ -16,14 +16,15 @@ from bot.app_home_view import SETTING_INPUT, SETTINGS_CALLBACK
 from bot.card_updates import edit_details, refresh, reject_details
 from bot.channel_notices import notify_channel
 from bot.edit_modal import EDIT_CALLBACK
-from bot.edit_validation import EditErrors, edit_summary, validate_edit
+from bot.edit_validation import EditedDraft, EditErrors, edit_summary, validate_edit
 from bot.item_store import get_item
 from bot.lead_settings import SETTABLE, change_setting, parse_value
 from bot.logging_setup import get_logger
+from bot.models import Item
 from bot.reject_modal import REJECT_CALLBACK, RejectInput, validate_reject
 from bot.review_decisions import ReviewStatus, reject, save_edit
 from handlers.app_home import publish_home
-from handlers.slack_deps import SlackDeps, tell
+from handlers.slack_deps import SlackDeps, guarded, tell
 from policies.thresholds import InvalidThresholdError
 
 log = get_logger(__name__)
@@ -54,15 +55,37 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         item_id = str(meta.get("item_id") or "")
         channel = meta.get("channel") or None
         item = await get_item(rt.sessions, item_id)
-        if item is None:
+        version = meta.get("version")
+        if item is None or not isinstance(version, int):
             await ack()
-            await tell(client, user=user, channel=channel, text=f"Item `{item_id}` is gone.")
+            await tell(
+                client,
+                user=user,
+                channel=channel,
+                text="This form does not match an item any more; open Edit again from the card. "
+                "Nothing was changed.",
+            )
             return
         checked = validate_edit(item.proposed_action or {"kind": "reply"}, _values(view))
         if isinstance(checked, EditErrors):
             await ack(response_action="errors", errors=checked.errors)
             return
         await ack()
+        await guarded(
+            client,
+            body,
+            record_edit(client, user, item, checked, version, channel),
+        )
+
+    async def record_edit(
+        client: AsyncWebClient,
+        user: str,
+        item: Item,
+        checked: EditedDraft,
+        version: int,
+        channel: str | None,
+    ) -> None:
+        item_id = item.id
         summary = edit_summary(
             item.draft_reply, checked.reply, item.proposed_action or {}, checked.action
         )
@@ -71,7 +94,7 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             item_id=item_id,
             roles=await deps.roles(user),
             policy=await deps.policy(),
-            version=int(meta.get("version") or 0),
+            version=version,
             reply=checked.reply,
             action=checked.action,
             summary=summary,
@@ -99,6 +122,11 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             await ack(response_action="errors", errors=checked)
             return
         await ack()
+        await guarded(client, body, record_reject(client, user, meta, checked))
+
+    async def record_reject(
+        client: AsyncWebClient, user: str, meta: dict[str, Any], checked: RejectInput
+    ) -> None:
         item_id = str(meta.get("item_id") or "")
         channel = meta.get("channel") or None
         result = await reject(
@@ -149,6 +177,9 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
+        await guarded(client, body, save_settings(client, user, typed))
+
+    async def save_settings(client: AsyncWebClient, user: str, typed: dict[str, str]) -> None:
         changed = []
         for key, raw in typed.items():
             change = await change_setting(rt.sessions, rt.settings, key=key, raw=raw, actor=user)

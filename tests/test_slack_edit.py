@@ -186,3 +186,47 @@ def test_an_outsider_gets_no_modal(one_db_server: RunningServer) -> None:
     assert "only reviewers and leads" in text and "Nothing was changed" in text
     assert server.slack.calls("views.open") == []
     assert server.audit_events(item_id)[-1] == "decision_refused"
+
+
+def test_a_damaged_form_is_answered_and_changes_nothing(
+    one_db_server: RunningServer,
+) -> None:
+    server = one_db_server
+    assert server.slack is not None
+    item_id = carded(server, refund_ticket("75.00"))
+    card_click(server, EDIT_ACTION, item_id, user=REVIEWER)
+    view = opened_view(server.slack, EDIT_CALLBACK)
+    meta = json.loads(view["private_metadata"])
+    corrupt = {**view, "private_metadata": json.dumps({**meta, "version": "not-a-number"})}
+    response = submit_view(server, corrupt, user=REVIEWER, values=_edit_values("Hello", "70"))
+    assert response.status_code == 200
+    wait_ephemeral(server.slack, REVIEWER, "This form does not match an item any more")
+    item = server.item(item_id)
+    assert item.state == "pending_review" and item.draft_version == 0
+    assert "edited" not in server.audit_events(item_id)
+
+
+def test_failures_are_answered_privately_and_change_nothing(one_db_server: RunningServer) -> None:
+    server = one_db_server
+    assert server.slack is not None
+    item_id = carded(server, refund_ticket("75.00"))
+    item = server.item(item_id)
+    server.slack.fail_next("views.open", 200, error="expired_trigger_id")
+    card_click(server, EDIT_ACTION, item_id, user=REVIEWER)
+    wait_ephemeral(server.slack, REVIEWER, "Slack did not open the form in time")
+    broken = {  # a click without a trigger_id: the listener fails after its ack
+        "type": "block_actions",
+        "user": {"id": REVIEWER_2},
+        "team": {"id": "T0FAKE"},
+        "api_app_id": "A0SIGNOFF",
+        "channel": {"id": item.slack_channel},
+        "container": {"type": "message"},
+        "actions": [
+            {"action_id": EDIT_ACTION, "value": item_id, "block_id": "b", "type": "button"}
+        ],
+    }
+    response = server.post_slack({"payload": json.dumps(broken)})
+    assert response.status_code == 200  # still acknowledged: Slack shows no error
+    wait_ephemeral(server.slack, REVIEWER_2, "Something went wrong handling that")
+    after = server.item(item_id)
+    assert (after.state, after.draft_version) == ("pending_review", 0)
