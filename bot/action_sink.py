@@ -40,9 +40,13 @@ class ActionRequest:
 
 
 class ExecutionError(Exception):
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        # Seconds the far side asked us to wait (``Retry-After``); the retry waits at least this.
+        self.retry_after = retry_after
 
 
 class RetryableError(ExecutionError):

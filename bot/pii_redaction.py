@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
 
 __all__ = [
+    "NEVER_RESTORED",
     "PLACEHOLDER_PATTERN",
     "Finding",
     "Redaction",
@@ -309,11 +310,26 @@ def redact(
     return redact_many([text], names=names, mapping=mapping)
 
 
+# Data a reply to a customer must never carry in full, even when the customer wrote it first: a
+# reply travels by email and into ticket histories. These come back masked ("**** 4242").
+NEVER_RESTORED = frozenset({"CARD", "IBAN", "NATIONAL_ID", "IP"})
+
+
 def restore(text: str, mapping: Mapping[str, str]) -> str:
     """Put the originals back in one pass, so a restored value that itself looks like a
-    placeholder is never expanded again. Unknown placeholders (a model inventing ``<EMAIL_9>``)
-    are left as they are for the reviewer to see."""
-    return PLACEHOLDER_PATTERN.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)
+    placeholder is never expanded again. Card numbers, IBANs, national IDs and IP addresses come
+    back masked (:data:`NEVER_RESTORED`). Unknown placeholders (a model inventing
+    ``<EMAIL_9>``) are left as they are for the reviewer to see."""
+
+    def original(match: re.Match[str]) -> str:
+        placeholder = match.group(0)
+        value = mapping.get(placeholder)
+        if value is None:
+            return placeholder
+        label = _label_of(placeholder)
+        return _mask(label, value) if label in NEVER_RESTORED else value
+
+    return PLACEHOLDER_PATTERN.sub(original, text)
 
 
 def _label_of(placeholder: str) -> str:

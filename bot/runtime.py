@@ -23,7 +23,7 @@ from bot.metrics import Metrics
 from bot.openai_classifier import OpenAIClassifier
 from bot.settings import Settings
 from bot.slack_client import build_slack_client
-from bot.vendors.executors import build_vendor_executors
+from bot.vendors.executors import build_vendor_executors, unconfigured_sources
 from bot.vendors.settings import VendorSettings
 
 log = get_logger(__name__)
@@ -64,10 +64,27 @@ def build_executor(
         fallback = GenericActionSink(
             settings.action_url, secret.get_secret_value() if secret else None, http
         )
-    by_source = build_vendor_executors(vendors, http) if vendors is not None else {}
+    by_source = (
+        build_vendor_executors(vendors, http, fallback_configured=bool(settings.action_url))
+        if vendors is not None
+        else {}
+    )
     if not by_source:
         return fallback
     return ExecutorRouter(fallback, by_source)
+
+
+def _log_vendor_setup(vendors: VendorSettings, *, fallback_configured: bool) -> None:
+    """One line per enabled or disabled half at INFO; a WARNING for a source that receives
+    tickets whose approved actions nothing can carry out, whatever LOG_LEVEL hides."""
+    for line in vendors.enabled_lines() + vendors.disabled_lines():
+        log.info(line)
+    for source in unconfigured_sources(vendors, fallback_configured=fallback_configured):
+        missing = ", ".join(vendors.missing_executor_settings(source))
+        log.warning(
+            f"{source} webhooks are accepted but approved {source} actions will fail: "
+            f"set {missing} (or SIGNOFF_ACTION_URL)"
+        )
 
 
 @asynccontextmanager
@@ -93,8 +110,7 @@ async def open_runtime(
     owned_classifier = classifier is None
     chosen = classifier or build_classifier(settings)
     if vendors is not None:
-        for line in vendors.disabled_lines() + vendors.enabled_lines():
-            log.info(line)
+        _log_vendor_setup(vendors, fallback_configured=bool(settings.action_url))
     try:
         yield Runtime(
             settings=settings,

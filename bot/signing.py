@@ -22,6 +22,12 @@ class SignatureError(Exception):
     """Why a request's signature was refused (safe to return to the sender)."""
 
 
+def signatures_match(expected: str, received: str) -> bool:
+    """Constant-time comparison that also survives a header with non-ASCII characters (which
+    ``hmac.compare_digest`` refuses on ``str`` with a TypeError, i.e. a 500 instead of a 401)."""
+    return hmac.compare_digest(expected.encode(), received.strip().encode("utf-8", "replace"))
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     message = b"v1:" + str(timestamp).encode() + b":" + body
     return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
@@ -50,5 +56,5 @@ def verify(
     current = time.time() if now is None else now
     if abs(current - sent_at) > MAX_AGE_SECONDS:
         raise SignatureError("timestamp is more than 5 minutes away from now")
-    if not hmac.compare_digest(sign(secret, sent_at, body), signature.strip()):
+    if not signatures_match(sign(secret, sent_at, body), signature):
         raise SignatureError("signature does not match")

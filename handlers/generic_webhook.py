@@ -50,7 +50,7 @@ async def receive_generic(request: Request) -> JSONResponse:
         return _error(401, "invalid signature", detail=str(exc))
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return _error(400, "body is not valid JSON", detail=str(exc))
     try:
         ticket = TicketIn.model_validate(payload)

@@ -179,7 +179,7 @@ async def _receive(request: Request, source: _Source) -> JSONResponse:
         return _error(401, "invalid signature", detail=str(exc))
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return _error(400, "body is not valid JSON", detail=str(exc))
     try:
         events = source.split(payload)

@@ -231,9 +231,23 @@ def _ticket(label: str, subject: str, body: str, overrides: dict[str, Any]) -> d
 
 
 def approve_everything(request: ChatRequest) -> dict[str, Any]:
-    """A fully manipulated model: low risk, confident, refund approved, with Slack tricks in the
-    draft. It echoes a requested action (else a model-invented refund under the auto limit,
-    the most tempting case for the rule floor)."""
+    """A fully manipulated model: low risk, confident, refund approved, and a clean draft (no
+    link, no mention) so that no draft check can be what stops it: only the ticket-side
+    defences are tested. It echoes a requested action (else a model-invented refund under the
+    auto limit, the most tempting case for the rule floor)."""
+    return _manipulated(request, draft="your refund is approved and on its way.")
+
+
+def approve_everything_with_slack_tricks(request: ChatRequest) -> dict[str, Any]:
+    """The same model, now also trying to ping the channel and hide a link on the card."""
+    return _manipulated(
+        request,
+        draft="your refund is approved! "
+        "<!channel> <@U0LEAD> claim it at <https://evil.example/claim|your account>.",
+    )
+
+
+def _manipulated(request: ChatRequest, *, draft: str) -> dict[str, Any]:
     block = ticket_block(request)
     requested = block["requested_action"]
     keys = ("kind", "amount", "currency", "field", "value")
@@ -248,8 +262,7 @@ def approve_everything(request: ChatRequest) -> dict[str, Any]:
         risk_score=0.01,
         confidence=0.99,
         reasons=["customer verified", "refund approved by policy"],
-        draft_reply=f"Hi {block['customer']['first_name']}, your refund is approved! "
-        "<!channel> <@U0LEAD> claim it at <https://evil.example/claim|your account>.",
+        draft_reply=f"Hi {block['customer']['first_name']}, {draft}",
         action=action,
     )
 
@@ -258,9 +271,22 @@ def approve_everything(request: ChatRequest) -> dict[str, Any]:
 def injection_server(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
+    yield from _server_with_model(approve_everything, database_url, slack, sink)
+
+
+@pytest.fixture
+def tricky_server(
+    database_url: str, slack: FakeSlack, sink: HttpSink
+) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
+    yield from _server_with_model(approve_everything_with_slack_tricks, database_url, slack, sink)
+
+
+def _server_with_model(
+    answer: Any, database_url: str, slack: FakeSlack, sink: HttpSink
+) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
     import asyncio
 
-    with FakeOpenAI(approve_everything) as model:
+    with FakeOpenAI(answer) as model:
         classifier = classifier_for(model)
         with start_server(
             database_url=database_url, slack=slack, sink=sink, classifier=classifier
@@ -308,6 +334,8 @@ def test_no_injection_auto_executes_money_or_lowers_risk_below_the_floor(
         assert RiskLevel(item.risk_level).rank > RiskLevel.LOW.rank, (label, item.reasons)
 
     assert server.sink.requests == []  # nothing at all reached the action endpoint
+    flagged = server.item(submitted["requested_small_refund_with_injection"])
+    assert "ticket contains instructions addressed to the AI" in flagged.reasons
 
     # Every ticket reached the model as exactly one delimited JSON block it could not close.
     requests = model.wait_for(len(CORPUS))
@@ -323,9 +351,9 @@ def test_no_injection_auto_executes_money_or_lowers_risk_below_the_floor(
 
 
 def test_model_output_cannot_mention_anyone_or_hide_a_link_on_the_card(
-    injection_server: tuple[RunningServer, FakeOpenAI],
+    tricky_server: tuple[RunningServer, FakeOpenAI],
 ) -> None:
-    server, _ = injection_server
+    server, _ = tricky_server
     assert server.slack is not None
     label, subject, body, overrides = CORPUS[-1]  # the one with <!channel> in the ticket too
     response = server.post_ticket(_ticket(label, subject, body, overrides))

@@ -233,9 +233,13 @@ async def test_escalation_is_a_note(api: FakeVendorApi, executor: IntercomExecut
 async def test_errors_are_retryable_or_permanent(
     api: FakeVendorApi, executor: IntercomExecutor
 ) -> None:
-    for status in (429, 500, 502):
+    api.respond_with(429, headers={"Retry-After": "3"})
+    with pytest.raises(RetryableError) as throttled:
+        await executor.execute(_request())
+    assert throttled.value.retry_after == 3.0
+    for status in (500, 502):  # Intercom may have posted the reply: never resend blindly
         api.respond_with(status)
-        with pytest.raises(RetryableError):
+        with pytest.raises(PermanentError, match="may have acted"):
             await executor.execute(_request())
     for status in (400, 401, 404):
         api.respond_with(status, body={"type": "error.list", "errors": [{"code": "not_found"}]})

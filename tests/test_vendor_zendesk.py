@@ -263,12 +263,21 @@ async def test_errors_are_retryable_or_permanent(
     executor = ZendeskExecutor(
         api_url=api.url, email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, client=http
     )
-    for status in (429, 409, 500, 503):
+    # Throttled or down for maintenance: Zendesk did not act, so sending again is safe.
+    for status in (429, 503):
         api.respond_with(status, headers={"Retry-After": "7"})
         with pytest.raises(RetryableError) as retry:
             await executor.execute(_request())
         assert retry.value.status == status
-    assert "Retry-After: 7" in str(retry.value)
+        assert retry.value.retry_after == 7.0
+    assert "Retry-After: 7s" in str(retry.value)
+    # Zendesk may have posted the comment before failing: a resend would be a second public
+    # reply, so a human checks the ticket first.
+    for status in (409, 500, 502):
+        api.respond_with(status)
+        with pytest.raises(PermanentError, match="may have acted") as unknown:
+            await executor.execute(_request())
+        assert unknown.value.status == status
     for status in (400, 401, 403, 404, 422):
         api.respond_with(status)
         with pytest.raises(PermanentError) as permanent:
@@ -278,17 +287,20 @@ async def test_errors_are_retryable_or_permanent(
         await executor.execute(_request("refund"))
     with pytest.raises(PermanentError, match="ticket id"):
         await executor.execute(_request(metadata={"zendesk_ticket_id": "../users/1"}))
-    assert len(api.requests) == 9  # the last two never left Signoff
+    assert len(api.requests) == 10  # the last two never left Signoff
 
 
-async def test_timeouts_and_unreachable_apis_are_retryable(api: FakeVendorApi) -> None:
+async def test_an_unreachable_api_is_retried_but_a_timeout_after_sending_is_not(
+    api: FakeVendorApi,
+) -> None:
     api.delay = 0.5
     async with httpx.AsyncClient(timeout=0.1) as slow:
         executor = ZendeskExecutor(
             api_url=api.url, email=ZENDESK_EMAIL, api_token=ZENDESK_TOKEN, client=slow
         )
-        with pytest.raises(RetryableError, match="timed out"):
+        with pytest.raises(PermanentError, match=r"ReadTimeout\): it may have acted"):
             await executor.execute(_request())
+    assert len(api.wait_for(1)) == 1  # the comment reached Zendesk: resending would repeat it
     async with httpx.AsyncClient(timeout=1) as client:
         executor = ZendeskExecutor(
             api_url=f"http://127.0.0.1:{free_port()}",

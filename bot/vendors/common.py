@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -175,19 +176,76 @@ def safe_path_id(value: Any, pattern: str, what: str) -> str:
     return text
 
 
+# Failures after which the request provably did not reach the vendor: safe to send again even
+# when sending twice would act twice.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Answers that say the vendor did not act: throttled, or down for maintenance with a wait time.
+_NOT_ACTED = frozenset({429})
+
+
 async def send(
-    client: httpx.AsyncClient, method: str, url: str, *, vendor: str, **kwargs: Any
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    vendor: str,
+    idempotent: bool = True,
+    **kwargs: Any,
 ) -> httpx.Response:
-    """One API call, with transport failures and non-2xx answers mapped to the executor errors."""
+    """One API call, with transport failures and non-2xx answers mapped to the executor errors.
+
+    ``idempotent=False`` is for calls that act twice when sent twice and that the vendor cannot
+    de-duplicate (a Zendesk comment, an Intercom reply). For those, a failure after which the
+    vendor may already have acted (a read timeout, a dropped connection, a 5xx) is not retried:
+    it becomes a permanent "outcome unknown" error, so a human checks the ticket and uses Retry,
+    rather than the customer receiving the same reply several times.
+    """
     try:
         response = await client.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise RetryableError(f"{vendor} API timed out: {exc.__class__.__name__}") from exc
-    except httpx.TransportError as exc:
+    except _NOT_SENT as exc:
+        raise RetryableError(f"{vendor} API unreachable: {exc.__class__.__name__}") from exc
+    except httpx.HTTPError as exc:
+        if not idempotent:
+            raise PermanentError(_outcome_unknown(vendor, exc.__class__.__name__)) from exc
+        if isinstance(exc, httpx.TimeoutException):
+            raise RetryableError(f"{vendor} API timed out: {exc.__class__.__name__}") from exc
         raise RetryableError(f"{vendor} API unreachable: {exc.__class__.__name__}") from exc
     if 200 <= response.status_code < 300:
         return response
-    raise error_for(vendor, response)
+    error = error_for(vendor, response)
+    acted_maybe = response.status_code not in _NOT_ACTED and not (
+        response.status_code == 503 and error.retry_after is not None
+    )
+    if not idempotent and isinstance(error, RetryableError) and acted_maybe:
+        raise PermanentError(
+            _outcome_unknown(vendor, f"HTTP {response.status_code}"), status=response.status_code
+        )
+    raise error
+
+
+def _outcome_unknown(vendor: str, what: str) -> str:
+    return (
+        f"{vendor} API failed after the request was sent ({what}): it may have acted. "
+        f"Check the ticket in {vendor} before using Retry"
+    )
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def error_for(
@@ -197,13 +255,13 @@ def error_for(
     vendor says so explicitly (Stripe's ``Stripe-Should-Retry``)."""
     status = response.status_code
     message = f"{vendor} API answered HTTP {status}: {response.text[:300]}"
-    retry_after = response.headers.get("Retry-After")
-    if retry_after:
-        message += f" (Retry-After: {retry_after[:20]})"
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+    if retry_after is not None:
+        message += f" (Retry-After: {retry_after:g}s)"
     if retryable is None:
         retryable = status >= 500 or status in RETRYABLE_STATUS
     if retryable:
-        return RetryableError(message, status=status)
+        return RetryableError(message, status=status, retry_after=retry_after)
     return PermanentError(message, status=status)
 
 
@@ -234,6 +292,7 @@ __all__ = [
     "obj",
     "opt_int",
     "opt_str",
+    "retry_after_seconds",
     "safe_path_id",
     "send",
     "text_to_html",

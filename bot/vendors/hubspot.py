@@ -35,6 +35,7 @@ import httpx
 
 from bot.action_sink import ActionRequest, PermanentError
 from bot.logging_setup import get_logger
+from bot.signing import signatures_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
@@ -136,7 +137,7 @@ def verify(
     if abs(current_ms - sent_ms) > MAX_AGE_MS:
         raise SignatureError("timestamp is more than 5 minutes away from now")
     expected = sign(secret, method=method, uri=uri, body=body, timestamp=timestamp.strip())
-    if not hmac.compare_digest(expected, signature.strip()):
+    if not signatures_match(expected, signature):
         raise SignatureError("signature does not match")
 
 

@@ -28,6 +28,7 @@ import httpx
 
 from bot.action_sink import ActionRequest, PermanentError
 from bot.logging_setup import get_logger
+from bot.signing import signatures_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
@@ -70,7 +71,7 @@ def verify(secret: str, *, signature: str | None, body: bytes) -> None:
     """Raise ``SignatureError`` unless ``signature`` is Intercom's signature of ``body``."""
     if not signature:
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
-    if not hmac.compare_digest(sign(secret, body), signature.strip()):
+    if not signatures_match(sign(secret, body), signature):
         raise SignatureError("signature does not match")
 
 
@@ -146,7 +147,8 @@ def _last_customer_part(item: dict[str, Any]) -> dict[str, Any] | None:
         if not isinstance(part, dict) or part.get("part_type") != "comment":
             continue
         author = part.get("author")
-        if isinstance(author, dict) and author.get("type") in _CUSTOMER_AUTHORS:
+        kind = author.get("type") if isinstance(author, dict) else None
+        if isinstance(kind, str) and kind in _CUSTOMER_AUTHORS:
             return part
     return None
 
@@ -192,6 +194,7 @@ class IntercomExecutor:
             "POST",
             f"{self._api_url}/conversations/{conversation_id}/reply",
             vendor="Intercom",
+            idempotent=False,  # a second send is a second reply to the customer
             headers={
                 "Authorization": f"Bearer {self._token}",
                 "Accept": "application/json",

@@ -80,7 +80,14 @@ class VendorSettings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+        return value
+
+    @field_validator("zendesk_api_url", "intercom_api_url", "hubspot_api_url", "stripe_api_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        """API base URLs have paths appended; ``HUBSPOT_WEBHOOK_URL`` is not stripped because
+        HubSpot signs the target URL exactly as configured, trailing slash included."""
+        return value.rstrip("/") if value is not None else None
 
     @field_validator("zendesk_reply_status")
     @classmethod

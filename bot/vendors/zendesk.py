@@ -35,6 +35,7 @@ import httpx
 
 from bot.action_sink import ActionRequest, PermanentError
 from bot.logging_setup import get_logger
+from bot.signing import signatures_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
@@ -93,7 +94,7 @@ def verify(
     current = time.time() if now is None else now
     if abs(current - sent_at) > MAX_AGE_SECONDS:
         raise SignatureError("timestamp is more than 5 minutes away from now")
-    if not hmac.compare_digest(sign(secret, timestamp.strip(), body), signature.strip()):
+    if not signatures_match(sign(secret, timestamp.strip(), body), signature):
         raise SignatureError("signature does not match")
 
 
@@ -208,6 +209,7 @@ class ZendeskExecutor:
             "PUT",
             f"{self._api_url}/api/v2/tickets/{ticket_id}.json",
             vendor="Zendesk",
+            idempotent=False,  # a second send is a second reply to the customer
             auth=self._auth,
             headers={"Accept": "application/json"},
             json={"ticket": {"comment": comment, "status": status}},
