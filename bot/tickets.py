@@ -30,6 +30,10 @@ class RequestedAction(BaseModel):
     kind: ActionKind
     amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
     currency: str | None = Field(default=None, min_length=3, max_length=3)
+    # The same bounds as ``ProposedAction``: a request that could never become a valid action
+    # is refused at the door (400) rather than stranding an item after it was accepted.
+    field: str | None = Field(default=None, max_length=100)
+    value: str | None = Field(default=None, max_length=1000)
 
 
 class TicketIn(BaseModel):

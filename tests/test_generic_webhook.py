@@ -94,6 +94,16 @@ def test_negative_refund_amount_is_refused(server: RunningServer) -> None:
     assert response.json()["fields"][0]["field"] == "requested_action.amount"
 
 
+def test_a_requested_action_that_could_never_be_valid_is_refused_at_the_door(
+    server: RunningServer,
+) -> None:
+    ticket = password_ticket(requested_action={"kind": "update_field", "field": "x" * 150})
+    response = server.post_ticket(ticket)
+    assert response.status_code == 400
+    assert response.json()["fields"][0]["field"] == "requested_action.field"
+    assert _count_items(server) == 0
+
+
 def test_two_megabyte_body_is_a_413(server: RunningServer) -> None:
     ticket = password_ticket(body="x" * 2_000_000)
     body = json.dumps(ticket).encode()
