@@ -1,4 +1,4 @@
-"""Seeding many already-approved items straight into the database.
+"""Seeding many already-approved (or already-carded) items straight into the database.
 
 The race tests are about execution: what matters is that N approved items, each with its
 decision and idempotency key minted together (as ``pipeline._route`` and a reviewer's click leave
@@ -8,7 +8,8 @@ would only make the tests slow without testing anything more.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, insert, select
 from sqlmodel import col
@@ -21,35 +22,49 @@ from bot.models import Decision, Item, utcnow
 SEED_POLICY = "test_seed"
 
 
+def _rows(ids: list[str], state: ItemState, start: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": item_id,
+            "source": "generic",
+            "external_id": f"T-{item_id}",
+            "kind": "ticket",
+            "subject": f"Question {n}",
+            "body": "How do I export my invoices?",
+            "customer_name": "Sam Park",
+            "customer_email": "sam@example.org",
+            "extra": {},
+            "reasons": [],
+            "approvals": [],
+            "state": state,
+            "risk_level": "high",
+            "draft_reply": "Settings → Billing → Export.",
+            "proposed_action": {"kind": "reply"},
+            "created_at": start + timedelta(microseconds=n),
+            "updated_at": start,
+        }
+        for n, item_id in enumerate(ids)
+    ]
+
+
+def seed_pending(db: Engine, count: int, **values: Any) -> list[str]:
+    """Insert ``count`` items waiting for review whose cards are posted (``slack_ts`` set), with
+    the follow-up columns given in ``values``; returns their ids, oldest first."""
+    ids = [new_item_id() for _ in range(count)]
+    rows = _rows(ids, ItemState.PENDING_REVIEW, utcnow())
+    for n, row in enumerate(rows):
+        row.update(slack_channel="C0REVIEW", slack_ts=f"1700000000.{n:06d}", **values)
+    with db.begin() as connection:
+        connection.execute(insert(Item), rows)
+    return ids
+
+
 def seed_approved(db: Engine, count: int, *, state: ItemState = ItemState.APPROVED) -> list[str]:
     """Insert ``count`` auto-approved reply items; returns their ids, oldest first."""
     start = utcnow()
     ids = [new_item_id() for _ in range(count)]
     with db.begin() as connection:
-        connection.execute(
-            insert(Item),
-            [
-                {
-                    "id": item_id,
-                    "source": "generic",
-                    "external_id": f"T-{item_id}",
-                    "kind": "ticket",
-                    "subject": f"Question {n}",
-                    "body": "How do I export my invoices?",
-                    "customer_name": "Sam Park",
-                    "customer_email": "sam@example.org",
-                    "extra": {},
-                    "reasons": [],
-                    "approvals": [],
-                    "state": ItemState.RECEIVED,
-                    "draft_reply": "Settings → Billing → Export.",
-                    "proposed_action": {"kind": "reply"},
-                    "created_at": start + timedelta(microseconds=n),
-                    "updated_at": start,
-                }
-                for n, item_id in enumerate(ids)
-            ],
-        )
+        connection.execute(insert(Item), _rows(ids, ItemState.RECEIVED, start))
         connection.execute(
             insert(Decision),
             [
