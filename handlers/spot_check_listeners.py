@@ -1,21 +1,63 @@
-"""Slack listeners for the 👍 / 👎 buttons of spot checks (see ``bot.spot_checks``)."""
+"""Slack listeners for earned autonomy: the 👍 / 👎 buttons of spot checks (``bot.spot_checks``),
+and a catch-up shortly after any reviewer interaction.
+
+Outcomes are derived from the decisions the review flow records (``bot.autonomy_store``), and
+the route step catches up before it routes, so a reject always takes effect before the next item
+of its bucket. The catch-up here only makes the leads' "autonomy revoked" DM arrive right after
+the reject rather than with the next item: it runs twice, shortly after the interaction's
+listener, and is idempotent, so a late or repeated run changes nothing.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.autonomy_routing import catch_up
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.spot_checks import SPOT_BAD_ACTION, SPOT_OK_ACTION, answer_spot_check
 
 log = get_logger(__name__)
 
+# Seconds after a reviewer interaction at which outcomes are caught up (the listener that
+# records the decision runs after the ack, so the first pass may find nothing yet).
+CATCH_UP_AFTER = (0.5, 2.0)
+_INTERACTIONS = frozenset({"block_actions", "view_submission"})
+# A burst of clicks needs no more than a few passes: each pass records everything decided so far.
+MAX_PENDING = 3
+
 
 def register(app: AsyncApp, rt: Runtime) -> None:
+    pending: set[asyncio.Task[None]] = set()
+
+    async def catch_up_soon() -> None:
+        for delay in CATCH_UP_AFTER:
+            await asyncio.sleep(delay)
+            try:
+                await catch_up(rt)
+            except Exception:
+                log.exception("autonomy catch-up failed; the next routed item retries it")
+
+    async def after_interactions(
+        req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[None]]
+    ) -> None:
+        await next()
+        body = req.body if isinstance(req.body, dict) else {}
+        if body.get("type") in _INTERACTIONS and len(pending) < MAX_PENDING:
+            task = asyncio.ensure_future(catch_up_soon())
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+    app.use(after_interactions)
+
     async def answer(body: dict[str, Any], client: AsyncWebClient, *, good: bool) -> None:
         user_id = str(body["user"]["id"])
         item_id = str(body["actions"][0]["value"])

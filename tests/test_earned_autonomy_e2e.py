@@ -128,8 +128,10 @@ def test_a_bucket_earns_autonomy_and_loses_it_after_a_reject(
         assert _dms(slack, LEAD, "has earned autonomy")
         assert "auto_approved" in server.audit_events(trusted)
 
-        # One reject (of the fourth item, still waiting from before) revokes it at once.
+        # One reject (of the fourth item, still waiting from before) revokes it at once, and
+        # the leads are told without waiting for the next item.
         _reject(server, first[3], user=LEAD)
+        wait_until(lambda: _dms(slack, LEAD, "Autonomy revoked"), what="leads told")
         after = _submit(server, address_ticket())
         rendered = _card_blocks(server, after)
         item = server.item(after)
