@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("signoff.db")
@@ -87,7 +87,7 @@ class Settings(BaseSettings):
 
     # Worker tuning: how often the sweep runs, how long a claim lasts, how often to retry.
     sweep_interval_seconds: float = Field(default=5.0, alias="SIGNOFF_SWEEP_INTERVAL", gt=0)
-    lease_seconds: float = Field(default=60.0, alias="SIGNOFF_LEASE_SECONDS", gt=0)
+    lease_seconds: float = Field(default=90.0, alias="SIGNOFF_LEASE_SECONDS", gt=0)
     max_execution_attempts: int = Field(default=5, alias="SIGNOFF_MAX_ATTEMPTS", ge=1)
     action_timeout_seconds: float = Field(default=10.0, alias="SIGNOFF_ACTION_TIMEOUT", gt=0)
     max_webhook_bytes: int = Field(default=1_048_576, alias="SIGNOFF_MAX_WEBHOOK_BYTES", gt=0)
@@ -154,6 +154,19 @@ class Settings(BaseSettings):
         if value.lower() not in {"low", "medium", "high", "critical"}:
             raise ValueError("must be one of low, medium, high, critical")
         return value.lower()
+
+    @model_validator(mode="after")
+    def _lease_outlives_an_llm_call(self) -> Settings:
+        """A claim must outlast the slowest LLM call (every retry timing out), or a second
+        worker takes the item over mid-call and pays for the same assessment again."""
+        if self.openai_api_key is not None:
+            worst = self.openai_timeout_seconds * (self.openai_max_retries + 1) + 15
+            if self.lease_seconds < worst:
+                raise ValueError(
+                    f"SIGNOFF_LEASE_SECONDS ({self.lease_seconds:g}) must be at least "
+                    f"OPENAI_TIMEOUT * (OPENAI_MAX_RETRIES + 1) + 15 = {worst:g}"
+                )
+        return self
 
     @property
     def slack_configured(self) -> bool:

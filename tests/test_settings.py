@@ -82,3 +82,20 @@ def test_env_file_is_read(
     settings = Settings(_env_file=str(env))
     assert settings.review_channel == "C0FROMFILE"
     assert settings.leads == frozenset({"U9"})
+
+
+def test_the_lease_must_outlast_the_slowest_llm_call() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings(
+            _env_file=None,
+            OPENAI_API_KEY="sk-x",
+            OPENAI_TIMEOUT="30",
+            OPENAI_MAX_RETRIES="2",
+            SIGNOFF_LEASE_SECONDS="90",
+        )
+    assert refused.value.problems == [
+        "settings: Value error, SIGNOFF_LEASE_SECONDS (90) must be at least "
+        "OPENAI_TIMEOUT * (OPENAI_MAX_RETRIES + 1) + 15 = 105"
+    ]
+    assert load_settings(_env_file=None, OPENAI_API_KEY="sk-x").lease_seconds == 90
+    assert load_settings(_env_file=None, SIGNOFF_LEASE_SECONDS="2").lease_seconds == 2
