@@ -10,6 +10,9 @@ Adding a subcommand is one decorated function in any module listed in ``SUBCOMMA
             raise CommandError("Say which bucket, e.g. `/signoff autonomy refund`.")
         return "…mrkdwn answer…"
 
+``/signoff stats`` takes extra sections the same way: ``@stats_section`` on an async function
+``(ctx, since) -> list[str]`` appends its lines (mrkdwn) to the answer for the chosen period.
+
 The handler gets the runtime, the caller's resolved roles and the words after the subcommand, and
 returns the mrkdwn text of the (ephemeral) answer. ``lead_only=True`` makes the registry refuse
 non-leads before the handler runs (and audit the refusal); ``CommandError`` becomes the answer as
@@ -22,6 +25,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot import audit
 from bot.database import transaction
@@ -68,6 +72,16 @@ class Subcommand:
     lead_only: bool = False
     # Hidden subcommands work but are not listed in help.
     hidden: bool = False
+
+
+StatsSection = Callable[[CommandContext, datetime], Awaitable[list[str]]]
+STATS_SECTIONS: list[StatsSection] = []
+
+
+def stats_section(section: StatsSection) -> StatsSection:
+    """Add lines to ``/signoff stats`` (e.g. edit rates per category); see the module docstring."""
+    STATS_SECTIONS.append(section)
+    return section
 
 
 _REGISTRY: dict[str, Subcommand] = {}

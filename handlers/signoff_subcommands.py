@@ -17,7 +17,13 @@ from bot.review_queries import (
 )
 from bot.review_stats import parse_period, review_stats
 from bot.slack_text import safe
-from handlers.signoff_command import CommandContext, CommandError, help_text, subcommand
+from handlers.signoff_command import (
+    STATS_SECTIONS,
+    CommandContext,
+    CommandError,
+    help_text,
+    subcommand,
+)
 from policies.thresholds import InvalidThresholdError
 
 
@@ -136,7 +142,10 @@ async def stats(ctx: CommandContext) -> str:
     except ValueError:
         raise CommandError("Periods: `today`, `week`, or a span such as `24h` or `30d`.") from None
     result = await review_stats(ctx.rt.sessions, since, label)
-    return "\n".join(result.lines())
+    lines = result.lines()
+    for section in STATS_SECTIONS:
+        lines.extend(await section(ctx, since))
+    return "\n".join(lines)
 
 
 @subcommand("thresholds", usage="thresholds", summary="current thresholds and pause state")
