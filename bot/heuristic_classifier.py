@@ -7,6 +7,9 @@ baseline for tests.
 
 Its risk level is only an opinion. The rules in ``policies.risk_rules`` set the floor from facts
 and may raise it; nothing here can lower it, so this module deliberately does not import them.
+The opinion combines the category and amount rules below with the risk signals of
+``bot.risk_signals`` (unauthorised activity, loss, missing or wrong money, contested fees, ...):
+each signal that fires adds a named reason to the card and can only raise the level.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction, Sentiment
+from bot.risk_signals import SignalHit, combined_level, find_signals
 from bot.tickets import RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
 
@@ -115,7 +119,9 @@ _THANKS = re.compile(r"\b(thanks|thank you|many thanks|appreciate)\b", re.IGNORE
 
 _ANGER = re.compile(
     r"\b(furious|unacceptable|ridiculous|worst|scam|angry|mad|outraged|disgusted|livid|"
-    r"terrible|horrible|ripped off|fed up|appalling|disgraceful|unhappy|not happy)\b",
+    r"terrible|horrible|ripped off|fed up|appalling|disgraceful|unhappy|not happy|"
+    r"what the hell|wtf|damn|not fair|unfair|disappointed|disappointing|frustrat\w*|"
+    r"annoy(?:ed|ing)|upset|useless|pathetic|hate|sick of|tired of|not satisfied|dissatisfied)\b",
     re.IGNORECASE,
 )
 _BANGS = re.compile(r"!{3,}")
@@ -269,9 +275,7 @@ def _action_from_request(requested: RequestedAction, text_money: _Money | None) 
     currency = requested.currency
     if currency is None and requested.amount is not None and requested.kind in MONEY_KINDS:
         currency = text_money.currency if text_money else DEFAULT_CURRENCY
-    extra = requested.model_extra or {}
-    field = _optional_str(extra.get("field"))
-    value = _optional_str(extra.get("value"))
+    field, value = requested.field, requested.value
     try:
         return ProposedAction(
             kind=requested.kind,
@@ -284,15 +288,15 @@ def _action_from_request(requested: RequestedAction, text_money: _Money | None) 
         raise AssessmentUnavailable(f"requested action cannot be represented: {exc}") from exc
 
 
-def _optional_str(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
 def _risk_for(
-    category: str, action: ProposedAction, sentiment: Sentiment, ambiguous_amount: bool
+    category: str,
+    action: ProposedAction,
+    sentiment: Sentiment,
+    ambiguous_amount: bool,
+    signals: list[SignalHit],
 ) -> RiskLevel:
     """The classifier's own opinion of risk; the most severe applicable rule wins."""
-    levels = [RiskLevel.LOW]
+    levels = [RiskLevel.LOW, combined_level(signals)]
     if category == "legal":
         levels.append(RiskLevel.CRITICAL)
     if action.kind in MONEY_KINDS:
@@ -439,11 +443,13 @@ class HeuristicClassifier:
         text = _fold(f"{ticket.subject}\n{ticket.body}")
         category = categorise(text)
         sentiment = sentiment_of(text)
+        signals = find_signals(text)
         reasons = [HEURISTIC_LABEL]
         if category.keyword is not None:
             reasons.append(f'{_CATEGORY_REASONS[category.name]} ("{category.keyword}")')
         else:
             reasons.append("no category keywords matched")
+        reasons.extend(hit.describe() for hit in signals)
 
         amounts = find_amounts(text) if category.name == "refund" else []
         money = amounts[0] if amounts else None
@@ -468,7 +474,7 @@ class HeuristicClassifier:
         if sentiment == "negative":
             reasons.append("customer sounds upset")
 
-        risk = _risk_for(category_name, action, sentiment, ambiguous_amount)
+        risk = _risk_for(category_name, action, sentiment, ambiguous_amount, signals)
         return Assessment(
             classifier=self.name,
             category=category_name,

@@ -19,16 +19,19 @@ from bot.routing_eval import (
     INTENT_RISK,
     default_dataset_path,
     evaluate,
+    main,
     run,
 )
 
 ROWS = [
-    # high: the heuristic auto-replies to the first two, the legal word stops the third
+    # high: theft, an unrecognised payment and a dispute all go to a human
     ("My card was stolen yesterday, what should I do?", "lost_or_stolen_card"),
     ("There is a payment I do not recognise on my statement.", "card_payment_not_recognised"),
     ("I want to dispute this charge, it is fraud.", "card_payment_not_recognised"),
-    # high: a refund with a small amount is auto-executed by the heuristic
-    ("Please refund the $20 I was charged.", "request_refund"),
+    # high: a refund with a small amount is auto-executed by the heuristic (by design: below the
+    # lead's refund limit), and a timing question reads like an FAQ: both count as misroutes
+    ("Please refund the $20 for the add-on.", "request_refund"),
+    ("How long do bank transfers take to clear?", "balance_not_updated_after_bank_transfer"),
     # informational: answered automatically
     ("What is the exchange rate for euros?", "exchange_rate"),
     ("How long does card delivery take?", "card_delivery_estimate"),
@@ -71,25 +74,21 @@ async def test_the_report_counts_auto_executions_per_class_and_intent(tmp_path: 
     assert data["classifier"] == "heuristic"
     assert data["thresholds"]["refund_auto_limit"] == "50"
     high = data["classes"]["high"]
-    assert (high["messages"], high["auto"]) == (4, 3)
-    assert high["auto_actions"] == {"reply": 2, "refund": 1}
+    assert (high["messages"], high["auto"]) == (5, 2)
+    assert high["auto_actions"] == {"reply": 1, "refund": 1}
     informational = data["classes"]["informational"]
     assert (informational["messages"], informational["auto"]) == (4, 3)
     assert informational["auto_share"] == 0.75
     assert data["classes"]["unmapped"]["messages"] == 1
 
     goals = data["goals"]
-    assert goals["high_risk_auto_executed"] == {"value": 3, "goal": "== 0", "met": False}
+    assert goals["high_risk_auto_executed"] == {"value": 2, "goal": "== 0", "met": False}
     assert goals["informational_auto_share"]["met"] is True
 
     misrouted = {row["intent"]: row for row in data["misroutes"]["high_risk_auto_executed"]}
-    assert set(misrouted) == {
-        "lost_or_stolen_card",
-        "card_payment_not_recognised",
-        "request_refund",
-    }
+    assert set(misrouted) == {"request_refund", "balance_not_updated_after_bank_transfer"}
     assert misrouted["request_refund"]["auto_actions"] == {"refund": 1}
-    assert misrouted["lost_or_stolen_card"]["examples"] == [ROWS[0][0]]
+    assert misrouted["balance_not_updated_after_bank_transfer"]["examples"] == [ROWS[4][0]]
     review = data["misroutes"]["informational_sent_to_review"]
     assert [row["intent"] for row in review] == ["exchange_rate"]
     assert review[0]["policies"] == {"low_risk_auto": 1, "risk_threshold": 1}
@@ -97,9 +96,10 @@ async def test_the_report_counts_auto_executions_per_class_and_intent(tmp_path: 
     assert data["per_intent"]["card_payment_not_recognised"] == {
         "class": "high",
         "messages": 2,
-        "auto": 1,
-        "review": 1,
+        "auto": 0,
+        "review": 2,
     }
+    assert data["rows"] == "all"
     assert data["timing"]["messages_per_second"] is not None
     json.dumps(data)  # the whole report is JSON
 
@@ -118,7 +118,49 @@ def test_run_prints_json_and_writes_the_output_file(
     assert run(dataset, output=output) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(output.read_text(encoding="utf-8"))
-    assert printed["goals"]["high_risk_auto_executed"]["value"] == 3
+    assert printed["goals"]["high_risk_auto_executed"]["value"] == 2
+
+
+async def test_rows_selects_even_or_odd_data_rows(tmp_path: Path) -> None:
+    """Row numbers count data rows from 0, so "even" is the design half and "odd" the held-out
+    half; together they are every row exactly once."""
+    dataset = _write_csv(tmp_path / "train.csv", ROWS)
+    even = (await evaluate(dataset, rows="even")).to_json()
+    odd = (await evaluate(dataset, rows="odd")).to_json()
+    assert (even["rows"], odd["rows"]) == ("even", "odd")
+    assert even["messages"] == 6 and odd["messages"] == 5
+    # even: rows 0 (stolen), 2 (dispute), 4 (timing question), ...; odd: 1, 3 (refund), ...
+    assert even["per_intent"]["lost_or_stolen_card"]["messages"] == 1
+    assert "lost_or_stolen_card" not in odd["per_intent"]
+    assert even["per_intent"]["card_payment_not_recognised"]["messages"] == 1
+    assert odd["per_intent"]["card_payment_not_recognised"]["messages"] == 1
+    assert even["per_intent"]["balance_not_updated_after_bank_transfer"]["auto"] == 1
+    assert odd["per_intent"]["request_refund"]["auto"] == 1
+    assert even["goals"]["high_risk_auto_executed"]["value"] == 1
+
+
+async def test_limit_counts_selected_rows(tmp_path: Path) -> None:
+    dataset = _write_csv(tmp_path / "train.csv", ROWS)
+    report = (await evaluate(dataset, rows="odd", limit=2)).to_json()
+    assert report["messages"] == 2
+    assert set(report["per_intent"]) == {"card_payment_not_recognised", "request_refund"}
+
+
+async def test_an_unknown_row_selection_is_refused(tmp_path: Path) -> None:
+    dataset = _write_csv(tmp_path / "train.csv", ROWS)
+    with pytest.raises(ValueError, match="rows must be one of all, even, odd"):
+        await evaluate(dataset, rows="first")  # type: ignore[arg-type]
+
+
+def test_main_takes_rows_and_prints_the_selected_half(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = _write_csv(tmp_path / "train.csv", ROWS)
+    assert main(["--dataset", str(dataset), "--rows", "odd"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["rows"], printed["messages"]) == ("odd", 5)
+    with pytest.raises(SystemExit):
+        main(["--dataset", str(dataset), "--rows", "middle"])
 
 
 def test_run_skips_cleanly_when_the_dataset_is_absent(
