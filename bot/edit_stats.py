@@ -1,8 +1,9 @@
 """Edit rate and edit size per category and week: are the drafts getting better?
 
 An edit's size is how much of the AI's reply the reviewer changed: 1 - difflib's similarity
-ratio between the AI's draft and the approved text (0% = untouched, 100% = rewritten). Falling
-edit rates and sizes are the evidence that the examples fed back into the prompt are working.
+ratio over words between the AI's draft and the approved text (0% = untouched, 100% =
+rewritten). Falling edit rates and sizes are the evidence that the examples fed back into the
+prompt are working.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from difflib import SequenceMatcher
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -18,6 +18,7 @@ from sqlmodel import col
 from bot.database import SessionFactory
 from bot.item_states import DecisionOutcome, ItemState
 from bot.models import Decision, Item
+from policies.autonomy import reply_similarity
 
 _APPROVED_STATES = [
     ItemState.APPROVED,
@@ -28,10 +29,7 @@ _APPROVED_STATES = [
 
 
 def edit_size(original: str | None, edited: str | None) -> float:
-    before, after = (original or "").strip(), (edited or "").strip()
-    if before == after:
-        return 0.0
-    return 1.0 - SequenceMatcher(None, before, after, autojunk=False).ratio()
+    return 1.0 - reply_similarity(original, edited)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,7 +45,8 @@ PINNED_ALLOW = "pinned_allow"
 PINNED_REVIEW = "pinned_review"
 AUTONOMY_SAMPLE = "autonomy_sample"
 
-# A reply edited below this similarity to the AI's draft (difflib ratio) is a material edit.
+# A reply edited below this similarity to the AI's draft (difflib ratio over words) is a
+# material edit.
 MATERIAL_REPLY_SIMILARITY = 0.9
 
 
@@ -223,10 +225,21 @@ def is_material_edit(
     """
     if _normal_action(original_action) != _normal_action(edited_action):
         return True
-    before, after = (original_reply or "").strip(), (edited_reply or "").strip()
-    if before == after:
-        return False
-    return SequenceMatcher(None, before, after, autojunk=False).ratio() < min_similarity
+    return reply_similarity(original_reply, edited_reply) < min_similarity
+
+
+_TOKENS = re.compile(r"\w+|[^\w\s]")
+
+
+def reply_similarity(before: str | None, after: str | None) -> float:
+    """difflib's ratio over words and punctuation (1.0 = the same text).
+
+    Words rather than characters: as meaningful for prose, and fast enough for long drafts.
+    """
+    a, b = (before or "").strip(), (after or "").strip()
+    if a == b:
+        return 1.0
+    return SequenceMatcher(None, _TOKENS.findall(a), _TOKENS.findall(b), autojunk=False).ratio()
 
 
 def _normal_action(action: Mapping[str, Any] | None) -> dict[str, str]:
