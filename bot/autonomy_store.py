@@ -334,13 +334,16 @@ async def set_pin(
 
 async def mark_trusted(sessions: SessionFactory, bucket: str, *, why: str) -> bool:
     """Remember that a bucket now auto-executes; True the first time (so it is announced once)."""
-    async with transaction(sessions) as session:
-        row = await _ensure_bucket(session, bucket)
-        if row.trusted:
-            return False
-        row.trusted, row.updated_at = True, utcnow()
-        await session.flush()
-        await audit.record(session, "autonomy_earned", actor=audit.AUTO, bucket=bucket, why=why)
+    try:
+        async with transaction(sessions) as session:
+            row = await _ensure_bucket(session, bucket)
+            if row.trusted:
+                return False
+            row.trusted, row.updated_at = True, utcnow()
+            await session.flush()
+            await audit.record(session, "autonomy_earned", actor=audit.AUTO, bucket=bucket, why=why)
+    except IntegrityError:
+        return False  # another worker created the row at that moment; the next item retries
     return True
 
 
