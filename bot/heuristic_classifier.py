@@ -377,6 +377,12 @@ _TEMPLATES = {
         "Thanks for getting in touch. I'm looking into your question and will get back to you "
         "shortly with an answer."
     ),
+    # A question without a category but with a high-risk signal (an unrecognised payment, a
+    # stolen card, missing money): promise a person, not an answer, and admit nothing.
+    "flagged": (
+        "Thank you for letting us know. I've passed this to a specialist on our team as a "
+        "priority; they will look into what you describe and get back to you directly."
+    ),
 }
 
 
@@ -414,9 +420,16 @@ def _update_paragraph(action: ProposedAction) -> str:
 
 
 def draft_reply(
-    name: str, category: str, action: ProposedAction, sentiment: Sentiment, two_factor: bool
+    name: str,
+    category: str,
+    action: ProposedAction,
+    sentiment: Sentiment,
+    two_factor: bool,
+    *,
+    flagged: bool = False,
 ) -> str:
-    """A polite reply from fixed templates, chosen by category and the proposed action."""
+    """A polite reply from fixed templates, chosen by category and the proposed action;
+    ``flagged`` (a high-risk signal) replaces the generic "looking into your question"."""
     if category == "legal":
         paragraphs = [_TEMPLATES["legal"]]  # no apology: it could read as an admission
     else:
@@ -427,6 +440,8 @@ def draft_reply(
             paragraphs.append(_update_paragraph(action))
         elif category == "password_reset" and two_factor:
             paragraphs.append(_TEMPLATES["two_factor"])
+        elif category == FALLBACK_CATEGORY and flagged:
+            paragraphs.append(_TEMPLATES["flagged"])
         else:
             paragraphs.append(_TEMPLATES.get(category, _TEMPLATES[FALLBACK_CATEGORY]))
     body = "\n\n".join(paragraphs)
@@ -489,6 +504,7 @@ class HeuristicClassifier:
                 action,
                 sentiment,
                 two_factor=bool(_TWO_FACTOR.search(text)),
+                flagged=combined_level(signals).rank >= RiskLevel.HIGH.rank,
             ),
             action=action,
         )

@@ -620,6 +620,18 @@ async def test_a_very_long_message_is_read_in_part_and_sent_to_a_human() -> None
     assert any(reason.startswith("too long to check in full") for reason in result.reasons)
 
 
+async def test_a_flagged_question_promises_a_specialist_not_an_answer() -> None:
+    flagged = await assess("There's a withdrawal on my account that wasn't me.", subject="")
+    plain = await assess("Do you have an office in Lisbon?", subject="")
+    assert flagged.category == plain.category == "general_question"
+    assert "specialist" in flagged.draft_reply and "looking into your question" not in (
+        flagged.draft_reply
+    )
+    assert "looking into your question" in plain.draft_reply
+    for word in ("sorry", "refund", "fault", "guarantee"):
+        assert word not in flagged.draft_reply.lower()
+
+
 async def test_signal_reasons_quote_the_words_that_matched() -> None:
     result = await assess("There is a payment I didn't authorise on my card.", subject="")
     signal = next(r for r in result.reasons if r.startswith("unauthorised or unrecognised"))
