@@ -11,11 +11,12 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.approval_card import APPROVE_ACTION, REJECT_ACTION
-from bot.models import Item, utcnow
+from bot.models import AutonomyOutcome, Item, utcnow
 from bot.reject_modal import DETAIL_BLOCK, REASON_BLOCK
 from bot.spot_checks import SPOT_BAD_ACTION
 from tests.fakes.http_sink import HttpSink
@@ -233,3 +234,24 @@ def test_spot_check_thumbs_down_counts_as_a_reject(
         spot_click(server, "spot_check_ok", item_id, message, user=REVIEWER_2)
         second = slack.wait_for("chat.postEphemeral", count=2)[-1]
         assert "already answered" in second.params["text"]
+
+        good_id = _submit(server, password_ticket())
+        server.wait_for_state(good_id, "executed")
+        good = wait_until(
+            lambda: [c for c in slack.calls("chat.postMessage") if good_id in c.params["text"]],
+            what="second spot check posted",
+        )[0]
+        spot_click(server, "spot_check_ok", good_id, good, user=REVIEWER_2)
+        wait_until(
+            lambda: [c for c in slack.calls("chat.update") if "👍" in c.params["text"]],
+            what="👍 shown",
+        )
+        with Session(server.db) as session:
+            outcomes = session.execute(
+                select(col(AutonomyOutcome.item_id), col(AutonomyOutcome.outcome)).where(
+                    col(AutonomyOutcome.source) == "spot_check"
+                )
+            ).all()
+        assert sorted(map(tuple, outcomes)) == sorted(
+            [(item_id, "rejected"), (good_id, "approved_unchanged")]
+        )
