@@ -85,42 +85,34 @@ def _signoff(args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
         workdir = Path(tmp)
         sink.delay = args.executor_delay
         url = harness.database_url(args.database, workdir, "ack", stack)
-        harness.migrate(url, workdir)
-        rows = [item_row(n, "pending_review", run="ack") for n in range(args.items)]
-        insert_items(url, rows)
+        if args.database == "postgres":
+            harness.migrate(url, workdir)  # the release step; serve migrates SQLite itself
         settings = harness.signoff_settings(
             port=harness.free_port(),
             database_url=url,
             slack_api_url=slack.api_url,
             OPENAI_API_KEY="sk-bench",
             OPENAI_BASE_URL=llm.base_url,
-            OPENAI_TIMEOUT="30",
             SIGNOFF_LLM_CONCURRENCY="8",
             SIGNOFF_ACTION_URL=sink.url,
         )
         run = uuid.uuid4().hex[:8]
         with harness.signoff(settings, workdir) as server:
-            run_load(
-                Plan(
-                    server.url,
-                    _requests(args.warmup, [r["id"] for r in rows], slack, run + "w"),
-                    args.concurrency,
-                    slack_secret=harness.SIGNING_SECRET,
-                )
-            )
             rss_at_ready = server.rss_mib()
-            backlog = run_load(
-                Plan(
-                    server.url,
-                    _backlog(args.backlog),
-                    args.concurrency,
-                    webhook_secret=harness.WEBHOOK_SECRET,
-                )
+            rows = [item_row(n, "pending_review", run="ack") for n in range(args.items)]
+            insert_items(url, rows)
+            item_ids = [r["id"] for r in rows]
+            requests = _requests(args.requests, item_ids, slack, run)
+            plan = Plan(
+                server.url,
+                requests,
+                args.concurrency,
+                slack_secret=harness.SIGNING_SECRET,
+                webhook_secret=harness.WEBHOOK_SECRET,
+                # Clicks to warm up, then the backlog that keeps the LLM and executor busy.
+                warmup=_requests(args.warmup, item_ids, slack, run + "w") + _backlog(args.backlog),
             )
-            requests = _requests(args.requests, [r["id"] for r in rows], slack, run)
-            outcome = run_load(
-                Plan(server.url, requests, args.concurrency, slack_secret=harness.SIGNING_SECRET)
-            )
+            outcome = run_load(plan)
             clicks_done = time.monotonic()
             pending_sent = sum(1 for r in requests if r.tag == "pending")
             _wait_for_answers(slack, run, pending_sent, timeout=120)
@@ -128,7 +120,6 @@ def _signoff(args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
             result["pending_answer"] = summarise_ms(_answer_latencies(outcome, slack, run))
             result["pending_answers_drained_after_s"] = round(time.monotonic() - clicks_done, 1)
             result["background"] = {
-                "backlog_tickets_accepted": sum(1 for r in backlog.results if r.status == 202),
                 "llm_calls": len(llm.requests),
                 "llm_max_in_flight": llm.max_in_flight,
                 "executor_calls": len(sink.requests),
@@ -145,17 +136,15 @@ def _floor(args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
         extra = {"SLACK_API_URL": slack.api_url}
         item_ids = [f"itm_floor{n:06d}" for n in range(args.items)]
         with harness.floor("slack", port, Path(tmp), extra) as server:
+            requests = _requests(args.requests, item_ids, slack, "floor")
             plan = Plan(
                 server.url,
-                _requests(args.warmup, item_ids, slack, "floorw"),
+                requests,
                 args.concurrency,
                 slack_secret=harness.SIGNING_SECRET,
+                warmup=_requests(args.warmup, item_ids, slack, "floorw"),
             )
-            run_load(plan)
-            requests = _requests(args.requests, item_ids, slack, "floor")
-            outcome = run_load(
-                Plan(server.url, requests, args.concurrency, slack_secret=harness.SIGNING_SECRET)
-            )
+            outcome = run_load(plan)
             result = _summary(outcome)
             result["peak_rss_mib"] = server.peak_rss_mib()
             return result

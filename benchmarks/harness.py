@@ -63,6 +63,18 @@ def _mem_total_gib() -> float | None:
     return None
 
 
+def pg_transactions(url: str) -> int | None:
+    """Committed plus rolled-back transactions of the database so far (pg_stat_database)."""
+    if not url.startswith("postgres") or not url.rsplit("/", 1)[1].startswith("signoff_bench"):
+        return None
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (name,)
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
 def postgres_version() -> str | None:
     try:
         with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
@@ -154,6 +166,7 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     url: str
     log_path: Path
+    database_url: str = ""
 
     def _status_kib(self, field: str) -> int | None:
         with contextlib.suppress(OSError, ValueError, IndexError):
@@ -166,6 +179,15 @@ class ServerProcess:
         """VmHWM: the kernel's own high-water mark of resident memory, so no sample is missed."""
         kib = self._status_kib("VmHWM")
         return round(kib / 1024, 1) if kib is not None else None
+
+    def cpu_seconds(self) -> float | None:
+        """User plus system CPU the server has used so far (from /proc/<pid>/stat)."""
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12])
+            return ticks / os.sysconf("SC_CLK_TCK")
+        return None
 
     def rss_mib(self) -> float | None:
         kib = self._status_kib("VmRSS")

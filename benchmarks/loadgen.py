@@ -47,6 +47,7 @@ class Plan:
     slack_secret: str = ""
     webhook_secret: str = ""
     rate: float | None = None
+    warmup: list[Request] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _headers(plan: Plan, request: Request) -> dict[str, str]:
     return headers
 
 
-async def _drive(plan: Plan) -> Outcome:
+async def _send_all(plan: Plan) -> Outcome:
     outcome = Outcome()
     next_index = 0
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
@@ -117,6 +118,21 @@ async def _drive(plan: Plan) -> Outcome:
         await asyncio.gather(*(client(session) for _ in range(plan.concurrency)))
     outcome.elapsed = time.perf_counter() - started
     return outcome
+
+
+async def _drive(plan: Plan) -> Outcome:
+    """Warm-up requests first (answers dropped: connections, caches and lazy imports settle),
+    then the measured ones."""
+    if plan.warmup:
+        warm = Plan(
+            plan.base_url,
+            plan.warmup,
+            plan.concurrency,
+            plan.slack_secret,
+            plan.webhook_secret,
+        )
+        await _send_all(warm)
+    return await _send_all(plan)
 
 
 def _run_in_child(plan: Plan) -> Outcome:

@@ -14,22 +14,37 @@ from bot.approval_card import APPROVE_ACTION
 FORM = "application/x-www-form-urlencoded"
 
 
+def code_word(number: int) -> str:
+    """``number`` spelled in letters: makes each ticket's text unique (so no cache answers it)
+    without digits that PII redaction would replace by the same placeholder."""
+    letters = ""
+    while True:
+        number, digit = divmod(number, 26)
+        letters = chr(ord("a") + digit) + letters
+        if number == 0:
+            return letters
+
+
 def ticket(number: int, run: str, *, high_risk: bool = False) -> dict[str, Any]:
-    """A routine question, or (``high_risk``) a refund well above the auto limit."""
+    """A routine question, or (``high_risk``) a refund well above the auto limit. The text is
+    unique per ticket and run, as real tickets are."""
+    unique = f" (Reference word: {code_word(number)} {run}.)"
     body: dict[str, Any] = {
         "id": f"BENCH-{run}-{number}",
         "kind": "ticket",
         "subject": f"Question about my invoice #{number}",
         "body": (
             "Hello, could you tell me when my next invoice is due and whether I can change the "
-            "billing day? Thanks a lot."
+            "billing day? Thanks a lot." + unique
         ),
         "customer": {"name": "Maria Lopez", "email": "maria@example.com", "tier": "pro"},
         "metadata": {"bench": True},
     }
     if high_risk:
         body["subject"] = f"Refund for order {number}"
-        body["body"] = "I was charged twice for my annual plan. Please refund the second charge."
+        body["body"] = (
+            "I was charged twice for my annual plan. Please refund the second charge." + unique
+        )
         body["requested_action"] = {"kind": "refund", "amount": "480.00", "currency": "USD"}
     return body
 

@@ -79,6 +79,14 @@ def _feed_and_watch(
     }
 
 
+def _delta(after: float | None, before: float | None) -> float | None:
+    return after - before if after is not None and before is not None else None
+
+
+def _per(total: float | None, count: int, scale: float) -> float | None:
+    return round(total * scale / count, 1) if total is not None and count else None
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     ceiling = args.concurrency / args.llm_delay
@@ -91,14 +99,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ):
         workdir = Path(tmp)
         url = harness.database_url(args.database, workdir, "pipeline", stack)
-        harness.migrate(url, workdir)
+        if args.database == "postgres":
+            harness.migrate(url, workdir)  # the release step; serve migrates SQLite itself
         settings = harness.signoff_settings(
             port=harness.free_port(),
             database_url=url,
             slack_api_url=slack.api_url,
             OPENAI_API_KEY="sk-bench",
             OPENAI_BASE_URL=llm.base_url,
-            OPENAI_TIMEOUT="30",
             SIGNOFF_LLM_CONCURRENCY=str(args.concurrency),
             SIGNOFF_ACTION_URL=sink.url,
         )
@@ -109,6 +117,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 _feed_and_watch(server.url, db, args.warmup, 0, timeout=60)
                 llm.max_in_flight = 0
                 calls_before = len(llm.requests)
+                cpu_before = server.cpu_seconds()
+                xact_before = harness.pg_transactions(url)
                 measured = _feed_and_watch(
                     server.url,
                     db,
@@ -116,6 +126,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     args.high_risk_every,
                     timeout=args.tickets / ceiling * 4 + 60,
                 )
+                cpu_used = _delta(server.cpu_seconds(), cpu_before)
+                xacts = _delta(harness.pg_transactions(url), xact_before)
                 peak_rss = server.peak_rss_mib()
                 errors = server.error_lines()
         finally:
@@ -127,6 +139,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "assessed_per_s": throughput,
             "ceiling_per_s": ceiling,
             "ratio_to_ceiling": round(throughput / ceiling, 3) if throughput else None,
+            "server_cpu_ms_per_ticket": _per(cpu_used, args.tickets, 1000),
+            "db_transactions_per_ticket": _per(xacts, args.tickets, 1),
             "llm_calls": len(llm.requests) - calls_before,
             "llm_max_in_flight": llm.max_in_flight,
             "cards_posted": len(slack.calls("chat.postMessage")),

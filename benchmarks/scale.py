@@ -97,8 +97,10 @@ def _seed(url: str, count: int) -> dict[str, Any]:
         conn.execute(
             "SELECT setval(pg_get_serial_sequence('decision', 'id'), max(id)) FROM decision"
         )
-        conn.execute("ANALYZE item")
-        conn.execute("ANALYZE decision")
+        # What autovacuum would have done by the time a table holds a million rows: statistics
+        # for the planner and a visibility map for index-only scans.
+        conn.execute("VACUUM ANALYZE item")
+        conn.execute("VACUUM ANALYZE decision")
     return {"items": items, "decisions": decisions, "seconds": round(time.monotonic() - began, 1)}
 
 

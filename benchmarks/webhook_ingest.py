@@ -29,21 +29,36 @@ def _requests(count: int) -> list[Request]:
     return [ticket_request(n, run) for n in range(count)]
 
 
-def _drive(url: str, args: argparse.Namespace) -> dict[str, Any]:
-    run_load(
-        Plan(url, _requests(args.warmup), args.concurrency, webhook_secret=harness.WEBHOOK_SECRET)
+def _measure(server: harness.ServerProcess, args: argparse.Namespace) -> dict[str, Any]:
+    """Warm up, then send the measured requests, noting the server's CPU and the database's
+    transactions spent on them."""
+    plan = Plan(
+        server.url,
+        _requests(args.requests),
+        args.concurrency,
+        webhook_secret=harness.WEBHOOK_SECRET,
+        warmup=_requests(args.warmup),
     )
-    outcome = run_load(
-        Plan(url, _requests(args.requests), args.concurrency, webhook_secret=harness.WEBHOOK_SECRET)
-    )
-    return summarise(outcome, ok=ACCEPTED)
+    cpu_before = server.cpu_seconds()
+    xact_before = harness.pg_transactions(server.database_url)
+    result = summarise(run_load(plan), ok=ACCEPTED)
+    cpu_after = server.cpu_seconds()
+    xact_after = harness.pg_transactions(server.database_url)
+    # Warm-up requests are included in these two (one process, one counter); say so.
+    sent = args.requests + args.warmup
+    if cpu_before is not None and cpu_after is not None:
+        result["server_cpu_ms_per_request"] = round((cpu_after - cpu_before) * 1000 / sent, 2)
+    if xact_before is not None and xact_after is not None:
+        result["db_transactions_per_request"] = round((xact_after - xact_before) / sent, 2)
+    return result
 
 
 def _signoff(kind: str, args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
         url = harness.database_url(kind, workdir, "ingest", stack)
-        harness.migrate(url, workdir)
+        if kind == "postgres":
+            harness.migrate(url, workdir)  # the release step; serve migrates SQLite itself
         settings = harness.signoff_settings(
             port=harness.free_port(),
             database_url=url,
@@ -51,7 +66,8 @@ def _signoff(kind: str, args: argparse.Namespace, slack: FakeSlack) -> dict[str,
             SIGNOFF_INPROCESS_WORKER="true" if args.worker else "false",
         )
         with harness.signoff(settings, workdir) as server:
-            result = _drive(server.url, args)
+            server.database_url = url
+            result = _measure(server, args)
             result["peak_rss_mib"] = server.peak_rss_mib()
             result["server_errors"] = server.error_lines()
         return result
@@ -63,7 +79,8 @@ def _floor(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         url = harness.database_url(kind, workdir, "ingestfloor", stack)
         port = harness.free_port()
         with harness.floor("ingest", port, workdir, {"DATABASE_URL": url}) as server:
-            return _drive(server.url, args)
+            server.database_url = url
+            return _measure(server, args)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
