@@ -18,6 +18,8 @@ from bot.models import AutonomyBucket, AutonomyOutcome, Item
 from policies.autonomy import AutonomyPolicy, BucketState, Evidence, Pin
 
 MAX_STREAK_SHOWN = 10_000
+# Slack shows an ephemeral answer of a few thousand characters comfortably.
+MAX_LISTED = 25
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,17 @@ async def autonomy_overview(
         f"{learning.spot_check_share:.0%} of auto-executed items are spot-checked."
     )
     if not keys:
+        if only is not None:
+            return header + f"\nNo bucket starts with `{only}`."
         return header + "\nNo buckets yet: they appear as items are routed."
     reports = [await bucket_report(sessions, key, policy) for key in keys]
     reports.sort(key=lambda r: (not r.trusted, r.key))
-    lines = [header, *(r.line(policy) for r in reports)]
+    lines = [header, *(r.line(policy) for r in reports[:MAX_LISTED])]
+    if len(reports) > MAX_LISTED:
+        lines.append(
+            f"…and {len(reports) - MAX_LISTED} more: `/signoff autonomy <category>` narrows "
+            "the list."
+        )
     lines.append(
         "Leads: `/signoff autonomy pin <bucket> review|allow`, `/signoff autonomy unpin "
         "<bucket>`, `/signoff autonomy set <setting> <value>`."

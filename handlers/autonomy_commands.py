@@ -61,7 +61,8 @@ async def _refuse_non_lead(ctx: CommandContext, verb: str) -> str:
 
 @subcommand(
     "autonomy",
-    usage="autonomy [bucket] | pin <bucket> review|allow | unpin <bucket> | set <setting> <value>",
+    usage="autonomy [bucket|category] | pin <bucket> review|allow | unpin <bucket> | "
+    "set <setting> <value>",
     summary="kinds of work, their evidence, and whether Signoff may act on them alone",
 )
 async def autonomy(ctx: CommandContext) -> str:
@@ -93,10 +94,13 @@ async def autonomy(ctx: CommandContext) -> str:
     if verb == "set":
         return await _set_policy_value(ctx)
     await catch_up(rt, learning)
-    if ctx.args:
+    if ctx.args and ctx.args[0].count("/") >= 2:
         key = _bucket(ctx.args[0])
         report = await bucket_report(rt.sessions, key, learning.policy)
         return report.line(learning.policy)
+    if ctx.args:
+        prefix = ctx.args[0].strip().lower()
+        return await autonomy_overview(rt.sessions, learning, only=safe(prefix, 80))
     return await autonomy_overview(rt.sessions, learning)
 
 

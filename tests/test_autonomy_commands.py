@@ -75,7 +75,9 @@ def test_autonomy_lists_buckets_with_their_evidence(server: RunningServer) -> No
     _approve(server, second)
     detail = ask(server, f"autonomy {BUCKET}", user=REVIEWER)
     assert "2 unchanged" in detail and "1 more unchanged" in detail
-    assert "is not a bucket" in ask(server, "autonomy nonsense", user=REVIEWER)
+    assert "is not a risk level" in ask(server, "autonomy a/b/c", user=REVIEWER)
+    assert f"`{BUCKET}`" in ask(server, "autonomy shipping", user=REVIEWER)
+    assert "No bucket starts with `billing`" in ask(server, "autonomy billing", user=REVIEWER)
 
 
 def test_pins_are_lead_only_audited_and_win(server: RunningServer, sink: HttpSink) -> None:
