@@ -1,0 +1,99 @@
+"""The database-computed ``/signoff stats`` gives exactly the figures of the row-loading one."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+from bot.database import create_engine, session_factory, transaction
+from bot.item_states import DecisionOutcome, ItemState
+from bot.models import Decision, Item
+from bot.review_stats import review_stats as by_rows
+from bot.review_stats_sql import review_stats as by_sql
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+SINCE = NOW - timedelta(days=7)
+
+
+def _item(
+    number: int, state: str, created: datetime, started: datetime | None, edited_by: str | None
+) -> Item:
+    return Item(
+        id=f"itm_stats{number:04d}",
+        source="generic",
+        external_id=f"S-{number}",
+        kind="ticket",
+        subject="s",
+        body="b",
+        customer_name="n",
+        customer_email="e@example.com",
+        state=state,
+        created_at=created,
+        updated_at=created,
+        review_started_at=started,
+        edited_by=edited_by,
+    )
+
+
+async def _seed(url: str) -> None:
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    # (state, decision outcome or None, minutes from review start to decision, edited, days ago)
+    cases: list[tuple[str, str | None, float, bool, float]] = [
+        (ItemState.EXECUTED, DecisionOutcome.AUTO_APPROVED, 0, False, 1),
+        (ItemState.EXECUTED, DecisionOutcome.APPROVED, 30, False, 2),
+        (ItemState.EXECUTED, DecisionOutcome.APPROVED, 10, True, 3),
+        (ItemState.REJECTED, DecisionOutcome.REJECTED, 90, False, 1),
+        (ItemState.FAILED, DecisionOutcome.APPROVED, 5, False, 0.5),
+        (ItemState.EXPIRED, None, 0, False, 2),
+        (ItemState.PENDING_REVIEW, None, 0, False, 0.1),
+        (ItemState.EXECUTED, DecisionOutcome.APPROVED, 60, False, 30),  # before the period
+    ]
+    try:
+        async with transaction(sessions) as session:
+            for number, (state, outcome, minutes, edited, days) in enumerate(cases):
+                created = NOW - timedelta(days=days)
+                started = created + timedelta(minutes=2) if number % 2 else None
+                item = _item(number, state, created, started, "U0EDITOR" if edited else None)
+                session.add(item)
+                await session.flush()
+                if outcome is None:
+                    continue
+                decision = Decision(
+                    item_id=item.id,
+                    outcome=outcome,
+                    actor="U0REVIEWER",
+                    created_at=(started or created) + timedelta(minutes=minutes),
+                )
+                session.add(decision)
+                await session.flush()
+                item.decision_id = decision.id
+    finally:
+        await engine.dispose()
+
+
+async def test_sql_stats_equal_the_row_by_row_stats(database_url: str) -> None:
+    await _seed(database_url)
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    try:
+        expected = await by_rows(sessions, SINCE, "week", now=NOW)
+        found = await by_sql(sessions, SINCE, "week", now=NOW)
+    finally:
+        await engine.dispose()
+    assert (found.received, found.auto, found.approved, found.approved_after_edit) == (7, 1, 2, 1)
+    assert (found.rejected, found.expired, found.failed, found.pending) == (1, 1, 1, 1)
+    assert found.median_minutes is not None and expected.median_minutes is not None
+    assert math.isclose(found.median_minutes, expected.median_minutes, abs_tol=1e-6)
+    assert math.isclose(found.median_minutes, 20.0, abs_tol=1e-6)  # of 5, 10, 30, 90
+    assert found.lines() == expected.lines()
+
+
+async def test_sql_stats_of_an_empty_period(database_url: str) -> None:
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    try:
+        found = await by_sql(sessions, SINCE, "week", now=NOW)
+    finally:
+        await engine.dispose()
+    assert found.received == 0 and found.median_minutes is None
