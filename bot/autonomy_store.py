@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -46,6 +46,9 @@ log = get_logger(__name__)
 REVIEW = "review"
 SPOT_CHECK = "spot_check"
 SYNC_BATCH = 500
+# Catch-ups run every few seconds; a decision older than this that was never counted (the
+# service was down for a week) is left out rather than scanning every item ever decided.
+SYNC_LOOKBACK = timedelta(days=7)
 
 # Keys in the ``threshold_setting`` table a lead may set to override the deploy's seeds.
 POLICY_KEYS = {
@@ -267,6 +270,7 @@ def review_outcome_of(item: Item, decision: Decision | None) -> tuple[ReviewOutc
 
 
 async def _unrecorded_reviews(sessions: SessionFactory) -> Sequence[tuple[Item, Decision | None]]:
+    since = utcnow() - SYNC_LOOKBACK
     async with sessions() as session:
         recorded = select(col(AutonomyOutcome.item_id)).where(col(AutonomyOutcome.source) == REVIEW)
         query = (
@@ -276,6 +280,7 @@ async def _unrecorded_reviews(sessions: SessionFactory) -> Sequence[tuple[Item, 
                 col(Item.autonomy_bucket).is_not(None),
                 col(Item.review_started_at).is_not(None),
                 col(Item.state).in_(_DECIDED_STATES),
+                col(Item.decided_at) >= since,
                 col(Item.id).not_in(recorded),
             )
             .order_by(col(Item.decided_at))
