@@ -190,3 +190,19 @@ def test_the_real_dataset_runs_end_to_end_when_present(
     data = json.loads(capsys.readouterr().out)
     assert data["messages"] == 300
     assert data["classes"]["unmapped"]["messages"] == 0
+
+
+async def test_the_held_out_half_keeps_high_risk_away_from_automation() -> None:
+    """A regression guard on the real data: the odd rows were never used to design the
+    heuristic's signals. Measured when written: 148 of 1,548 high-risk messages auto-answered
+    (9.6 %) and 93 % of informational ones; the bounds leave room for small changes only."""
+    dataset = default_dataset_path()
+    if not dataset.is_file():
+        pytest.skip(f"BANKING77 is not available at {dataset}")
+    data = (await evaluate(dataset, rows="odd")).to_json()
+    high = data["classes"]["high"]
+    assert high["messages"] > 1500
+    assert high["auto"] / high["messages"] < 0.12
+    assert high["auto_actions"].keys() <= {"reply"}  # never an automatic refund or credit
+    assert data["goals"]["informational_auto_share"]["met"] is True
+    assert data["goals"]["informational_auto_share"]["value"] > 0.85
