@@ -18,7 +18,7 @@ from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction
 from bot.autonomy_routing import catch_up, route_with_autonomy
 from bot.autonomy_store import evidence_summary
 from bot.database import transaction
-from bot.edit_examples import examples_for
+from bot.edit_examples import EditExample, examples_for
 from bot.executor import ExecutionRefused, authorise, idempotency_key
 from bot.follow_up import review_schedule
 from bot.item_states import DecisionOutcome, ItemState
@@ -103,13 +103,7 @@ class Pipeline:
         classifier = self.rt.classifier
         try:
             if isinstance(classifier, OpenAIClassifier):
-                examples = await examples_for(
-                    self.rt.sessions,
-                    subject=item.subject,
-                    body=item.body,
-                    k=self.rt.settings.draft_examples,
-                    now=utcnow(),
-                )
+                examples = await self._edit_examples(item)
                 assessment, usage = await classifier.assess_with_usage(
                     ticket_from_item(item), examples
                 )
@@ -152,6 +146,20 @@ class Pipeline:
                 **llm_record,
             )
         return await self._moved(item.id)
+
+    async def _edit_examples(self, item: Item) -> list[EditExample]:
+        """Past reviewer edits for the prompt; without them the draft is only less tailored."""
+        try:
+            return await examples_for(
+                self.rt.sessions,
+                subject=item.subject,
+                body=item.body,
+                k=self.rt.settings.draft_examples,
+                now=utcnow(),
+            )
+        except Exception:
+            log.exception("edit examples unavailable", item_id=item.id)
+            return []
 
     def _count_usage(self, usage: LlmUsage) -> None:
         """Cache hits cost nothing and took no model time, so they are not observed."""
@@ -252,8 +260,12 @@ class Pipeline:
 
     async def _start_execution(self, item: Item) -> Item | None:
         if item.review_started_at is not None:
-            # A human just approved: count it now, so a material edit revokes at once.
-            await catch_up(self.rt)
+            # A human just approved: count it now, so a material edit revokes at once. Best
+            # effort: the next routed item catches up anyway, so this never delays execution.
+            try:
+                await catch_up(self.rt)
+            except Exception:
+                log.exception("autonomy catch-up failed", item_id=item.id)
         async with transaction(self.rt.sessions) as session:
             if not await transition(
                 session,

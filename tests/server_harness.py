@@ -215,6 +215,8 @@ def start_server(
         "port": port,
         "sweep_interval_seconds": 0.5,
         "log_level": "WARNING",
+        # Spot checks draw a share of auto-executed items by id; tests that want them say so.
+        "spot_check_share": 0.0,
     }
     fields.update(overrides)
     settings = make_settings(**fields)
