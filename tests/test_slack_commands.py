@@ -74,8 +74,10 @@ def test_help_lists_every_registered_subcommand(one_db_server: RunningServer) ->
 
 def test_pending_filters_and_pages(one_db_server: RunningServer) -> None:
     server = one_db_server
-    ids = [carded(server, refund_ticket(f"{100 + n}.00")) for n in range(11)]
-    critical = carded(server, refund_ticket("90.00", body="My lawyer says refund the 90.00 USD."))
+    ids = [submit(server, refund_ticket(f"{100 + n}.00")) for n in range(11)]
+    critical = submit(server, refund_ticket("90.00", body="My lawyer says refund the 90.00 USD."))
+    for item_id in [*ids, critical]:
+        server.wait_for_state(item_id, "pending_review")
     first = ask(server, "pending")
     assert "12 item(s) waiting for review* — page 1 of 2" in first
     assert ids[0] in first and critical not in first
