@@ -72,6 +72,19 @@ def edit_view(item: Item, *, channel: str | None) -> dict[str, Any]:
             max_length=REPLY_MAX,
         ),
     ]
+    if len(item.draft_reply or "") > REPLY_MAX:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f":warning: The draft is longer than a Slack form holds ({REPLY_MAX} "
+                        "characters) and was cut: check its end before saving.",
+                    }
+                ],
+            }
+        )
     if kind in {"refund", "credit"}:
         amount = action.get("amount")
         blocks.append(
