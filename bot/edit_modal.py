@@ -79,8 +79,8 @@ def edit_view(item: Item, *, channel: str | None) -> dict[str, Any]:
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": f":warning: The draft is longer than a Slack form holds ({REPLY_MAX} "
-                        "characters) and was cut: check its end before saving.",
+                        "text": ":warning: The draft is longer than a Slack form holds "
+                        f"({REPLY_MAX} characters) and was cut: check its end before saving.",
                     }
                 ],
             }
