@@ -47,6 +47,12 @@ _NEG = (
     r"no longer|yet to)"
 )
 _I = r"(?:i|we|i'?ve|we'?ve|i\s+have|we\s+have|i\s+had|i'?m|i\s+am)"
+# "I didn't", "I really did not", "we never even", "I don't think I": the customer denies an act.
+_DENIAL = (
+    rf"{_I}\s+(?:really\s+|definitely\s+|certainly\s+|honestly\s+|surely\s+)?{_NEG}\s+"
+    r"(?:even\s+|ever\s+|actually\s+|personally\s+|really\s+|definitely\s+|"
+    r"think\s+(?:i|we)\s+)?"
+)
 # Things whose money can go astray.
 _MONEY = (
     r"(?:money|funds?|cash|balance|refund|deposits?|transfers?|payments?|top[- ]?ups?|"
@@ -54,7 +60,7 @@ _MONEY = (
     r"paycheck|wages|reimbursement|transcations?|transations?)"
     # "top-up verification code", "transfer limit": the money word only names a feature.
     r"(?![\w-])(?!\s+(?:verification|code|cards?|feature|option|settings?|limits?|methods?|"
-    r"polic\w*|fees?|charges?|rates?|times?))"
+    r"polic\w*|fees?|charges?|rates?|times?|exports?|reports?|lists?|logs?|csv|files?|ids?))"
 )
 # Entries on a statement that a customer can fail to recognise.
 _CHARGE = (
@@ -128,13 +134,15 @@ _UNAUTHORISED = _family(
     r"\b(?:un-?authori[sz]ed|fraud\w*|compromised|hack(?:ed|er|ers)|skimm(?:ed|er|ing)|"
     r"cloned|phishing|identity theft|suspicious|fishy|dodgy|breach\w*|disagree\w*)\b",
     # "I didn't make / authorise / withdraw ...", "I don't think I made this"
-    rf"\b{_I}\s+(?:really\s+|definitely\s+|certainly\s+|honestly\s+|surely\s+)?{_NEG}\s+"
-    r"(?:even\s+|ever\s+|actually\s+|personally\s+|really\s+|"
-    r"definitely\s+|think\s+(?:i|we)\s+)?"
-    r"(?:make|made|authori[sz]e\w*|approve\w*|perform\w*|withdr[ae]w\w*|take|took|"
-    r"spend|spent|buy|bought|purchase\w*|order\w*|initiate\w*|set\s+up|sign(?:ed)?\s+up|"
-    r"request\w*|agree\w*|consent\w*|carr(?:y|ied) out|do|did|done|create\w*|complete\w*|"
-    r"pay|paid|cancel\w*)\b",
+    rf"\b{_DENIAL}(?:make|made|authori[sz]e\w*|approve\w*|perform\w*|withdr[ae]w\w*|spend|"
+    r"spent|buy|bought|purchase\w*|initiate\w*|set\s+up|sign(?:ed)?\s+up|agree\w*|consent\w*|"
+    r"carr(?:y|ied) out)\b",
+    # Everyday verbs deny a payment only next to one: "a payment I didn't do" (but not "I didn't
+    # do anything and the app crashed", "I haven't completed the setup").
+    rf"\b{_CHARGE}\b{_GAP}\b{_DENIAL}(?:take|took|do|did|done|create\w*|complete\w*|request\w*|"
+    r"order\w*|pay|paid|cancel\w*)\b",
+    rf"\b{_DENIAL}(?:take|took|do|did|done|create\w*|complete\w*|request\w*|order\w*|pay|paid|"
+    rf"cancel\w*)\b{_GAP}\b{_CHARGE}\b",
     # "cash I didn't get", "a withdrawal I never made"
     rf"\b(?:{_MONEY}|{_CHARGE})\s+(?:that\s+|which\s+)?{_I}\s+{_NEG}\s+(?:get|got|receive\w*|"
     r"withdr\w*|make|made|take|took|spend|spent|do|did)\b",

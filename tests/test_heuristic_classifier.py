@@ -558,6 +558,23 @@ async def test_plain_questions_stay_low_and_are_answered(body: str) -> None:
     assert result.action.kind == "reply"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "I didn't do anything and the app crashed.",
+        "We haven't completed the onboarding checklist yet.",
+        "Our transaction export is missing some rows.",
+        "We lost a few saved filters after the update.",
+        "I can't remember my password.",
+    ],
+)
+async def test_everyday_software_tickets_raise_no_money_signal(body: str) -> None:
+    """The heuristic also serves ordinary software support: everyday words next to a money word
+    ("transaction export") or a denial ("I didn't do anything") are not a money problem."""
+    result = await assess(body, subject="")
+    assert not any(reason.endswith("-> high") for reason in result.reasons), result.reasons
+
+
 async def test_a_question_about_fees_is_not_a_contested_fee() -> None:
     asking = await assess("Is there an extra fee for withdrawing cash abroad?", subject="")
     contesting = await assess("There is an extra fee for a cash withdrawal on my statement.")
