@@ -323,9 +323,10 @@ def build_model_input(ticket: TicketIn) -> ModelInput:
     name = _fold(ticket.customer.name)
     first = _first_name(name)
     requested = ticket.requested_action
-    extra = (requested.model_extra or {}) if requested is not None else {}
-    req_field = _fold(str(extra["field"])) if extra.get("field") is not None else ""
-    req_value = _fold(str(extra["value"])) if extra.get("value") is not None else ""
+    raw_field = requested.field if requested is not None else None
+    raw_value = requested.value if requested is not None else None
+    req_field = _fold(str(raw_field)) if raw_field is not None else ""
+    req_value = _fold(str(raw_value)) if raw_value is not None else ""
     redaction = redact_many(
         [_fold(ticket.subject), _fold(ticket.body), name, first, req_field, req_value],
         names=[name],
