@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -211,7 +212,8 @@ class ServerProcess:
                 except ValueError:
                     found.append(line[:500])
                 else:
-                    last = str(record.get("exception", "")).strip().splitlines()[-1:]
+                    trace = str(record.get("exception", "")).strip().splitlines()
+                    last = [t for t in trace if t and not t.startswith("(Background")][-1:]
                     found.append(f"{record.get('event')}: {' '.join(last)}"[:500])
                 if len(found) >= limit:
                     break
@@ -230,6 +232,10 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        keep = os.environ.get("BENCH_KEEP_LOGS")
+        if keep:  # the scratch directory goes away; the log is worth keeping when digging
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.log_path, Path(keep) / f"{int(time.time())}-{self.log_path.name}")
 
 
 def start_process(

@@ -60,6 +60,7 @@ def _feed_and_watch(
     posted_after = time.monotonic() - started
     assessed_after = settled_after = None
     states: dict[str, int] = {}
+    now = posted_after
     while time.monotonic() - started < timeout:
         states = _states(db, run)
         now = time.monotonic() - started
@@ -76,6 +77,8 @@ def _feed_and_watch(
         "all_assessed_after_s": round(assessed_after, 2) if assessed_after else None,
         "all_settled_after_s": round(settled_after, 2) if settled_after else None,
         "final_states": states,
+        "assessed": count - states.get("received", 0),
+        "watched_for_s": round(now, 2),
     }
 
 
@@ -109,6 +112,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             OPENAI_BASE_URL=llm.base_url,
             SIGNOFF_LLM_CONCURRENCY=str(args.concurrency),
             SIGNOFF_ACTION_URL=sink.url,
+            **(
+                {"SIGNOFF_WORKER_CONCURRENCY": str(args.worker_concurrency)}
+                if args.worker_concurrency
+                else {}
+            ),
         )
         db = create_engine(sync_url(url))
         try:
@@ -124,7 +132,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     db,
                     args.tickets,
                     args.high_risk_every,
-                    timeout=args.tickets / ceiling * 4 + 60,
+                    timeout=args.max_seconds,
                 )
                 cpu_used = _delta(server.cpu_seconds(), cpu_before)
                 xacts = _delta(harness.pg_transactions(url), xact_before)
@@ -132,13 +140,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 errors = server.error_lines()
         finally:
             db.dispose()
+        # All assessed: tickets / time until the last one was. Stopped at --max-seconds first:
+        # what was assessed by then / that time (the run says so in stopped_early).
         assessed = measured["all_assessed_after_s"]
-        throughput = round(args.tickets / assessed, 2) if assessed else None
+        if assessed:
+            throughput: float | None = round(args.tickets / assessed, 2)
+        elif measured["watched_for_s"]:
+            throughput = round(measured["assessed"] / measured["watched_for_s"], 2)
+        else:
+            throughput = None
         result: dict[str, Any] = {
             **measured,
             "assessed_per_s": throughput,
             "ceiling_per_s": ceiling,
             "ratio_to_ceiling": round(throughput / ceiling, 3) if throughput else None,
+            "stopped_early": assessed is None,
             "server_cpu_ms_per_ticket": _per(cpu_used, args.tickets, 1000),
             "db_transactions_per_ticket": _per(xacts, args.tickets, 1),
             "llm_calls": len(llm.requests) - calls_before,
@@ -157,6 +173,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "SIGNOFF_LLM_CONCURRENCY": args.concurrency,
             "database": args.database,
             "high_risk_every": args.high_risk_every,
+            "max_seconds": args.max_seconds,
+            "SIGNOFF_WORKER_CONCURRENCY": args.worker_concurrency or "default",
             "classifier": "openai (fake server)",
         },
         "results": result,
@@ -171,6 +189,15 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=16)
     parser.add_argument("--llm-delay", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=0,
+        help="SIGNOFF_WORKER_CONCURRENCY (0: leave Signoff's default)",
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=150.0, help="stop watching (keeps make bench bounded)"
+    )
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="postgres")
     parser.add_argument(
         "--high-risk-every", type=int, default=5, help="every Nth ticket needs a human (0: none)"

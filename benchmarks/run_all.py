@@ -29,7 +29,7 @@ FULL: dict[str, list[str]] = {
     "ack_latency": [],
     "webhook_ingest": [],
     "pipeline_throughput": [],
-    "scale": [],
+    "scale": ["--stats-samples", "2"],
 }
 QUICK: dict[str, list[str]] = {
     "burst": ["--tickets", "30", "--seconds", "3", "--rate", "5"],

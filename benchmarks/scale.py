@@ -1,7 +1,8 @@
 """Benchmark 4: ``/signoff pending`` and ``/signoff stats`` with a million items in PostgreSQL.
 
 The items (and a decision for each decided one) are written with ``COPY``, spread over the last
-30 days, 1% of them waiting for review. Then the real server answers the commands one at a time;
+30 days; the newest 1% are waiting for review, as they would be in a real queue. Then the real
+server answers the commands one at a time;
 each sample is the time from sending the signed command until its answer reaches the
 ``response_url`` (the ack comes first and says nothing about the query). The query plans of the
 reads that scale with the table are printed with ``EXPLAIN ANALYZE``.
@@ -10,6 +11,7 @@ reads that scale with the table are printed with ``EXPLAIN ANALYZE``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import tempfile
 import time
@@ -26,6 +28,8 @@ from benchmarks import harness
 from benchmarks.payloads import command_request
 from benchmarks.seed import copy_rows, item_row
 from benchmarks.stats import summarise_ms
+from bot.database import create_engine, session_factory
+from bot.review_stats_sql import review_stats as sql_review_stats
 from tests.fakes.slack_api import FakeSlack
 from tests.signatures import slack_headers
 
@@ -49,8 +53,10 @@ PLANS = {
 }
 
 
-def _state(number: int) -> str:
-    if number % 100 == 0:
+def _state(number: int, count: int) -> str:
+    """The newest 1% wait for review (items expire after a day, so pending ones are recent);
+    of the older ones one in twenty was rejected."""
+    if number >= count - max(1, count // 100):
         return "pending_review"
     if number % 20 == 1:
         return "rejected"
@@ -61,7 +67,7 @@ def _items(count: int, now: datetime) -> Iterator[dict[str, Any]]:
     step = SPAN / count
     first = now - SPAN
     for n in range(count):
-        row = item_row(n, _state(n), run="scale")
+        row = item_row(n, _state(n, count), run="scale")
         created = first + step * n
         row.update(created_at=created, updated_at=created, review_started_at=created)
         if row["state"] != "pending_review":
@@ -74,7 +80,7 @@ def _decisions(count: int, now: datetime) -> Iterator[dict[str, Any]]:
     step = SPAN / count
     first = now - SPAN
     for n in range(count):
-        state = _state(n)
+        state = _state(n, count)
         if state == "pending_review":
             continue
         outcome = "rejected" if state == "rejected" else ("auto_approved", "approved")[n % 2]
@@ -118,6 +124,22 @@ def _plans(url: str) -> dict[str, Any]:
             }
             conn.rollback()
     return plans
+
+
+async def _sql_stats_timings(url: str, samples: int) -> list[float]:
+    """The database-computed stats (bot.review_stats_sql), timed in this process: what the
+    ``stats`` answer costs once the lead wires it in instead of the row-loading one."""
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    timings = []
+    try:
+        for _ in range(samples):
+            began = time.perf_counter()
+            await sql_review_stats(sessions, datetime.now(UTC) - timedelta(days=7), "week")
+            timings.append(time.perf_counter() - began)
+    finally:
+        await engine.dispose()
+    return timings
 
 
 def _timed_command(
@@ -175,6 +197,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _sample(server.url, slack, "pending", 3, args.timeout)  # warm-up
             pending = _sample(server.url, slack, "pending", args.samples, args.timeout)
             stats = _sample(server.url, slack, "stats", args.stats_samples, args.timeout)
+            sql_stats = summarise_ms(asyncio.run(_sql_stats_timings(url, args.samples // 10 + 1)))
             peak_rss = server.peak_rss_mib()
             errors = server.error_lines()
     return {
@@ -192,6 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seed": seeded,
             "pending": pending,
             "stats": stats,
+            "stats_computed_by_database_direct": sql_stats,
             "peak_rss_mib": peak_rss,
             "server_errors": errors,
             "plans": plans,
