@@ -28,6 +28,7 @@ async def running_background(rt: Runtime, worker: Worker) -> AsyncIterator[Async
         scheduler.shutdown(wait=False)
         worker.stop()
         await task
+        await worker.close()
 
 
 async def run_worker_process(rt: Runtime, stop: asyncio.Event) -> None:

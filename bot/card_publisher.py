@@ -1,7 +1,10 @@
 """Posting and updating review cards. Slack failures are logged and left for the sweep.
 
-A card that could not be posted keeps ``slack_ts`` empty; the worker's claim picks such items up
-again, so nothing is dropped when Slack is down.
+A card that could not be posted keeps ``slack_ts`` empty (pending post); ``CardPoster`` posts such
+cards later, oldest first, so nothing is dropped when Slack is down. Every ``chat.postMessage``
+waits for a slot from the process-wide per-channel pacer (Slack allows about one message per
+second per channel). The pipeline's ``post_card`` never waits for a slot: when the channel is
+busy the card is left to ``CardPoster``, so a burst of cards cannot stall assessment or execution.
 """
 
 from __future__ import annotations
@@ -13,13 +16,18 @@ from sqlalchemy import and_, update
 from sqlmodel import col
 
 from bot import audit
-from bot.approval_card import auto_line, card_text, render_card
+from bot.approval_card import auto_line, card_text, masked, render_card
 from bot.database import SessionFactory, transaction
 from bot.item_states import ItemState
+from bot.item_store import other_cards_waiting
 from bot.logging_setup import get_logger
 from bot.models import Decision, Item
+from bot.post_rate import ChannelPacer, configure_pacing, shared_pacer
+from bot.settings import Settings
+from bot.slack_text import safe
 
 log = get_logger(__name__)
+DIGEST_LINES = 40
 
 
 class CardPublisher:
@@ -29,19 +37,51 @@ class CardPublisher:
         channel: str,
         sessions: SessionFactory,
         errors: Counter | None = None,
+        *,
+        pacer: ChannelPacer | None = None,
     ) -> None:
         self.client = client
         self.channel = channel
         self._sessions = sessions
         self._errors = errors
+        self._pacer = pacer or shared_pacer()
+        self.digest_threshold = 20
+        # Set while CardPoster works through a backlog: new cards queue behind it, in order.
+        self.backlog_active = False
+        # Whether the last failed post may work later (429, 5xx, network) or never will.
+        self.last_failure_transient = True
+
+    def configure(self, settings: Settings) -> None:
+        """Apply the posting settings (pace per channel, burst digest threshold)."""
+        self.digest_threshold = settings.digest_threshold
+        configure_pacing(settings)
+
+    @property
+    def slot_seconds(self) -> float:
+        return self._pacer.interval
 
     def _failed(self, operation: str, item_id: str | None, exc: Exception) -> None:
+        status = exc.response.status_code if isinstance(exc, SlackApiError) else None
+        self.last_failure_transient = status is None or status == 429 or status >= 500
         if self._errors is not None:
             self._errors.labels(operation).inc()
         log.warning("slack call failed", operation=operation, item_id=item_id, error=str(exc))
 
     async def post_card(self, item: Item) -> bool:
-        """Post the review card and remember where it is; False leaves it for the next sweep."""
+        """Post the card now if the channel is free and no other card waits (it would be older);
+        False leaves it pending for CardPoster, which posts in order."""
+        if self.backlog_active or await other_cards_waiting(self._sessions, item.id):
+            return False
+        if not self._pacer.try_reserve(self.channel):
+            return False
+        return await self._post_card(item)
+
+    async def post_card_paced(self, item: Item) -> bool:
+        """Wait for the channel's next slot, then post (CardPoster's path)."""
+        await self._pacer.wait(self.channel)
+        return await self._post_card(item)
+
+    async def _post_card(self, item: Item) -> bool:
         try:
             response = await self.client.chat_postMessage(
                 channel=self.channel,
@@ -84,6 +124,7 @@ class CardPublisher:
         """A line in the card's thread (reminders, escalations, failures)."""
         if not item.slack_ts or not item.slack_channel:
             return False
+        await self._pacer.wait(item.slack_channel)
         try:
             await self.client.chat_postMessage(
                 channel=item.slack_channel,
@@ -100,21 +141,48 @@ class CardPublisher:
     async def direct_message(self, user_id: str, text: str) -> bool:
         try:
             opened = await self.client.conversations_open(users=user_id)
-            await self.client.chat_postMessage(
-                channel=str(opened["channel"]["id"]), text=text, unfurl_links=False
-            )
+            channel = str(opened["channel"]["id"])
+            await self._pacer.wait(channel)
+            await self.client.chat_postMessage(channel=channel, text=text, unfurl_links=False)
         except (SlackApiError, SlackClientError) as exc:
             self._failed("direct_message", None, exc)
             return False
         return True
 
     async def post_auto_line(self, item: Item) -> None:
+        await self._pacer.wait(self.channel)
         try:
             await self.client.chat_postMessage(
                 channel=self.channel, text=auto_line(item), unfurl_links=False, unfurl_media=False
             )
         except (SlackApiError, SlackClientError) as exc:
             self._failed("post_auto_line", item.id, exc)
+
+    async def post_backlog_digest(self, oldest: list[Item], total: int) -> bool:
+        """One message listing a burst of cards that wait for Slack's rate, so reviewers see the
+        whole queue at once instead of watching it trickle in (the cards still follow)."""
+        minutes = max(1, round(total * self.slot_seconds / 60))
+        lines = [
+            f"• `{item.id}` {(item.risk_level or '?').upper()} — {safe(masked(item.subject), 80)}"
+            for item in oldest[:DIGEST_LINES]
+        ]
+        if total > len(lines):
+            lines.append(f"…and {total - len(lines)} more.")
+        text = (
+            f":inbox_tray: *{total} items are waiting for review.* Their cards are being posted "
+            f"oldest first over about {minutes} min (Slack allows about one message per second "
+            "per channel).\n" + "\n".join(lines)
+        )
+        await self._pacer.wait(self.channel)
+        try:
+            await self.client.chat_postMessage(
+                channel=self.channel, text=text, unfurl_links=False, unfurl_media=False
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            self._failed("post_backlog_digest", None, exc)
+            return False
+        log.info("backlog digest posted", waiting=total)
+        return True
 
     async def _decision_summary(self, item: Item) -> tuple[str | None, str | None]:
         if item.decision_id is None:

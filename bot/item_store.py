@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -169,6 +169,70 @@ async def claim(
             return []
         rows = await session.execute(select(Item).where(col(Item.id).in_(claimed)))
         return list(rows.scalars())
+
+
+def _unposted() -> ColumnElement[bool]:
+    return and_(col(Item.state) == ItemState.PENDING_REVIEW, col(Item.slack_ts).is_(None))
+
+
+def _review_order() -> Any:
+    """Cards go out in the order items entered review (arrival order, unless an assessment took
+    longer: a card is not held back for an older item that is not ready yet)."""
+    return func.coalesce(col(Item.review_started_at), col(Item.created_at))
+
+
+async def other_cards_waiting(sessions: SessionFactory, item_id: str) -> bool:
+    async with sessions() as session:
+        found = await session.execute(
+            select(col(Item.id)).where(_unposted(), col(Item.id) != item_id).limit(1)
+        )
+        return found.first() is not None
+
+
+async def unposted_cards(sessions: SessionFactory, *, limit: int) -> tuple[int, list[Item]]:
+    """How many cards wait to be posted, and the oldest ``limit`` of them."""
+    async with sessions() as session:
+        total = (
+            await session.execute(select(func.count()).select_from(Item).where(_unposted()))
+        ).scalar_one()
+        oldest = await session.execute(
+            select(Item).where(_unposted()).order_by(_review_order(), col(Item.id)).limit(limit)
+        )
+        return int(total), list(oldest.scalars())
+
+
+async def claim_unposted_card(
+    sessions: SessionFactory, worker_id: str, *, lease: timedelta, now: datetime | None = None
+) -> Item | None:
+    """Claim the card that has waited longest, so cards appear in the order items entered review
+    and two instances never post the same card."""
+    now = now or utcnow()
+    free = or_(col(Item.claimed_until).is_(None), col(Item.claimed_until) < now)
+    ready = or_(col(Item.next_attempt_at).is_(None), col(Item.next_attempt_at) <= now)
+    async with transaction(sessions) as session:
+        item_id = (
+            await session.execute(
+                select(col(Item.id))
+                .where(_unposted(), free, ready)
+                .order_by(_review_order(), col(Item.id))
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalar_one_or_none()
+        if item_id is None:
+            return None
+        result = cast(
+            CursorResult[Any],
+            await session.execute(
+                update(Item)
+                .where(and_(col(Item.id) == item_id, free, _unposted()))
+                .values(claimed_by=worker_id, claimed_until=now + lease)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if result.rowcount != 1:
+            return None
+        return await session.get(Item, item_id)
 
 
 async def release(session: AsyncSession, item_id: str, worker_id: str, **values: Any) -> None:

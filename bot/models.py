@@ -175,6 +175,18 @@ class ThresholdSetting(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class RunClaim(SQLModel, table=True):
+    """A once-only job run (e.g. ``daily_digest:2026-11-25``) claimed by one instance: the row's
+    primary key and a conditional update decide, so N schedulers firing together send it once."""
+
+    __tablename__ = "run_claim"
+
+    key: str = Field(primary_key=True, max_length=100)
+    claimed_by: str = Field(max_length=64)
+    claimed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    held_until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class SlackEvent(SQLModel, table=True):
     """Slack event ids already handled: Slack re-delivers (X-Slack-Retry-Num) when an ack is late,
     and Bolt does not de-duplicate."""

@@ -7,6 +7,7 @@ message an operator can act on rather than a traceback.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -107,6 +108,15 @@ class Settings(BaseSettings):
     expiry_action: Literal["expire", "keep_waiting"] = Field(
         default="expire", alias="SIGNOFF_EXPIRY_ACTION"
     )
+    # Slack posting: chat.postMessage per channel is paced (Slack allows ~1 message/s/channel);
+    # when more cards than the threshold wait to be posted, one digest message lists them first.
+    slack_posts_per_second: float = Field(
+        default=1.0, alias="SIGNOFF_SLACK_POSTS_PER_SECOND", gt=0, le=50
+    )
+    slack_post_burst: int = Field(default=1, alias="SIGNOFF_SLACK_POST_BURST", ge=1, le=20)
+    digest_threshold: int = Field(default=20, alias="SIGNOFF_DIGEST_THRESHOLD", ge=0)
+    # "HH:MM" (UTC) for the daily digest in the review channel; empty turns it off.
+    daily_digest_at: str = Field(default="09:00", alias="SIGNOFF_DAILY_DIGEST_AT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
     @field_validator("reviewers", "leads", mode="before")
@@ -133,6 +143,14 @@ class Settings(BaseSettings):
         if isinstance(value, tuple) and any(not 0 < f < 1 for f in value):
             raise ValueError("each reminder fraction must be between 0 and 1")
         return tuple(sorted(value)) if isinstance(value, tuple) else value
+
+    @field_validator("daily_digest_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a UTC time such as 09:00, or empty to turn it off")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import structlog
 
+from bot.card_poster import CardPoster
 from bot.item_store import claim
 from bot.logging_setup import get_logger
 from bot.models import Item
@@ -42,6 +43,10 @@ class Worker:
         self.rt = runtime
         self.worker_id = make_worker_id()
         self.pipeline = Pipeline(runtime, self.worker_id)
+        self.card_poster = CardPoster(runtime, self.worker_id)
+        self._posting: asyncio.Task[int] | None = None
+        if runtime.publisher is not None:
+            runtime.publisher.configure(runtime.settings)
         self._batch_size = batch_size
         self._limit = asyncio.Semaphore(concurrency or runtime.settings.worker_concurrency)
         self._idle_wait = idle_wait
@@ -53,13 +58,16 @@ class Worker:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Claim and advance one batch; returns how many items were claimed."""
+        """Claim and advance one batch; returns how many items were claimed. Cards waiting to be
+        posted are not in the batch: the card poster (started here when idle) posts them in
+        order at Slack's pace, so they never hold up the rest of the work."""
+        self._start_card_poster()
         items = await claim(
             self.rt.sessions,
             self.worker_id,
             lease=timedelta(seconds=self.rt.settings.lease_seconds),
             limit=self._batch_size,
-            include_unposted=self.rt.publisher is not None,
+            include_unposted=False,
         )
         if items:
             await asyncio.gather(*(self._advance(item) for item in items))
@@ -92,12 +100,31 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait)
 
+    def _start_card_poster(self) -> None:
+        if self.rt.publisher is None or self._stopping:
+            return
+        if self._posting is None or self._posting.done():
+            if self._posting is not None and not self._posting.cancelled():
+                error = self._posting.exception()
+                if error is not None:
+                    log.error("card poster failed; restarting", error=repr(error))
+            self._posting = asyncio.create_task(self.card_poster.run(), name="signoff-cards")
+
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+
+    async def close(self) -> None:
+        """Stop the card poster (its claimed card stays pending and is posted after the lease)."""
+        if self._posting is not None and not self._posting.done():
+            self._posting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._posting
 
     async def drain(self, *, max_passes: int = 100) -> None:
         """Run passes until nothing is claimable (used by the demo and the CLI)."""
         for _ in range(max_passes):
             if await self.run_once() == 0:
-                return
+                break
+        if self._posting is not None:
+            await self._posting

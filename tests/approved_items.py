@@ -53,7 +53,7 @@ def seed_pending(db: Engine, count: int, **values: Any) -> list[str]:
     ids = [new_item_id() for _ in range(count)]
     rows = _rows(ids, ItemState.PENDING_REVIEW, utcnow())
     for n, row in enumerate(rows):
-        row.update(slack_channel="C0REVIEW", slack_ts=f"1700000000.{n:06d}", **values)
+        row.update({"slack_channel": "C0REVIEW", "slack_ts": f"1700000000.{n:06d}", **values})
     with db.begin() as connection:
         connection.execute(insert(Item), rows)
     return ids

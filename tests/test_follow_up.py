@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.card_poster import CardPoster
 from bot.follow_up import FollowUpCounts, run_follow_ups
 from bot.item_store import claim, get_item, ingest
 from bot.pipeline import Pipeline
@@ -52,6 +53,7 @@ async def _pending_item(rt: Runtime) -> tuple[str, datetime]:
         rt.sessions, "w", lease=timedelta(seconds=30), limit=5, include_unposted=True
     ):
         await pipeline.advance(claimed)
+    await CardPoster(rt, "w").run()  # the card, if the channel's slot was taken just now
     item = await get_item(rt.sessions, item_id)
     assert item is not None and item.state == "pending_review" and item.slack_ts
     assert item.review_started_at is not None
