@@ -14,6 +14,7 @@ replays the thresholds only: earned autonomy is per bucket and is shown by ``/si
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -137,6 +138,18 @@ async def replay(
                 .order_by(col(Item.created_at).desc())
             )
         ).all()
+    # The replay is CPU work (rules over every item of the month): off the event loop.
+    return await asyncio.to_thread(
+        _replay_rows, [(row[0], row[1]) for row in rows], risks, before, after
+    )
+
+
+def _replay_rows(
+    rows: list[tuple[Item, Decision | None]],
+    risks: dict[str, RiskLevel | None],
+    before: Thresholds,
+    after: Thresholds,
+) -> dict[str, CategoryReplay]:
     table: dict[str, CategoryReplay] = defaultdict(CategoryReplay)
     for item, decision in rows:
         model_risk = None if item.assessment_error else risks.get(item.id)
