@@ -131,7 +131,8 @@ def test_failed_assessment_is_said_prominently_on_the_card(
         assert "*AI assessment unavailable:* model timed out after 20 s" in json.dumps(blocks[1])
 
 
-def test_reject_needs_a_reason_from_the_list_and_shows_it(server: RunningServer) -> None:
+def test_reject_needs_a_reason_from_the_list_and_shows_it(one_db_server: RunningServer) -> None:
+    server = one_db_server
     assert server.slack is not None and server.sink is not None
     item_id = carded(server, refund_ticket("300.00"))
     server.click(REJECT_ACTION, item_id, user=REVIEWER)

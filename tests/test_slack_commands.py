@@ -121,8 +121,9 @@ def test_show_mine_and_stats(one_db_server: RunningServer) -> None:
 
 
 def test_only_leads_change_settings_and_every_change_is_audited_and_announced(
-    server: RunningServer,
+    one_db_server: RunningServer,
 ) -> None:
+    server = one_db_server
     assert server.slack is not None
     refused = ask(server, "set quorum_amount 100")
     assert "Only leads" in refused and "Nothing was changed" in refused

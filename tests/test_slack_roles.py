@@ -24,7 +24,6 @@ from tests.server_harness import (
     REVIEWER,
     REVIEWER_2,
     RunningServer,
-    start_server,
     wait_until,
 )
 from tests.slack_payloads import card_click, select_value, submit_view
@@ -49,12 +48,10 @@ def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[
 
 
 def test_members_of_the_reviewer_group_may_decide_and_the_list_is_cached(
-    database_url: str, slack: FakeSlack, sink: HttpSink
+    tmp_path: Path, slack: FakeSlack, sink: HttpSink
 ) -> None:
     slack.usergroup_members[GROUP] = [GROUPIE]
-    with start_server(
-        database_url=database_url, slack=slack, sink=sink, reviewer_group=GROUP
-    ) as server:
+    with sqlite_server(tmp_path, slack, sink, reviewer_group=GROUP) as server:
         first = carded(server, refund_ticket("300.00"))
         second = carded(server, refund_ticket("310.00"))
         card_click(server, REJECT_ACTION, first, user=GROUPIE)
