@@ -158,6 +158,18 @@ class CardPublisher:
         except (SlackApiError, SlackClientError) as exc:
             self._failed("post_auto_line", item.id, exc)
 
+    async def post_message(self, text: str) -> bool:
+        """A plain message in the review channel (the daily digest), paced like every post."""
+        await self._pacer.wait(self.channel)
+        try:
+            await self.client.chat_postMessage(
+                channel=self.channel, text=text, unfurl_links=False, unfurl_media=False
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            self._failed("post_message", None, exc)
+            return False
+        return True
+
     async def post_backlog_digest(self, oldest: list[Item], total: int) -> bool:
         """One message listing a burst of cards that wait for Slack's rate, so reviewers see the
         whole queue at once instead of watching it trickle in (the cards still follow)."""

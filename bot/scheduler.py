@@ -11,12 +11,14 @@ from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.daily_digest import send_daily_digest
 from bot.follow_up import FollowUpCounts, run_follow_ups
 from bot.models import utcnow
 from bot.worker import Worker
 
 SWEEP_JOB = "sweep"
 FOLLOW_UP_JOB = "follow_up"
+DAILY_DIGEST_JOB = "daily_digest"
 
 
 def build_scheduler(worker: Worker, *, interval_seconds: float) -> AsyncIOScheduler:
@@ -33,5 +35,24 @@ def build_scheduler(worker: Worker, *, interval_seconds: float) -> AsyncIOSchedu
             max_instances=1,
             coalesce=True,
             misfire_grace_time=max(1, int(interval_seconds)),
+        )
+    at = worker.rt.settings.daily_digest_at
+    if at:
+        hour, minute = (int(part) for part in at.split(":"))
+
+        async def daily_digest() -> bool:
+            return await send_daily_digest(worker.rt, utcnow(), by=worker.worker_id)
+
+        # Every instance fires; the run_claim row lets one of them post. A run delayed by a busy
+        # event loop still happens within the grace period.
+        scheduler.add_job(
+            daily_digest,
+            "cron",
+            hour=hour,
+            minute=minute,
+            id=DAILY_DIGEST_JOB,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
         )
     return scheduler
