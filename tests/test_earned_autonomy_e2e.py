@@ -15,7 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.approval_card import APPROVE_ACTION, REJECT_ACTION
+from bot.approval_card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION
+from bot.edit_modal import EDIT_CALLBACK
+from bot.edit_validation import REPLY_BLOCK, VALUE_BLOCK
 from bot.models import AutonomyOutcome, Item, utcnow
 from bot.reject_modal import DETAIL_BLOCK, REASON_BLOCK
 from bot.spot_checks import SPOT_BAD_ACTION
@@ -30,6 +32,7 @@ from tests.server_harness import (
     wait_until,
 )
 from tests.slack_payloads import card_click, input_values, select_value, submit_view
+from tests.slack_review import opened_view
 from tests.ticket_factory import password_ticket
 
 BUCKET = "shipping/update_field/medium"
@@ -255,3 +258,39 @@ def test_spot_check_thumbs_down_counts_as_a_reject(
         assert sorted(map(tuple, outcomes)) == sorted(
             [(item_id, "rejected"), (good_id, "approved_unchanged")]
         )
+
+
+def test_a_material_edit_revokes_autonomy_at_once(
+    database_url: str, slack: FakeSlack, sink: HttpSink
+) -> None:
+    with start_server(database_url=database_url, slack=slack, sink=sink, **SMALL) as server:
+        waiting = [_submit(server, address_ticket()) for _ in range(4)]
+        for item_id in waiting:
+            _card_blocks(server, item_id)
+        for item_id in waiting[:3]:
+            card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
+            server.wait_for_state(item_id, "executed")
+        trusted = server.wait_for_state(_submit(server, address_ticket()), "executed")
+        assert trusted.route_policy == "earned_autonomy"
+
+        # The reviewer rewrites the fourth item's reply: approved after a material edit.
+        assert server.slack is not None
+        card_click(server, EDIT_ACTION, waiting[3], user=REVIEWER)
+        view = opened_view(server.slack, EDIT_CALLBACK)
+        submit_view(
+            server,
+            view,
+            user=REVIEWER,
+            values=input_values(
+                **{
+                    REPLY_BLOCK: "Hello Ana, before we change anything we need to confirm the "
+                    "request from the email address on file; please reply to our message.",
+                    VALUE_BLOCK: "12 Oak Street, Springfield",
+                }
+            ),
+        )
+        server.wait_for_state(waiting[3], "executed")
+        revoked = wait_until(lambda: _dms(slack, LEAD, "Autonomy revoked"), what="leads told")
+        assert "a material edit" in revoked[0].params["text"]
+        after = _submit(server, address_ticket())
+        assert server.wait_for_state(after, "pending_review").route_policy == "risk_threshold"
