@@ -4,6 +4,7 @@ and the 30-day threshold replay."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -280,3 +281,24 @@ async def test_replay_of_a_refund_limit_counts_what_humans_did(rt: Runtime) -> N
     tighter = await replay(rt.sessions, before=after, after=before, now=utcnow())
     assert tighter["billing"].newly_review == 1
     assert summary_lines("quorum_amount", "500", "800", {})[0].startswith("`quorum_amount` does")
+
+
+async def test_concurrent_catch_ups_record_each_outcome_once(rt: Runtime) -> None:
+    start = utcnow() - timedelta(minutes=5)
+    for n in range(4):
+        await _reviewed(rt, DecisionOutcome.APPROVED, at=start + timedelta(seconds=n))
+    rejected = await _reviewed(
+        rt, DecisionOutcome.REJECTED, state=ItemState.REJECTED, at=start + timedelta(seconds=9)
+    )
+    results = await asyncio.gather(*(sync_review_outcomes(rt.sessions, POLICY) for _ in range(6)))
+    revocations = [r for found in results for r in found]
+    assert [r.item_id for r in revocations] == [rejected]  # told once, not six times
+    async with rt.sessions() as session:
+        per_item = (
+            await session.execute(
+                select(col(AutonomyOutcome.item_id), func.count()).group_by(
+                    col(AutonomyOutcome.item_id)
+                )
+            )
+        ).all()
+    assert len(per_item) == 5 and all(count == 1 for _, count in per_item)
