@@ -7,6 +7,11 @@ The logic lives in ``bot.autonomy_report``, ``bot.autonomy_store``, ``bot.edit_s
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlmodel import col
+
 from bot import audit
 from bot.autonomy_report import autonomy_overview, bucket_report
 from bot.autonomy_routing import catch_up
@@ -18,9 +23,9 @@ from bot.autonomy_store import (
 )
 from bot.channel_notices import notify_channel
 from bot.database import transaction
-from bot.edit_stats import edit_report
+from bot.edit_stats import edit_report, edit_stats, edit_stats_lines
 from bot.lead_settings import canonical_key
-from bot.models import ThresholdSetting, utcnow
+from bot.models import Item, ThresholdSetting, utcnow
 from bot.slack_text import safe
 from bot.threshold_dry_run import (
     ThresholdChangeError,
@@ -30,11 +35,13 @@ from bot.threshold_dry_run import (
     recent_changes,
     revert_change,
 )
-from handlers.signoff_command import CommandContext, CommandError, subcommand
-from policies.autonomy import BucketKey, Pin
+from handlers.signoff_command import CommandContext, CommandError, stats_section, subcommand
+from policies.autonomy import EARNED_AUTONOMY, PINNED_ALLOW, BucketKey, Pin
 
 _PIN_WORDS = {"review": Pin.ALWAYS_REVIEW, "always-review": Pin.ALWAYS_REVIEW, "allow": Pin.ALLOW}
 _LEAD_VERBS = frozenset({"pin", "unpin", "set"})
+# Week columns shown per category in /signoff stats.
+MAX_STATS_WEEKS = 6
 
 
 def _bucket(word: str) -> str:
@@ -144,6 +151,30 @@ async def edits(ctx: CommandContext) -> str:
             raise CommandError("Usage: `/signoff edits [weeks]`, weeks from 1 to 52.")
         weeks = int(ctx.args[0])
     return await edit_report(ctx.rt.sessions, now=utcnow(), weeks=weeks)
+
+
+@stats_section
+async def edit_rates(ctx: CommandContext, since: datetime) -> list[str]:
+    """``/signoff stats``: are drafts improving (edit rate and size), and what runs on trust."""
+    table = await edit_stats(ctx.rt.sessions, since=since)
+    lines = ["*Edits per category* (share of human approvals that were edited, avg edit size):"]
+    lines.extend(edit_stats_lines(table, weeks=MAX_STATS_WEEKS))
+    async with ctx.rt.sessions() as session:
+        earned = (
+            await session.execute(
+                select(func.count())
+                .select_from(Item)
+                .where(
+                    col(Item.route_policy).in_([EARNED_AUTONOMY, PINNED_ALLOW]),
+                    col(Item.created_at) >= since,
+                )
+            )
+        ).scalar_one()
+    lines.append(
+        f"*Earned autonomy:* {earned} items executed on a bucket's trust "
+        "(`/signoff autonomy` shows the buckets)."
+    )
+    return lines
 
 
 def _change_id(word: str) -> int:

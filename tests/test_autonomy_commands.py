@@ -188,3 +188,6 @@ def test_edits_reports_edit_rate_per_category(server: RunningServer) -> None:
     answer = ask(server, "edits 2", user=REVIEWER)
     assert "*shipping* —" in answer and "0% edited of 1" in answer
     assert "weeks from 1 to 52" in ask(server, "edits 99", user=REVIEWER)
+    stats = ask(server, "stats week", user=REVIEWER)
+    assert "*Edits per category*" in stats and "*shipping* —" in stats
+    assert "*Earned autonomy:* 0 items executed on a bucket's trust" in stats
