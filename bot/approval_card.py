@@ -17,6 +17,7 @@ from typing import Any
 from bot.assessment import ProposedAction
 from bot.item_states import ItemState
 from bot.models import Item
+from bot.outcomes import is_merged
 from bot.pii_redaction import mask_for_display
 from bot.slack_text import quote, safe, truncate
 
@@ -213,7 +214,9 @@ def _button(action_id: str, text: str, item: Item, **extra: Any) -> dict[str, An
 
 def _buttons(item: Item) -> dict[str, Any]:
     elements: list[dict[str, Any]] = []
-    if item.stale_reason:
+    if is_merged(item):
+        pass  # folded into another item's re-draft: only Reject is left
+    elif item.stale_reason:
         elements.append(_button(REDRAFT_ACTION, "Re-draft", item, style="primary"))
     else:
         approve = _button(APPROVE_ACTION, "Approve", item, style="primary")

@@ -44,3 +44,11 @@ def outcome_of(item: Item, decision: Decision | None) -> Outcome:
     if decision is not None and decision.outcome == DecisionOutcome.APPROVED:
         return Outcome.APPROVED_AFTER_EDIT if item.edited_by else Outcome.APPROVED
     return Outcome.IN_PROGRESS
+
+
+# A newer event whose text a re-draft of the older item took in: it must not be acted on too.
+MERGED_PREFIX = "Merged into "
+
+
+def is_merged(item: Item) -> bool:
+    return (item.stale_reason or "").startswith(MERGED_PREFIX)

@@ -27,8 +27,9 @@ from bot.item_states import DecisionOutcome, ItemState
 from bot.item_store import transition
 from bot.lead_settings import LeadSettings
 from bot.models import Decision, Item, utcnow
+from bot.outcomes import is_merged
 from bot.reviewer_roster import Roles
-from bot.stale_drafts import mark_stale_if_superseded, newer_events, redraft_body
+from bot.stale_drafts import mark_merged, mark_stale_if_superseded, newer_events, redraft_body
 from policies.approvers import approval_refusal
 from policies.quorum import (
     ApprovalRequirement,
@@ -56,6 +57,8 @@ class ReviewResult:
     status: ReviewStatus
     message: str
     item: Item | None = None
+    # Other items whose cards changed too (events merged into a re-draft).
+    also_changed: tuple[str, ...] = ()
 
     @property
     def changed_card(self) -> bool:
@@ -283,7 +286,9 @@ async def approve(
                 )
                 result = ReviewResult(
                     ReviewStatus.STALE,
-                    f"{item.stale_reason} Approve is refused until the item is re-drafted: "
+                    f"{item.stale_reason} Nothing was changed."
+                    if is_merged(item)
+                    else f"{item.stale_reason} Approve is refused until the item is re-drafted: "
                     "press *Re-draft* on the card. Nothing was changed.",
                 )
             elif version is not None and version != item.draft_version:
@@ -419,7 +424,8 @@ async def save_edit(
                 )
                 result = ReviewResult(
                     ReviewStatus.STALE,
-                    f"{item.stale_reason} Your edit was not saved: press *Re-draft* first.",
+                    f"{item.stale_reason} Your edit was not saved"
+                    + ("." if is_merged(item) else ": press *Re-draft* first."),
                 )
             elif version != item.draft_version:
                 result = ReviewResult(
@@ -528,6 +534,12 @@ async def redraft(sessions: SessionFactory, *, item_id: str, roles: Roles) -> Re
             )
         if item.state != ItemState.PENDING_REVIEW:
             return await _not_pending(session, item)
+        if is_merged(item):
+            return ReviewResult(
+                ReviewStatus.ALREADY_DECIDED,
+                f"{item.stale_reason} Nothing was changed.",
+                item,
+            )
         newer = await newer_events(session, item)
         if not newer and not item.stale_reason:
             return ReviewResult(
@@ -568,10 +580,12 @@ async def redraft(sessions: SessionFactory, *, item_id: str, roles: Roles) -> Re
             newer_items=[event.id for event in newer],
             old_card_ts=item.slack_ts,
         )
+        merged = await mark_merged(session, newer, item_id)
         result = ReviewResult(
             ReviewStatus.RECORDED,
             "Re-drafting with the newer messages; a fresh card will follow.",
             item,
+            also_changed=tuple(event.id for event in merged),
         )
     return result
 

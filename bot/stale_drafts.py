@@ -12,9 +12,9 @@ webhook, else the event's own id (so an unrelated ticket never marks another sta
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,6 +22,7 @@ from bot import audit
 from bot.database import transaction
 from bot.item_states import ItemState
 from bot.models import Item, utcnow
+from bot.outcomes import MERGED_PREFIX
 from bot.runtime import Runtime
 
 THREAD_KEYS = (
@@ -156,3 +157,36 @@ async def mark_older_drafts_stale(rt: Runtime, new_item_id: str) -> list[str]:
             if fresh is not None:
                 await rt.publisher.refresh_card(fresh)
     return [item.id for item in marked]
+
+
+_MERGEABLE = (ItemState.RECEIVED, ItemState.ASSESSED, ItemState.PENDING_REVIEW)
+
+
+async def mark_merged(session: AsyncSession, newer: Sequence[Item], into: str) -> list[Item]:
+    """Newer events folded into ``into`` by a re-draft: mark them so nobody approves them too
+    (Approve and Re-draft are refused on them; Reject closes them)."""
+    reason = (
+        f"{MERGED_PREFIX}`{into}` by a re-draft: its text is part of that item's new draft, "
+        "so reject this one."
+    )
+    merged: list[Item] = []
+    now = utcnow()
+    for event in newer:
+        result = cast(
+            CursorResult[Any],
+            await session.execute(
+                update(Item)
+                .where(
+                    and_(
+                        col(Item.id) == event.id,
+                        col(Item.state).in_(list(_MERGEABLE)),
+                    )
+                )
+                .values(stale_reason=reason, stale_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        if result.rowcount == 1:
+            await audit.record(session, "merged_into", item_id=event.id, into=into)
+            merged.append(event)
+    return merged

@@ -153,6 +153,8 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         if result.status == ReviewStatus.RECORDED and result.item is not None:
             await close_redrafted_card(rt, result.item, user)
             deps.notify_worker()
+            for merged_id in result.also_changed:
+                await refresh(rt, await get_item(rt.sessions, merged_id))
             return
         await tell(client, user=user, channel=channel, text=result.message)
 

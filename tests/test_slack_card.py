@@ -38,6 +38,7 @@ from tests.slack_payloads import card_click, input_values, select_value, submit_
 from tests.slack_review import (
     audit_rows,
     carded,
+    ephemerals,
     latest_card,
     opened_view,
     sqlite_server,
@@ -204,9 +205,24 @@ def test_a_newer_event_makes_the_draft_stale_until_it_is_redrafted(server: Runni
 
     redrafted = wait_until(fresh_card, what="a fresh card for the re-drafted item")
     assert "please cancel" in redrafted.body and redrafted.stale_reason is None
+    # The newer event's text is in the re-draft now: its own card must not be approved too.
+    merged_ts = server.item(second).slack_ts or ""
+    merged_card = latest_card(server.slack, merged_ts, f"Merged into `{first}`")
+    assert APPROVE_ACTION not in merged_card and REDRAFT_ACTION not in merged_card
+    card_click(server, APPROVE_ACTION, second, user=REVIEWER_2)
+    wait_ephemeral(server.slack, REVIEWER_2, "so reject this one")
+    card_click(server, REDRAFT_ACTION, second, user=REVIEWER_2)
+    fake = server.slack
+    wait_until(
+        lambda: len([t for t in ephemerals(fake, REVIEWER_2) if "Merged into" in t]) == 2,
+        what="re-draft of a merged event refused",
+    )
+    assert server.item(second).state == "pending_review"
     card_click(server, APPROVE_ACTION, first, user=REVIEWER)
     server.wait_for_state(first, "executed")
     assert "redrafted" in server.audit_events(first)
+    assert "merged_into" in server.audit_events(second)
+    assert len(server.sink.requests) == 1
 
 
 def test_leads_retry_a_failed_execution_once_with_the_same_key(server: RunningServer) -> None:
