@@ -20,6 +20,7 @@ class ChannelPacer:
     def __init__(self, per_second: float = 1.0, burst: int = 1) -> None:
         self._lock = threading.Lock()
         self._next: dict[str, float] = {}
+        self._held_until = 0.0
         self.configure(per_second, burst)
 
     def configure(self, per_second: float, burst: int) -> None:
@@ -34,15 +35,16 @@ class ChannelPacer:
         now = time.monotonic() if now is None else now
         with self._lock:
             arrival = max(self._next.get(channel, now), now)
-            self._next[channel] = arrival + self.interval
-            return max(0.0, arrival - (self.burst - 1) * self.interval - now)
+            self._next[channel] = max(arrival, self._held_until) + self.interval
+            allowed = max(arrival - (self.burst - 1) * self.interval, self._held_until)
+            return max(0.0, allowed - now)
 
     def try_reserve(self, channel: str) -> bool:
         """Book a slot only if one is free right now (the caller posts at once or not at all)."""
         now = time.monotonic()
         with self._lock:
             arrival = max(self._next.get(channel, now), now)
-            if arrival - (self.burst - 1) * self.interval > now:
+            if max(arrival - (self.burst - 1) * self.interval, self._held_until) > now:
                 return False
             self._next[channel] = arrival + self.interval
             return True
@@ -54,11 +56,13 @@ class ChannelPacer:
             await asyncio.sleep(delay)
         return delay
 
-    def push_back(self, channel: str, seconds: float) -> None:
-        """Slack answered 429 anyway (another instance, another app): no slot before then."""
+    def hold(self, seconds: float) -> None:
+        """Slack answered 429 anyway (another instance or app spent the rate): no post from this
+        process before ``Retry-After`` has passed. slack_sdk does not expose the JSON body of the
+        limited call to retry handlers, so the hold covers every channel, which errs on the
+        side of fewer 429s."""
         with self._lock:
-            later = time.monotonic() + seconds
-            self._next[channel] = max(self._next.get(channel, later), later)
+            self._held_until = max(self._held_until, time.monotonic() + seconds)
 
 
 _SHARED = ChannelPacer()

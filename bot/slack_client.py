@@ -16,9 +16,37 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.post_rate import shared_pacer
 from bot.settings import Settings
+
+
+def _retry_after(response: HttpResponse | None) -> float:
+    if response is None:
+        return 1.0
+    for key, value in response.headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return float(raw)
+            except ValueError:
+                return 1.0
+    return 1.0
+
+
+class PacedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """Retries a 429 after ``Retry-After`` like slack_sdk's handler, and first tells the
+    process's pacer, so the posts queued behind this one wait too instead of each earning its
+    own 429 (another instance or app used the rate)."""
+
+    async def prepare_for_next_attempt_async(self, **kwargs: Any) -> None:
+        request: HttpRequest = kwargs["request"]
+        if request.url.endswith("chat.postMessage"):
+            shared_pacer().hold(_retry_after(kwargs.get("response")))
+        await super().prepare_for_next_attempt_async(**kwargs)
 
 
 def _counted(handler: AsyncRetryHandler, counter: Counter, reason: str) -> AsyncRetryHandler:
@@ -36,7 +64,7 @@ def build_slack_client(settings: Settings, retries: Counter | None = None) -> As
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     handlers: list[tuple[AsyncRetryHandler, str]] = [
         (AsyncConnectionErrorRetryHandler(max_retry_count=2), "connection_error"),
-        (AsyncRateLimitErrorRetryHandler(max_retry_count=3), "rate_limited"),
+        (PacedRateLimitRetryHandler(max_retry_count=3), "rate_limited"),
         (AsyncServerErrorRetryHandler(max_retry_count=2), "server_error"),
     ]
     return AsyncWebClient(

@@ -3,9 +3,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-from tests.server_harness import REVIEWER, SIGNING_SECRET, RunningServer, wait_until
+from bot.post_rate import shared_pacer
+from bot.slack_client import build_slack_client
+from tests.fakes.slack_api import FakeSlack
+from tests.server_harness import (
+    BOT_TOKEN,
+    REVIEWER,
+    SIGNING_SECRET,
+    RunningServer,
+    make_settings,
+    wait_until,
+)
 from tests.signatures import slack_headers
 from tests.ticket_factory import refund_ticket
 
@@ -75,3 +86,22 @@ def test_slack_outage_leaves_cards_for_the_sweep_and_nothing_is_lost(server: Run
     assert len(posted) == 3
     for item_id in ids:
         assert server.audit_events(item_id).count("card_posted") == 1
+
+
+async def test_a_429_holds_back_the_next_posts_of_this_process(slack: FakeSlack) -> None:
+    """Another instance spent the rate: the Retry-After one post receives also delays
+    the posts queued behind it in this process, instead of each earning its own 429."""
+    client = build_slack_client(
+        make_settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url)
+    )
+    slack.fail_next("chat.postMessage", 429, retry_after=2)
+    first = asyncio.create_task(client.chat_postMessage(channel="C0BUSY", text="first"))
+    await asyncio.to_thread(slack.wait_for, "chat.postMessage")
+    await asyncio.sleep(0.05)  # let the retry handler see the 429 before the next post is paced
+    await shared_pacer().wait("C0BUSY")
+    await client.chat_postMessage(channel="C0BUSY", text="second")
+    await first
+    calls = slack.calls("chat.postMessage")
+    rejected, later = calls[0], [c for c in calls if c.params["text"] == "second"]
+    assert rejected.failed and len(later) == 1 and not later[0].failed
+    assert later[0].at - rejected.at >= 1.5  # waited for Retry-After, not just its own slot
