@@ -49,7 +49,10 @@ class Item(SQLModel, table=True):
     """One ticket or CRM event and everything Signoff decided and did about it."""
 
     __tablename__ = "item"
-    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_item_source_external"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_item_source_external"),
+        Index("ix_item_state_created_at", "state", "created_at"),
+    )
 
     id: str = Field(primary_key=True, max_length=32)
     source: str = Field(max_length=32)
