@@ -7,6 +7,7 @@ rows that are due, so any number of instances can run it without doing the same 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -19,6 +20,17 @@ from bot.worker import Worker
 SWEEP_JOB = "sweep"
 FOLLOW_UP_JOB = "follow_up"
 DAILY_DIGEST_JOB = "daily_digest"
+
+
+class _OverlapIsExpected(logging.Filter):
+    """A sweep still running when the next is due is skipped by design (``max_instances=1``);
+    APScheduler warns about it on every tick of a busy process, which buries real warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_OverlapIsExpected())
 
 
 def build_scheduler(worker: Worker, *, interval_seconds: float) -> AsyncIOScheduler:
