@@ -572,6 +572,8 @@ async def redraft(sessions: SessionFactory, *, item_id: str, roles: Roles) -> Re
         )
         if not moved:
             return await _not_pending(session, item)
+        # Row changes before audit rows: the audit chain's lock is always taken last.
+        merged = await mark_merged(session, newer, item_id)
         await audit.record(
             session,
             "redrafted",
@@ -580,7 +582,6 @@ async def redraft(sessions: SessionFactory, *, item_id: str, roles: Roles) -> Re
             newer_items=[event.id for event in newer],
             old_card_ts=item.slack_ts,
         )
-        merged = await mark_merged(session, newer, item_id)
         result = ReviewResult(
             ReviewStatus.RECORDED,
             "Re-drafting with the newer messages; a fresh card will follow.",

@@ -141,22 +141,36 @@ def redraft_body(item: Item, newer: Sequence[Item]) -> str:
 async def mark_older_drafts_stale(rt: Runtime, new_item_id: str) -> list[str]:
     """Hook for the pipeline, called when a new event is stored: mark the pending drafts it makes
     stale and re-render their cards at once (a click would find out anyway, but the card should
-    say so before anyone clicks). Returns the ids marked."""
-    marked: list[Item] = []
-    async with transaction(rt.sessions) as session:
+    say so before anyone clicks). Returns the ids marked.
+
+    One transaction per older item: a transaction holds at most one item row when it takes the
+    audit chain's lock, the order every other writer uses, so this never deadlocks with a click.
+    """
+    async with rt.sessions() as session:
         new_item = await session.get(Item, new_item_id)
-        if new_item is None:
-            return []
-        for older in await older_pending_drafts(session, new_item):
-            if await mark_stale_if_superseded(session, older):
-                marked.append(older)
+        older = list(await older_pending_drafts(session, new_item)) if new_item else []
+    marked: list[str] = []
+    for candidate in older:
+        async with transaction(rt.sessions) as session:
+            locked = (
+                await session.execute(
+                    select(Item)
+                    .where(col(Item.id) == candidate.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            ).scalar_one_or_none()
+            if locked is None or locked.stale_reason:
+                continue
+            if await mark_stale_if_superseded(session, locked):
+                marked.append(locked.id)
     if rt.publisher is not None:
-        for older in marked:
+        for item_id in marked:
             async with rt.sessions() as session:
-                fresh = await session.get(Item, older.id)
+                fresh = await session.get(Item, item_id)
             if fresh is not None:
                 await rt.publisher.refresh_card(fresh)
-    return [item.id for item in marked]
+    return marked
 
 
 _MERGEABLE = (ItemState.RECEIVED, ItemState.ASSESSED, ItemState.PENDING_REVIEW)
@@ -171,6 +185,7 @@ async def mark_merged(session: AsyncSession, newer: Sequence[Item], into: str) -
     )
     merged: list[Item] = []
     now = utcnow()
+    # Every row first, then the audit rows (whose chain lock must come after the row locks).
     for event in newer:
         result = cast(
             CursorResult[Any],
@@ -187,6 +202,7 @@ async def mark_merged(session: AsyncSession, newer: Sequence[Item], into: str) -
             ),
         )
         if result.rowcount == 1:
-            await audit.record(session, "merged_into", item_id=event.id, into=into)
             merged.append(event)
+    for event in merged:
+        await audit.record(session, "merged_into", item_id=event.id, into=into)
     return merged
