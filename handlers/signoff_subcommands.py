@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
+
 from bot.approval_card import describe_action, masked
+from bot.assessment import ProposedAction
 from bot.channel_notices import notify_channel
 from bot.lead_settings import SETTABLE, canonical_key, change_setting, load_lead_settings
 from bot.models import Item, utcnow
@@ -25,6 +30,13 @@ from handlers.signoff_command import (
     subcommand,
 )
 from policies.thresholds import InvalidThresholdError
+
+
+def describe(action: dict[str, Any]) -> str:
+    try:
+        return ProposedAction.model_validate(action).describe()
+    except ValidationError:
+        return str(action.get("kind", "?"))
 
 
 def item_line(item: Item) -> str:
@@ -97,6 +109,14 @@ async def show(ctx: CommandContext) -> str:
         lines.append(f"• AI assessment unavailable: {safe(item.assessment_error, 300)}")
     if item.edited_by:
         lines.append(f"• Edited by <@{item.edited_by}>: {safe(item.edit_summary or '', 300)}")
+    records = [
+        ("AI proposed", item.ai_action if item.ai_action is not None else item.proposed_action),
+        ("approved", item.approved_action),
+        ("executed", item.executed_action),
+    ]
+    shown = [f"{label}: {safe(describe(action), 120)}" for label, action in records if action]
+    if shown:
+        lines.append("• " + " → ".join(shown))
     if item.approvals and item.state == "pending_review":
         who_approved = ", ".join(f"<@{u}>" for u in item.approvals)
         lines.append(

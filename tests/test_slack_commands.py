@@ -105,6 +105,7 @@ def test_show_mine_and_stats(one_db_server: RunningServer) -> None:
     shown = ask(server, f"show {approved}")
     assert f"Outcome: *approved* by <@{REVIEWER}>" in shown
     assert "m***@example.com" in shown and "maria@example.com" not in shown
+    assert "AI proposed: refund 120.00 USD → approved: refund 120.00 USD" in shown
     assert "Outcome: *auto executed* by policy (`low_risk_auto`)" in ask(server, f"show {auto}")
     assert "There is no item `itm_nope`" in ask(server, "show itm_nope")
     assert "Say which item" in ask(server, "show")
