@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -166,13 +166,20 @@ def evaluate_routing(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N messages.")] = None,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+    rows: Annotated[
+        str,
+        typer.Option(help="all, or even (the rows the rules were tuned on) / odd (held out)."),
+    ] = "all",
 ) -> None:
     """Route real customer messages (BANKING77) with the embedded classifier and report how many
     high-risk ones would run without a human (goal: none) and how many informational ones
     would be answered automatically."""
-    from bot.routing_eval import run
+    from bot.routing_eval import RowSelection, run
 
-    raise typer.Exit(run(dataset, limit=limit, output=output))
+    if rows not in {"all", "even", "odd"}:
+        typer.echo("--rows must be all, even or odd", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    raise typer.Exit(run(dataset, limit=limit, output=output, rows=cast(RowSelection, rows)))
 
 
 def main() -> None:

@@ -44,6 +44,6 @@ def test_eval_reports_json_for_a_dataset_and_writes_it(tmp_path: Path) -> None:
 
 
 def test_eval_without_the_dataset_skips_cleanly(tmp_path: Path) -> None:
-    result = _run("--dataset", str(tmp_path / "absent.csv"), cwd=tmp_path)
+    result = _run("--dataset", str(tmp_path / "absent.csv"), "--rows", "odd", cwd=tmp_path)
     assert result.returncode == 0
     assert "Skipping the routing evaluation" in result.stdout
