@@ -41,6 +41,9 @@ def test_eval_reports_json_for_a_dataset_and_writes_it(tmp_path: Path) -> None:
     assert report["classifier"] == "heuristic"
     assert set(report["goals"]) == {"high_risk_auto_executed", "informational_auto_share"}
     assert json.loads(result.stdout) == report
+    held_out = _run("--dataset", str(dataset), "--rows", "odd", cwd=tmp_path)
+    assert json.loads(held_out.stdout)["messages"] == 1
+    assert _run("--dataset", str(dataset), "--rows", "some", cwd=tmp_path).returncode == 2
 
 
 def test_eval_without_the_dataset_skips_cleanly(tmp_path: Path) -> None:
