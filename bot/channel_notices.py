@@ -1,24 +1,13 @@
 """One-line notices in the review channel (a lead changed a threshold, paused, resumed), so the
-whole team sees changes to how much the bot does on its own."""
+whole team sees changes to how much the bot does on its own. Sent through the publisher, so they
+keep Slack's per-channel pace like every other post."""
 
 from __future__ import annotations
 
-from slack_sdk.errors import SlackApiError, SlackClientError
-
-from bot.logging_setup import get_logger
 from bot.runtime import Runtime
-
-log = get_logger(__name__)
 
 
 async def notify_channel(rt: Runtime, text: str) -> bool:
     if rt.publisher is None:
         return False
-    try:
-        await rt.publisher.client.chat_postMessage(
-            channel=rt.publisher.channel, text=text, unfurl_links=False, unfurl_media=False
-        )
-    except (SlackApiError, SlackClientError) as exc:
-        log.warning("channel notice failed", error=str(exc))
-        return False
-    return True
+    return await rt.publisher.post_message(text)
