@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.app_home_view import HOME_PAUSE, HOME_SETTINGS, SETTINGS_CALLBACK
+from bot.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, SETTINGS_CALLBACK
 from bot.approval_card import APPROVE_ACTION, EDIT_ACTION
 from bot.edit_modal import EDIT_CALLBACK
 from tests.fakes.http_sink import HttpSink
@@ -125,4 +125,7 @@ def test_leads_change_thresholds_and_pause_from_home(one_db_server: RunningServe
     wait_ephemeral(server.slack, LEAD, "Auto-execution paused")
     home = _open_home(server, LEAD)
     assert "Auto-execution is paused" in json.dumps(home)
-    assert "signoff_home_resume" in _action_ids(home)
+    assert HOME_RESUME in _action_ids(home)
+    _click_home(server, HOME_RESUME, "resume", LEAD)
+    wait_ephemeral(server.slack, LEAD, "Auto-execution resumed")
+    assert HOME_PAUSE in _action_ids(_open_home(server, LEAD))
