@@ -25,6 +25,8 @@ from bot.pipeline import Pipeline
 from bot.runtime import Runtime
 
 log = get_logger(__name__)
+# How long shutdown waits for passes in flight to finish their items.
+SHUTDOWN_GRACE_SECONDS = 30.0
 
 
 def make_worker_id() -> str:
@@ -45,6 +47,11 @@ class Worker:
         self.pipeline = Pipeline(runtime, self.worker_id)
         self.card_poster = CardPoster(runtime, self.worker_id)
         self._posting: asyncio.Task[int] | None = None
+        # Passes in flight (the loop's and the scheduler's sweeps), so shutdown can let them
+        # finish their items instead of leaving claims to expire.
+        self._passes = 0
+        self._no_passes = asyncio.Event()
+        self._no_passes.set()
         if runtime.publisher is not None:
             runtime.publisher.configure(runtime.settings)
         self._batch_size = batch_size
@@ -62,6 +69,16 @@ class Worker:
         posted are not in the batch: the card poster (started here when idle) posts them in
         order at Slack's pace, so they never hold up the rest of the work."""
         self._start_card_poster()
+        self._passes += 1
+        self._no_passes.clear()
+        try:
+            return await self._pass()
+        finally:
+            self._passes -= 1
+            if self._passes == 0:
+                self._no_passes.set()
+
+    async def _pass(self) -> int:
         items = await claim(
             self.rt.sessions,
             self.worker_id,
@@ -115,7 +132,10 @@ class Worker:
         self._wake.set()
 
     async def close(self) -> None:
-        """Stop the card poster (its claimed card stays pending and is posted after the lease)."""
+        """Let passes in flight finish (bounded), then stop the card poster (its claimed card
+        stays pending and is posted after the lease)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._no_passes.wait(), timeout=SHUTDOWN_GRACE_SECONDS)
         if self._posting is not None and not self._posting.done():
             self._posting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
