@@ -115,7 +115,7 @@ def _signoff(args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
             outcome = run_load(plan)
             clicks_done = time.monotonic()
             pending_sent = sum(1 for r in requests if r.tag == "pending")
-            _wait_for_answers(slack, run, pending_sent, timeout=60)
+            _wait_for_answers(slack, run, pending_sent, timeout=40)
             result = _summary(outcome)
             result["pending_answer"] = summarise_ms(_answer_latencies(outcome, slack, run))
             result["pending_answers_drained_after_s"] = round(time.monotonic() - clicks_done, 1)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import re
 import sys
 import tempfile
 import time
@@ -44,6 +46,12 @@ def _visible(url: str, run: str) -> tuple[int, int]:
         return int(row[0]), int(row[1])
     finally:
         engine.dispose()
+
+
+def _card_item(params: dict[str, Any]) -> str | None:
+    """The item a posted message is the review card of (its ``review:<id>`` actions block)."""
+    found = set(re.findall(r"review:(itm_\w+)", json.dumps(params)))
+    return found.pop() if len(found) == 1 else None
 
 
 def _busiest_second(times: list[float]) -> int:
@@ -102,6 +110,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             errors = server.error_lines()
         posts = [c for c in slack.calls("chat.postMessage") if c.at >= started_wall]
         accepted = [c for c in posts if not c.failed]
+        cards = [_card_item(c.params) for c in accepted]
+        card_ids = [item for item in cards if item is not None]
         first_card = min((c.at for c in accepted), default=None)
         result = {
             "ingest": summarise(outcome, ok=(202,)),
@@ -114,7 +124,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "post_message_calls": len(posts),
             "post_message_429s": len(posts) - len(accepted),
             "calls_per_card": round(len(posts) / len(accepted), 2) if accepted else None,
-            "duplicate_cards": max(0, len(accepted) - args.tickets),
+            "duplicate_cards": len(card_ids) - len(set(card_ids)),
+            "other_messages": cards.count(None),  # e.g. a digest of the waiting backlog
             "busiest_second_calls": _busiest_second([c.at for c in posts]),
             "peak_rss_mib": peak_rss,
             "server_errors": errors,
