@@ -8,7 +8,7 @@ prompt are working.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,6 +19,7 @@ from bot.database import SessionFactory
 from bot.item_states import DecisionOutcome, ItemState
 from bot.models import Decision, Item
 from policies.autonomy import reply_similarity
+from policies.reject_reasons import RejectReason
 
 _APPROVED_STATES = [
     ItemState.APPROVED,
@@ -104,3 +105,37 @@ async def edit_report(sessions: SessionFactory, *, now: datetime, weeks: int = 4
         "reply the reviewer changed):"
     )
     return "\n".join([header, *edit_stats_lines(table, weeks=weeks)])
+
+
+async def reject_reasons(sessions: SessionFactory, *, since: datetime) -> dict[str, Counter[str]]:
+    """category → reject reason (the fixed taxonomy) → count, for rejections since ``since``."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(col(Item.category), col(Decision.reason_code))
+                .join(Decision, col(Decision.item_id) == col(Item.id))
+                .where(
+                    col(Decision.outcome) == DecisionOutcome.REJECTED,
+                    col(Decision.created_at) >= since,
+                )
+            )
+        ).all()
+    table: dict[str, Counter[str]] = defaultdict(Counter)
+    for category, code in rows:
+        table[category or "unassessed"][code or "unspecified"] += 1
+    return dict(table)
+
+
+def reject_reason_lines(table: dict[str, Counter[str]]) -> list[str]:
+    return [
+        f"• *{category}* — "
+        + ", ".join(f"{label(code)} {count}" for code, count in table[category].most_common())
+        for category in sorted(table)
+    ]
+
+
+def label(code: str) -> str:
+    try:
+        return RejectReason(code).label.lower()
+    except ValueError:
+        return code.replace("_", " ")

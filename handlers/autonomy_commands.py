@@ -23,7 +23,13 @@ from bot.autonomy_store import (
 )
 from bot.channel_notices import notify_channel
 from bot.database import transaction
-from bot.edit_stats import edit_report, edit_stats, edit_stats_lines
+from bot.edit_stats import (
+    edit_report,
+    edit_stats,
+    edit_stats_lines,
+    reject_reason_lines,
+    reject_reasons,
+)
 from bot.lead_settings import canonical_key
 from bot.models import Item, ThresholdSetting, utcnow
 from bot.slack_text import safe
@@ -159,6 +165,10 @@ async def edit_rates(ctx: CommandContext, since: datetime) -> list[str]:
     table = await edit_stats(ctx.rt.sessions, since=since)
     lines = ["*Edits per category* (share of human approvals that were edited, avg edit size):"]
     lines.extend(edit_stats_lines(table, weeks=MAX_STATS_WEEKS))
+    reasons = await reject_reasons(ctx.rt.sessions, since=since)
+    if reasons:
+        lines.append("*Reject reasons per category:*")
+        lines.extend(reject_reason_lines(reasons))
     async with ctx.rt.sessions() as session:
         earned = (
             await session.execute(

@@ -21,7 +21,7 @@ from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import LEAD, REVIEWER, RunningServer, slash_command
 from tests.slack_payloads import card_click
 from tests.slack_review import carded, sqlite_server, submit
-from tests.test_earned_autonomy_e2e import BUCKET, address_ticket
+from tests.test_earned_autonomy_e2e import BUCKET, address_ticket, reject_with_reason
 from tests.ticket_factory import password_ticket
 
 _names = itertools.count()
@@ -188,6 +188,8 @@ def test_edits_reports_edit_rate_per_category(server: RunningServer) -> None:
     answer = ask(server, "edits 2", user=REVIEWER)
     assert "*shipping* —" in answer and "0% edited of 1" in answer
     assert "weeks from 1 to 52" in ask(server, "edits 99", user=REVIEWER)
+    reject_with_reason(server, carded(server, address_ticket()), user=LEAD)
     stats = ask(server, "stats week", user=REVIEWER)
     assert "*Edits per category*" in stats and "*shipping* —" in stats
+    assert "*Reject reasons per category:*\n• *shipping* — wrong facts 1" in stats
     assert "*Earned autonomy:* 0 items executed on a bucket's trust" in stats

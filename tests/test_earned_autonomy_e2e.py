@@ -88,7 +88,7 @@ def _dms(slack: FakeSlack, user: str, containing: str) -> list[SlackCall]:
     ]
 
 
-def _reject(server: RunningServer, item_id: str, *, user: str) -> None:
+def reject_with_reason(server: RunningServer, item_id: str, *, user: str) -> None:
     assert server.slack is not None
     opened = len(server.slack.calls("views.open"))
     card_click(server, REJECT_ACTION, item_id, user=user)
@@ -134,7 +134,7 @@ def test_a_bucket_earns_autonomy_and_loses_it_after_a_reject(
 
         # One reject (of the fourth item, still waiting from before) revokes it at once, and
         # the leads are told without waiting for the next item.
-        _reject(server, first[3], user=LEAD)
+        reject_with_reason(server, first[3], user=LEAD)
         wait_until(lambda: _dms(slack, LEAD, "Autonomy revoked"), what="leads told")
         after = _submit(server, address_ticket())
         rendered = _card_blocks(server, after)
