@@ -27,7 +27,14 @@ from sqlmodel import col
 from bot import audit
 from bot.database import SessionFactory, transaction
 from bot.item_states import DecisionOutcome, ItemState
-from bot.lead_settings import SettingChange, change_setting, load_lead_settings, parse_value
+from bot.lead_settings import (
+    QUORUM_AMOUNT,
+    LeadSettings,
+    SettingChange,
+    change_setting,
+    load_lead_settings,
+    parse_value,
+)
 from bot.models import AuditEvent, Decision, Item, ThresholdChange, utcnow
 from bot.settings import Settings
 from policies.risk_levels import RiskLevel
@@ -223,12 +230,10 @@ def _with(thresholds: Thresholds, key: str, stored: str) -> Thresholds:
     return Thresholds.from_strings(values)
 
 
-def _current_value(current: Any, key: str) -> str:
-    for line in current.as_lines():
-        name, _, value = line.partition(" = ")
-        if name == key:
-            return str(value)
-    return ""
+def _current_value(current: LeadSettings, key: str) -> str:
+    values = current.thresholds.to_strings()
+    values[QUORUM_AMOUNT] = str(current.quorum_amount)
+    return values.get(key, "")
 
 
 async def propose_change(

@@ -165,6 +165,11 @@ def test_threshold_change_dry_run_confirm_and_revert(server: RunningServer) -> N
         "threshold_change_reverted",
         "setting_changed",
     ]
+    quorum = ask(server, "threshold quorum 800")
+    assert "`quorum_amount` does not change which items are auto-executed" in quorum
+    quorum_id = quorum.split("threshold confirm ")[1].split("`")[0]
+    assert "`quorum_amount` `500` → `800`" in ask(server, f"threshold confirm {quorum_id}")
+    assert "already `800`" in ask(server, "threshold quorum 800")
     assert "not a threshold" in ask(server, "threshold nonsense 3")
     assert "Not changed" in ask(server, "threshold risk extreme")
 
