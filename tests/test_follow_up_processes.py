@@ -22,7 +22,7 @@ from tests.fakes.slack_api import FakeSlack, SlackCall
 from tests.server_harness import BOT_TOKEN, LEAD, REVIEW_CHANNEL, REVIEWER, wait_until
 from tests.worker_processes import logs, worker_env, workers
 
-DUE = 30  # items with a reminder and an escalation due
+DUE = 20  # items with a reminder and an escalation due
 EXPIRING = 10  # items past their expiry
 SWEEP = 0.2
 
@@ -89,6 +89,7 @@ def test_two_processes_send_each_follow_up_once(
             SIGNOFF_ESCALATE_AFTER="2h",
             SIGNOFF_EXPIRE_AFTER="24h",
             SIGNOFF_SWEEP_INTERVAL=str(SWEEP),
+            SIGNOFF_SLACK_POSTS_PER_SECOND="50",  # Slack's pace (1/s) would only make this slow
         )
         with workers(2, env, tmp_path) as running:
 

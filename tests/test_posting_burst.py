@@ -31,7 +31,7 @@ from tests.server_harness import (
 from tests.ticket_factory import refund_ticket
 
 BURST = 300
-RATE = 20.0  # messages per second per channel, in the fake and in Signoff (1/s in production)
+RATE = 30.0  # messages per second per channel, in the fake and in Signoff (1/s in production)
 BACKEND = "postgres" if TEST_DATABASE_URL else "sqlite"
 
 
