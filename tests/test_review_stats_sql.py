@@ -77,8 +77,8 @@ async def test_sql_stats_equal_the_row_by_row_stats(database_url: str) -> None:
     engine = create_engine(database_url)
     sessions = session_factory(engine)
     try:
-        expected = await by_rows(sessions, SINCE, "week", now=NOW)
-        found = await by_sql(sessions, SINCE, "week", now=NOW)
+        expected = await by_rows(sessions, SINCE, "week")
+        found = await by_sql(sessions, SINCE, "week")
     finally:
         await engine.dispose()
     assert (found.received, found.auto, found.approved, found.approved_after_edit) == (7, 1, 2, 1)
@@ -93,7 +93,7 @@ async def test_sql_stats_of_an_empty_period(database_url: str) -> None:
     engine = create_engine(database_url)
     sessions = session_factory(engine)
     try:
-        found = await by_sql(sessions, SINCE, "week", now=NOW)
+        found = await by_sql(sessions, SINCE, "week")
     finally:
         await engine.dispose()
     assert found.received == 0 and found.median_minutes is None
