@@ -8,8 +8,10 @@ team actually rewrites drafts like the one it is about to write.
 Similarity is the cosine of word-count vectors of the two tickets (lower-cased words): standard
 library only, offline, deterministic, and linear in the text, so ranking a few hundred recent
 edits takes milliseconds (character-level difflib took seconds on long tickets). It runs in a
-thread, off the event loop. Nothing here is sent anywhere: ``bot.openai_classifier`` redacts the
-examples like the ticket itself before the call.
+thread, off the event loop. With ``SIGNOFF_EMBEDDINGS_MODEL`` set (and the OpenAI classifier),
+the best word-count candidates are reranked by embeddings from the OpenAI-compatible API; only
+redacted text is embedded, and a failed call falls back to the word-count order.
+``bot.openai_classifier`` redacts the chosen examples like the ticket itself before the call.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ import asyncio
 import heapq
 import math
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlmodel import col
 
 from bot.database import SessionFactory
 from bot.item_states import ItemState
+from bot.logging_setup import get_logger
 from bot.models import Item
+from bot.pii_redaction import redact_many
+
+log = get_logger(__name__)
 
 # How far back and how many recent edits are considered.
 LOOKBACK = timedelta(days=90)
@@ -120,10 +127,78 @@ async def recent_edits(
     ]
 
 
-async def examples_for(
-    sessions: SessionFactory, *, subject: str, body: str, k: int, now: datetime
+class Embedder(Protocol):
+    """Turns redacted texts into vectors (``OpenAIClassifier.embed`` through the API)."""
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+# How many lexical candidates the embeddings rerank.
+RERANK_POOL = 15
+_EMBED_CACHE_SIZE = 2048
+_embedded: OrderedDict[str, list[float]] = OrderedDict()
+
+
+def _redacted(text: str, name: str) -> str:
+    """Only redacted text is ever sent to an embeddings API, like every prompt."""
+    return redact_many([text[:_TEXT_LIMIT]], names=[name] if name else []).texts[0]
+
+
+def _dense_cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=False))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+async def rerank(
+    embedder: Embedder,
+    candidates: Sequence[EditExample],
+    ticket_text: str,
+    customer_name: str,
+    k: int,
 ) -> list[EditExample]:
+    """Order ``candidates`` by embedding similarity to the ticket; past edits' vectors are
+    remembered by item id, so each is embedded once per process."""
+    known = {c.item_id: _embedded[c.item_id] for c in candidates if c.item_id in _embedded}
+    missing = [c for c in candidates if c.item_id not in known]
+    texts = [
+        await asyncio.to_thread(_redacted, ticket_text, customer_name),
+        *[await asyncio.to_thread(_redacted, c.ticket_text, c.customer_name) for c in missing],
+    ]
+    vectors = await embedder.embed(texts)
+    if len(vectors) != len(texts):
+        raise ValueError("the embeddings API answered a different number of vectors")
+    for candidate, vector in zip(missing, vectors[1:], strict=True):
+        known[candidate.item_id] = _embedded[candidate.item_id] = vector
+        while len(_embedded) > _EMBED_CACHE_SIZE:
+            _embedded.popitem(last=False)
+    target = vectors[0]
+    scored = [(_dense_cosine(target, known[c.item_id]), -i, c) for i, c in enumerate(candidates)]
+    return [c for _, _, c in heapq.nlargest(k, scored)]
+
+
+async def examples_for(
+    sessions: SessionFactory,
+    *,
+    subject: str,
+    body: str,
+    k: int,
+    now: datetime,
+    embedder: Embedder | None = None,
+    customer_name: str = "",
+) -> list[EditExample]:
+    """The ``k`` most similar past edits: by word counts, reranked by embeddings when an
+    embedder is configured (and by word counts alone when the embeddings call fails)."""
     if k <= 0:
         return []
     candidates = await recent_edits(sessions, now=now)
-    return await asyncio.to_thread(most_similar, candidates, f"{subject}\n{body}", k)
+    text = f"{subject}\n{body}"
+    pool = max(k, RERANK_POOL) if embedder is not None else k
+    lexical = await asyncio.to_thread(most_similar, candidates, text, pool)
+    if embedder is None or len(lexical) <= 1:
+        return lexical[:k]
+    try:
+        return await rerank(embedder, lexical, text, customer_name, k)
+    except Exception as exc:
+        log.warning("embeddings unavailable; examples ranked by words", error=str(exc))
+        return lexical[:k]

@@ -638,9 +638,11 @@ class OpenAIClassifier:
         max_retries: int,
         concurrency: int,
         cache_size: int = CACHE_SIZE,
+        embeddings_model: str | None = None,
     ) -> None:
         self.name = f"openai:{model}"
         self.model = model
+        self.embeddings_model = embeddings_model
         self._client = client
         self._timeout = timeout_seconds
         self._max_retries = max_retries
@@ -666,7 +668,20 @@ class OpenAIClassifier:
             timeout_seconds=settings.openai_timeout_seconds,
             max_retries=settings.openai_max_retries,
             concurrency=settings.llm_concurrency,
+            embeddings_model=settings.embeddings_model,
         )
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors for already redacted ``texts`` from ``SIGNOFF_EMBEDDINGS_MODEL`` (raises when
+        it is not set or the call fails; the caller falls back to word counts)."""
+        if not self.embeddings_model:
+            raise ValueError("SIGNOFF_EMBEDDINGS_MODEL is not set")
+        async with self._semaphore:
+            response = await self._client.embeddings.create(
+                model=self.embeddings_model, input=list(texts)
+            )
+        ordered = sorted(response.data, key=lambda item: item.index)
+        return [list(item.embedding) for item in ordered]
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client (its pooled connections)."""

@@ -103,7 +103,7 @@ class Pipeline:
         classifier = self.rt.classifier
         try:
             if isinstance(classifier, OpenAIClassifier):
-                examples = await self._edit_examples(item)
+                examples = await self._edit_examples(item, classifier)
                 assessment, usage = await classifier.assess_with_usage(
                     ticket_from_item(item), examples
                 )
@@ -147,7 +147,7 @@ class Pipeline:
             )
         return await self._moved(item.id)
 
-    async def _edit_examples(self, item: Item) -> list[EditExample]:
+    async def _edit_examples(self, item: Item, classifier: OpenAIClassifier) -> list[EditExample]:
         """Past reviewer edits for the prompt; without them the draft is only less tailored."""
         try:
             return await examples_for(
@@ -156,6 +156,8 @@ class Pipeline:
                 body=item.body,
                 k=self.rt.settings.draft_examples,
                 now=utcnow(),
+                embedder=classifier if classifier.embeddings_model else None,
+                customer_name=item.customer_name,
             )
         except Exception:
             log.exception("edit examples unavailable", item_id=item.id)

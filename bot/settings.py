@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     spot_check_share: float = Field(default=0.03, alias="SIGNOFF_SPOT_CHECK_SHARE", ge=0, le=1)
     # How many similar past edits the LLM prompt shows as examples (0: none).
     draft_examples: int = Field(default=3, alias="SIGNOFF_DRAFT_EXAMPLES", ge=0, le=10)
+    # With the OpenAI classifier: rerank those examples by embeddings from this model (redacted).
+    embeddings_model: str | None = Field(default=None, alias="SIGNOFF_EMBEDDINGS_MODEL")
 
     # Worker tuning: how often the sweep runs, how long a claim lasts, how often to retry.
     sweep_interval_seconds: float = Field(default=5.0, alias="SIGNOFF_SWEEP_INTERVAL", gt=0)

@@ -4,23 +4,26 @@ after the constant system prompt (so the cacheable prefix never changes)."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import insert
 
-from bot.edit_examples import EditExample, most_similar, similarity
+from bot.edit_examples import EditExample, examples_for, most_similar, rerank, similarity
 from bot.item_states import ItemState
 from bot.item_store import new_item_id
 from bot.models import Item, utcnow
 from bot.openai_classifier import SYSTEM_PROMPT, OpenAIClassifier, build_examples_message
+from bot.runtime import open_runtime
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
-from tests.server_harness import start_server
+from tests.server_harness import make_settings, start_server
 from tests.test_openai_classifier import (
     API_KEY,
     MODEL,
@@ -201,3 +204,120 @@ def test_the_pipeline_sends_similar_past_edits_to_the_model(
         assert "cancellation" not in examples and "Ola" not in examples
         assert item.llm_usage is not None
         assert item.llm_usage["example_item_ids"] == [edited_id]
+
+
+class _Embeddings(BaseHTTPRequestHandler):
+    """A minimal OpenAI-compatible ``/embeddings`` endpoint: one axis per known word."""
+
+    seen: ClassVar[list[dict[str, Any]]] = []
+    AXES: ClassVar[list[str]] = ["invoice", "download", "refund", "charged", "address"]
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append(body)
+        data = [
+            {
+                "object": "embedding",
+                "index": n,
+                "embedding": [float(text.lower().count(axis)) + 0.01 for axis in self.AXES],
+            }
+            for n, text in enumerate(body["input"])
+        ]
+        payload = json.dumps(
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+class _ScriptedEmbedder:
+    def __init__(self, vectors: dict[str, list[float]], *, fail: bool = False) -> None:
+        self.vectors = vectors
+        self.fail = fail
+        self.calls: list[list[str]] = []
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        if self.fail:
+            raise RuntimeError("embeddings API down")
+        return [next(v for key, v in self.vectors.items() if key in t) for t in texts]
+
+
+async def test_embeddings_rerank_redacted_candidates_once_each() -> None:
+    ticket = "Please refund me, maria@example.com, the invoice was charged twice"
+    lexical_best = _example("Please send me the invoice again, the invoice is missing")
+    meaning_best = _example("I was charged twice, I want my money back")
+    embedder = _ScriptedEmbedder(
+        {"refund me": [1.0, 0.0], "invoice is missing": [0.0, 1.0], "money back": [0.9, 0.1]}
+    )
+    chosen = await rerank(embedder, [lexical_best, meaning_best], ticket, "Maria Lopez", 2)
+    assert chosen == [meaning_best, lexical_best]
+    assert "maria@example.com" not in json.dumps(embedder.calls)
+    assert "<EMAIL_1>" in embedder.calls[0][0]
+    await rerank(embedder, [lexical_best, meaning_best], ticket, "Maria Lopez", 1)
+    assert len(embedder.calls[1]) == 1  # the past edits' vectors are remembered by item id
+
+
+async def test_a_failed_embeddings_call_falls_back_to_word_counts(database_url: str) -> None:
+    _seed_edit(
+        database_url,
+        subject="Invoice copy",
+        body="Please send me last month's invoice.",
+        original="Attached.",
+        edited="You can download every invoice under Settings.",
+    )
+    _seed_edit(
+        database_url,
+        subject="Invoice address",
+        body="The address on my invoice is wrong.",
+        original="Fixed.",
+        edited="We corrected the address on your invoice.",
+    )
+    failing = _ScriptedEmbedder({}, fail=True)
+    settings = make_settings(database_url=database_url)
+    async with open_runtime(settings) as rt:
+        chosen = await examples_for(
+            rt.sessions,
+            subject="Invoice copy",
+            body="Could you send last month's invoice?",
+            k=1,
+            now=utcnow(),
+            embedder=failing,
+        )
+    assert [c.edited for c in chosen] == ["You can download every invoice under Settings."]
+    assert failing.calls  # it was tried
+
+
+async def test_the_classifier_embeds_through_the_openai_compatible_api() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Embeddings)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        classifier = OpenAIClassifier.from_settings(
+            make_settings(
+                openai_api_key=API_KEY,
+                openai_base_url=f"http://127.0.0.1:{server.server_address[1]}/v1",
+                openai_max_retries=0,
+                embeddings_model="text-embedding-3-small",
+            )
+        )
+        vectors = await classifier.embed(["an invoice", "a refund"])
+        await classifier.aclose()
+    finally:
+        server.shutdown()
+        server.server_close()
+    request = _Embeddings.seen[-1]
+    assert request["model"] == "text-embedding-3-small"
+    assert request["input"] == ["an invoice", "a refund"]
+    assert vectors[0][0] > vectors[0][2] and vectors[1][2] > vectors[1][0]
