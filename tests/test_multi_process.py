@@ -3,7 +3,7 @@ reaches the action endpoint exactly once (counted by Idempotency-Key at the sink
 and the work really was shared between the processes.
 
 ``SIGNOFF_RACE_ITEMS`` sets the number of items. The default is 200 so the suite stays quick on a
-two-core machine; the issue asks for 2,000 and `SIGNOFF_RACE_ITEMS=2000` passes too (about 100 s
+two-core machine; the issue asks for 2,000 and `SIGNOFF_RACE_ITEMS=2000` passes too (51 s and 56 s
 per test there). Throughput is bounded by the audit chain lock (see the README), not by workers.
 """
 
