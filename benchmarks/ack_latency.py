@@ -119,6 +119,7 @@ def _signoff(args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
             result = _summary(outcome)
             result["pending_answer"] = summarise_ms(_answer_latencies(outcome, slack, run))
             result["pending_answers_drained_after_s"] = round(time.monotonic() - clicks_done, 1)
+            result["light"] = _light(server.url, item_ids, slack, run + "l", args)
             result["background"] = {
                 "llm_calls": len(llm.requests),
                 "llm_max_in_flight": llm.max_in_flight,
@@ -128,6 +129,29 @@ def _signoff(args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
             result["peak_rss_mib"] = server.peak_rss_mib()
             result["server_errors"] = server.error_lines()
         return result
+
+
+def _light(
+    url: str,
+    item_ids: list[str],
+    slack: FakeSlack,
+    run: str,
+    args: argparse.Namespace,
+    *,
+    answers: bool = True,
+) -> dict[str, Any]:
+    """The same mix from a few clients: latency when the server is not saturated (the 50-client
+    run measures saturation, where every figure is mostly queueing)."""
+    requests = _requests(args.light_requests, item_ids, slack, run)
+    outcome = run_load(
+        Plan(url, requests, args.light_concurrency, slack_secret=harness.SIGNING_SECRET)
+    )
+    result = _summary(outcome)
+    if answers:  # the floor only acks: it never answers at the response_url
+        pending_sent = sum(1 for r in requests if r.tag == "pending")
+        _wait_for_answers(slack, run, pending_sent, timeout=20)
+        result["pending_answer"] = summarise_ms(_answer_latencies(outcome, slack, run))
+    return result
 
 
 def _floor(args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
@@ -146,6 +170,7 @@ def _floor(args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
             )
             outcome = run_load(plan)
             result = _summary(outcome)
+            result["light"] = _light(server.url, item_ids, slack, "floorl", args, answers=False)
             result["peak_rss_mib"] = server.peak_rss_mib()
             return result
 
@@ -166,6 +191,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "llm_delay_s": args.llm_delay,
             "executor_delay_s": args.executor_delay,
             "backlog_tickets_before_clicks": args.backlog,
+            "light_requests": args.light_requests,
+            "light_concurrency": args.light_concurrency,
             "mix": "half Approve clicks on random seeded items, half /signoff pending",
         },
         "results": {
@@ -176,6 +203,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ),
             "pending_p99_ratio_to_floor": ratio(
                 signoff["pending"]["p99_ms"], floor["pending"]["p99_ms"]
+            ),
+            "light_approve_p99_ratio_to_floor": ratio(
+                signoff["light"]["approve"]["p99_ms"], floor["light"]["approve"]["p99_ms"]
+            ),
+            "light_pending_p99_ratio_to_floor": ratio(
+                signoff["light"]["pending"]["p99_ms"], floor["light"]["pending"]["p99_ms"]
             ),
         },
         "seconds": round(time.monotonic() - started, 1),
@@ -193,6 +226,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--llm-delay", type=float, default=2.0)
     parser.add_argument("--executor-delay", type=float, default=2.0)
     parser.add_argument("--backlog", type=int, default=100, help="tickets sent just before")
+    parser.add_argument("--light-requests", type=int, default=500)
+    parser.add_argument("--light-concurrency", type=int, default=5)
     return parser
 
 

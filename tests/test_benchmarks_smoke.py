@@ -44,7 +44,7 @@ def test_ack_latency_reports_both_kinds_of_request_and_the_floor() -> None:
         "ack_latency",
         *("--requests", "20", "--warmup", "2", "--concurrency", "4", "--items", "3"),
         *("--backlog", "2", "--database", "sqlite", "--llm-delay", "0.1"),
-        *("--executor-delay", "0.1"),
+        *("--executor-delay", "0.1", "--light-requests", "6", "--light-concurrency", "2"),
     )
     signoff = result["results"]["signoff"]
     for kind in ("approve", "pending"):
@@ -53,6 +53,8 @@ def test_ack_latency_reports_both_kinds_of_request_and_the_floor() -> None:
         assert {"median_ms", "p99_ms", "over_3s"} <= signoff[kind].keys()
         assert result["results"]["floor"][kind]["statuses"] == {"200": 10}
     assert signoff["pending_answer"]["count"] == 10
+    assert signoff["light"]["approve"]["statuses"] == {"200": 3}
+    assert signoff["light"]["pending_answer"]["count"] == 3
     assert signoff["peak_rss_mib"] > 0
     assert "approve_p99_ratio_to_floor" in result["results"]
 
