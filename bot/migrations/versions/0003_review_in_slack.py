@@ -42,9 +42,7 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("stale_reason", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("stale_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(
-            sa.Column("redrafted_until", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("redrafted_until", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("decision", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reason_code", sa.String(length=32), nullable=True))
 
