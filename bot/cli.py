@@ -121,11 +121,13 @@ async def _work(settings: Settings, vendors: VendorSettings) -> None:
     import signal
 
     from bot.background import run_worker_process
+    from bot.pii_redaction import warm_up
     from bot.runtime import open_runtime
     from bot.schema_check import ensure_schema
     from bot.threshold_store import seed_thresholds
 
     await asyncio.to_thread(ensure_schema, settings.database_url)
+    await asyncio.to_thread(warm_up)  # the PII analyzer, before the first card or LLM call
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

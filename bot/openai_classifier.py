@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction
 from bot.edit_examples import EditExample
+from bot.heuristic_classifier import first_name
 from bot.logging_setup import get_logger
 from bot.pii_redaction import PLACEHOLDER_PATTERN, Redaction, redact_many, restore
 from bot.settings import Settings
@@ -310,18 +311,10 @@ def _escape_segment(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def _first_name(full_name: str) -> str:
-    for word in full_name.split():
-        cleaned = word.strip(".,;:!?\"'()[]{}<>")
-        if any(ch.isalpha() for ch in cleaned):
-            return cleaned
-    return ""
-
-
 def build_model_input(ticket: TicketIn) -> ModelInput:
     """Fold, redact and serialise a ticket into the user message (synchronous, CPU only)."""
     name = _fold(ticket.customer.name)
-    first = _first_name(name)
+    first = first_name(name)  # "there" for ids such as "#8447388090494 (zendesk)"
     requested = ticket.requested_action
     raw_field = requested.field if requested is not None else None
     raw_value = requested.value if requested is not None else None
@@ -752,8 +745,15 @@ class OpenAIClassifier:
             future.set_exception(exc)
             future.exception()  # retrieved: nobody may be waiting
             raise
-        except BaseException:
-            future.cancel()
+        except BaseException as exc:
+            # Waiters must get an AssessmentUnavailable (fail closed), never a CancelledError
+            # that would end their worker loop.
+            future.set_exception(
+                LlmAssessmentUnavailable(
+                    f"the shared model call was interrupted ({exc.__class__.__name__})"
+                )
+            )
+            future.exception()
             raise
         finally:
             self._inflight.pop(key, None)
@@ -808,6 +808,12 @@ class OpenAIClassifier:
             raise LlmAssessmentUnavailable(_validation_reason(exc), usage) from exc
         except openai.OpenAIError as exc:
             raise LlmAssessmentUnavailable(_api_reason(exc, self._timeout, 1), usage) from exc
+        except Exception as exc:  # a 200 whose body is not a chat completion at all
+            raise LlmAssessmentUnavailable(
+                "the model provider sent a response Signoff cannot read "
+                f"({exc.__class__.__name__})",
+                usage,
+            ) from exc
         if not completion.choices:
             raise LlmAssessmentUnavailable("the model returned no answer", usage)
         message = completion.choices[0].message

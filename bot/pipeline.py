@@ -23,12 +23,16 @@ from bot.executor import ExecutionRefused, authorise, idempotency_key
 from bot.follow_up import review_schedule
 from bot.item_states import DecisionOutcome, ItemState
 from bot.item_store import get_item, release, transition
+from bot.lead_settings import load_lead_settings
 from bot.logging_setup import get_logger
 from bot.models import Decision, Item, utcnow
 from bot.openai_classifier import LlmAssessmentUnavailable, LlmUsage, OpenAIClassifier
+from bot.review_decisions import requirement_for
+from bot.reviewer_roster import roster_for
 from bot.runtime import Runtime
 from bot.slack_text import safe
 from bot.spot_checks import post_spot_check_if_chosen
+from bot.stale_drafts import mark_older_drafts_stale
 from bot.threshold_store import load_thresholds
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
@@ -54,6 +58,10 @@ def ticket_from_item(item: Item) -> TicketIn:
         ),
         metadata=item.extra,
     )
+
+
+# The longest a vendor's Retry-After may push one retry out.
+RETRY_AFTER_CAP = 900.0
 
 
 def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
@@ -145,6 +153,10 @@ class Pipeline:
                 error=values["assessment_error"],
                 **llm_record,
             )
+        try:  # best effort: a click on an older card finds out anyway
+            await mark_older_drafts_stale(self.rt, item.id)
+        except Exception:
+            log.exception("marking older drafts stale failed", item_id=item.id)
         return await self._moved(item.id)
 
     async def _edit_examples(self, item: Item, classifier: OpenAIClassifier) -> list[EditExample]:
@@ -175,12 +187,14 @@ class Pipeline:
 
     async def _route(self, item: Item) -> Item | None:
         thresholds = await load_thresholds(self.rt.sessions, self.rt.settings)
+        lead_policy = await load_lead_settings(self.rt.sessions, self.rt.settings)
         action = ProposedAction.model_validate(item.proposed_action or {"kind": "reply"})
         facts = TicketFacts(
             text=f"{item.subject}\n{item.body}",
             action_kind=action.kind,
             amount=Decimal(action.amount) if action.amount is not None else None,
             customer_tier=item.customer_tier,
+            sentiment=item.sentiment,
         )
         floor = risk_floor(facts, thresholds)
         model_risk = None if item.assessment_error else RiskLevel(item.risk_level or "critical")
@@ -230,12 +244,17 @@ class Pipeline:
                 )
                 event = "auto_approved"
             else:
+                needs = requirement_for(
+                    item.model_copy(update={"risk_level": route.risk.value}), lead_policy
+                )
                 moved = await transition(
                     session,
                     item.id,
                     from_states=[ItemState.ASSESSED],
                     to=ItemState.PENDING_REVIEW,
                     claimed_by=self.worker_id,
+                    approvals_required=needs.approvals,
+                    lead_required=needs.lead_required,
                     **common,
                     **review_schedule(self.rt.settings, utcnow()),
                 )
@@ -288,10 +307,9 @@ class Pipeline:
     async def _execute(self, item: Item) -> None:
         settings = self.rt.settings
         try:
+            reviewers = await roster_for(self.rt).reviewers()
             async with self.rt.sessions() as session:
-                request = await authorise(
-                    session, item, reviewers=settings.reviewers, leads=settings.leads
-                )
+                request = await authorise(session, item, reviewers=reviewers, leads=settings.leads)
         except ExecutionRefused as exc:
             await self._finish(
                 item, ItemState.FAILED, "execution_refused", last_error=f"refused: {exc}"
@@ -310,7 +328,7 @@ class Pipeline:
                     last_error=f"gave up after {attempts} attempts: {exc}",
                 )
                 return
-            delay = backoff_delay(attempts)
+            delay = min(RETRY_AFTER_CAP, max(backoff_delay(attempts), exc.retry_after or 0.0))
             self.rt.metrics.executions.labels("execution_retry_scheduled").inc()
             async with transaction(self.rt.sessions) as session:
                 await release(
@@ -339,12 +357,29 @@ class Pipeline:
                 last_error=str(exc),
             )
             return
+        except Exception as exc:
+            # An executor bug or an unreadable answer: the far side may have acted, so sending
+            # again could act twice. A human looks, and a lead's Retry resends the same key.
+            log.exception("executor crashed", item_id=item.id)
+            await self._finish(
+                item,
+                ItemState.FAILED,
+                "execution_failed",
+                attempts=item.attempts + 1,
+                last_error=(
+                    f"outcome unknown ({exc.__class__.__name__}): check {request.source} "
+                    "before using Retry"
+                ),
+            )
+            return
         await self._finish(
             item,
             ItemState.EXECUTED,
             "executed",
             executed_at=utcnow(),
             execution_result=result,
+            executed_reply=request.reply_text,
+            executed_action=request.action,
             attempts=item.attempts + 1,
             last_error=None,
         )

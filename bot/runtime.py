@@ -107,6 +107,7 @@ async def open_runtime(
             session_factory(engine),
             metrics.slack_errors,
         )
+        publisher.configure(settings)  # posting pace and digest threshold
     owned_classifier = classifier is None
     chosen = classifier or build_classifier(settings)
     if vendors is not None:

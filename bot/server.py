@@ -17,6 +17,7 @@ from bot import __version__
 from bot.assessment import Classifier
 from bot.background import running_background
 from bot.logging_setup import get_logger
+from bot.pii_redaction import warm_up
 from bot.runtime import open_runtime
 from bot.schema_check import ensure_schema
 from bot.settings import Settings
@@ -41,6 +42,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(ensure_schema, settings.database_url)
+        # Build the PII analyzer now (about a second): the first card or LLM call must not wait.
+        await asyncio.to_thread(warm_up)
         async with AsyncExitStack() as stack:
             rt = await stack.enter_async_context(
                 open_runtime(settings, classifier=classifier, vendors=vendors)

@@ -52,8 +52,6 @@ class Worker:
         self._passes = 0
         self._no_passes = asyncio.Event()
         self._no_passes.set()
-        if runtime.publisher is not None:
-            runtime.publisher.configure(runtime.settings)
         self._batch_size = batch_size
         self._limit = asyncio.Semaphore(concurrency or runtime.settings.worker_concurrency)
         self._idle_wait = idle_wait

@@ -40,6 +40,9 @@ class TicketFacts:
     action_kind: str
     amount: Decimal | None = None
     customer_tier: str | None = None
+    # The assessment's reading of the customer ("negative", "neutral", "positive"); a negative
+    # reading is a floor the model cannot argue its own risk level below.
+    sentiment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ def risk_floor(facts: TicketFacts, thresholds: Thresholds) -> RiskFloor:
     if _ANGRY_WORDS.search(text):
         level = highest(level, RiskLevel.MEDIUM)
         reasons.append("customer is upset")
+    if (facts.sentiment or "").lower() == "negative":
+        level = highest(level, RiskLevel.MEDIUM)
+        reasons.append("customer sentiment is negative")
     if (facts.customer_tier or "").lower() in _ELEVATED_TIERS:
         level = highest(level, RiskLevel.MEDIUM)
         reasons.append(f"{facts.customer_tier} customer")

@@ -656,3 +656,13 @@ def test_a_good_answer_routes_by_policy_and_the_reply_carries_real_names(
     assert sent[question]["reply_text"].startswith("Hi Sam,")
     assert sent[question]["action"] == {"kind": "reply"}
     assert sent[small_refund]["action"] == {"kind": "refund", "amount": "20.00", "currency": "USD"}
+
+
+def test_a_customer_known_only_by_an_id_is_greeted_as_there() -> None:
+    """Zendesk's ticket.created carries no name: the model must not greet "Hi zendesk,"."""
+    ticket = make_ticket(
+        customer={"name": "#8447388090494 (zendesk)", "email": "x@zendesk.invalid"}
+    )
+    model_input = openai_classifier.build_model_input(ticket)
+    block = json.loads(model_input.user_message.split("<ticket>", 1)[1].split("</ticket>", 1)[0])
+    assert block["customer"]["first_name"] == "there"

@@ -152,3 +152,26 @@ def test_only_reviewers_and_leads_may_decide() -> None:
     assert not may_decide("U3", reviewers={"U1"}, leads={"U2"})
     assert not may_decide("", reviewers={""}, leads=set())
     assert not may_decide("U1", reviewers=set(), leads=set())
+
+
+@pytest.mark.parametrize(
+    ("sentiment", "expected"),
+    [
+        ("negative", RiskLevel.MEDIUM),
+        ("Negative", RiskLevel.MEDIUM),
+        ("neutral", RiskLevel.LOW),
+        ("positive", RiskLevel.LOW),
+        (None, RiskLevel.LOW),
+    ],
+)
+def test_a_negative_sentiment_reading_is_a_medium_floor(
+    sentiment: str | None, expected: RiskLevel
+) -> None:
+    facts = TicketFacts(text="Where is my invoice?", action_kind="reply", sentiment=sentiment)
+    floor = risk_floor(facts, Thresholds())
+    assert floor.level == expected
+    assert ("customer sentiment is negative" in floor.reasons) == (expected == RiskLevel.MEDIUM)
+    model_says_low = decide_route(
+        facts=facts, floor=floor, model_risk=RiskLevel.LOW, thresholds=Thresholds()
+    )
+    assert (model_says_low.route == Route.AUTO) == (expected == RiskLevel.LOW)
