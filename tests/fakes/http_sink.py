@@ -12,8 +12,9 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["HeldRequest", "HttpSink", "SinkRequest"]
 
@@ -99,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class HttpSink:
+class HttpSink(LoopbackServer):
     """Records requests on 127.0.0.1; answers 200 `{"ok": true}` unless told otherwise.
 
     With `idempotent=True` it behaves like a vendor that honours `Idempotency-Key`: the first
@@ -116,48 +117,9 @@ class HttpSink:
         self._answers: dict[str, tuple[int, bytes]] = {}
         self._effects: dict[str, int] = {}
         self._holds: dict[str, HeldRequest] = {}
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> HttpSink:
-        """Bind a free port and serve in a daemon thread so a hung test cannot block exit."""
-        if self._server is not None:
-            raise RuntimeError("HttpSink is already started")
-        server = _Server(self)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> HttpSink:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port; only known once started."""
-        if self._server is None:
-            raise RuntimeError("HttpSink is not started")
-        return int(self._server.server_address[1])
+    def _make_server(self) -> _Server:
+        return _Server(self)
 
     @property
     def url(self) -> str:

@@ -35,8 +35,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = [
     "Behaviour",
@@ -345,7 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet: test output should show the tests, not an access log."""
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """OpenAI-compatible chat completions on 127.0.0.1; point the SDK at :attr:`base_url`."""
 
     def __init__(self, answer: Answer | None = None, *, api_key: str | None = None) -> None:
@@ -364,51 +365,17 @@ class FakeOpenAI:
         self._prompts: list[str] = []
         self._counter = 0
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeOpenAI:
-        """Bind a free port and serve in a daemon thread so a hung test cannot block exit."""
-        if self._server is not None:
-            raise RuntimeError("FakeOpenAI is already started")
+    def _make_server(self) -> _Server:
+        return _Server(self)
+
+    def _before_start(self) -> None:
         self._stopping.clear()
-        server = _Server(self)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        return self
 
-    def stop(self) -> None:
-        """Shut the server down (ending any slow answer at once); safe to call twice."""
-        self._stopping.set()
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeOpenAI is not started")
-        return int(self._server.server_address[1])
+    def _before_stop(self) -> None:
+        self._stopping.set()  # ends any slow answer at once
 
     @property
     def base_url(self) -> str:

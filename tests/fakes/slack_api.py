@@ -13,9 +13,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["FakeSlack", "SlackCall"]
 
@@ -161,7 +162,7 @@ def _maybe_json(value: str) -> object:
     return decoded if isinstance(decoded, (list, dict)) else value
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Slack Web API stand-in on 127.0.0.1; point slack_sdk clients at `api_url`."""
 
     def __init__(self) -> None:
@@ -174,50 +175,11 @@ class FakeSlack:
         self._buckets: dict[str, _Bucket] = {}
         self._ts_counter = 100
         self._view_counter = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeSlack:
-        """Bind a free port and serve in a daemon thread so a hung test cannot block exit."""
-        if self._server is not None:
-            raise RuntimeError("FakeSlack is already started")
-        server = _Server(self)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The bound port; only known once started."""
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not started")
-        return int(self._server.server_address[1])
+    def _make_server(self) -> _Server:
+        return _Server(self)
 
     @property
     def api_url(self) -> str:

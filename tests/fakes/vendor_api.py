@@ -17,9 +17,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["FakeVendorApi", "VendorRequest"]
 
@@ -102,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(encoded)
 
 
-class FakeVendorApi:
+class FakeVendorApi(LoopbackServer):
     """All four vendor APIs on one loopback port; point each ``*_API_URL`` at ``url``."""
 
     def __init__(self) -> None:
@@ -111,43 +112,11 @@ class FakeVendorApi:
         self._requests: list[VendorRequest] = []
         self._scripted: list[_Scripted] = []
         self._idempotent: dict[str, tuple[int, Any, dict[str, str]]] = {}
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> FakeVendorApi:
-        """Bind a free port and serve in a daemon thread so a hung test cannot block exit."""
-        if self._server is not None:
-            raise RuntimeError("FakeVendorApi is already started")
-        server = _Server(self)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
-
-    def __enter__(self) -> FakeVendorApi:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _make_server(self) -> _Server:
+        return _Server(self)
 
     @property
     def url(self) -> str:
