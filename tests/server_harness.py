@@ -27,6 +27,7 @@ from bot.database import sync_url
 from bot.models import AuditEvent, Item
 from bot.server import create_app
 from bot.settings import Settings
+from bot.vendors.settings import VendorSettings
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.signatures import generic_headers, slack_headers
@@ -199,6 +200,7 @@ def start_server(
     slack: FakeSlack | None,
     sink: HttpSink | None,
     classifier: Classifier | None = None,
+    vendors: VendorSettings | None = None,
     **overrides: Any,
 ) -> Iterator[RunningServer]:
     port = free_port()
@@ -220,7 +222,7 @@ def start_server(
     }
     fields.update(overrides)
     settings = make_settings(**fields)
-    app = create_app(settings, classifier=classifier)
+    app = create_app(settings, classifier=classifier, vendors=vendors)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=port, log_config=None, lifespan="on", access_log=False

@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,30 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.database import sync_url
 from bot.models import Item
-from bot.server import create_app
 from bot.vendors.settings import VendorSettings
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
-from tests.server_harness import (
-    BOT_TOKEN,
-    LEAD,
-    REVIEW_CHANNEL,
-    REVIEWER,
-    REVIEWER_2,
-    SIGNING_SECRET,
-    WEBHOOK_SECRET,
-    RunningServer,
-    free_port,
-    make_settings,
-    wait_until,
-)
+from tests.server_harness import RunningServer, start_server
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendors"
 
@@ -142,9 +125,7 @@ def stripe_headers(secret: str, body: bytes, *, timestamp: int | None = None) ->
 
 
 class VendorServer(RunningServer):
-    """A ``RunningServer`` that also knows its app, for posting to the vendor endpoints."""
-
-    app: FastAPI
+    """A ``RunningServer`` with helpers for posting to the vendor endpoints."""
 
     def post_vendor(
         self, vendor: str, body: bytes, headers: dict[str, str], *, path: str = ""
@@ -176,42 +157,9 @@ def start_vendor_server(
     vendors: VendorSettings | None,
     **overrides: Any,
 ) -> Iterator[VendorServer]:
-    port = free_port()
-    fields: dict[str, Any] = {
-        "slack_bot_token": BOT_TOKEN,
-        "slack_signing_secret": SIGNING_SECRET,
-        "slack_api_url": slack.api_url if slack else "http://127.0.0.1:9/api/",
-        "review_channel": REVIEW_CHANNEL,
-        "database_url": database_url,
-        "webhook_secret": WEBHOOK_SECRET,
-        "action_url": sink.url if sink else None,
-        "reviewers": frozenset({REVIEWER, REVIEWER_2}),
-        "leads": frozenset({LEAD}),
-        "port": port,
-        "sweep_interval_seconds": 0.5,
-        "log_level": "WARNING",
-    }
-    fields.update(overrides)
-    settings = make_settings(**fields)
-    app = create_app(settings, vendors=vendors)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, lifespan="on", access_log=False
+    with start_server(
+        database_url=database_url, slack=slack, sink=sink, vendors=vendors, **overrides
+    ) as running:
+        yield VendorServer(
+            running.url, running.settings, running.slack, running.sink, running.http, running.db
         )
-    )
-    thread = threading.Thread(target=server.run, name="signoff-vendor-server", daemon=True)
-    thread.start()
-    wait_until(lambda: server.started or not thread.is_alive(), timeout=30, what="server start")
-    if not server.started:
-        raise RuntimeError("the Signoff server failed to start (see the log above)")
-    db = create_engine(sync_url(database_url))
-    http = httpx.Client(timeout=10)
-    running = VendorServer(f"http://127.0.0.1:{port}", settings, slack, sink, http, db)
-    running.app = app
-    try:
-        yield running
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        http.close()
-        db.dispose()
