@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from bot.review_queries import (
 from bot.review_stats import parse_period
 from bot.review_stats_sql import review_stats
 from bot.slack_text import safe
+from bot.threshold_dry_run import ROUTING_KEYS
 from handlers.signoff_command import (
     STATS_SECTIONS,
     CommandContext,
@@ -194,6 +196,11 @@ async def set_setting(ctx: CommandContext) -> str:
             + ", ".join(f"`{k}`" for k in SETTABLE)
             + " (use `pause`/`resume` for the kill switch)."
         )
+    if key in ROUTING_KEYS:
+        # What is executed without a human changes only after a lead has seen the dry run.
+        from handlers.autonomy_commands import threshold
+
+        return await threshold(replace(ctx, args=(key, ctx.args[1])))
     try:
         change = await change_setting(
             ctx.rt.sessions, ctx.rt.settings, key=key, raw=ctx.args[1], actor=ctx.user_id

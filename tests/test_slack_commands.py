@@ -181,3 +181,14 @@ def test_mentions_use_the_same_commands(one_db_server: RunningServer) -> None:
     }
     assert post_event(server, event).status_code == 200
     assert item_id in wait_ephemeral(server.slack, REVIEWER, "waiting for review")
+
+
+def test_set_on_a_routing_threshold_shows_the_dry_run_and_changes_nothing_yet(
+    one_db_server: RunningServer,
+) -> None:
+    server = one_db_server
+    answer = ask(server, "set refund_limit 75", user=LEAD)
+    assert "*Dry run* `refund_auto_limit`: `50` → `75`" in answer
+    assert "confirm" in answer
+    assert "refund_auto_limit = 50" in ask(server, "thresholds")
+    assert _settings_audit(server) == []
