@@ -20,9 +20,10 @@ from bot.edit_validation import EditedDraft, EditErrors, edit_summary, validate_
 from bot.item_store import get_item
 from bot.lead_settings import SETTABLE, change_setting, parse_value
 from bot.logging_setup import get_logger
-from bot.models import Item
+from bot.models import Item, utcnow
 from bot.reject_modal import REJECT_CALLBACK, RejectInput, validate_reject
 from bot.review_decisions import ReviewStatus, reject, save_edit
+from bot.threshold_dry_run import ROUTING_KEYS, ThresholdChangeError, propose_change
 from handlers.app_home import publish_home
 from handlers.slack_deps import SlackDeps, guarded, tell
 from policies.thresholds import InvalidThresholdError
@@ -181,10 +182,27 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
 
     async def save_settings(client: AsyncWebClient, user: str, typed: dict[str, str]) -> None:
         changed = []
+        proposals: list[str] = []
         for key, raw in typed.items():
+            if key in ROUTING_KEYS:
+                # What runs without a human changes only after the lead has seen the dry run.
+                try:
+                    proposal, lines = await propose_change(
+                        rt.sessions, rt.settings, key=key, raw=raw, actor=user, now=utcnow()
+                    )
+                except ThresholdChangeError:
+                    continue  # unchanged value: nothing to propose
+                proposals.append(
+                    "\n".join(lines)
+                    + f"\nConfirm with `/signoff threshold confirm #{proposal.id}` or cancel with "
+                    f"`/signoff threshold cancel #{proposal.id}`."
+                )
+                continue
             change = await change_setting(rt.sessions, rt.settings, key=key, raw=raw, actor=user)
             if change.changed:
                 changed.append(f"`{key}`: `{change.old}` → `{change.new}`")
         if changed:
             await notify_channel(rt, f":gear: <@{user}> changed " + ", ".join(changed) + ".")
+        if proposals and rt.publisher is not None:
+            await rt.publisher.direct_message(user, "\n\n".join(proposals))
         await publish_home(deps, client, user)

@@ -117,10 +117,23 @@ def test_leads_change_thresholds_and_pause_from_home(one_db_server: RunningServe
         ),
         what="a notice in the review channel",
     )
-    assert "`auto_approve_max_risk`: `low` → `medium`" in notice
-    assert (
-        "`refund_auto_limit`: `50` → `80`" in notice and "`quorum_amount`: `500` → `250`" in notice
+    # The quorum amount applies at once; the two routing thresholds wait for the dry run.
+    assert "`quorum_amount`: `500` → `250`" in notice
+    assert "auto_approve_max_risk" not in notice and "refund_auto_limit" not in notice
+    dry_run = wait_until(
+        lambda: next(
+            (
+                c.params["text"]
+                for c in server.slack.calls("chat.postMessage")  # type: ignore[union-attr]
+                if c.params.get("channel") == f"D{LEAD}"
+            ),
+            None,
+        ),
+        what="the dry run in the lead's DMs",
     )
+    assert "*Dry run* `auto_approve_max_risk`: `low` → `medium`" in dry_run
+    assert "*Dry run* `refund_auto_limit`: `50` → `80`" in dry_run
+    assert "/signoff threshold confirm #" in dry_run
     _click_home(server, HOME_PAUSE, "pause", LEAD)
     wait_ephemeral(server.slack, LEAD, "Auto-execution paused")
     home = _open_home(server, LEAD)
