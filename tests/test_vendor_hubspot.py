@@ -308,3 +308,13 @@ async def test_errors_are_retryable_or_permanent(
     with pytest.raises(PermanentError, match="object type"):
         await executor.execute(_request(metadata={"hubspot_object_id": "1"}))
     assert len(api.requests) == 6
+
+
+def test_the_echo_of_signoffs_own_update_is_ignored_but_other_integrations_are_not() -> None:
+    event = fixture("hubspot_batch.json")[0]
+    own = {**event, "changeSource": "INTEGRATION", "sourceId": str(event["appId"])}
+    assert hubspot.normalise(own) is None
+    other_app = {**event, "changeSource": "INTEGRATION", "sourceId": "999"}
+    assert hubspot.normalise(other_app) is not None
+    by_a_person = {**event, "changeSource": "CRM_UI", "sourceId": str(event["appId"])}
+    assert hubspot.normalise(by_a_person) is not None

@@ -160,6 +160,19 @@ def event_type(event: Any) -> str:
     return kind if isinstance(kind, str) else "(unknown)"
 
 
+def is_own_change(event: dict[str, Any]) -> bool:
+    """A change this same app made through the API (``changeSource`` INTEGRATION or API with the
+    app's id as ``sourceId``): HubSpot sends it back to the app's own subscription, and taking it
+    as a new event would loop an approved update into another review."""
+    source = opt_str(event.get("changeSource"))
+    app_id = opt_str(event.get("appId"))
+    return (
+        source in {"INTEGRATION", "API"}
+        and app_id is not None
+        and (opt_str(event.get("sourceId")) == app_id)
+    )
+
+
 def normalise(event: Any) -> TicketIn | None:
     """Map one event of a batch onto a ``crm_event``; ``None`` for subscription types ignored."""
     body = obj(event, "event")
@@ -179,6 +192,8 @@ def normalise(event: Any) -> TicketIn | None:
     when = (iso_time(occurred_at / 1000) if occurred_at is not None else None) or "an unknown time"
     source = opt_str(body.get("changeSource")) or "unknown"
     by = opt_str(body.get("sourceId"))
+    if is_own_change(body):
+        return None  # the echo of a property Signoff's executor just wrote
     if kind == "ticket.creation":
         subject = f"HubSpot ticket {object_id} created"
         lines = [f"A ticket was created in HubSpot at {when}."]
