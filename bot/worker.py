@@ -1,4 +1,4 @@
-"""The worker loop: claim items that need work, advance them, repeat.
+"""The worker loop: keep up to ``concurrency`` items moving, claiming more as slots free.
 
 Webhooks and clicks ``notify`` the worker so new work starts at once; the scheduler's sweep calls
 ``run_once`` on a timer so retries, expired leases and unposted cards are picked up even when
@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
@@ -47,13 +48,18 @@ class Worker:
         self.pipeline = Pipeline(runtime, self.worker_id)
         self.card_poster = CardPoster(runtime, self.worker_id)
         self._posting: asyncio.Task[int] | None = None
-        # Passes in flight (the loop's and the scheduler's sweeps), so shutdown can let them
-        # finish their items instead of leaving claims to expire.
+        # Work in flight (sweeps and the loop's items), so shutdown can let it finish its items
+        # instead of leaving claims to expire.
         self._passes = 0
         self._no_passes = asyncio.Event()
         self._no_passes.set()
         self._batch_size = batch_size
-        self._limit = asyncio.Semaphore(concurrency or runtime.settings.worker_concurrency)
+        self._concurrency = concurrency or runtime.settings.worker_concurrency
+        # One slot per item being advanced, shared by the loop and the sweeps.
+        self._limit = asyncio.Semaphore(self._concurrency)
+        # The loop's items run as tasks; held here so they are not garbage-collected mid-step.
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._rolling = False
         self._idle_wait = idle_wait
         self._wake = asyncio.Event()
         self._stopping = False
@@ -65,55 +71,118 @@ class Worker:
     async def run_once(self) -> int:
         """Claim and advance one batch; returns how many items were claimed. Cards waiting to be
         posted are not in the batch: the card poster (started here when idle) posts them in
-        order at Slack's pace, so they never hold up the rest of the work."""
+        order at Slack's pace, so they never hold up the rest of the work.
+
+        While the loop runs, the batch is only as large as the free slots, so the sweep never
+        leases items that would wait behind the loop's."""
         self._start_card_poster()
-        self._passes += 1
-        self._no_passes.clear()
+        self._pass_started()
         try:
+            if self._rolling:
+                started = await self._fill_free_slots(self._batch_size)
+                if started:
+                    await asyncio.gather(*started)
+                return len(started)
             return await self._pass()
         finally:
-            self._passes -= 1
-            if self._passes == 0:
-                self._no_passes.set()
+            self._pass_finished()
 
     async def _pass(self) -> int:
-        items = await claim(
-            self.rt.sessions,
-            self.worker_id,
-            lease=timedelta(seconds=self.rt.settings.lease_seconds),
-            limit=self._batch_size,
-            include_unposted=False,
-        )
+        items = await self._claim(self._batch_size)
         if items:
             await asyncio.gather(*(self._advance(item) for item in items))
         return len(items)
 
+    async def _claim(self, limit: int) -> Sequence[Item]:
+        return await claim(
+            self.rt.sessions,
+            self.worker_id,
+            lease=timedelta(seconds=self.rt.settings.lease_seconds),
+            limit=limit,
+            include_unposted=False,
+        )
+
+    async def _fill_free_slots(self, most: int) -> list[asyncio.Task[None]]:
+        """Take the slots free now (never waits for one), claim that many items at most and start
+        each in its own task, which frees its slot when done. Claiming only for free slots is
+        what keeps a claimed item from waiting, leased, behind slower ones."""
+        reserved = 0
+        while reserved < most and not self._limit.locked():
+            await self._limit.acquire()  # not locked: returns without suspending
+            reserved += 1
+        if not reserved:
+            return []
+        items: Sequence[Item] = ()
+        try:
+            items = await self._claim(reserved)
+        finally:
+            for _ in range(reserved - len(items)):
+                self._limit.release()
+        started = []
+        for item in items:
+            self._pass_started()
+            task = asyncio.create_task(self._advance_in_slot(item), name=f"signoff-item-{item.id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            started.append(task)
+        return started
+
+    async def _advance_in_slot(self, item: Item) -> None:
+        try:
+            await self._advance_item(item)
+        finally:
+            self._limit.release()
+            self._pass_finished()
+            self._wake.set()  # a slot is free: the loop claims the next item now
+
     async def _advance(self, item: Item) -> None:
+        async with self._limit:
+            await self._advance_item(item)
+
+    async def _advance_item(self, item: Item) -> None:
         # Bound for the whole step, so every log line about this item (ours, the executor's, a
         # library's) carries its id even when the call site did not pass it.
-        async with self._limit:
-            with structlog.contextvars.bound_contextvars(item_id=item.id):
-                try:
-                    await self.pipeline.advance(item)
-                except Exception:
-                    # The lease expires and another pass retries; one bad item must not stop
-                    # the loop.
-                    log.exception("advancing item failed")
+        with structlog.contextvars.bound_contextvars(item_id=item.id):
+            try:
+                await self.pipeline.advance(item)
+            except Exception:
+                # The lease expires and another pass retries; one bad item must not stop
+                # the loop.
+                log.exception("advancing item failed")
+
+    def _pass_started(self) -> None:
+        self._passes += 1
+        self._no_passes.clear()
+
+    def _pass_finished(self) -> None:
+        self._passes -= 1
+        if self._passes == 0:
+            self._no_passes.set()
 
     async def run_forever(self) -> None:
-        log.info("worker started", worker_id=self.worker_id)
-        while not self._stopping:
-            self.last_loop_at = time.monotonic()
-            try:
-                claimed = await self.run_once()
-            except Exception:
-                log.exception("worker pass failed; retrying")
-                claimed = 0
-            if claimed:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait)
+        """Keep every slot busy: claim as many items as there are free slots, again each time
+        one frees (its task wakes the loop), so work flows instead of running in batches that
+        wait for their slowest item. Items still in flight at ``stop`` are left to ``close``."""
+        log.info("worker started", worker_id=self.worker_id, concurrency=self._concurrency)
+        self._rolling = True
+        try:
+            while not self._stopping:
+                self.last_loop_at = time.monotonic()
+                self._start_card_poster()
+                # Cleared before looking for work, so a wake-up during the claim is not lost.
+                self._wake.clear()
+                self._pass_started()  # so close() cannot miss items claimed but not started
+                try:
+                    await self._fill_free_slots(self._concurrency)
+                except Exception:
+                    log.exception("worker pass failed; retrying")
+                finally:
+                    self._pass_finished()
+                # Until a slot frees (its task sets the event), a notify, or the idle poll.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait)
+        finally:
+            self._rolling = False
 
     def _start_card_poster(self) -> None:
         if self.rt.publisher is None or self._stopping:
