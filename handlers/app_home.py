@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -16,7 +16,7 @@ from bot.review_queries import PendingFilter, pending_counts_by_risk, pending_pa
 from bot.review_stats import parse_period
 from bot.review_stats_sql import review_stats
 from handlers.signoff_command import run_signoff_command
-from handlers.slack_deps import SlackDeps, guarded, tell
+from handlers.slack_deps import SlackDeps, guarded, on_click, tell
 
 log = get_logger(__name__)
 
@@ -60,20 +60,14 @@ def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
         await tell(client, user=user, channel=None, text=answer)
         await publish_home(deps, client, user)
 
-    @app.action(HOME_PAUSE)
-    async def on_pause(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, switch(body, client, "pause"))
+    async def pause(body: dict[str, Any], client: AsyncWebClient) -> None:
+        await switch(body, client, "pause")
 
-    @app.action(HOME_RESUME)
-    async def on_resume(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, switch(body, client, "resume"))
+    async def resume(body: dict[str, Any], client: AsyncWebClient) -> None:
+        await switch(body, client, "resume")
 
-    @app.action(HOME_SETTINGS)
-    async def on_settings(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, open_settings(body, client))
+    on_click(app, HOME_PAUSE, pause)
+    on_click(app, HOME_RESUME, resume)
 
     async def open_settings(body: dict[str, Any], client: AsyncWebClient) -> None:
         user = str(body["user"]["id"])
@@ -92,3 +86,5 @@ def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
             )
         except (SlackApiError, SlackClientError) as exc:
             log.warning("views.open failed", user=user, error=str(exc))
+
+    on_click(app, HOME_SETTINGS, open_settings)

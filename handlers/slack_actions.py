@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -41,7 +41,7 @@ from bot.review_decisions import (
 )
 from bot.slack_text import escape, safe
 from handlers.app_home import publish_home
-from handlers.slack_deps import SlackDeps, clicked_channel, from_home, guarded, tell
+from handlers.slack_deps import SlackDeps, clicked_channel, from_home, on_click, tell
 
 log = get_logger(__name__)
 
@@ -80,10 +80,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             await tell(client, user=user, channel=channel, text=result.message)
         await after_home_click(body, client, user)
 
-    @app.action(APPROVE_ACTION)
-    async def on_approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, approve_work(body, client))
+    on_click(app, APPROVE_ACTION, approve_work)
 
     async def open_modal(
         body: dict[str, Any], client: AsyncWebClient, attempted: str, build: Any
@@ -134,18 +131,12 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
     async def edit_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         await open_modal(body, client, "edit", edit_view)
 
-    @app.action(EDIT_ACTION)
-    async def on_edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, edit_work(body, client))
+    on_click(app, EDIT_ACTION, edit_work)
 
     async def reject_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         await open_modal(body, client, "reject", reject_view)
 
-    @app.action(REJECT_ACTION)
-    async def on_reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, reject_work(body, client))
+    on_click(app, REJECT_ACTION, reject_work)
 
     async def redraft_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -158,10 +149,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await tell(client, user=user, channel=channel, text=result.message)
 
-    @app.action(REDRAFT_ACTION)
-    async def on_redraft(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, redraft_work(body, client))
+    on_click(app, REDRAFT_ACTION, redraft_work)
 
     async def reveal_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -177,10 +165,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         )
         await tell(client, user=user, channel=channel, text=text)
 
-    @app.action(REVEAL_ACTION)
-    async def on_reveal(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, reveal_work(body, client))
+    on_click(app, REVEAL_ACTION, reveal_work)
 
     async def show_more_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -190,10 +175,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await post_full_text(rt, item)
 
-    @app.action(SHOW_MORE_ACTION)
-    async def on_show_more(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, show_more_work(body, client))
+    on_click(app, SHOW_MORE_ACTION, show_more_work)
 
     async def retry_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -208,7 +190,4 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await tell(client, user=user, channel=channel, text=result.message)
 
-    @app.action(RETRY_ACTION)
-    async def on_retry(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await guarded(client, body, retry_work(body, client))
+    on_click(app, RETRY_ACTION, retry_work)

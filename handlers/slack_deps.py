@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -54,6 +55,20 @@ async def tell(client: AsyncWebClient, *, user: str, channel: str | None, text: 
             await client.chat_postMessage(channel=user, text=text)
     except (SlackApiError, SlackClientError) as exc:
         log.warning("could not answer user", user=user, error=str(exc))
+
+
+ClickWork = Callable[[dict[str, Any], AsyncWebClient], Awaitable[None]]
+
+
+def on_click(app: AsyncApp, action_id: str, work: ClickWork) -> None:
+    """Register a button: ack at once (Slack allows three seconds and the work may need a
+    database row lock or a Web API call), then run ``work`` under :func:`guarded`."""
+
+    async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await guarded(client, body, work(body, client))
+
+    app.action(action_id)(listener)
 
 
 async def guarded(client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
