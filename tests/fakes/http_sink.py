@@ -7,14 +7,13 @@ the endpoint fail or stall on demand, which a real socket shows more faithfully 
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackServer, QuietServer
 
 __all__ = ["HeldRequest", "HttpSink", "SinkRequest"]
 
@@ -45,21 +44,11 @@ class HeldRequest:
     release: threading.Event
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its HttpSink, so handlers can reach the shared state."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that gave up (a test's deliberate timeout) is not an error worth printing."""
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-    daemon_threads = True
-    block_on_close = False
+class _Server(QuietServer):
+    """Knows its HttpSink, so handlers can reach the shared state."""
 
     def __init__(self, sink: HttpSink) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.sink = sink
 
 

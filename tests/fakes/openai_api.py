@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackServer, QuietServer
 
 __all__ = [
     "Behaviour",
@@ -298,22 +297,12 @@ class _Reply:
     delay: float = 0.0
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its FakeOpenAI, so handlers can reach the shared state."""
-
-    daemon_threads = True
-    block_on_close = False
+class _Server(QuietServer):
+    """Knows its FakeOpenAI, so handlers can reach the shared state."""
 
     def __init__(self, fake: FakeOpenAI) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.fake = fake
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that gave up (the classifier's timeout) is expected, not worth printing."""
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -7,16 +7,15 @@ encoding, URL joining, error mapping and retry handlers exactly as production do
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackServer, QuietServer
 
 __all__ = ["FakeSlack", "SlackCall"]
 
@@ -64,21 +63,11 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its FakeSlack, so handlers can reach the shared state."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client that gave up (a test's deliberate timeout) is not an error worth printing."""
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-    daemon_threads = True
-    block_on_close = False
+class _Server(QuietServer):
+    """Knows its FakeSlack, so handlers can reach the shared state."""
 
     def __init__(self, fake: FakeSlack) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.fake = fake
 
 
