@@ -310,6 +310,31 @@ async def test_errors_are_retryable_or_permanent(
     assert len(api.requests) == 6
 
 
+async def test_a_unique_value_conflict_is_permanent_and_a_locked_record_is_retried(
+    api: FakeVendorApi, executor: HubSpotExecutor
+) -> None:
+    """HubSpot's 409 means another record already has this unique property value: sending it
+    again conflicts again, so a human sees HubSpot's message. 423 means the record is locked by
+    a large sync, so the same update is tried again later."""
+    conflict = {
+        "status": "error",
+        "message": "Contact already exists. Existing ID: 4251",
+        "category": "CONFLICT",
+    }
+    api.respond_with(409, body=conflict)
+    with pytest.raises(PermanentError, match="Contact already exists") as permanent:
+        await executor.execute(_request())
+    assert permanent.value.status == 409
+    api.respond_with(423, body={"status": "error", "category": "LOCKED"})
+    with pytest.raises(RetryableError) as locked:
+        await executor.execute(_request())
+    assert locked.value.status == 423
+    result = await executor.execute(_request())  # the retry after the lock is released
+    assert result["sent"] is True
+    assert [call.status for call in api.requests] == [409, 423, 200]
+    assert len({call.body for call in api.requests}) == 1
+
+
 def test_the_echo_of_signoffs_own_update_is_ignored_but_other_integrations_are_not() -> None:
     event = fixture("hubspot_batch.json")[0]
     own = {**event, "changeSource": "INTEGRATION", "sourceId": str(event["appId"])}

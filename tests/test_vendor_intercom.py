@@ -250,3 +250,20 @@ async def test_errors_are_retryable_or_permanent(
     with pytest.raises(PermanentError, match="conversation id"):
         await executor.execute(_request(metadata={}))
     assert len(api.requests) == 6
+
+
+async def test_a_conflict_with_existing_data_is_permanent(
+    api: FakeVendorApi, executor: IntercomExecutor
+) -> None:
+    """Intercom documents 409 as existing data clashing with the request: the same request
+    clashes again, so the item fails with Intercom's own message (not "may have acted")."""
+    clash = {
+        "type": "error.list",
+        "errors": [{"code": "conflict", "message": "Multiple existing users match this email"}],
+    }
+    api.respond_with(409, body=clash)
+    with pytest.raises(PermanentError, match="Multiple existing users") as permanent:
+        await executor.execute(_request())
+    assert permanent.value.status == 409
+    assert "may have acted" not in str(permanent.value)
+    assert len(api.requests) == 1

@@ -299,6 +299,37 @@ async def test_errors_are_retryable_or_permanent(
     assert len(api.requests) == 9
 
 
+async def test_a_concurrent_request_with_the_key_is_retried_and_refunds_once(
+    api: FakeVendorApi, executor: StripeExecutor
+) -> None:
+    """Stripe answers 409 while another request with the same idempotency key is still running
+    (it saved no result for this one): retryable, and the retry with the same key refunds once.
+    A 400 (invalid request) and a 402 (the request failed) are never retried."""
+    in_use = {
+        "error": {
+            "type": "idempotency_error",
+            "code": "idempotency_key_in_use",
+            "message": "There is currently another in-progress request using this key",
+        }
+    }
+    api.respond_with(409, body=in_use)
+    with pytest.raises(RetryableError, match="idempotency_key_in_use") as conflict:
+        await executor.execute(_request())
+    assert conflict.value.status == 409
+    first = await executor.execute(_request())
+    again = await executor.execute(_request())
+    assert first == again  # Stripe replays the key's first success: one refund
+    assert [call.status for call in api.requests] == [409, 200, 200]
+    assert {call.headers["idempotency-key"] for call in api.requests} == {
+        "signoff-itm_stripe0001-7"
+    }
+    for n, (status, kind) in enumerate(((400, "invalid_request_error"), (402, "card_error"))):
+        api.respond_with(status, body={"error": {"type": kind, "code": "amount_too_large"}})
+        with pytest.raises(PermanentError, match="amount_too_large") as permanent:
+            await executor.execute(_request(idempotency_key=f"signoff-itm_stripe0001-{30 + n}"))
+        assert permanent.value.status == status
+
+
 async def test_refunds_that_cannot_be_right_never_leave_signoff(
     api: FakeVendorApi, executor: StripeExecutor
 ) -> None:

@@ -214,6 +214,29 @@ def test_auto_approved_reply_is_posted_to_the_zendesk_ticket(
     assert "executed" in vendor_server.audit_events(item.id)
 
 
+def test_a_conflicting_update_is_sent_again_and_the_reply_posted_once(
+    vendor_server: VendorServer, api: FakeVendorApi
+) -> None:
+    """Zendesk answers the first PUT with 409 (another update to the ticket won): the worker
+    schedules a retry instead of failing the item, and the second PUT posts the one reply."""
+    api.respond_with(409, body={"error": "Conflict", "description": "Ticket was updated"})
+    payload = fixture(CREATED)
+    payload["detail"]["subject"] = "Password reset email never arrives"
+    payload["detail"]["description"] = "I asked for a password reset link but got nothing."
+    body = json.dumps(payload).encode()
+    response = vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
+    assert response.status_code == 202
+    item = vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
+    assert item.state == "executed", item.last_error
+    first, second = api.wait_for(2)
+    assert [first.status, second.status] == [409, 200]
+    assert first.json() == second.json()  # the same comment, posted by the second call only
+    assert item.attempts == 2
+    events = vendor_server.audit_events(item.id)
+    assert events.count("execution_retry_scheduled") == 1
+    assert events.count("executed") == 1
+
+
 # --- executor against the fake API ----------------------------------------------------------------
 
 
@@ -271,9 +294,15 @@ async def test_errors_are_retryable_or_permanent(
         assert retry.value.status == status
         assert retry.value.retry_after == 7.0
     assert "Retry-After: 7s" in str(retry.value)
+    # A conflict with another update to the ticket: Zendesk did not apply this one, so the same
+    # comment may go again without reaching the customer twice.
+    api.respond_with(409)
+    with pytest.raises(RetryableError) as conflict:
+        await executor.execute(_request())
+    assert conflict.value.status == 409
     # Zendesk may have posted the comment before failing: a resend would be a second public
     # reply, so a human checks the ticket first.
-    for status in (409, 500, 502):
+    for status in (500, 502):
         api.respond_with(status)
         with pytest.raises(PermanentError, match="may have acted") as unknown:
             await executor.execute(_request())

@@ -7,14 +7,18 @@
   a name and an email. The placeholders use the reserved ``.invalid`` domain (RFC 2606) so they can
   never reach a real mailbox, and a name whose first word has no letters so drafted replies greet
   "there" rather than "Zendesk".
-* One mapping from HTTP outcomes to ``RetryableError`` / ``PermanentError``, the same rule as the
-  generic action sink: timeouts, connection errors, 408, 409, 425, 429 and 5xx may succeed later.
+* One mapping from HTTP outcomes to ``RetryableError`` / ``PermanentError``. By default it is the
+  generic action sink's rule (timeouts, connection errors, 408, 409, 425, 429 and 5xx may succeed
+  later); a vendor whose documentation gives a status another meaning passes its own
+  ``StatusRules`` (HubSpot's 409 is a unique-value conflict that no retry fixes, Zendesk's 409 is
+  a change that was not applied and may be sent again).
 """
 
 from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
@@ -179,8 +183,29 @@ def safe_path_id(value: Any, pattern: str, what: str) -> str:
 # Failures after which the request provably did not reach the vendor: safe to send again even
 # when sending twice would act twice.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Answers that say the vendor did not act: throttled, or down for maintenance with a wait time.
-_NOT_ACTED = frozenset({429})
+
+
+@dataclass(frozen=True)
+class StatusRules:
+    """What one vendor's non-2xx answers mean for a retry, as its API documentation says.
+
+    ``retryable``: statuses (besides every 5xx) that may succeed when sent again. ``not_acted``:
+    the retryable statuses with which the vendor says it did nothing, so even a call that would
+    act twice when sent twice (a Zendesk comment) may be sent again. A 503 with ``Retry-After``
+    (down for maintenance) always counts as not acted.
+    """
+
+    retryable: frozenset[int] = RETRYABLE_STATUS
+    not_acted: frozenset[int] = frozenset({429})
+
+    def is_retryable(self, status: int) -> bool:
+        return status >= 500 or status in self.retryable
+
+    def vendor_did_not_act(self, status: int, *, retry_after: float | None) -> bool:
+        return status in self.not_acted or (status == 503 and retry_after is not None)
+
+
+DEFAULT_RULES = StatusRules()
 
 
 async def send(
@@ -190,6 +215,7 @@ async def send(
     *,
     vendor: str,
     idempotent: bool = True,
+    rules: StatusRules = DEFAULT_RULES,
     **kwargs: Any,
 ) -> httpx.Response:
     """One API call, with transport failures and non-2xx answers mapped to the executor errors.
@@ -198,7 +224,8 @@ async def send(
     de-duplicate (a Zendesk comment, an Intercom reply). For those, a failure after which the
     vendor may already have acted (a read timeout, a dropped connection, a 5xx) is not retried:
     it becomes a permanent "outcome unknown" error, so a human checks the ticket and uses Retry,
-    rather than the customer receiving the same reply several times.
+    rather than the customer receiving the same reply several times. ``rules`` is the vendor's
+    reading of its status codes (which answers are worth a retry, and which say it did not act).
     """
     try:
         response = await client.request(method, url, **kwargs)
@@ -212,10 +239,8 @@ async def send(
         raise RetryableError(f"{vendor} API unreachable: {exc.__class__.__name__}") from exc
     if 200 <= response.status_code < 300:
         return response
-    error = error_for(vendor, response)
-    acted_maybe = response.status_code not in _NOT_ACTED and not (
-        response.status_code == 503 and error.retry_after is not None
-    )
+    error = error_for(vendor, response, rules=rules)
+    acted_maybe = not rules.vendor_did_not_act(response.status_code, retry_after=error.retry_after)
     if not idempotent and isinstance(error, RetryableError) and acted_maybe:
         raise PermanentError(
             _outcome_unknown(vendor, f"HTTP {response.status_code}"), status=response.status_code
@@ -249,17 +274,21 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 def error_for(
-    vendor: str, response: httpx.Response, *, retryable: bool | None = None
+    vendor: str,
+    response: httpx.Response,
+    *,
+    retryable: bool | None = None,
+    rules: StatusRules = DEFAULT_RULES,
 ) -> ExecutionError:
-    """The executor error for a non-2xx answer; ``retryable`` overrides the status rule when the
-    vendor says so explicitly (Stripe's ``Stripe-Should-Retry``)."""
+    """The executor error for a non-2xx answer by the vendor's ``rules``; ``retryable`` overrides
+    them when the vendor says so explicitly in the answer (Stripe's ``Stripe-Should-Retry``)."""
     status = response.status_code
     message = f"{vendor} API answered HTTP {status}: {response.text[:300]}"
     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
     if retry_after is not None:
         message += f" (Retry-After: {retry_after:g}s)"
     if retryable is None:
-        retryable = status >= 500 or status in RETRYABLE_STATUS
+        retryable = rules.is_retryable(status)
     if retryable:
         return RetryableError(message, status=status, retry_after=retry_after)
     return PermanentError(message, status=status)
@@ -276,10 +305,12 @@ def json_body(response: httpx.Response) -> dict[str, Any]:
 
 
 __all__ = [
+    "DEFAULT_RULES",
     "MAX_BODY",
     "MAX_SUBJECT",
     "PayloadError",
     "SignatureError",
+    "StatusRules",
     "clip",
     "customer",
     "error_for",

@@ -19,7 +19,9 @@ are the same on every retry of one event.
 Executor: ``PATCH /crm/v3/objects/{contacts|deals|tickets}/{id}`` with ``{"properties": {name:
 value}}`` and a private-app bearer token (HubSpot CRM "Update" endpoints). A CRM event has no
 conversation, so a reply or an escalation is recorded as not sent rather than failed; money
-actions fail permanently.
+actions fail permanently. HubSpot's "Error handling" page gives two statuses their own meaning:
+409 Conflict is a unique property value that another record already has (no retry changes that:
+permanent), 423 Locked is a record busy with a large sync (retried after a wait).
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
     MAX_SUBJECT,
+    RETRYABLE_STATUS,
     PayloadError,
     SignatureError,
+    StatusRules,
     clip,
     customer,
     external_id,
@@ -57,6 +61,10 @@ from bot.vendors.common import (
 )
 
 log = get_logger(__name__)
+
+# The update is idempotent (the same value set twice is one change), so every retryable answer is
+# sent again; 409 is not among them and 423 is.
+STATUS_RULES = StatusRules(retryable=(RETRYABLE_STATUS - {409}) | {423})
 
 SOURCE = "hubspot"
 SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
@@ -232,6 +240,8 @@ class HubSpotExecutor:
     """Updates one property of the contact, deal or ticket the event was about."""
 
     name = SOURCE
+    # Setting a property to the same value twice is one change.
+    resends_safely = True
 
     def __init__(self, *, api_url: str, access_token: str, client: httpx.AsyncClient) -> None:
         self._api_url = api_url.rstrip("/")
@@ -266,6 +276,7 @@ class HubSpotExecutor:
             "PATCH",
             f"{self._api_url}/crm/v3/objects/{object_type}/{object_id}",
             vendor="HubSpot",
+            rules=STATUS_RULES,
             headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
             json={"properties": {field: value}},
         )

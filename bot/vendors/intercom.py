@@ -15,7 +15,9 @@ Signoff's own replies never come back as tickets.
 Executor: ``POST /conversations/{id}/reply`` with ``{"message_type": "comment", "type": "admin",
 "admin_id", "body"}`` and a bearer access token (Intercom "Reply to a conversation"). An
 escalation is posted as ``"message_type": "note"``, visible to teammates only. Bodies are sent as
-escaped HTML paragraphs because Intercom renders reply bodies as HTML.
+escaped HTML paragraphs because Intercom renders reply bodies as HTML. Intercom's "HTTP
+responses" page documents 409 as existing data that clashes with the request (several users with
+one email): sending the same request again clashes again, so it fails permanently.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
     MAX_SUBJECT,
+    RETRYABLE_STATUS,
     PayloadError,
     SignatureError,
+    StatusRules,
     clip,
     customer,
     html_to_text,
@@ -48,6 +52,9 @@ from bot.vendors.common import (
 )
 
 log = get_logger(__name__)
+
+# Only a 429 says Intercom did nothing; 409 is a data clash that a retry cannot fix.
+STATUS_RULES = StatusRules(retryable=RETRYABLE_STATUS - {409})
 
 SOURCE = "intercom"
 SIGNATURE_HEADER = "X-Hub-Signature"
@@ -195,6 +202,7 @@ class IntercomExecutor:
             f"{self._api_url}/conversations/{conversation_id}/reply",
             vendor="Intercom",
             idempotent=False,  # a second send is a second reply to the customer
+            rules=STATUS_RULES,
             headers={
                 "Authorization": f"Bearer {self._token}",
                 "Accept": "application/json",

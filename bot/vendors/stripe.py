@@ -22,7 +22,10 @@ Executor: ``POST /v1/refunds`` (form-encoded) with ``payment_intent`` (or ``char
 in the currency's minor unit (omitted: the full remaining amount), an optional ``reason``,
 ``metadata[signoff_item_id]`` and the item's ``Idempotency-Key``, so a retry after a timeout can
 never refund twice. Stripe's ``Stripe-Should-Retry`` answer header, when present, decides whether
-an error is retried.
+an error is retried. Without it, Stripe's documented codes decide: 409 is another request with the
+same idempotency key still running (retried: the key makes the retry safe), 429 is the rate
+limit, 5xx a Stripe error; 400 (an invalid request), 402 (the request failed, e.g. the charge is
+disputed), 401, 403 and 404 are permanent.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from bot.vendors.common import (
     MAX_SUBJECT,
     PayloadError,
     SignatureError,
+    StatusRules,
     clip,
     customer,
     error_for,
@@ -55,6 +59,10 @@ from bot.vendors.common import (
 )
 
 log = get_logger(__name__)
+
+# The refund carries its idempotency key, so a retry can never refund twice; these statuses (and
+# every 5xx) are worth one.
+STATUS_RULES = StatusRules(retryable=frozenset({408, 409, 425, 429}))
 
 SOURCE = "stripe"
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -267,6 +275,8 @@ class StripeExecutor:
     """Creates a refund, keyed by the item's idempotency key so it happens at most once."""
 
     name = SOURCE
+    # Stripe replays a key's first answer instead of refunding again.
+    resends_safely = True
 
     def __init__(self, *, api_url: str, api_key: str, client: httpx.AsyncClient) -> None:
         self._api_url = api_url.rstrip("/")
@@ -301,7 +311,7 @@ class StripeExecutor:
         if not 200 <= response.status_code < 300:
             should_retry = response.headers.get("Stripe-Should-Retry")
             verdict = None if should_retry is None else should_retry.lower() == "true"
-            raise error_for("Stripe", response, retryable=verdict)
+            raise error_for("Stripe", response, retryable=verdict, rules=STATUS_RULES)
         refund = json_body(response)
         log.info("stripe refund created", item_id=request.item_id, refund_id=refund.get("id"))
         return {

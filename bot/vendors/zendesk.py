@@ -19,7 +19,9 @@ Executor: ``PUT /api/v2/tickets/{id}.json`` with ``{"ticket": {"comment": {"body
 docs). A reply is a public comment and sets ``ZENDESK_REPLY_STATUS`` (default ``pending``: the
 customer's next message reopens the ticket); an escalation is an internal note and sets ``open``.
 Zendesk cannot move money or change customer records, so those actions fail permanently here
-rather than pretending to succeed.
+rather than pretending to succeed. A 409 Conflict from Zendesk is an update that collided with
+another one to the same ticket and was not applied, so it is retried like a 429, even though a
+comment sent twice would be posted twice: Zendesk did not post this one.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
     MAX_SUBJECT,
+    RETRYABLE_STATUS,
     PayloadError,
     SignatureError,
+    StatusRules,
     clip,
     customer,
     ident,
@@ -54,6 +58,10 @@ from bot.vendors.common import (
 )
 
 log = get_logger(__name__)
+
+# 429 (throttled) and 409 (a conflicting update, not applied) say Zendesk did nothing: safe to
+# send the comment again. After any other retryable answer it may have posted it.
+STATUS_RULES = StatusRules(retryable=RETRYABLE_STATUS, not_acted=frozenset({409, 429}))
 
 SOURCE = "zendesk"
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
@@ -210,6 +218,7 @@ class ZendeskExecutor:
             f"{self._api_url}/api/v2/tickets/{ticket_id}.json",
             vendor="Zendesk",
             idempotent=False,  # a second send is a second reply to the customer
+            rules=STATUS_RULES,
             auth=self._auth,
             headers={"Accept": "application/json"},
             json={"ticket": {"comment": comment, "status": status}},
