@@ -206,6 +206,28 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorS
     assert vendor_server.count_items() == 0
 
 
+def test_several_v1_signatures_pass_when_one_matches_as_during_secret_rotation(
+    vendor_server: VendorServer,
+) -> None:
+    """While an endpoint secret is rolled, Stripe signs with the old and the new secret and sends
+    one ``v1=`` per secret: one that matches is enough; none matching is refused and stores
+    nothing."""
+    body = fixture_bytes(DISPUTE)
+    ts = int(time.time())
+    valid = stripe_headers(STRIPE_SECRET, body, timestamp=ts)["Stripe-Signature"].split("v1=")[1]
+    other = stripe_headers("whsec_the_old_secret", body, timestamp=ts)["Stripe-Signature"]
+    invalid = other.split("v1=")[1]
+    refused = f"t={ts},v1={invalid},v1={'0' * 64}"
+    response = vendor_server.post_vendor("stripe", body, {"Stripe-Signature": refused})
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid signature"
+    assert vendor_server.count_items() == 0
+    rotated = f"t={ts},v1={invalid},v1={valid}"
+    response = vendor_server.post_vendor("stripe", body, {"Stripe-Signature": rotated})
+    assert response.status_code == 202, response.text
+    assert vendor_server.count_items() == 1
+
+
 def test_ignored_events_answer_200(vendor_server: VendorServer) -> None:
     succeeded = fixture(REFUND_FAILED)
     succeeded["data"]["object"]["status"] = "succeeded"
