@@ -6,6 +6,11 @@ posted to the review channel after execution with "Was this right? 👍 / 👎".
 unchanged approval for the bucket; a 👎 counts as a reject: it resets the bucket's evidence,
 revokes its autonomy and tells the leads. The draw is a hash of the item id, so it is the same on
 every instance and every retry.
+
+Who may answer is decided like every other click: the reviewer roster (``SIGNOFF_REVIEWERS``,
+``SIGNOFF_LEADS`` and the members of ``SIGNOFF_REVIEWER_GROUP``), resolved by the listener and
+passed in as :class:`Roles`. A 👍 is an approval for the bucket's evidence, so the person who
+raised the item may not give it (no self-approval); a 👎 only ever takes trust away, so they may.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from bot.item_states import ItemState
 from bot.logging_setup import get_logger
 from bot.models import Item, utcnow
 from bot.pii_redaction import mask_for_display
+from bot.review_decisions import raised_by
+from bot.reviewer_roster import Roles
 from bot.runtime import Runtime
 from bot.slack_text import quote, safe
-from policies.approvers import may_decide
+from policies.approvers import approval_refusal
 from policies.autonomy import ReviewOutcome, sampled
 
 log = get_logger(__name__)
@@ -131,24 +138,25 @@ class SpotCheckAnswer:
 
 
 async def answer_spot_check(
-    rt: Runtime, *, item_id: str, user_id: str, good: bool
+    rt: Runtime, *, item_id: str, roles: Roles, good: bool
 ) -> SpotCheckAnswer:
-    settings = rt.settings
+    user_id = roles.user_id
     verdict = "👍" if good else "👎"
-    if not may_decide(user_id, reviewers=settings.reviewers, leads=settings.leads):
+    async with rt.sessions() as session:
+        item = await session.get(Item, item_id)
+    refusal = _refusal(roles, item, good=good)
+    if refusal is not None:
+        why, message = refusal
         async with transaction(rt.sessions) as session:
             await audit.record(
                 session,
                 "spot_check_refused",
-                item_id=item_id,
+                item_id=item_id if item is not None else None,
                 actor=user_id,
-                why="not a reviewer or lead",
+                why=why,
+                good=good,
             )
-        return SpotCheckAnswer(
-            False, "Only reviewers and leads can answer spot checks. Nothing was recorded."
-        )
-    async with rt.sessions() as session:
-        item = await session.get(Item, item_id)
+        return SpotCheckAnswer(False, message)
     if item is None or item.autonomy_bucket is None:
         return SpotCheckAnswer(False, f"Item `{safe(item_id, 40)}` can't be spot-checked.")
     learning = await load_learning_settings(rt.sessions, rt.settings)
@@ -182,3 +190,19 @@ async def answer_spot_check(
             "items go to review until they earn trust again.",
         )
     return SpotCheckAnswer(True, f"{verdict} Spot check answered by <@{user_id}>.")
+
+
+def _refusal(roles: Roles, item: Item | None, *, good: bool) -> tuple[str, str] | None:
+    """Why ``roles`` may not answer (for the audit log, and for the user), or ``None``."""
+    if not roles.may_decide:
+        return (
+            "not a reviewer or lead",
+            "Only reviewers and leads can answer spot checks. Nothing was recorded.",
+        )
+    if good and item is not None:
+        why = approval_refusal(
+            roles.user_id, reviewers=roles.reviewers, leads=roles.leads, raised_by=raised_by(item)
+        )
+        if why is not None:
+            return why, f"You can't answer 👍 on this spot check: {why}. Nothing was recorded."
+    return None

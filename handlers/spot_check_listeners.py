@@ -6,6 +6,9 @@ the route step catches up before it routes, so a reject always takes effect befo
 of its bucket. The catch-up here only makes the leads' "autonomy revoked" DM arrive right after
 the reject rather than with the next item: it runs twice, shortly after the interaction's
 listener, and is idempotent, so a late or repeated run changes nothing.
+
+Who answers is resolved through the runtime's one reviewer roster (``roster_for``), the same one
+the card buttons use, so members of ``SIGNOFF_REVIEWER_GROUP`` may answer and outsiders may not.
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt import BoltResponse
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.autonomy_routing import catch_up
 from bot.logging_setup import get_logger
+from bot.reviewer_roster import roster_for
 from bot.runtime import Runtime
 from bot.spot_checks import SPOT_BAD_ACTION, SPOT_OK_ACTION, answer_spot_check
+from handlers.slack_deps import on_click
 
 log = get_logger(__name__)
 
@@ -62,7 +67,8 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         user_id = str(body["user"]["id"])
         item_id = str(body["actions"][0]["value"])
         channel = str((body.get("channel") or {}).get("id") or "")
-        result = await answer_spot_check(rt, item_id=item_id, user_id=user_id, good=good)
+        roles = await roster_for(rt).roles(user_id)
+        result = await answer_spot_check(rt, item_id=item_id, roles=roles, good=good)
         try:
             if not result.recorded:
                 await client.chat_postEphemeral(channel=channel, user=user_id, text=result.message)
@@ -78,12 +84,11 @@ def register(app: AsyncApp, rt: Runtime) -> None:
         except (SlackApiError, SlackClientError) as exc:
             log.warning("spot check answer not shown", item_id=item_id, error=str(exc))
 
-    @app.action(SPOT_OK_ACTION)
-    async def on_spot_ok(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
+    async def thumbs_up(body: dict[str, Any], client: AsyncWebClient) -> None:
         await answer(body, client, good=True)
 
-    @app.action(SPOT_BAD_ACTION)
-    async def on_spot_bad(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
+    async def thumbs_down(body: dict[str, Any], client: AsyncWebClient) -> None:
         await answer(body, client, good=False)
+
+    on_click(app, SPOT_OK_ACTION, thumbs_up)
+    on_click(app, SPOT_BAD_ACTION, thumbs_down)
