@@ -26,6 +26,7 @@ from tests.server_harness import (
     block_actions,
     wait_until,
 )
+from tests.slack_calls import calls_since
 from tests.slack_review import audit_rows, sqlite_server, submit
 from tests.ticket_factory import password_ticket
 
@@ -66,16 +67,17 @@ def _spot_check(server: RunningServer, ticket: dict[str, Any]) -> tuple[str, str
 
 def _answer(server: RunningServer, action_id: str, item_id: str, ts: str, *, user: str) -> None:
     """A 👍 / 👎 click on the spot check message, as Slack sends it."""
-    assert server.slack is not None
+    slack = server.slack
+    assert slack is not None
     payload = block_actions(
         action_id=action_id,
         item_id=item_id,
         user=user,
         channel=REVIEW_CHANNEL,
         message_ts=ts,
-        response_url=server.slack.response_url(f"spot-{user}"),
+        response_url=slack.response_url(f"spot-{user}"),
     )
-    payload["message"]["blocks"] = server.slack.messages[(REVIEW_CHANNEL, ts)]["blocks"]
+    payload["message"]["blocks"] = slack.messages[(REVIEW_CHANNEL, ts)]["blocks"]
     payload["actions"][0]["block_id"] = f"spot:{item_id}"
     response = server.post_slack({"payload": json.dumps(payload)})
     assert response.status_code == 200
@@ -93,11 +95,6 @@ def _spot_outcomes(server: RunningServer) -> list[tuple[str, str, str]]:
     return sorted((str(i), str(o), str(a)) for i, o, a in rows)
 
 
-def _calls_since(slack: FakeSlack, mark: int) -> list[tuple[str, dict[str, Any]]]:
-    """What the bot asked Slack since ``mark`` (without Bolt's own one-off ``auth.test``)."""
-    return [(c.method, c.params) for c in slack.calls()[mark:] if c.method != "auth.test"]
-
-
 def _group_was_read(slack: FakeSlack) -> bool:
     return any(c.params["usergroup"] == GROUP for c in slack.calls("usergroups.users.list"))
 
@@ -106,15 +103,16 @@ def test_a_member_of_the_reviewer_group_answers_a_spot_check(
     spot_server: RunningServer,
 ) -> None:
     server = spot_server
-    assert server.slack is not None
+    slack = server.slack
+    assert slack is not None
     item_id, ts = _spot_check(server, password_ticket())
-    mark = len(server.slack.calls())
+    mark = len(slack.calls())
     _answer(server, SPOT_OK_ACTION, item_id, ts, user=GROUPIE)
-    wait_until(lambda: server.slack and server.slack.calls("chat.update"), what="answer shown")
-    calls = _calls_since(server.slack, mark)
-    assert [method for method, _ in calls] == ["chat.update"]
-    assert _group_was_read(server.slack)
-    update = calls[0][1]
+    wait_until(lambda: slack.calls("chat.update"), what="answer shown")
+    calls = calls_since(slack, mark)
+    assert [call.method for call in calls] == ["chat.update"]
+    assert _group_was_read(slack)
+    update = calls[0].params
     assert (update["channel"], update["ts"]) == (REVIEW_CHANNEL, ts)
     assert update["text"] == f"👍 Spot check answered by <@{GROUPIE}>."
     assert [b for b in update["blocks"] if b["type"] == "actions"] == []
@@ -129,15 +127,16 @@ def test_an_outsider_is_refused_privately_and_nothing_is_recorded(
     spot_server: RunningServer,
 ) -> None:
     server = spot_server
-    assert server.slack is not None
+    slack = server.slack
+    assert slack is not None
     item_id, ts = _spot_check(server, password_ticket())
-    mark = len(server.slack.calls())
+    mark = len(slack.calls())
     _answer(server, SPOT_BAD_ACTION, item_id, ts, user=OUTSIDER)
-    wait_until(lambda: server.slack and server.slack.calls("chat.postEphemeral"), what="refusal")
-    calls = _calls_since(server.slack, mark)
-    assert [method for method, _ in calls] == ["chat.postEphemeral"]
-    assert _group_was_read(server.slack)
-    refusal = calls[0][1]
+    wait_until(lambda: slack.calls("chat.postEphemeral"), what="refusal")
+    calls = calls_since(slack, mark)
+    assert [call.method for call in calls] == ["chat.postEphemeral"]
+    assert _group_was_read(slack)
+    refusal = calls[0].params
     assert (refusal["channel"], refusal["user"]) == (REVIEW_CHANNEL, OUTSIDER)
     assert refusal["text"] == (
         "Only reviewers and leads can answer spot checks. Nothing was recorded."
@@ -157,16 +156,15 @@ def test_an_outsider_is_refused_privately_and_nothing_is_recorded(
 
 def test_whoever_raised_an_item_cannot_vouch_for_it(spot_server: RunningServer) -> None:
     server = spot_server
-    assert server.slack is not None
+    slack = server.slack
+    assert slack is not None
     item_id, ts = _spot_check(server, password_ticket(metadata={"slack_user_id": GROUPIE}))
     _answer(server, SPOT_OK_ACTION, item_id, ts, user=GROUPIE)
-    refusal = wait_until(
-        lambda: server.slack and server.slack.calls("chat.postEphemeral"), what="refusal"
-    )[0]
+    refusal = wait_until(lambda: slack.calls("chat.postEphemeral"), what="refusal")[0]
     assert refusal.params["user"] == GROUPIE
     assert "no self-approval" in refusal.params["text"]
     assert _spot_outcomes(server) == []
-    assert server.slack.calls("chat.update") == []
+    assert slack.calls("chat.update") == []
     _answer(server, SPOT_OK_ACTION, item_id, ts, user=REVIEWER)
     wait_until(lambda: _spot_outcomes(server), what="another reviewer's answer")
     assert _spot_outcomes(server) == [(item_id, "approved_unchanged", REVIEWER)]
