@@ -4,15 +4,24 @@ Each listener acks at once, resolves the clicker's roles on the server (never tr
 card), and then either opens a modal (Edit, Reject: the trigger_id lives three seconds, so the
 modal opens before anything slow) or records the decision and re-renders the card. Anything
 refused is answered privately with exactly what happened; nothing changes.
+
+Edit is "Save and approve", so it is refused at the click to whoever may not approve the item
+(outsiders, and the person who raised it): they learn it before typing, not after submitting.
+"Show full text" posts the whole text in the card's thread once per card; a run claim keyed by
+the card decides, so repeated or simultaneous clicks (by anyone: looking is for everyone) do not
+flood the thread, and later clickers are pointed to it.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot import audit
 from bot.approval_card import (
@@ -31,25 +40,49 @@ from bot.edit_modal import edit_view
 from bot.item_states import ItemState
 from bot.item_store import get_item
 from bot.logging_setup import get_logger
+from bot.models import Item, RunClaim, utcnow
 from bot.reject_modal import reject_view
 from bot.review_decisions import (
     ReviewStatus,
     approve,
+    raised_by,
     record_reveal,
     redraft,
     retry_failed,
 )
+from bot.reviewer_roster import Roles
+from bot.run_claims import claim_run
 from bot.slack_text import escape, safe
 from handlers.app_home import publish_home
 from handlers.slack_deps import SlackDeps, clicked_channel, from_home, on_click, tell
+from policies.approvers import approval_refusal
 
 log = get_logger(__name__)
+
+# The full text is posted once per card; the claim outlives any review by far.
+FULL_TEXT_HOLD = timedelta(days=3650)
+_MAY_NOT_DECIDE = "only reviewers and leads can decide (SIGNOFF_REVIEWERS / SIGNOFF_LEADS)"
 
 
 def _click(body: dict[str, Any]) -> tuple[str, str, int | None, str | None]:
     user = str(body["user"]["id"])
     item_id, version = parse_button_value(str(body["actions"][0].get("value") or ""))
     return user, item_id, version, clicked_channel(body)
+
+
+def _refusal(roles: Roles, item: Item, attempted: str) -> str | None:
+    """Why the clicker may not open this modal, or ``None``. Submitting Edit approves, so it
+    takes what approving takes (four eyes included); Reject takes a reviewer or lead."""
+    if attempted == "edit":
+        return approval_refusal(
+            roles.user_id, reviewers=roles.reviewers, leads=roles.leads, raised_by=raised_by(item)
+        )
+    return None if roles.may_decide else _MAY_NOT_DECIDE
+
+
+def _full_text_key(item: Item) -> str:
+    """One claim per card: a re-drafted item's fresh card gets its own full text."""
+    return f"full_text:{item.id}:{item.slack_ts}"
 
 
 def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
@@ -91,9 +124,8 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         if item is None:
             await tell(client, user=user, channel=channel, text=f"Item `{item_id}` does not exist.")
             return
-        problem = None
-        if not roles.may_decide:
-            problem = "only reviewers and leads can decide (SIGNOFF_REVIEWERS / SIGNOFF_LEADS)"
+        problem = _refusal(roles, item, attempted)
+        if problem is not None:
             async with transaction(rt.sessions) as session:
                 await audit.record(
                     session,
@@ -101,7 +133,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
                     item_id=item_id,
                     actor=user,
                     attempted=attempted,
-                    why="not a reviewer or lead",
+                    why=problem,
                 )
         elif item.state != ItemState.PENDING_REVIEW:
             problem = f"it is {item.state.replace('_', ' ')} and can't be changed now"
@@ -173,7 +205,33 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         if item is None or not item.slack_ts:
             await tell(client, user=user, channel=channel, text=f"No card for `{item_id}`.")
             return
-        await post_full_text(rt, item)
+        key = _full_text_key(item)
+        now = utcnow()
+        if not await claim_run(rt.sessions, key, by=user, now=now, until=now + FULL_TEXT_HOLD):
+            await tell(
+                client,
+                user=user,
+                channel=channel,
+                text=f"The full text of `{item.id}` is already in this card's thread (it is posted "
+                "once per card): open the replies under the card.",
+            )
+            return
+        if await post_full_text(rt, item) == 0:
+            # Nothing reached the thread: let the next click try again instead of pointing
+            # people to an empty thread.
+            async with transaction(rt.sessions) as session:
+                await session.execute(
+                    update(RunClaim)
+                    .where(col(RunClaim.key) == key)
+                    .values(held_until=now)
+                    .execution_options(synchronize_session=False)
+                )
+            await tell(
+                client,
+                user=user,
+                channel=channel,
+                text="Slack did not take the full text just now; please click again.",
+            )
 
     on_click(app, SHOW_MORE_ACTION, show_more_work)
 
