@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, func, not_, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import col
 
 from bot.database import SessionFactory
@@ -126,26 +127,46 @@ async def pending_counts_by_risk(sessions: SessionFactory) -> dict[str, int]:
 
 
 async def waiting_for(sessions: SessionFactory, user_id: str, *, limit: int) -> Sequence[Item]:
-    """Pending items this user could still approve (not stale, not already approved by them)."""
+    """Pending items this user could still approve, oldest first: not stale (Approve is refused
+    until a re-draft), not already approved by them, not raised by them (no self-approval).
+
+    Filtered in the database, so the oldest ``limit`` items that qualify come back however many
+    older items this user has already approved.
+    """
     async with sessions() as session:
+        dialect = session.bind.dialect.name
         rows = (
             (
                 await session.execute(
                     select(Item)
-                    .where(col(Item.state) == ItemState.PENDING_REVIEW)
+                    .where(
+                        col(Item.state) == ItemState.PENDING_REVIEW,
+                        col(Item.stale_reason).is_(None),
+                        not_(_approved_by(user_id, dialect)),
+                        _not_raised_by(user_id),
+                    )
                     .order_by(col(Item.created_at))
-                    .limit(limit * 3)
+                    .limit(limit)
                 )
             )
             .scalars()
             .all()
         )
-    mine = [
-        item
-        for item in rows
-        if user_id not in item.approvals and (item.extra or {}).get("slack_user_id") != user_id
-    ]
-    return mine[:limit]
+    return rows
+
+
+def _approved_by(user_id: str, dialect: str) -> ColumnElement[bool]:
+    """``user_id`` is in the item's ``approvals`` (a JSON array of user ids)."""
+    if dialect == "postgresql":
+        return type_coerce(col(Item.approvals), JSONB).contains([user_id])
+    approvers = func.json_each(col(Item.approvals)).table_valued("value")
+    return exists(select(1).select_from(approvers).where(approvers.c.value == user_id))
+
+
+def _not_raised_by(user_id: str) -> ColumnElement[bool]:
+    """The item was not raised from Slack by ``user_id`` (``extra.slack_user_id``)."""
+    raiser = col(Item.extra)["slack_user_id"].as_string()
+    return or_(raiser.is_(None), raiser != user_id)
 
 
 async def decided_by(sessions: SessionFactory, user_id: str, *, limit: int) -> Sequence[Item]:
