@@ -103,21 +103,33 @@ def serve() -> None:
 
 
 @app.command()
-def work() -> None:
-    """Run only the worker and its sweeps (no HTTP): scale these separately from `serve`."""
+def work(
+    port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="PORT",
+            min=1,
+            max=65535,
+            help="Also serve /healthz and /metrics on this port (on HOST); default: $PORT if set.",
+        ),
+    ] = None,
+) -> None:
+    """Run only the worker and its sweeps: scale these separately from `serve`. Without a port
+    there is no HTTP at all; with one, health and metrics only (no Slack, no webhooks)."""
     from bot.schema_check import SchemaOutOfDate
+    from bot.worker_http import HttpStartError
 
     settings = _settings()
     vendors = _vendor_settings()
     _configure_logging(settings, vendors)
     try:
-        asyncio.run(_work(settings, vendors))
-    except SchemaOutOfDate as exc:
+        asyncio.run(_work(settings, vendors, port))
+    except (SchemaOutOfDate, HttpStartError) as exc:
         typer.echo(f"Signoff cannot work: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-async def _work(settings: Settings, vendors: VendorSettings) -> None:
+async def _work(settings: Settings, vendors: VendorSettings, port: int | None) -> None:
     import signal
 
     from bot.background import run_worker_process
@@ -134,7 +146,7 @@ async def _work(settings: Settings, vendors: VendorSettings) -> None:
         loop.add_signal_handler(signum, stop.set)
     async with open_runtime(settings, vendors=vendors) as rt:
         await seed_thresholds(rt.sessions, settings)
-        await run_worker_process(rt, stop)
+        await run_worker_process(rt, stop, http_port=port)
 
 
 @app.command()
