@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Web API methods (as slack_sdk calls them) → the bot scope each needs; None: no scope needed.
 SCOPE_OF = {
+    "chat_delete": "chat:write",
     "chat_postMessage": "chat:write",
     "chat_postEphemeral": "chat:write",
     "chat_update": "chat:write",
@@ -56,7 +57,9 @@ def test_every_method_the_code_calls_has_its_scope_and_no_scope_is_unused() -> N
     assert _scopes(_manifest()) == needed
 
 
-def test_procfile_migrates_on_release_and_serves_on_web() -> None:
+def test_procfile_migrates_on_release_serves_on_web_and_works_on_worker() -> None:
     lines = (ROOT / "Procfile").read_text().splitlines()
     assert "release: python -m bot migrate" in lines
     assert "web: python -m bot serve" in lines
+    # Scaled separately from web (tests/test_split_deployment.py shows the split).
+    assert "worker: python -m bot work" in lines
