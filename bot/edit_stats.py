@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlmodel import col
 
 from bot.database import SessionFactory
@@ -56,11 +56,23 @@ def week_of(moment: datetime) -> str:
 async def edit_stats(
     sessions: SessionFactory, *, since: datetime
 ) -> dict[str, dict[str, EditCell]]:
-    """category → ISO week → counts over human approvals decided since ``since``."""
+    """category → ISO week → counts over human approvals decided since ``since``.
+
+    Only the columns the figures need are read (never the ticket bodies), and the texts only of
+    edited items: a month of approvals is a lot of rows at scale, and most were not edited.
+    """
+    edited = col(Item.edited_by).is_not(None)
     async with sessions() as session:
         rows = (
             await session.execute(
-                select(Item, Decision)
+                select(
+                    col(Item.category),
+                    col(Item.decided_at),
+                    edited,
+                    case((edited, col(Item.ai_reply))),
+                    case((edited, col(Item.draft_reply))),
+                    case((edited, col(Item.approved_reply))),
+                )
                 .join(Decision, col(Decision.id) == col(Item.decision_id))
                 .where(
                     col(Item.state).in_(_APPROVED_STATES),
@@ -70,14 +82,13 @@ async def edit_stats(
             )
         ).all()
     table: dict[str, dict[str, EditCell]] = defaultdict(lambda: defaultdict(EditCell))
-    for item, _decision in rows:
-        assert item.decided_at is not None
-        cell = table[item.category or "unassessed"][week_of(item.decided_at)]
+    for category, decided_at, was_edited, ai_reply, draft_reply, approved_reply in rows:
+        cell = table[category or "unassessed"][week_of(decided_at)]
         cell.approved += 1
-        if item.edited_by:
+        if was_edited:
             cell.edited += 1
-            original = item.ai_reply if item.ai_reply is not None else item.draft_reply
-            cell.sizes.append(edit_size(original, item.approved_reply or item.draft_reply))
+            original = ai_reply if ai_reply is not None else draft_reply
+            cell.sizes.append(edit_size(original, approved_reply or draft_reply))
     return {category: dict(weeks) for category, weeks in table.items()}
 
 
