@@ -15,7 +15,6 @@ each signal that fires adds a named reason to the card and can only raise the le
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -24,6 +23,7 @@ from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction, Se
 from bot.risk_signals import SignalHit, combined_level, find_signals
 from bot.tickets import RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
+from policies.text import normalise_text
 
 HEURISTIC_LABEL = "heuristic keyword classifier (no LLM configured)"
 DEFAULT_CURRENCY = "USD"
@@ -161,12 +161,6 @@ class _Category:
 class _Money:
     amount: Decimal
     currency: str
-
-
-def _fold(text: str) -> str:
-    """Fold full-width letters and drop invisible characters so keywords match what humans see."""
-    folded = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
 
 
 def _feedback_match(text: str) -> re.Match[str] | None:
@@ -455,7 +449,7 @@ class HeuristicClassifier:
 
     async def assess(self, ticket: TicketIn) -> Assessment:
         """Assess ``ticket`` from its subject and body; see the module docstring for the limits."""
-        text = _fold(f"{ticket.subject}\n{ticket.body}")
+        text = normalise_text(f"{ticket.subject}\n{ticket.body}")
         category = categorise(text)
         sentiment = sentiment_of(text)
         signals = find_signals(text)

@@ -99,7 +99,7 @@ async def load_lead_settings(sessions: SessionFactory, settings: Settings) -> Le
         quorum = Decimal(parse_value(QUORUM_AMOUNT, stored[QUORUM_AMOUNT]))
     except InvalidThresholdError:
         quorum = settings.default_quorum_amount
-    return LeadSettings(Thresholds.from_strings(stored), quorum)
+    return LeadSettings(Thresholds.from_strings(stored, currency=settings.currency), quorum)
 
 
 async def change_setting(

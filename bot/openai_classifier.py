@@ -37,7 +37,6 @@ import hashlib
 import json
 import re
 import time
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -57,7 +56,9 @@ from bot.logging_setup import get_logger
 from bot.pii_redaction import PLACEHOLDER_PATTERN, Redaction, redact_many, restore
 from bot.settings import Settings
 from bot.tickets import TicketIn
+from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel, highest
+from policies.text import normalise_text
 
 __all__ = [
     "MAX_OUTPUT_TOKENS",
@@ -286,13 +287,6 @@ class ModelInput:
     examples_message: str | None = None
 
 
-def _fold(text: str) -> str:
-    """NFKC and no invisible format characters: the model reads what a human sees, full-width
-    digits become digits the redactor can find, and zero-width tricks disappear."""
-    folded = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
-
-
 def _escape_angles(json_text: str, placeholders: set[str]) -> str:
     """Escape every < and > except our own placeholders, so the ticket cannot close its block."""
     pieces: list[str] = []
@@ -313,15 +307,22 @@ def _escape_segment(text: str) -> str:
 
 def build_model_input(ticket: TicketIn) -> ModelInput:
     """Fold, redact and serialise a ticket into the user message (synchronous, CPU only)."""
-    name = _fold(ticket.customer.name)
+    name = normalise_text(ticket.customer.name)
     first = first_name(name)  # "there" for ids such as "#8447388090494 (zendesk)"
     requested = ticket.requested_action
     raw_field = requested.field if requested is not None else None
     raw_value = requested.value if requested is not None else None
-    req_field = _fold(str(raw_field)) if raw_field is not None else ""
-    req_value = _fold(str(raw_value)) if raw_value is not None else ""
+    req_field = normalise_text(str(raw_field)) if raw_field is not None else ""
+    req_value = normalise_text(str(raw_value)) if raw_value is not None else ""
     redaction = redact_many(
-        [_fold(ticket.subject), _fold(ticket.body), name, first, req_field, req_value],
+        [
+            normalise_text(ticket.subject),
+            normalise_text(ticket.body),
+            name,
+            first,
+            req_field,
+            req_value,
+        ],
         names=[name],
     )
     subject, body, red_name, red_first, red_field, red_value = redaction.texts
@@ -371,7 +372,8 @@ def build_examples_message(examples: Sequence[EditExample]) -> str | None:
     entries = []
     for example in examples:
         redaction = redact_many(
-            [_fold(example.original), _fold(example.edited)], names=[_fold(example.customer_name)]
+            [normalise_text(example.original), normalise_text(example.edited)],
+            names=[normalise_text(example.customer_name)],
         )
         original, edited = (
             _EXAMPLE_PLACEHOLDER.sub(r"[\1]", text)[:_MAX_EXAMPLE_CHARS] for text in redaction.texts
@@ -383,44 +385,11 @@ def build_examples_message(examples: Sequence[EditExample]) -> str | None:
 
 # --- Checks in code -----------------------------------------------------------------------
 
-# Cyrillic, Greek and other letters that look Latin, folded for the injection check only.
-_CONFUSABLES = str.maketrans(
-    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455\u0501\u0261\u0578\u03bd"
-    "\u03bf\u03b1\u03b5\u03b9\u03ba\u03c1\u03c4\u03c5\u0391\u0392\u0395\u0399\u039a\u039c"
-    "\u039d\u039f\u03a1\u03a4\u03a7\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421"
-    "\u0422\u0425\u0406",
-    "aeopcyxijsdgnvoaeikptuABEIKMNOPTXABEKMHOPCTXI",
-)
-
-# Text addressed to an AI rather than to a support team. Deterministic defence in depth: the
-# structural defences (delimited data, checks below, the rule floor) hold without it.
-_INJECTION = re.compile(
-    r"(?:ignore|disregard|forget|override|bypass)\W+(?:\w+\W+){0,3}?"
-    r"(?:instructions?|prompts?|rules?|guidelines?|polic(?:y|ies)|messages?|context)"
-    r"|\b(?:system|developer)\s+(?:prompt|message|instructions?|override)"
-    r"|(?:^|\n)\s*[\[\(<{#*]*\s*(?:system|assistant|developer|tool)\s*[\]\)>}*]*\s*:"
-    r"|<\|?\s*(?:im_start|im_end|system|endoftext)|\[/?(?:inst|sys)\]|</?\s*ticket\s*>"
-    r"|\byou\s+are\s+(?:now|no\s+longer)\b|\bnew\s+instructions?\b|\bjailbreak|\bdan\s+mode"
-    r"|\bdeveloper\s+mode|\bact\s+as\s+(?:an?\s+)?(?:admin|administrator|system|developer)"
-    r"|\b(?:mark|classify|set|rate|label|assess|treat)\s+(?:\w+\s+){0,4}?(?:as\s+)?"
-    r"(?:low|minimal|no|zero)[\s-]*risk"
-    r"|\brisk[_\s-]*(?:level|score)[\"']?\s*[:=]"
-    r"|\bauto[\s-]*(?:approve|execute)|\bapprove\s+(?:\w+\s+){0,3}?(?:refund|credit|request)"
-    r"|\b(?:do\s+not|don'?t|never)\s+(?:escalate|flag|review)"
-    r"|\bwithout\s+(?:a\s+)?(?:human|manual|any)?\s*(?:review|approval)"
-    r"|\bno\s+(?:human\s+|manual\s+)?(?:review|approval)\s+(?:is\s+)?(?:needed|required)",
-    re.IGNORECASE,
-)
 _LINK = re.compile(r"\bhttps?://|\bwww\.|\b[a-z0-9-]+\.(?:com|net|org|io|co|ly|me|xyz)/", re.I)
 _AMOUNT = re.compile(r"^[0-9]{1,12}(?:\.[0-9]{1,2})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 _MONEY = frozenset({"refund", "credit"})
-
-
-def looks_like_injection(text: str) -> bool:
-    """True when the ticket talks to an AI (after folding Unicode tricks and homoglyphs)."""
-    return bool(_INJECTION.search(_fold(text).translate(_CONFUSABLES)))
 
 
 @dataclass(frozen=True)

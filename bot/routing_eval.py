@@ -35,7 +35,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -393,11 +392,17 @@ async def _route(
     except AssessmentUnavailable:
         return Route.REVIEW, "assessment_unavailable", "none"
     action = assessment.action
-    facts = TicketFacts(
+    facts = TicketFacts.of(
         text=f"{ticket.subject}\n{ticket.body}",
-        action_kind=action.kind,
-        amount=Decimal(action.amount) if action.amount is not None else None,
+        action=action.model_dump(mode="json", exclude_none=True),
+        requested=(
+            ticket.requested_action.model_dump(mode="json", exclude_none=True)
+            if ticket.requested_action
+            else None
+        ),
         customer_tier=ticket.customer.tier,
+        sentiment=assessment.sentiment,
+        category=assessment.category,
     )
     floor = risk_floor(facts, thresholds)
     decision = decide_route(

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     default_quorum_amount: Decimal = Field(
         default=Decimal("500"), alias="SIGNOFF_QUORUM_AMOUNT", ge=0
     )
+    # The currency the refund limit and the quorum amount are in; money in any other currency
+    # always goes to a human (two approvers), since the amounts cannot be compared.
+    currency: str = Field(default="USD", alias="SIGNOFF_CURRENCY", pattern=r"^[A-Z]{3}$")
     post_auto: bool = Field(default=False, alias="SIGNOFF_POST_AUTO")
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     host: str = Field(default="0.0.0.0", alias="HOST")  # noqa: S104 - a server must listen
@@ -173,8 +176,10 @@ class Settings(BaseSettings):
     @field_validator("default_auto_max_risk")
     @classmethod
     def _risk_name(cls, value: str) -> str:
-        if value.lower() not in {"low", "medium", "high", "critical"}:
-            raise ValueError("must be one of low, medium, high, critical")
+        if value.lower() not in {"low", "medium", "high"}:
+            raise ValueError(
+                "must be one of low, medium, high (critical risk always needs a human)"
+            )
         return value.lower()
 
     @model_validator(mode="after")

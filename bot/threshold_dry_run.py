@@ -18,13 +18,13 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
 
 from bot import audit
+from bot.approval_card import masked
 from bot.database import SessionFactory, transaction
 from bot.item_states import DecisionOutcome, ItemState
 from bot.lead_settings import (
@@ -37,6 +37,7 @@ from bot.lead_settings import (
 )
 from bot.models import AuditEvent, Decision, Item, ThresholdChange, utcnow
 from bot.settings import Settings
+from bot.slack_text import safe, truncate
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
 from policies.routing import Route, decide_route
@@ -80,22 +81,15 @@ class CategoryReplay:
         }
 
 
-def _amount(action: dict[str, Any]) -> Decimal | None:
-    raw = action.get("amount")
-    try:
-        return Decimal(str(raw)) if raw is not None else None
-    except ArithmeticError:
-        return None
-
-
 def replay_route(item: Item, model_risk: RiskLevel | None, thresholds: Thresholds) -> Route:
     """The route ``pipeline._route`` would have taken for ``item`` under ``thresholds``."""
-    action = item.ai_action or item.proposed_action or {"kind": "reply"}
-    facts = TicketFacts(
+    facts = TicketFacts.of(
         text=f"{item.subject}\n{item.body}",
-        action_kind=str(action.get("kind", "reply")),
-        amount=_amount(action),
+        action=item.ai_action or item.proposed_action,
+        requested=item.requested_action,
         customer_tier=item.customer_tier,
+        sentiment=item.sentiment,
+        category=item.category,
     )
     floor = risk_floor(facts, thresholds)
     return decide_route(
@@ -187,7 +181,8 @@ def _replay_rows(
             elif item.state == ItemState.EXPIRED:
                 outcome = "expired unreviewed"
             if len(cell.examples) < EXAMPLES:
-                cell.examples.append(f"`{item.id}` {item.subject[:60]!r} ({outcome})")
+                subject = safe(masked(truncate(item.subject, 60)), 80)
+                cell.examples.append(f"`{item.id}` “{subject}” ({outcome})")
     return dict(table)
 
 
@@ -223,13 +218,6 @@ def summary_lines(key: str, old: str, new: str, table: dict[str, CategoryReplay]
     return lines
 
 
-def _with(thresholds: Thresholds, key: str, stored: str) -> Thresholds:
-    values = thresholds.to_strings()
-    if key in values:
-        values[key] = stored
-    return Thresholds.from_strings(values)
-
-
 def _current_value(current: LeadSettings, key: str) -> str:
     values = current.thresholds.to_strings()
     values[QUORUM_AMOUNT] = str(current.quorum_amount)
@@ -253,7 +241,7 @@ async def propose_change(
         table = await replay(
             sessions,
             before=current.thresholds,
-            after=_with(current.thresholds, key, new),
+            after=current.thresholds.with_value(key, new),
             now=now,
         )
     lines = summary_lines(key, old, new, table)

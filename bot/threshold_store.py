@@ -18,7 +18,8 @@ def default_thresholds(settings: Settings) -> Thresholds:
         {
             "auto_approve_max_risk": settings.default_auto_max_risk,
             "refund_auto_limit": str(settings.default_refund_auto_limit),
-        }
+        },
+        currency=settings.currency,
     )
 
 
@@ -45,4 +46,4 @@ async def load_thresholds(sessions: SessionFactory, settings: Settings) -> Thres
         rows = (await session.execute(select(ThresholdSetting))).scalars().all()
     stored = default_thresholds(settings).to_strings()
     stored.update({row.key: row.value for row in rows})
-    return Thresholds.from_strings(stored)
+    return Thresholds.from_strings(stored, currency=settings.currency)

@@ -27,7 +27,7 @@ from typing import Any
 
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import MONEY_ACTIONS
-from policies.routing import Route, RouteDecision
+from policies.routing import CRITICAL_RISK, HUMAN_ONLY, Route, RouteDecision
 
 # Two-sided 95%: the 97.5th percentile of the standard normal distribution.
 Z_95 = 1.959963984540054
@@ -38,7 +38,9 @@ AMOUNT_BAND_EDGES: tuple[Decimal, ...] = tuple(
 )
 
 # Route policies that no evidence and no pin may override: the item goes to a human.
-HARD_LIMIT_POLICIES = frozenset({"assessment_unavailable", "paused", "refund_limit"})
+HARD_LIMIT_POLICIES = frozenset(
+    {"assessment_unavailable", "paused", "refund_limit", HUMAN_ONLY, CRITICAL_RISK}
+)
 
 EARNED_AUTONOMY = "earned_autonomy"
 PINNED_ALLOW = "pinned_allow"
@@ -293,7 +295,8 @@ class AutonomyDecision:
 
 def hard_limited(base: RouteDecision, floor: RiskLevel) -> bool:
     """Limits no evidence and no pin overrides: no assessment, paused, money above the refund
-    limit, and critical risk (legal words, chargebacks, regulators set a critical floor)."""
+    limit (or in another currency), a ticket that addresses the AI, and critical risk (legal
+    words, chargebacks, regulators set a critical floor)."""
     return (
         base.policy in HARD_LIMIT_POLICIES
         or floor == RiskLevel.CRITICAL

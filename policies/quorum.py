@@ -27,16 +27,31 @@ class ApprovalRequirement:
 
 
 def approval_requirement(
-    *, action_kind: str, amount: Decimal | None, risk: RiskLevel, quorum_amount: Decimal
+    *,
+    action_kind: str,
+    amount: Decimal | None,
+    risk: RiskLevel,
+    quorum_amount: Decimal,
+    currency: str | None = None,
+    home_currency: str = "USD",
 ) -> ApprovalRequirement:
-    """Refunds and credits above ``quorum_amount`` (or without an amount) need two approvers;
-    critical risk (legal words, a regulator, a chargeback) needs a lead among the approvers."""
+    """Refunds and credits above ``quorum_amount`` (or without an amount, or in a currency other
+    than the one the amount is set in) need two approvers; critical risk (legal words, a
+    regulator, a chargeback) needs a lead among the approvers."""
     reasons: list[str] = []
     approvals = 1
-    if action_kind in MONEY_ACTIONS and (amount is None or amount > quorum_amount):
-        approvals = 2
-        stated = "no stated amount" if amount is None else f"{amount} is above {quorum_amount}"
-        reasons.append(f"{action_kind}: {stated} (quorum amount)")
+    if action_kind in MONEY_ACTIONS:
+        foreign = currency is not None and currency.upper() != home_currency
+        if amount is None:
+            reasons.append(f"{action_kind}: no stated amount (quorum amount)")
+        elif foreign:
+            reasons.append(
+                f"{action_kind} in {currency}: the quorum amount is set in {home_currency}"
+            )
+        elif amount > quorum_amount:
+            reasons.append(f"{action_kind}: {amount} is above {quorum_amount} (quorum amount)")
+        if reasons:
+            approvals = 2
     lead_required = risk == RiskLevel.CRITICAL
     if lead_required:
         reasons.append("critical risk needs a lead")

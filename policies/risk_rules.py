@@ -1,21 +1,26 @@
 """Rules that set the floor of risk from facts, whatever a classifier or model says.
 
 This is the part of the system that must hold even when the model is wrong or manipulated
-(OWASP LLM01/LLM06): it looks only at facts that code can check — the action kind, the amount,
-the customer's tier and words in the ticket — never at the model's own risk opinion.
+(OWASP LLM01/LLM06): it looks only at facts that code can check — the action kind, the amount
+and its currency (proposed and requested), the customer's tier and words in the ticket — never
+at the model's own risk opinion.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
+from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel, highest
+from policies.text import normalise_text
 from policies.thresholds import Thresholds
 
 MONEY_ACTIONS = frozenset({"refund", "credit"})
+KNOWN_ACTIONS = MONEY_ACTIONS | {"reply", "update_field", "escalate"}
 
 # Words that mean a lawyer, a regulator or a bank may get involved: always a human, always urgent.
 _LEGAL_WORDS = re.compile(
@@ -43,18 +48,89 @@ class TicketFacts:
     # The assessment's reading of the customer ("negative", "neutral", "positive"); a negative
     # reading is a floor the model cannot argue its own risk level below.
     sentiment: str | None = None
+    currency: str | None = None
+    category: str | None = None
+    # What the source itself asked for (a webhook's ``requested_action``): its money counts
+    # against the limits even when the classifier proposes something else (an escalation, say).
+    requested_kind: str | None = None
+    requested_amount: Decimal | None = None
+    requested_currency: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        text: str,
+        action: Mapping[str, Any] | None,
+        requested: Mapping[str, Any] | None = None,
+        customer_tier: str | None = None,
+        sentiment: str | None = None,
+        category: str | None = None,
+    ) -> TicketFacts:
+        """Facts from plain action dicts (``{"kind", "amount", "currency", ...}``), the way the
+        pipeline, edits, replays and the evaluation all hold them."""
+        proposed = action or {"kind": "reply"}
+        return cls(
+            text=text,
+            action_kind=str(proposed.get("kind") or "reply"),
+            amount=_decimal(proposed.get("amount")),
+            currency=_text(proposed.get("currency")),
+            customer_tier=customer_tier,
+            sentiment=sentiment,
+            category=category,
+            requested_kind=_text(requested.get("kind")) if requested else None,
+            requested_amount=_decimal(requested.get("amount")) if requested else None,
+            requested_currency=_text(requested.get("currency")) if requested else None,
+        )
+
+    def money(self) -> list[tuple[str, Decimal | None, str | None]]:
+        """Every money action in play: the proposed one and the requested one."""
+        found = []
+        if self.action_kind in MONEY_ACTIONS:
+            found.append((self.action_kind, self.amount, self.currency))
+        if self.requested_kind in MONEY_ACTIONS:
+            found.append((self.requested_kind, self.requested_amount, self.requested_currency))
+        return found
+
+
+def _decimal(value: object) -> Decimal | None:
+    """An amount, or None when there is none; an unreadable one counts as none (so: human)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 @dataclass(frozen=True)
 class RiskFloor:
     level: RiskLevel
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    # Rules no threshold, earned autonomy or pin may override: a human always decides.
+    human_only: tuple[str, ...] = field(default_factory=tuple)
 
 
-def normalise_text(text: str) -> str:
-    """Fold Unicode tricks (full-width letters, zero-width joiners) so keyword rules still match."""
-    folded = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+def money_over_limit(facts: TicketFacts, thresholds: Thresholds) -> str | None:
+    """Why the money in play must go to a human (no amount, another currency, above the limit),
+    or None. The one place routing, the risk floor and replays ask."""
+    limit = thresholds.refund_auto_limit
+    for kind, amount, currency in facts.money():
+        if amount is None:
+            return f"{kind} without a stated amount"
+        if currency is not None and currency.upper() != thresholds.currency:
+            return (
+                f"{kind} in {currency.upper()}: the limits are set in {thresholds.currency}, "
+                "so a human decides"
+            )
+        if amount > limit:
+            return f"{kind} of {amount} is above the auto limit of {limit}"
+    return None
 
 
 def risk_floor(facts: TicketFacts, thresholds: Thresholds) -> RiskFloor:
@@ -62,26 +138,24 @@ def risk_floor(facts: TicketFacts, thresholds: Thresholds) -> RiskFloor:
     text = normalise_text(facts.text)
     level = RiskLevel.LOW
     reasons: list[str] = []
+    human_only: list[str] = []
 
-    if facts.action_kind in MONEY_ACTIONS:
-        if facts.amount is None:
-            level = highest(level, RiskLevel.HIGH)
-            reasons.append(f"{facts.action_kind} without a stated amount")
-        elif facts.amount > thresholds.refund_auto_limit:
-            level = highest(level, RiskLevel.HIGH)
-            reasons.append(
-                f"{facts.action_kind} of {facts.amount} is above the auto limit "
-                f"of {thresholds.refund_auto_limit}"
-            )
-        else:
-            level = highest(level, RiskLevel.LOW)
-    elif facts.action_kind == "update_field":
+    money = money_over_limit(facts, thresholds)
+    if money is not None:
+        level = highest(level, RiskLevel.HIGH)
+        reasons.append(money)
+    if facts.action_kind == "update_field" or facts.requested_kind == "update_field":
         level = highest(level, RiskLevel.MEDIUM)
         reasons.append("changes customer data")
-    elif facts.action_kind not in {"reply", "escalate"}:
+    if facts.action_kind not in KNOWN_ACTIONS:
         level = highest(level, RiskLevel.HIGH)
         reasons.append(f"unknown action kind {facts.action_kind!r}")
 
+    if looks_like_injection(facts.text):
+        level = highest(level, RiskLevel.HIGH)
+        reason = "ticket contains instructions addressed to the AI: a human decides"
+        reasons.append(reason)
+        human_only.append(reason)
     if _LEGAL_WORDS.search(text):
         level = highest(level, RiskLevel.CRITICAL)
         reasons.append("mentions legal action, a chargeback or a regulator")
@@ -95,4 +169,4 @@ def risk_floor(facts: TicketFacts, thresholds: Thresholds) -> RiskFloor:
         level = highest(level, RiskLevel.MEDIUM)
         reasons.append(f"{facts.customer_tier} customer")
 
-    return RiskFloor(level=level, reasons=tuple(reasons))
+    return RiskFloor(level=level, reasons=tuple(reasons), human_only=tuple(human_only))

@@ -6,8 +6,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from policies.risk_levels import RiskLevel, highest
-from policies.risk_rules import MONEY_ACTIONS, RiskFloor, TicketFacts
+from policies.risk_rules import RiskFloor, TicketFacts, money_over_limit
 from policies.thresholds import Thresholds
+
+# Policies that send an item to review whatever thresholds, evidence or pins say.
+HUMAN_ONLY = "human_only"
+CRITICAL_RISK = "critical_risk"
 
 
 class Route(StrEnum):
@@ -40,28 +44,31 @@ def decide_route(
         return RouteDecision(Route.REVIEW, risk, "assessment_unavailable", "no usable assessment")
     if thresholds.paused:
         return RouteDecision(Route.REVIEW, risk, "paused", "auto-execution is paused by a lead")
-    money_over_limit = facts.action_kind in MONEY_ACTIONS and (
-        facts.amount is None or facts.amount > thresholds.refund_auto_limit
-    )
-    if money_over_limit:
+    if floor.human_only:
+        return RouteDecision(Route.REVIEW, risk, HUMAN_ONLY, floor.human_only[0])
+    money = money_over_limit(facts, thresholds)
+    if money is not None:
+        return RouteDecision(Route.REVIEW, risk, "refund_limit", money)
+    if risk == RiskLevel.CRITICAL:
         return RouteDecision(
-            Route.REVIEW,
-            risk,
-            "refund_limit",
-            f"above the auto limit of {thresholds.refund_auto_limit}",
+            Route.REVIEW, risk, CRITICAL_RISK, "critical risk always needs a human"
         )
-    if risk.rank > thresholds.auto_approve_max_risk.rank:
+    allowed = thresholds.max_risk_for(facts.category)
+    scope = (
+        f" for {facts.category}"
+        if facts.category is not None and facts.category in thresholds.category_max_risk
+        else ""
+    )
+    if risk.rank > allowed.rank:
         return RouteDecision(
             Route.REVIEW,
             risk,
             "risk_threshold",
-            f"{risk.value} risk is above the auto-approve level "
-            f"({thresholds.auto_approve_max_risk.value})",
+            f"{risk.value} risk is above the auto-approve level{scope} ({allowed.value})",
         )
     return RouteDecision(
         Route.AUTO,
         risk,
         "low_risk_auto",
-        f"{risk.value} risk at or below the auto-approve level "
-        f"({thresholds.auto_approve_max_risk.value})",
+        f"{risk.value} risk at or below the auto-approve level{scope} ({allowed.value})",
     )

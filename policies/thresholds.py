@@ -2,16 +2,26 @@
 
 Values are stored as strings in the settings table so that a lead can change them from Slack;
 ``Thresholds.from_strings`` is the single place that turns them back into typed values and
-explains what is wrong with a bad one.
+explains what is wrong with a bad one. The currency the amounts are in is the deploy's
+(``SIGNOFF_CURRENCY``), not a lead's setting: it says what the numbers mean.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
 from policies.risk_levels import RiskLevel
+
+MAX_RISK = "auto_approve_max_risk"
+# ``auto_approve_max_risk.<category>``: the same threshold for one category only.
+CATEGORY_PREFIX = MAX_RISK + "."
+_CATEGORY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,41}$")
+# Critical risk (legal threats, chargebacks, regulators) always needs a human; a lead cannot set
+# a threshold that would auto-execute it.
+SETTABLE_RISKS = (RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH)
 
 
 class InvalidThresholdError(ValueError):
@@ -26,30 +36,68 @@ class Thresholds:
     refund_auto_limit: Decimal = Decimal("50")
     # Kill switch: when true nothing is auto-executed.
     paused: bool = False
+    # Per-category overrides of ``auto_approve_max_risk`` (e.g. password resets up to medium).
+    category_max_risk: Mapping[str, RiskLevel] = field(default_factory=dict)
+    # The currency of ``refund_auto_limit`` (and the quorum amount): money in any other currency
+    # is treated as above every limit, since the numbers cannot be compared.
+    currency: str = "USD"
+
+    def max_risk_for(self, category: str | None) -> RiskLevel:
+        if category is not None and category in self.category_max_risk:
+            return self.category_max_risk[category]
+        return self.auto_approve_max_risk
 
     @classmethod
-    def from_strings(cls, values: Mapping[str, str]) -> Thresholds:
+    def from_strings(cls, values: Mapping[str, str], *, currency: str = "USD") -> Thresholds:
         """Build from stored strings; unknown keys are ignored, missing keys take defaults."""
-        known = {f.name for f in fields(cls)}
+        known = {"auto_approve_max_risk", "refund_auto_limit", "paused"}
         parsed: dict[str, object] = {}
+        categories: dict[str, RiskLevel] = {}
         for key, raw in values.items():
-            if key in known:
+            if key == MAX_RISK:
+                parsed[key] = _risk(key, raw, stored=True)
+            elif key in known:
                 parsed[key] = parse_threshold(key, raw)
-        return cls(**parsed)  # type: ignore[arg-type]
+            elif key.startswith(CATEGORY_PREFIX):
+                categories[key.removeprefix(CATEGORY_PREFIX)] = _risk(key, raw, stored=True)
+        return cls(**parsed, category_max_risk=categories, currency=currency)  # type: ignore[arg-type]
 
     def to_strings(self) -> dict[str, str]:
-        return {f.name: _format(getattr(self, f.name)) for f in fields(self)}
+        """What the settings table holds (the currency is the deploy's, so it is not stored)."""
+        values = {
+            MAX_RISK: self.auto_approve_max_risk.value,
+            "refund_auto_limit": str(self.refund_auto_limit),
+            "paused": "true" if self.paused else "false",
+        }
+        for category, level in sorted(self.category_max_risk.items()):
+            values[CATEGORY_PREFIX + category] = level.value
+        return values
+
+    def with_value(self, key: str, stored: str) -> Thresholds:
+        """These thresholds with one stored value changed (a dry run's "what if")."""
+        values = self.to_strings()
+        values[key] = stored
+        return Thresholds.from_strings(values, currency=self.currency)
+
+    def in_currency(self, currency: str) -> Thresholds:
+        return replace(self, currency=currency)
+
+
+def is_threshold_key(key: str) -> bool:
+    return key in {MAX_RISK, "refund_auto_limit", "paused"} or (
+        key.startswith(CATEGORY_PREFIX) and bool(_CATEGORY.match(key.removeprefix(CATEGORY_PREFIX)))
+    )
 
 
 def parse_threshold(key: str, raw: str) -> RiskLevel | Decimal | bool:
     """Parse one threshold value; ``InvalidThresholdError`` says what a lead should type instead."""
     text = raw.strip()
-    if key == "auto_approve_max_risk":
-        try:
-            return RiskLevel(text.lower())
-        except ValueError:
-            choices = ", ".join(level.value for level in RiskLevel)
-            raise InvalidThresholdError(f"{key} must be one of {choices}, not {raw!r}") from None
+    if key == MAX_RISK or key.startswith(CATEGORY_PREFIX):
+        if key != MAX_RISK and not _CATEGORY.match(key.removeprefix(CATEGORY_PREFIX)):
+            raise InvalidThresholdError(
+                f"{key!r}: a category is lower-case letters, digits, '_' or '-'"
+            )
+        return _risk(key, raw)
     if key == "refund_auto_limit":
         try:
             amount = Decimal(text)
@@ -67,7 +115,16 @@ def parse_threshold(key: str, raw: str) -> RiskLevel | Decimal | bool:
     raise InvalidThresholdError(f"unknown setting {key!r}")
 
 
-def _format(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+def _risk(key: str, raw: str, *, stored: bool = False) -> RiskLevel:
+    """A risk threshold. A stored ``critical`` (set before it was refused) still loads: routing
+    never auto-executes critical risk whatever the threshold says."""
+    text = raw.strip().lower()
+    choices = ", ".join(level.value for level in SETTABLE_RISKS)
+    if text == RiskLevel.CRITICAL.value and not stored:
+        raise InvalidThresholdError(
+            f"{key} cannot be critical: critical risk always needs a human (use {choices})"
+        )
+    try:
+        return RiskLevel(text)
+    except ValueError:
+        raise InvalidThresholdError(f"{key} must be one of {choices}, not {raw!r}") from None

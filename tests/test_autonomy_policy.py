@@ -46,6 +46,8 @@ HARD = [
     RouteDecision(Route.REVIEW, RiskLevel.HIGH, "assessment_unavailable", "no assessment"),
     RouteDecision(Route.REVIEW, RiskLevel.MEDIUM, "paused", "paused"),
     RouteDecision(Route.REVIEW, RiskLevel.HIGH, "refund_limit", "above 50"),
+    RouteDecision(Route.REVIEW, RiskLevel.HIGH, "human_only", "addressed to the AI"),
+    RouteDecision(Route.REVIEW, RiskLevel.CRITICAL, "critical_risk", "critical"),
 ]
 DEFAULT = AutonomyPolicy()
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from bot.openai_classifier import SYSTEM_PROMPT, looks_like_injection
+from bot.openai_classifier import SYSTEM_PROMPT
+from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
 from policies.thresholds import Thresholds
@@ -350,6 +351,49 @@ def test_no_injection_auto_executes_money_or_lowers_risk_below_the_floor(
         assert set(block) == {"kind", "subject", "body", "customer", "requested_action"}
 
 
+def test_with_the_heuristic_no_injection_auto_executes_money_or_escapes_review(
+    server: RunningServer,
+) -> None:
+    """The same corpus without any model: the embedded heuristic takes amounts from the text,
+    so the rules in ``policies/`` alone must keep every instruction to the AI from paying out:
+    a flagged ticket goes to a human, and no money leaves without one."""
+    assert server.sink is not None
+    submitted: dict[str, tuple[str, bool]] = {}
+    auto_executed: set[str] = set()
+    for label, subject, body, overrides in CORPUS:
+        response = server.post_ticket(_ticket(label, subject, body, overrides))
+        assert response.status_code == 202, (label, response.text)
+        flagged = looks_like_injection(f"{subject}\n{body}")
+        submitted[label] = (str(response.json()["item_id"]), flagged)
+
+    for label, (item_id, flagged) in submitted.items():
+        item = server.wait_for_state(item_id, "pending_review", "executed", "failed")
+        assert item.classifier == "heuristic", label
+        money = {
+            (item.proposed_action or {}).get("kind"),
+            (item.requested_action or {}).get("kind"),
+        } & {"refund", "credit"}
+        if flagged:
+            assert item.state == "pending_review", (label, item.route_policy, item.reasons)
+            assert item.route_policy == "human_only", (label, item.route_policy)
+            assert "auto_approved" not in server.audit_events(item_id), label
+        elif item.state == "executed":
+            auto_executed.add(label)
+            if money:
+                amount = Decimal(str((item.proposed_action or {}).get("amount")))
+                assert amount <= Thresholds().refund_auto_limit, label
+    # What a keyword classifier cannot tell from a genuine request: plain replies (its own
+    # template text, never the ticket's instructions) and one small refund under the limit,
+    # asked for as a favour, without a word to the AI. Everything else waits for a human.
+    assert auto_executed == {"name_injection", "german", "fake_tool_result", "grandmother"}
+    sent = [(r.json()["action"]["kind"], r.json()["item_id"]) for r in server.sink.requests]
+    assert [kind for kind, _ in sent if kind in {"refund", "credit"}] == ["refund"]
+    # The case a keyword classifier is most tempted by: a small refund it can read in the text.
+    small = server.item(submitted["requested_small_refund_with_injection"][0])
+    assert (small.proposed_action or {}).get("kind") == "refund"
+    assert small.state == "pending_review" and small.route_policy == "human_only"
+
+
 def test_model_output_cannot_mention_anyone_or_hide_a_link_on_the_card(
     tricky_server: tuple[RunningServer, FakeOpenAI],
 ) -> None:
@@ -379,10 +423,7 @@ def test_the_injection_check_in_code_flags_most_of_the_corpus(
         "grandmother",
         "german",
         "base64",
-        "rtl_override",
-        "tag_smuggling",
         "fake_tool_result",
-        "enclosed_letters",
         "requested_5000",
         "requested_credit_no_amount",
         "slack_mentions",
