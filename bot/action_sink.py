@@ -67,6 +67,7 @@ class LogOnlyExecutor:
     """Used when no ``SIGNOFF_ACTION_URL`` is set: the action is recorded, nothing is sent."""
 
     name = "log_only"
+    resends_safely = True  # nothing leaves Signoff
 
     async def execute(self, request: ActionRequest) -> dict[str, Any]:
         log.info(
@@ -101,6 +102,8 @@ class GenericActionSink:
     """POSTs each action as signed JSON to the team's endpoint, with a stable Idempotency-Key."""
 
     name = "generic_sink"
+    # The endpoint's contract: one effect per Idempotency-Key (README, "the action sink").
+    resends_safely = True
 
     def __init__(self, url: str, secret: str | None, client: httpx.AsyncClient) -> None:
         self._url = url

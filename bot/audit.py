@@ -56,6 +56,20 @@ def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
     return loaded
 
 
+async def lock_chain(session: AsyncSession) -> None:
+    """Take the chain's lock now rather than at the first ``record`` (it is held until commit).
+
+    Timestamps taken after this are in commit order across transactions and instances (on
+    SQLite the first statement takes the one writer lock, ``BEGIN IMMEDIATE``), which is what
+    ordering by them needs: the card queue is ordered by when items entered review. Only for
+    transactions that touch no row another transaction may hold while it waits for the chain.
+    """
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    else:
+        await session.execute(text("SELECT 1"))
+
+
 async def record(
     session: AsyncSession,
     event: str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from bot.claim_keeper import kept_claim
 from bot.database import transaction
 from bot.item_store import claim_unposted_card, release, unposted_cards
 from bot.logging_setup import get_logger
@@ -52,9 +53,14 @@ class CardPoster:
                 publisher.backlog_active = True
                 ok = False
                 try:
-                    await self._digest_if_burst()
-                    await self._channel_slot(publisher.channel, publisher.slot_seconds)
-                    ok = await publisher.post_card_paced(item)
+                    # The slot can take a while in a burst: keep the claim meanwhile, so another
+                    # instance does not take the card over and post it too.
+                    holder = item.claimed_by or self.worker_id
+                    async with kept_claim(self.rt.sessions, item.id, holder, lease=lease) as claim:
+                        await self._digest_if_burst()
+                        await self._channel_slot(publisher.channel, publisher.slot_seconds)
+                        if not claim.lost:
+                            ok = await publisher.post_card_paced(item)
                 finally:
                     # A card Slack will never take (e.g. invalid_blocks) steps aside for a while
                     # so it cannot block the queue; a transient failure keeps its place in line.
@@ -62,7 +68,7 @@ class CardPoster:
                     if not ok and not publisher.last_failure_transient:
                         retry = {"next_attempt_at": utcnow() + PERMANENT_FAILURE_PAUSE}
                     async with transaction(self.rt.sessions) as session:
-                        await release(session, item.id, self.worker_id, **retry)
+                        await release(session, item.id, item.claimed_by or self.worker_id, **retry)
                 if ok:
                     posted += 1
                 elif publisher.last_failure_transient:

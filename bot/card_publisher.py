@@ -9,10 +9,12 @@ busy the card is left to ``CardPoster``, so a burst of cards cannot stall assess
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from prometheus_client import Counter
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, update
+from sqlalchemy import CursorResult, and_, update
 from sqlmodel import col
 
 from bot import audit
@@ -82,11 +84,23 @@ class CardPublisher:
         return await self._post_card(item)
 
     async def _post_card(self, item: Item) -> bool:
+        """Post the item's card; True when it is the item's card now.
+
+        The card is recorded only if the item still has none and is still the version that was
+        rendered. Otherwise (another instance posted it first after a lease ran out, or the item
+        was re-drafted meanwhile) the message just posted is deleted again, so a reviewer never
+        sees two live cards for one item.
+        """
+        decided_by, reason = (
+            await self._decision_summary(item)
+            if item.state != ItemState.PENDING_REVIEW
+            else (None, None)
+        )
         try:
             response = await self.client.chat_postMessage(
                 channel=self.channel,
                 text=card_text(item),
-                blocks=render_card(item),
+                blocks=render_card(item, decided_by=decided_by, reason=reason),
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -95,13 +109,31 @@ class CardPublisher:
             return False
         channel, ts = str(response["channel"]), str(response["ts"])
         async with transaction(self._sessions) as session:
-            await session.execute(
-                update(Item)
-                .where(and_(col(Item.id) == item.id, col(Item.slack_ts).is_(None)))
-                .values(slack_channel=channel, slack_ts=ts)
-                .execution_options(synchronize_session=False)
+            result = cast(
+                CursorResult[Any],
+                await session.execute(
+                    update(Item)
+                    .where(
+                        and_(
+                            col(Item.id) == item.id,
+                            col(Item.slack_ts).is_(None),
+                            col(Item.state) == item.state,
+                            col(Item.draft_version) == item.draft_version,
+                        )
+                    )
+                    .values(slack_channel=channel, slack_ts=ts)
+                    .execution_options(synchronize_session=False)
+                ),
             )
-            await audit.record(session, "card_posted", item_id=item.id, channel=channel, ts=ts)
+            if result.rowcount == 1:
+                await audit.record(session, "card_posted", item_id=item.id, channel=channel, ts=ts)
+        if result.rowcount != 1:
+            log.warning("card superseded while posting; deleting it", item_id=item.id, ts=ts)
+            try:
+                await self.client.chat_delete(channel=channel, ts=ts)
+            except (SlackApiError, SlackClientError) as exc:
+                self._failed("delete_card", item.id, exc)
+            return False
         item.slack_channel, item.slack_ts = channel, ts
         return True
 
@@ -204,7 +236,3 @@ class CardPublisher:
         if decision is None:
             return None, None
         return decision.actor, decision.reason
-
-
-def needs_card(item: Item) -> bool:
-    return item.state == ItemState.PENDING_REVIEW and item.slack_ts is None

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.action_sink import ActionRequest
+from bot.action_sink import ActionRequest, Executor, ExecutorRouter
 from bot.item_states import EXECUTABLE_OUTCOMES, DecisionOutcome, ItemState
 from bot.models import Decision, Item
 from policies.approvers import may_decide
@@ -29,9 +29,17 @@ def idempotency_key(item_id: str, decision_id: int) -> str:
 async def authorise(
     session: AsyncSession, item: Item, *, reviewers: frozenset[str], leads: frozenset[str]
 ) -> ActionRequest:
-    """Return the request to execute, or raise ``ExecutionRefused`` explaining what is missing."""
+    """Return the request to execute, or raise ``ExecutionRefused`` explaining what is missing.
+
+    What is executed is the approved snapshot (``approved_action``/``approved_reply``), never the
+    working copy, and a human approval must still satisfy the people rules it was given under:
+    enough distinct approvers, a lead where one was required, none of them the item's raiser,
+    and all of them still allowed to decide.
+    """
     if item.state != ItemState.EXECUTING:
         raise ExecutionRefused(f"item is {item.state}, not executing")
+    if item.executed_at is not None:
+        raise ExecutionRefused("item was already executed: a decision is used once")
     if item.decision_id is None:
         raise ExecutionRefused("item has no decision")
     decision = await session.get(Decision, item.decision_id)
@@ -39,28 +47,60 @@ async def authorise(
         raise ExecutionRefused("decision not found for this item")
     if decision.outcome not in EXECUTABLE_OUTCOMES:
         raise ExecutionRefused(f"decision is {decision.outcome}, not an approval")
-    if decision.outcome == DecisionOutcome.AUTO_APPROVED:
-        if decision.actor != "auto" or not decision.policy:
-            raise ExecutionRefused("auto-approval does not name the policy that allowed it")
-    elif not may_decide(decision.actor, reviewers=reviewers, leads=leads):
-        raise ExecutionRefused(f"{decision.actor} is not allowed to approve")
     assert decision.id is not None
     if item.idempotency_key != idempotency_key(item.id, decision.id):
         raise ExecutionRefused("idempotency key does not match the decision")
-    if not item.proposed_action:
-        raise ExecutionRefused("item has no proposed action")
+    if item.expires_at is not None and decision.created_at > item.expires_at:
+        raise ExecutionRefused("the approval was given after the item expired")
+    auto = decision.outcome == DecisionOutcome.AUTO_APPROVED
+    if auto:
+        if decision.actor != "auto" or not decision.policy:
+            raise ExecutionRefused("auto-approval does not name the policy that allowed it")
+    else:
+        _check_people(item, decision, reviewers=reviewers, leads=leads)
+    action = item.approved_action
+    reply = item.approved_reply
+    if action is None and auto:
+        # Auto-approved before the approved snapshot was recorded; auto items are never edited.
+        action, reply = item.proposed_action, item.draft_reply
+    if not action:
+        raise ExecutionRefused("item has no approved action")
     return ActionRequest(
         item_id=item.id,
         source=item.source,
         ticket_id=item.external_id,
-        action=item.proposed_action,
-        reply_text=item.draft_reply or "",
-        approved_by="auto" if decision.outcome == DecisionOutcome.AUTO_APPROVED else decision.actor,
+        action=action,
+        reply_text=reply or "",
+        approved_by="auto" if auto else decision.actor,
         policy=decision.policy,
         idempotency_key=item.idempotency_key,
         customer=_customer(item),
         metadata=dict(item.extra),
     )
+
+
+def _check_people(
+    item: Item, decision: Decision, *, reviewers: frozenset[str], leads: frozenset[str]
+) -> None:
+    approvers = set(item.approvals) | {decision.actor}
+    for person in sorted(approvers):
+        if not may_decide(person, reviewers=reviewers, leads=leads):
+            raise ExecutionRefused(f"{person} is not allowed to approve")
+    raiser = (item.extra or {}).get("slack_user_id")
+    if raiser and str(raiser) in approvers:
+        raise ExecutionRefused(f"{raiser} raised this item and cannot approve it")
+    if len(approvers) < item.approvals_required:
+        raise ExecutionRefused(f"{len(approvers)} of {item.approvals_required} required approvals")
+    if item.lead_required and not approvers & leads:
+        raise ExecutionRefused("a lead's approval is required")
+
+
+def resends_safely(executor: Executor, source: str) -> bool:
+    """Whether an attempt whose outcome is unknown may be sent again with the same key: only
+    through an executor whose far side de-duplicates by it (``resends_safely = True``). Any
+    other executor, including one that does not say, hands the item to a human instead."""
+    target = executor.executor_for(source) if isinstance(executor, ExecutorRouter) else executor
+    return bool(getattr(target, "resends_safely", False))
 
 
 def _customer(item: Item) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ from bot.tickets import TicketIn
 
 def new_item_id() -> str:
     return "itm_" + uuid.uuid4().hex[:20]
+
+
+def claim_token(worker_id: str) -> str:
+    """What one claim writes into ``claimed_by``: the worker, and this claim. A fresh token per
+    claim means a slot whose item was released and claimed again (by another slot of the same
+    process, say) no longer holds it: its conditional writes match nothing."""
+    return f"{worker_id[:50]}#{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True)
@@ -103,14 +111,15 @@ async def transition(
     *,
     from_states: Collection[ItemState],
     to: ItemState,
-    claimed_by: str | None = None,
+    held_by: str | None = None,
     **values: Any,
 ) -> bool:
     """Move ``item_id`` to ``to`` only if it is in one of ``from_states`` (and, when given, still
-    claimed by ``claimed_by``). Returns whether this call made the move."""
+    claimed by the worker ``held_by``). Returns whether this call made the move. ``values`` are
+    columns to write, ``claimed_by`` among them."""
     conditions = [col(Item.id) == item_id, col(Item.state).in_(list(from_states))]
-    if claimed_by is not None:
-        conditions.append(col(Item.claimed_by) == claimed_by)
+    if held_by is not None:
+        conditions.append(col(Item.claimed_by) == held_by)
     statement = (
         update(Item)
         .where(and_(*conditions))
@@ -159,7 +168,7 @@ async def claim(
                 await session.execute(
                     update(Item)
                     .where(and_(col(Item.id) == item_id, free))
-                    .values(claimed_by=worker_id, claimed_until=now + lease)
+                    .values(claimed_by=claim_token(worker_id), claimed_until=now + lease)
                     .execution_options(synchronize_session=False)
                 ),
             )
@@ -171,8 +180,13 @@ async def claim(
         return list(rows.scalars())
 
 
+# Items that need a card and have none: waiting for review, or failed without ever having had
+# one (an auto-approved action that failed needs a human and a Retry button too).
+CARD_STATES = (ItemState.PENDING_REVIEW, ItemState.FAILED)
+
+
 def _unposted() -> ColumnElement[bool]:
-    return and_(col(Item.state) == ItemState.PENDING_REVIEW, col(Item.slack_ts).is_(None))
+    return and_(col(Item.state).in_(CARD_STATES), col(Item.slack_ts).is_(None))
 
 
 def _review_order() -> Any:
@@ -226,13 +240,63 @@ async def claim_unposted_card(
             await session.execute(
                 update(Item)
                 .where(and_(col(Item.id) == item_id, free, _unposted()))
-                .values(claimed_by=worker_id, claimed_until=now + lease)
+                .values(claimed_by=claim_token(worker_id), claimed_until=now + lease)
                 .execution_options(synchronize_session=False)
             ),
         )
         if result.rowcount != 1:
             return None
         return await session.get(Item, item_id)
+
+
+async def renew_claim(
+    session: AsyncSession, item_id: str, worker_id: str, *, lease: timedelta, **values: Any
+) -> bool:
+    """Extend this worker's lease; False when the claim is no longer ours.
+
+    Conditional on ``claimed_by`` alone: a takeover always rewrites ``claimed_by`` (``claim`` is
+    conditional on the lease having run out), so while it still names this worker nobody else
+    holds the item, even if the lease ran out a moment ago.
+    """
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Item)
+            .where(and_(col(Item.id) == item_id, col(Item.claimed_by) == worker_id))
+            .values(claimed_until=utcnow() + lease, **values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1
+
+
+async def begin_send(
+    session: AsyncSession, item_id: str, worker_id: str, *, lease: timedelta
+) -> bool:
+    """The fence before an executor calls out: count the attempt, mark the send as started and
+    renew the lease, all only if this worker still holds the ``executing`` item. A worker whose
+    lease was taken over gets False here and never sends."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Item)
+            .where(
+                and_(
+                    col(Item.id) == item_id,
+                    col(Item.state) == ItemState.EXECUTING,
+                    col(Item.claimed_by) == worker_id,
+                )
+            )
+            .values(
+                attempts=col(Item.attempts) + 1,
+                send_started_at=utcnow(),
+                claimed_until=utcnow() + lease,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1
 
 
 async def release(session: AsyncSession, item_id: str, worker_id: str, **values: Any) -> None:

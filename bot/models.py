@@ -84,6 +84,8 @@ class Item(SQLModel, table=True):
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
     attempts: int = Field(default=0)
+    # An execution call went out and its outcome is not recorded yet (see migration 0007).
+    send_started_at: datetime | None = _ts()
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     execution_result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 
 from bot import audit
@@ -17,12 +16,13 @@ from bot.action_sink import PermanentError, RetryableError
 from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction
 from bot.autonomy_routing import catch_up, route_with_autonomy
 from bot.autonomy_store import evidence_summary
+from bot.claim_keeper import kept_claim
 from bot.database import transaction
 from bot.edit_examples import EditExample, examples_for
-from bot.executor import ExecutionRefused, authorise, idempotency_key
+from bot.executor import ExecutionRefused, authorise, idempotency_key, resends_safely
 from bot.follow_up import review_schedule
 from bot.item_states import DecisionOutcome, ItemState
-from bot.item_store import get_item, release, transition
+from bot.item_store import begin_send, get_item, release, transition
 from bot.lead_settings import load_lead_settings
 from bot.logging_setup import get_logger
 from bot.models import Decision, Item, utcnow
@@ -33,7 +33,6 @@ from bot.runtime import Runtime
 from bot.slack_text import safe
 from bot.spot_checks import post_spot_check_if_chosen
 from bot.stale_drafts import mark_older_drafts_stale
-from bot.threshold_store import load_thresholds
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
@@ -71,21 +70,31 @@ def backoff_delay(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> flo
 
 
 class Pipeline:
+    """Advances claimed items. Every write is conditional on the item's own claim (``holder``,
+    the token ``claim`` wrote into ``claimed_by``), so two slots of one process can never act
+    on each other's item even though they share the worker's id."""
+
     def __init__(self, runtime: Runtime, worker_id: str) -> None:
         self.rt = runtime
-        self.worker_id = worker_id
+        self.holder = worker_id
 
     async def advance(self, item: Item) -> None:
-        """Move a claimed item as far as it can go now, then release the claim."""
+        """Move a claimed item as far as it can go now, then release the claim. The claim is
+        renewed while the steps run, so a slow model or vendor never lets a second worker in."""
+        if item.claimed_by and item.claimed_by != self.holder:
+            await Pipeline(self.rt, item.claimed_by).advance(item)
+            return
+        lease = timedelta(seconds=self.rt.settings.lease_seconds)
         try:
-            while True:
-                moved = await self._step(item)
-                if moved is None:
-                    break
-                item = moved
+            async with kept_claim(self.rt.sessions, item.id, self.holder, lease=lease) as claim:
+                while not claim.lost:
+                    moved = await self._step(item)
+                    if moved is None:
+                        break
+                    item = moved
         finally:
             async with transaction(self.rt.sessions) as session:
-                await release(session, item.id, self.worker_id)
+                await release(session, item.id, self.holder)
 
     async def _step(self, item: Item) -> Item | None:
         if item.state == ItemState.RECEIVED:
@@ -93,8 +102,7 @@ class Pipeline:
         if item.state == ItemState.ASSESSED:
             return await self._route(item)
         if item.state == ItemState.PENDING_REVIEW:
-            if item.slack_ts is None and self.rt.publisher is not None:
-                await self.rt.publisher.post_card(item)
+            # Released when it entered review: the card poster posts cards in review order.
             return None
         if item.state == ItemState.APPROVED:
             return await self._start_execution(item)
@@ -138,7 +146,7 @@ class Pipeline:
                 item.id,
                 from_states=[ItemState.RECEIVED],
                 to=ItemState.ASSESSED,
-                claimed_by=self.worker_id,
+                held_by=self.holder,
                 **values,
             ):
                 return None
@@ -186,15 +194,16 @@ class Pipeline:
         metrics.llm_tokens.labels("cached").inc(usage.cached_tokens)
 
     async def _route(self, item: Item) -> Item | None:
-        thresholds = await load_thresholds(self.rt.sessions, self.rt.settings)
         lead_policy = await load_lead_settings(self.rt.sessions, self.rt.settings)
+        thresholds = lead_policy.thresholds
         action = ProposedAction.model_validate(item.proposed_action or {"kind": "reply"})
-        facts = TicketFacts(
+        facts = TicketFacts.of(
             text=f"{item.subject}\n{item.body}",
-            action_kind=action.kind,
-            amount=Decimal(action.amount) if action.amount is not None else None,
+            action=action.model_dump(mode="json", exclude_none=True),
+            requested=item.requested_action,
             customer_tier=item.customer_tier,
             sentiment=item.sentiment,
+            category=item.category,
         )
         floor = risk_floor(facts, thresholds)
         model_risk = None if item.assessment_error else RiskLevel(item.risk_level or "critical")
@@ -220,13 +229,17 @@ class Pipeline:
             "autonomy_note": autonomy.note,
         }
         async with transaction(self.rt.sessions) as session:
+            # Only this worker's own item row is written here, so the chain's lock may come
+            # first; then the times below are in commit order, and cards go out in that order.
+            await audit.lock_chain(session)
+            now = utcnow()
             if route.route == Route.AUTO:
                 decision = Decision(
                     item_id=item.id,
                     outcome=DecisionOutcome.AUTO_APPROVED,
                     actor=audit.AUTO,
                     policy=route.policy,
-                    created_at=utcnow(),
+                    created_at=now,
                 )
                 session.add(decision)
                 await session.flush()
@@ -236,10 +249,12 @@ class Pipeline:
                     item.id,
                     from_states=[ItemState.ASSESSED],
                     to=ItemState.APPROVED,
-                    claimed_by=self.worker_id,
+                    held_by=self.holder,
                     decision_id=decision.id,
-                    decided_at=utcnow(),
+                    decided_at=now,
                     idempotency_key=idempotency_key(item.id, decision.id),
+                    approved_reply=item.draft_reply,
+                    approved_action=item.proposed_action,
                     **common,
                 )
                 event = "auto_approved"
@@ -252,11 +267,15 @@ class Pipeline:
                     item.id,
                     from_states=[ItemState.ASSESSED],
                     to=ItemState.PENDING_REVIEW,
-                    claimed_by=self.worker_id,
+                    held_by=self.holder,
                     approvals_required=needs.approvals,
                     lead_required=needs.lead_required,
+                    # Free for the card poster the moment it is visible, so a card that entered
+                    # review first is never passed over while its worker is still finishing.
+                    claimed_by=None,
+                    claimed_until=None,
                     **common,
-                    **review_schedule(self.rt.settings, utcnow()),
+                    **review_schedule(self.rt.settings, now),
                 )
                 event = "sent_to_review"
             if not moved:
@@ -293,7 +312,7 @@ class Pipeline:
                 item.id,
                 from_states=[ItemState.APPROVED],
                 to=ItemState.EXECUTING,
-                claimed_by=self.worker_id,
+                held_by=self.holder,
             ):
                 return None
             await audit.record(
@@ -315,10 +334,46 @@ class Pipeline:
                 item, ItemState.FAILED, "execution_refused", last_error=f"refused: {exc}"
             )
             return
+        if item.send_started_at is not None and not resends_safely(
+            self.rt.executor, request.source
+        ):
+            # The last attempt went out and nobody heard back (its worker crashed or lost the
+            # item): the far side may have acted, and this executor cannot de-duplicate.
+            await self._finish(
+                item,
+                ItemState.FAILED,
+                "execution_failed",
+                last_error=(
+                    "outcome unknown: an earlier attempt was cut off before its answer was "
+                    f"recorded: check {request.source} before using Retry"
+                ),
+            )
+            return
+        if item.attempts >= settings.max_execution_attempts:
+            await self._finish(
+                item,
+                ItemState.FAILED,
+                "execution_failed",
+                last_error=f"gave up after {item.attempts} attempts with no recorded outcome",
+            )
+            return
+        attempts = item.attempts + 1
+        async with transaction(self.rt.sessions) as session:
+            lease = timedelta(seconds=settings.lease_seconds)
+            if not await begin_send(session, item.id, self.holder, lease=lease):
+                log.warning("claim lost before sending; not sending", item_id=item.id)
+                return
+            await audit.record(
+                session,
+                "execution_attempt",
+                item_id=item.id,
+                attempt=attempts,
+                idempotency_key=request.idempotency_key,
+                resend=item.send_started_at is not None,
+            )
         try:
             result = await self.rt.executor.execute(request)
         except RetryableError as exc:
-            attempts = item.attempts + 1
             if attempts >= settings.max_execution_attempts:
                 await self._finish(
                     item,
@@ -334,8 +389,8 @@ class Pipeline:
                 await release(
                     session,
                     item.id,
-                    self.worker_id,
-                    attempts=attempts,
+                    self.holder,
+                    send_started_at=None,
                     last_error=str(exc),
                     next_attempt_at=utcnow() + timedelta(seconds=delay),
                 )
@@ -350,11 +405,7 @@ class Pipeline:
             return
         except PermanentError as exc:
             await self._finish(
-                item,
-                ItemState.FAILED,
-                "execution_failed",
-                attempts=item.attempts + 1,
-                last_error=str(exc),
+                item, ItemState.FAILED, "execution_failed", attempts=attempts, last_error=str(exc)
             )
             return
         except Exception as exc:
@@ -365,7 +416,7 @@ class Pipeline:
                 item,
                 ItemState.FAILED,
                 "execution_failed",
-                attempts=item.attempts + 1,
+                attempts=attempts,
                 last_error=(
                     f"outcome unknown ({exc.__class__.__name__}): check {request.source} "
                     "before using Retry"
@@ -380,7 +431,7 @@ class Pipeline:
             execution_result=result,
             executed_reply=request.reply_text,
             executed_action=request.action,
-            attempts=item.attempts + 1,
+            attempts=attempts,
             last_error=None,
         )
 
@@ -391,21 +442,26 @@ class Pipeline:
                 item.id,
                 from_states=[ItemState.EXECUTING],
                 to=to,
-                claimed_by=self.worker_id,
+                held_by=self.holder,
                 next_attempt_at=None,
+                send_started_at=None,
                 **values,
             ):
+                # Another worker took the item over (this one stalled past its lease); its
+                # attempt records the outcome. Keep what this one learnt in the log at least.
+                log.error(
+                    "outcome not recorded: the claim was taken over",
+                    item_id=item.id,
+                    outcome=event,
+                    detail={k: v for k, v in values.items() if k in _OUTCOME_FIELDS},
+                )
                 return
             await audit.record(
                 session,
                 event,
                 item_id=item.id,
                 actor=audit.SYSTEM,
-                **{
-                    k: v
-                    for k, v in values.items()
-                    if k in {"last_error", "execution_result", "attempts"}
-                },
+                **{k: v for k, v in values.items() if k in _OUTCOME_FIELDS},
             )
         log.info("item finished", item_id=item.id, state=to.value)
         self.rt.metrics.executions.labels(event).inc()
@@ -418,10 +474,18 @@ class Pipeline:
                 await self.rt.publisher.post_in_thread(
                     finished, f":x: Execution failed: {safe(finished.last_error or '?', 2000)}"
                 )
+        elif to == ItemState.FAILED:
+            # Auto-approved, so no card yet: a failure needs a human and a Retry button. Posted
+            # now if the channel is free, else by the card poster (it posts unposted failures).
+            await self.rt.publisher.post_card(finished)
         elif to == ItemState.EXECUTED and self.rt.settings.post_auto:
             await self.rt.publisher.post_auto_line(finished)
         if to == ItemState.EXECUTED:
             await post_spot_check_if_chosen(self.rt, finished)
+
+
+# What an outcome's audit row keeps of the values written with it.
+_OUTCOME_FIELDS = frozenset({"last_error", "execution_result", "attempts"})
 
 
 def _assessment_values(assessment: Assessment) -> dict[str, Any]:

@@ -94,11 +94,14 @@ def _risk(item: Item) -> RiskLevel:
 
 def requirement_for(item: Item, policy: LeadSettings) -> ApprovalRequirement:
     action = item.proposed_action or {"kind": "reply"}
+    currency = action.get("currency")
     return approval_requirement(
         action_kind=str(action.get("kind", "reply")),
         amount=_amount(action),
         risk=_risk(item),
         quorum_amount=policy.quorum_amount,
+        currency=str(currency) if currency else None,
+        home_currency=policy.thresholds.currency,
     )
 
 
@@ -456,11 +459,13 @@ async def _apply_edit(
     summary: str,
 ) -> ReviewResult:
     checked = ProposedAction.model_validate(action)
-    facts = TicketFacts(
+    facts = TicketFacts.of(
         text=f"{item.subject}\n{item.body}",
-        action_kind=checked.kind,
-        amount=checked.amount,
+        action=checked.model_dump(mode="json", exclude_none=True),
+        requested=item.requested_action,
         customer_tier=item.customer_tier,
+        sentiment=item.sentiment,
+        category=item.category,
     )
     floor = risk_floor(facts, policy.thresholds)
     risk = highest(floor.level, _risk(item))
@@ -606,9 +611,9 @@ async def retry_failed(sessions: SessionFactory, *, item_id: str, roles: Roles) 
             from_states=[ItemState.FAILED],
             to=ItemState.EXECUTING,
             attempts=0,
+            # The lead has checked the far side: a cut-off earlier attempt may be resent.
+            send_started_at=None,
             next_attempt_at=None,
-            claimed_by=None,
-            claimed_until=None,
         )
         if not moved:
             state = item.state.replace("_", " ")

@@ -46,7 +46,7 @@ class Worker:
         self.rt = runtime
         self.worker_id = make_worker_id()
         self.pipeline = Pipeline(runtime, self.worker_id)
-        self.card_poster = CardPoster(runtime, self.worker_id)
+        self.card_poster = CardPoster(runtime, f"{self.worker_id}:cards")
         self._posting: asyncio.Task[int] | None = None
         # Work in flight (sweeps and the loop's items), so shutdown can let it finish its items
         # instead of leaving claims to expire.

@@ -3,8 +3,10 @@
 The same route serves ``serve`` and a ``work`` process given a port. A process with its own worker
 reports that worker. A web process without one (``SIGNOFF_INPROCESS_WORKER=false``) cannot see a
 loop of its own, so it reports the workers whose heartbeats it can see in the database
-(``bot/worker_heartbeats.py``) and is unhealthy when there are none: webhooks would be stored but
-nothing would ever work them.
+(``bot/worker_heartbeats.py``). With none it says ``degraded`` but still answers 200: the web
+process itself is fine (it verifies, stores and acks; nothing is lost until a worker comes), and
+a load balancer must not stop sending Slack and webhooks to it because a *worker* is down. Alert
+on ``status`` (or ``signoff_items{state="received"}`` growing) instead.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ async def healthz(request: Request) -> JSONResponse:
         checks["scheduler"] = "running" if state.scheduler.running else "stopped"
         alive = _loop_is_recent(state.worker.last_loop_at)
         checks["worker"] = "running" if alive else "stalled"
-    healthy = checks["database"] == "ok" and checks["scheduler"] != "stopped" and alive
-    body: dict[str, Any] = {"status": "ok" if healthy else "unhealthy", **checks}
+    healthy = checks["database"] == "ok" and checks["scheduler"] != "stopped"
+    if state.scheduler is not None:
+        healthy = healthy and alive
+    status = "ok" if healthy and alive else "degraded" if healthy else "unhealthy"
+    body: dict[str, Any] = {"status": status, **checks}
     return JSONResponse(body, status_code=200 if healthy else 503)
 
 

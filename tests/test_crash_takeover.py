@@ -108,7 +108,9 @@ def test_worker_killed_mid_execution_is_finished_by_another_with_the_same_key(
     assert deliveries[1].status == 200  # answered from the endpoint's idempotency store
     assert effects == dict.fromkeys(all_keys, 1)
     assert finished.state == ItemState.EXECUTED and finished.claimed_by is None
-    assert finished.attempts == 1  # the killed attempt never recorded anything
+    # The killed attempt was counted before it went out; the takeover knew it was a resend.
+    assert finished.attempts == 2
+    assert events.count("execution_attempt") == 2
     assert finished.execution_result is not None and finished.execution_result["sent"] is True
     assert events.count("executed") == 1
 

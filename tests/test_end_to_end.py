@@ -112,6 +112,7 @@ def test_high_risk_ticket_is_carded_approved_and_executed_once(server: RunningSe
         "card_posted",
         "approved",
         "execution_started",
+        "execution_attempt",
         "executed",
     ]
 
@@ -160,6 +161,7 @@ def test_low_risk_ticket_is_auto_executed_without_a_card(server: RunningServer) 
         "assessed",
         "auto_approved",
         "execution_started",
+        "execution_attempt",
         "executed",
     ]
 

@@ -279,12 +279,6 @@ def test_a_refused_action_retried_by_a_lead_executes_once(click_server: RunningS
     assert [r.status for r in click_server.sink.requests] == [400, 400, 200]
 
 
-@pytest.mark.xfail(
-    reason="bot.review_decisions.retry_failed clears claimed_until while the worker that failed "
-    "still holds the item; all slots of a worker share its id, so a second slot claims and sends "
-    "too (fix: leave the claim alone in retry_failed)",
-    strict=False,
-)
 def test_a_retry_clicked_while_the_failing_worker_finishes_executes_once(
     click_server: RunningServer,
 ) -> None:

@@ -115,10 +115,11 @@ def test_edit_saves_approves_and_executes_the_edited_version(server: RunningServ
     assert edited.detail["edited_reply"] == new_reply
     assert edited.detail["original_action"]["amount"] == "75.00"
     assert edited.detail["edited_action"]["amount"] == "60.00"
-    assert server.audit_events(item_id)[-4:] == [
+    assert server.audit_events(item_id)[-5:] == [
         "edited",
         "approved",
         "execution_started",
+        "execution_attempt",
         "executed",
     ]
     assert item.slack_ts is not None

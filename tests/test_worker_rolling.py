@@ -64,7 +64,7 @@ async def _add(rt: Runtime, label: str) -> str:
 async def _leased_by(rt: Runtime, worker: Worker) -> set[str]:
     async with rt.sessions() as session:
         rows = await session.execute(
-            select(col(Item.id)).where(col(Item.claimed_by) == worker.worker_id)
+            select(col(Item.id)).where(col(Item.claimed_by).startswith(worker.worker_id + "#"))
         )
         return set(rows.scalars())
 

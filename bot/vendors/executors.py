@@ -25,6 +25,8 @@ from bot.vendors.zendesk import ZendeskExecutor
 class UnconfiguredVendorExecutor:
     """Stands in for a vendor executor that lacks credentials when nothing else could act."""
 
+    resends_safely = True  # it never sends anything
+
     def __init__(self, source: str, missing: list[str]) -> None:
         self.name = f"{source}:not-configured"
         self._reason = (

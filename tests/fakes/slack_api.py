@@ -319,6 +319,8 @@ class FakeSlack(LoopbackServer):
             return self._post_message(params)
         if method == "chat.update":
             return self._update_message(params)
+        if method == "chat.delete":
+            return self._delete_message(params)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
@@ -383,6 +385,13 @@ class FakeSlack(LoopbackServer):
             "text": updated.get("text", ""),
             "message": dict(updated),
         }
+
+    def _delete_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel", ""))
+        ts = str(params.get("ts", ""))
+        if self._messages.pop((channel, ts), None) is None:
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def _view(self, params: dict[str, Any]) -> dict[str, Any]:
         view = params.get("view")
