@@ -148,7 +148,7 @@ def render_card(
                     },
                     {
                         "type": "mrkdwn",
-                        "text": f"*Proposed action*\n{safe(describe_action(item), 300)}",
+                        "text": f"*Proposed action*\n{safe(masked(describe_action(item)), 300)}",
                     },
                 ],
             },
@@ -158,7 +158,7 @@ def render_card(
                 + quote(masked(item.draft_reply) or "(no draft)", DRAFT_LIMIT)
             ),
             _context(
-                safe(_why(item), 2000),
+                safe(masked(_why(item)), 2000),
                 f"Assessed by *{safe(item.classifier or 'nobody', 100)}* · `{item.id}` · "
                 f"ticket `{safe(item.external_id, 200)}` ({safe(item.source, 32)})",
             ),
@@ -227,7 +227,7 @@ def _buttons(item: Item) -> dict[str, Any]:
                 "text": {
                     "type": "plain_text",
                     "text": truncate(
-                        f"This will {describe_action(item)} to {item.customer_name}. "
+                        f"This will {masked(describe_action(item))} to {item.customer_name}. "
                         f"Amount: {amount:.2f} {(item.proposed_action or {}).get('currency', '')}",
                         300,
                     ),
@@ -259,7 +259,8 @@ def _retry_button(item: Item) -> dict[str, Any]:
                     "text": {
                         "type": "plain_text",
                         "text": truncate(
-                            f"Runs {describe_action(item)} again with the same idempotency key.",
+                            f"Runs {masked(describe_action(item))} again with the same "
+                            "idempotency key.",
                             300,
                         ),
                     },
@@ -316,7 +317,7 @@ def _outcome(item: Item, decided_by: str | None, reason: str | None) -> str:
 def auto_line(item: Item) -> str:
     """The short channel line for an auto-executed item when ``SIGNOFF_POST_AUTO`` is on."""
     return (
-        f":robot_face: Auto-executed `{item.id}`: {safe(describe_action(item), 300)} for "
+        f":robot_face: Auto-executed `{item.id}`: {safe(masked(describe_action(item)), 300)} for "
         f"{safe(item.customer_name, 200)} — {safe(item.category or 'unknown', 64)}, "
         f"{safe(item.risk_level or 'unknown', 16)} risk "
         f"(policy `{safe(item.route_policy or '?', 64)}`)"

@@ -120,6 +120,12 @@ def work(
     from bot.worker_http import HttpStartError
 
     settings = _settings()
+    problems = settings.action_problems()
+    if problems:
+        typer.echo("Signoff cannot work yet:", err=True)
+        for problem in problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(EXIT_CONFIG)
     vendors = _vendor_settings()
     _configure_logging(settings, vendors)
     try:

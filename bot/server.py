@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
 from bot import __version__
@@ -84,6 +85,16 @@ def create_app(
 
     @app.post("/slack/events")
     async def slack_events(request: Request) -> Response:
+        if settings.slack_signing_secret is None:
+            # Socket Mode without a signing secret: nothing here could be verified, and an
+            # unverified request could approve anything as anyone. Slack comes over the socket.
+            return JSONResponse(
+                {
+                    "error": "this instance takes Slack over Socket Mode and has no "
+                    "SLACK_SIGNING_SECRET: HTTP requests to /slack/events are refused"
+                },
+                status_code=401,
+            )
         handler: AsyncSlackRequestHandler = request.app.state.slack_handler
         return await handler.handle(request)
 

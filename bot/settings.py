@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SQLITE_PATH = Path("signoff.db")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -168,9 +170,33 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        scheme = value.split(":", 1)[0].split("+", 1)[0]
-        if scheme not in {"sqlite", "postgres", "postgresql"}:
+        """The forms hosting platforms hand out, checked the way the engine will read them, so
+        a bad URL is one clear line at start rather than a traceback from the first query."""
+        text = value.strip()
+        head = text.split("://", 1)[0] if "://" in text else ""
+        backend, _, driver = head.partition("+")
+        if backend not in {"sqlite", "postgres", "postgresql"}:
             raise ValueError("must start with sqlite://, postgres:// or postgresql://")
+        if driver and driver not in _DRIVERS[backend]:
+            raise ValueError(f"{backend}+{driver} is not supported (use {backend}://)")
+        try:
+            url = make_url(text.replace("postgres://", "postgresql://", 1))
+        except ArgumentError:
+            raise ValueError("is not a database URL such as postgresql://user@host/db") from None
+        if backend != "sqlite" and not (url.host and url.database):
+            raise ValueError("needs a host and a database name: postgresql://user@host:5432/db")
+        return text
+
+    @field_validator("expiry_action", mode="before")
+    @classmethod
+    def _expiry_words(cls, value: object) -> object:
+        """``auto_reject`` is what a support lead calls it: the item ends unexecuted, recorded
+        as expired (never as a human's rejection)."""
+        if isinstance(value, str) and value.strip().lower().replace("-", "_") in {
+            "auto_reject",
+            "reject",
+        }:
+            return "expire"
         return value
 
     @field_validator("default_auto_max_risk")
@@ -219,7 +245,15 @@ class Settings(BaseSettings):
             self.webhook_secret,
             self.action_secret,
         ]
-        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        values = [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        # A password in DATABASE_URL, which driver and migration errors may repeat.
+        try:
+            password = make_url(self.database_url.replace("postgres://", "postgresql://", 1))
+        except ArgumentError:
+            return values
+        if password.password:
+            values.append(str(password.password))
+        return values
 
     def serve_problems(self) -> list[str]:
         """What stops ``serve`` from working, one line each (empty when it can start)."""
@@ -230,24 +264,52 @@ class Settings(BaseSettings):
             problems.append("SLACK_SIGNING_SECRET is not set (or SLACK_APP_TOKEN for Socket Mode)")
         if not self.review_channel:
             problems.append("SIGNOFF_REVIEW_CHANNEL is not set (channel ID for review cards)")
-        return problems
+        return problems + self.action_problems()
+
+    def action_problems(self) -> list[str]:
+        """The action endpoint must be able to tell Signoff's requests from anyone else's."""
+        if self.action_url and self.action_signing_secret is None:
+            return [
+                "SIGNOFF_ACTION_URL is set but neither SIGNOFF_ACTION_SECRET nor "
+                "SIGNOFF_WEBHOOK_SECRET is: actions would be sent unsigned"
+            ]
+        return []
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DRIVERS = {
+    "sqlite": {"aiosqlite", "pysqlite"},
+    "postgres": set(),
+    "postgresql": {"psycopg", "psycopg2", "asyncpg"},
+}
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 
 
 def parse_duration(text: str) -> timedelta:
-    """``90s``, ``30m``, ``2h``, ``1d`` or plain seconds: how operators write durations."""
-    value = text.strip().lower()
-    unit = value[-1:] if value[-1:] in _UNITS else "s"
-    number = value[:-1] if value[-1:] in _UNITS else value
+    """``90s``, ``30m``, ``2h``, ``1h30m``, ``1d`` or plain seconds: how people write durations
+    (operators in the environment, leads in Slack)."""
+    value = text.strip().lower().replace(" ", "")
     try:
-        seconds = float(number) * _UNITS[unit]
+        if _DURATION_PART.sub("", value) == "" and value:
+            seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(value))
+        else:
+            seconds = float(value)
     except ValueError:
         raise ValueError(f"{text!r} is not a duration such as 90s, 30m, 2h or 1d") from None
     if seconds <= 0:
         raise ValueError("must be positive")
     return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The short form ``parse_duration`` reads back: ``2h``, ``1h30m``, ``3d``."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in _UNITS.items():
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
 
 
 def load_settings(**overrides: object) -> Settings:

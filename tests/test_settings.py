@@ -99,3 +99,35 @@ def test_the_lease_must_outlast_the_slowest_llm_call() -> None:
     ]
     assert load_settings(_env_file=None, OPENAI_API_KEY="sk-x").lease_seconds == 90
     assert load_settings(_env_file=None, SIGNOFF_LEASE_SECONDS="2").lease_seconds == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://", "needs a host and a database name"),
+        ("postgresql:nothing", "must start with"),
+        ("postgres+psycopg://u@db/app", "postgres+psycopg is not supported"),
+        ("postgresql+mysqldb://u@db/app", "postgresql+mysqldb is not supported"),
+        ("sqlite", "must start with"),
+    ],
+)
+def test_a_database_url_the_engine_cannot_use_is_one_clear_problem(url: str, problem: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(_env_file=None, DATABASE_URL=url)
+    [line] = caught.value.problems
+    assert line.startswith("DATABASE_URL:") and problem in line
+
+
+def test_an_action_endpoint_without_a_secret_is_refused() -> None:
+    unsigned = make_settings(action_url="http://127.0.0.1:9/act")
+    assert unsigned.action_problems() == [
+        "SIGNOFF_ACTION_URL is set but neither SIGNOFF_ACTION_SECRET nor SIGNOFF_WEBHOOK_SECRET "
+        "is: actions would be sent unsigned"
+    ]
+    assert unsigned.action_problems()[0] in unsigned.serve_problems()
+    assert make_settings(action_url="http://x/act", webhook_secret="s" * 16).action_problems() == []
+
+
+def test_the_database_password_is_a_secret_for_the_log_scrubber() -> None:
+    settings = make_settings(database_url="postgres://signoff:hunter2-db@db:5432/app")
+    assert "hunter2-db" in settings.secret_values()

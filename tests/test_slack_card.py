@@ -89,6 +89,28 @@ def test_cards_mask_contact_details_and_reveal_is_private_and_audited(
     assert all("maria@example.com" not in json.dumps(r.detail) for r in rows)
 
 
+def test_the_proposed_action_and_its_reasons_are_masked_too(one_db_server: RunningServer) -> None:
+    """A new email address in an update is personal data like the customer's own."""
+    server = one_db_server
+    assert server.slack is not None
+    ticket = {
+        "id": "T-update-email",
+        "kind": "ticket",
+        "subject": "New email address",
+        "body": "Please use my new address from now on.",
+        "customer": {"name": "Maria Lopez", "email": "maria@example.com"},
+        "requested_action": {
+            "kind": "update_field",
+            "field": "email",
+            "value": "new.me@example.net",
+        },
+    }
+    item_id = carded(server, ticket)
+    card = _posted_card(server.slack, item_id)
+    assert "new.me@example.net" not in card
+    assert "n***@example.net" in card
+
+
 def test_long_tickets_are_cut_on_the_card_and_shown_in_full_in_the_thread(
     one_db_server: RunningServer,
 ) -> None:

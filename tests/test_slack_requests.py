@@ -6,10 +6,20 @@ import json
 import time
 from urllib.parse import urlencode
 
+import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from bot.approval_card import APPROVE_ACTION
-from tests.server_harness import SIGNING_SECRET, RunningServer, slash_command
+from tests.server_harness import (
+    BOT_TOKEN,
+    REVIEW_CHANNEL,
+    REVIEWER,
+    SIGNING_SECRET,
+    RunningServer,
+    block_actions,
+    make_settings,
+    slash_command,
+)
 from tests.signatures import slack_headers, slack_signature
 from tests.ticket_factory import refund_ticket
 
@@ -83,3 +93,27 @@ def test_unknown_subcommand_gets_help_not_a_traceback(server: RunningServer) -> 
     answer = server.slack.wait_for("response_url:unknown")[0].params
     assert "I don't know `frobnicate`" in answer["text"]
     assert "/signoff pending" in answer["text"]
+
+
+async def test_socket_mode_without_a_signing_secret_refuses_http_slack_requests() -> None:
+    """Over Socket Mode nothing on HTTP could be verified: a forged click would otherwise act as
+    any reviewer. The endpoint answers 401 before Bolt sees the request."""
+    from bot.server import create_app
+
+    settings = make_settings(
+        slack_bot_token=BOT_TOKEN, slack_app_token="xapp-1-test", review_channel=REVIEW_CHANNEL
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://signoff") as client:
+        payload = block_actions(
+            action_id=APPROVE_ACTION,
+            item_id="itm_x",
+            user=REVIEWER,
+            channel=REVIEW_CHANNEL,
+            message_ts="1700000000.000100",
+            response_url="http://127.0.0.1:9/response",
+        )
+        response = await client.post("/slack/events", data={"payload": json.dumps(payload)})
+    assert response.status_code == 401
+    assert "Socket Mode" in response.json()["error"]
