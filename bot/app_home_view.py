@@ -20,12 +20,19 @@ from bot.approval_card import (
     masked,
     money,
 )
-from bot.lead_settings import QUORUM_AMOUNT, LeadSettings
+from bot.lead_settings import (
+    ESCALATE_AFTER,
+    EXPIRE_AFTER,
+    QUORUM_AMOUNT,
+    LeadSettings,
+)
 from bot.models import Item
 from bot.review_stats import ReviewStats
 from bot.reviewer_roster import Roles
+from bot.settings import format_duration
 from bot.slack_text import safe, truncate
 from policies.risk_levels import RiskLevel
+from policies.thresholds import MAX_RISK, SETTABLE_RISKS
 
 QUEUE_LIMIT = 15
 HOME_PAUSE = "signoff_home_pause"
@@ -167,13 +174,17 @@ def home_view(
     return {"type": "home", "blocks": blocks[:100]}
 
 
+# The settings the App Home modal holds (its block ids).
+SETTINGS_FIELDS = (MAX_RISK, "refund_auto_limit", QUORUM_AMOUNT, ESCALATE_AFTER, EXPIRE_AFTER)
+
+
 def settings_view(current: LeadSettings) -> dict[str, Any]:
     t = current.thresholds
     risk_options = [
         {"text": {"type": "plain_text", "text": level.value}, "value": level.value}
-        for level in RiskLevel
+        for level in SETTABLE_RISKS
     ]
-    chosen = next(o for o in risk_options if o["value"] == t.auto_approve_max_risk.value)
+    chosen = next((o for o in risk_options if o["value"] == t.auto_approve_max_risk.value), None)
 
     def text_input(block_id: str, label: str, value: str) -> dict[str, Any]:
         return {
@@ -188,6 +199,13 @@ def settings_view(current: LeadSettings) -> dict[str, Any]:
             },
         }
 
+    risk_select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": SETTING_INPUT,
+        "options": risk_options,
+    }
+    if chosen is not None:
+        risk_select["initial_option"] = chosen
     return {
         "type": "modal",
         "callback_id": SETTINGS_CALLBACK,
@@ -198,24 +216,29 @@ def settings_view(current: LeadSettings) -> dict[str, Any]:
         "blocks": [
             {
                 "type": "input",
-                "block_id": "auto_approve_max_risk",
+                "block_id": MAX_RISK,
                 "label": {"type": "plain_text", "text": "Highest risk executed without a human"},
-                "element": {
-                    "type": "static_select",
-                    "action_id": SETTING_INPUT,
-                    "options": risk_options,
-                    "initial_option": chosen,
-                },
+                "element": risk_select,
             },
             text_input(
                 "refund_auto_limit",
-                "Refunds/credits above this always need a human",
+                f"Refunds/credits above this ({t.currency}) always need a human",
                 str(t.refund_auto_limit),
             ),
             text_input(
                 QUORUM_AMOUNT,
-                "Refunds/credits above this need two approvers",
+                f"Refunds/credits above this ({t.currency}) need two approvers",
                 str(current.quorum_amount),
+            ),
+            text_input(
+                ESCALATE_AFTER,
+                "Tell the leads after (e.g. 2h, 90m)",
+                format_duration(current.escalate_after),
+            ),
+            text_input(
+                EXPIRE_AFTER,
+                "Expire unexecuted after (e.g. 24h, 3d)",
+                format_duration(current.expire_after),
             ),
         ],
     }

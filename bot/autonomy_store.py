@@ -16,7 +16,7 @@ to its time: evidence counts only outcomes after it, so trust has to be earned a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -92,6 +92,19 @@ def parse_policy_value(key: str, raw: str) -> str:
             raise ValueError(f"{key} must be between 0 and 1, not {raw!r}")
         return repr(value)
     raise ValueError(f"unknown setting {key!r}")
+
+
+def policy_with(policy: AutonomyPolicy, key: str, stored: str) -> AutonomyPolicy:
+    """``policy`` with one lead-set value changed (a dry run's "what if"); the window grows
+    with ``min_reviews`` as ``load_learning_settings`` grows it."""
+    if key == "autonomy_min_reviews":
+        reviews = int(stored)
+        return replace(policy, min_reviews=reviews, window=max(policy.window, reviews))
+    if key == "autonomy_target":
+        return replace(policy, target=float(stored))
+    if key == "autonomy_sample":
+        return replace(policy, sample_share=float(stored))
+    return policy
 
 
 async def load_learning_settings(sessions: SessionFactory, settings: Settings) -> LearningSettings:

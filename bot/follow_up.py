@@ -20,6 +20,7 @@ from bot import audit
 from bot.database import transaction
 from bot.item_states import ItemState
 from bot.item_store import transition
+from bot.lead_settings import LeadSettings
 from bot.logging_setup import get_logger
 from bot.models import Item
 from bot.runtime import Runtime
@@ -29,16 +30,18 @@ log = get_logger(__name__)
 BATCH = 100
 
 
-def review_schedule(settings: Settings, now: datetime) -> dict[str, Any]:
-    """Due times for an item entering review now."""
+def review_schedule(settings: Settings, policy: LeadSettings, now: datetime) -> dict[str, Any]:
+    """Due times for an item entering review now, under the leads' current follow-up times.
+    They are fixed in the row here, so a later change applies to items entering review after it."""
     fractions = settings.reminder_fractions
+    escalate = policy.escalate_after
     return {
         "review_started_at": now,
         "reminders_sent": 0,
-        "next_reminder_at": now + settings.escalate_after * fractions[0] if fractions else None,
-        "escalate_at": now + settings.escalate_after,
+        "next_reminder_at": now + escalate * fractions[0] if fractions else None,
+        "escalate_at": now + escalate,
         "escalated_at": None,
-        "expires_at": now + settings.expire_after,
+        "expires_at": now + policy.expire_after,
     }
 
 
@@ -100,7 +103,9 @@ async def _remind(rt: Runtime, now: datetime) -> int:
     for item in await _due(rt, col(Item.next_reminder_at), now, col(Item.slack_ts).is_not(None)):
         number = item.reminders_sent
         started = item.review_started_at or now
-        due_times = [started + rt.settings.escalate_after * f for f in fractions]
+        # The item's own time to escalation, as fixed when it entered review.
+        span = (item.escalate_at - started) if item.escalate_at else rt.settings.escalate_after
+        due_times = [started + span * f for f in fractions]
         # After downtime several reminders may be overdue: send one and skip to the next that is
         # still ahead, so the outcome does not depend on how the instances' sweeps interleave.
         handled = max(number + 1, sum(1 for due in due_times if due <= now))

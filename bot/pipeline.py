@@ -275,7 +275,7 @@ class Pipeline:
                     claimed_by=None,
                     claimed_until=None,
                     **common,
-                    **review_schedule(self.rt.settings, now),
+                    **review_schedule(self.rt.settings, lead_policy, now),
                 )
                 event = "sent_to_review"
             if not moved:

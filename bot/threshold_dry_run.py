@@ -1,15 +1,15 @@
-"""Changing a threshold with evidence: a dry run over the last 30 days, then confirm or cancel.
+"""Dry runs: what a change to a lead's setting would have done over the last 30 days.
 
 Before a lead loosens (or tightens) a routing threshold, Signoff replays the last 30 days of items
 through the thresholds policy with the new value: how many items would have been auto-executed,
 by category, which of them humans actually reviewed and how often they rejected or edited them,
-and a few examples. The proposal is stored; ``confirm`` applies it through the same audited path
-as ``/signoff set``, ``cancel`` drops it, and ``revert`` puts the previous value back in one
-command (itself a recorded change).
+and a few examples. The replay uses each item's model risk as assessed at the time (from its
+``assessed`` audit row) and the rule floor recomputed under the new value, exactly as
+``pipeline._route`` would.
 
-The replay uses each item's model risk as assessed at the time (from its ``assessed`` audit row)
-and the rule floor recomputed under the new value, exactly as ``pipeline._route`` would. It
-replays the thresholds only: earned autonomy is per bucket and is shown by ``/signoff autonomy``.
+A change to an autonomy setting (target, minimum reviews, sample share) is replayed over the
+buckets instead: which kinds of work would earn or lose trust, and how many of their items of
+the last 30 days would have run without a human. ``bot.setting_changes`` keeps the proposals.
 """
 
 from __future__ import annotations
@@ -20,24 +20,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot import audit
 from bot.approval_card import masked
-from bot.database import SessionFactory, transaction
+from bot.autonomy_report import known_buckets
+from bot.autonomy_store import load_bucket_state
+from bot.database import SessionFactory
 from bot.item_states import DecisionOutcome, ItemState
-from bot.lead_settings import (
-    QUORUM_AMOUNT,
-    LeadSettings,
-    SettingChange,
-    change_setting,
-    load_lead_settings,
-    parse_value,
-)
-from bot.models import AuditEvent, Decision, Item, ThresholdChange, utcnow
-from bot.settings import Settings
+from bot.lead_settings import ChangeKind, change_kind
+from bot.models import AuditEvent, Decision, Item
 from bot.slack_text import safe, truncate
+from policies.autonomy import AutonomyPolicy
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
 from policies.routing import Route, decide_route
@@ -45,13 +40,6 @@ from policies.thresholds import Thresholds
 
 DRY_RUN_DAYS = 30
 EXAMPLES = 3
-ROUTING_KEYS = frozenset({"auto_approve_max_risk", "refund_auto_limit"})
-
-PROPOSED, APPLIED, CANCELLED, REVERTED = "proposed", "applied", "cancelled", "reverted"
-
-
-class ThresholdChangeError(ValueError):
-    """A change that cannot be made as asked; the message says why and what to do."""
 
 
 @dataclass
@@ -187,7 +175,7 @@ def _replay_rows(
 
 
 def summary_lines(key: str, old: str, new: str, table: dict[str, CategoryReplay]) -> list[str]:
-    if key not in ROUTING_KEYS:
+    if change_kind(key) != ChangeKind.ROUTING:
         return [f"`{key}` does not change which items are auto-executed; nothing to replay."]
     total_before = sum(c.auto_before for c in table.values())
     total_after = sum(c.auto_after for c in table.values())
@@ -218,159 +206,82 @@ def summary_lines(key: str, old: str, new: str, table: dict[str, CategoryReplay]
     return lines
 
 
-def _current_value(current: LeadSettings, key: str) -> str:
-    values = current.thresholds.to_strings()
-    values[QUORUM_AMOUNT] = str(current.quorum_amount)
-    return values.get(key, "")
+@dataclass
+class BucketReplay:
+    """Which buckets a change to the autonomy settings would trust or stop trusting, with their
+    items of the last 30 days (what would start or stop running without a human)."""
+
+    trusted_before: dict[str, int] = field(default_factory=dict)
+    trusted_after: dict[str, int] = field(default_factory=dict)
+    sample_before: float = 0.0
+    sample_after: float = 0.0
+    evidence: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "trusted_before": self.trusted_before,
+            "trusted_after": self.trusted_after,
+            "sample_before": self.sample_before,
+            "sample_after": self.sample_after,
+        }
+
+    def _auto_items(self, trusted: dict[str, int], share: float) -> int:
+        return round(sum(trusted.values()) * (1 - share))
+
+    def lines(self, key: str, old: str, new: str) -> list[str]:
+        gained = sorted(set(self.trusted_after) - set(self.trusted_before))
+        lost = sorted(set(self.trusted_before) - set(self.trusted_after))
+        before = self._auto_items(self.trusted_before, self.sample_before)
+        after = self._auto_items(self.trusted_after, self.sample_after)
+        lines = [
+            f"*Dry run* `{key}`: `{old}` → `{new}`: {_kinds(len(self.trusted_after))} of work "
+            f"would be trusted (now {len(self.trusted_before)}); of their items of the last "
+            f"{DRY_RUN_DAYS} days about {after} would have run without a human (now {before})."
+        ]
+        for label, keys in (("would earn trust", gained), ("would lose trust", lost)):
+            for bucket in keys[: EXAMPLES * 3]:
+                items = self.trusted_after.get(bucket, self.trusted_before.get(bucket, 0))
+                lines.append(f"• `{bucket}` {label}: {self.evidence[bucket]}; {items} items")
+            if len(keys) > EXAMPLES * 3:
+                lines.append(f"  …and {len(keys) - EXAMPLES * 3} more that {label}.")
+        if not gained and not lost and before == after:
+            lines.append("No kind of work would be trusted differently.")
+        return lines
 
 
-async def propose_change(
-    sessions: SessionFactory, settings: Settings, *, key: str, raw: str, actor: str, now: datetime
-) -> tuple[ThresholdChange, list[str]]:
-    """Validate, replay and store a proposal; returns it with the dry run's lines."""
-    try:
-        new = parse_value(key, raw)
-    except ValueError as exc:
-        raise ThresholdChangeError(str(exc)) from None
-    current = await load_lead_settings(sessions, settings)
-    old = _current_value(current, key)
-    if old == new:
-        raise ThresholdChangeError(f"`{key}` is already `{new}`; nothing to change.")
-    table: dict[str, CategoryReplay] = {}
-    if key in ROUTING_KEYS:
-        table = await replay(
-            sessions,
-            before=current.thresholds,
-            after=current.thresholds.with_value(key, new),
-            now=now,
-        )
-    lines = summary_lines(key, old, new, table)
-    async with transaction(sessions) as session:
-        change = ThresholdChange(
-            key=key,
-            old_value=old,
-            new_value=new,
-            status=PROPOSED,
-            proposed_by=actor,
-            proposed_at=now,
-            dry_run={"lines": lines, "by_category": {c: r.as_dict() for c, r in table.items()}},
-        )
-        session.add(change)
-        await session.flush()
-        await audit.record(
-            session,
-            "threshold_change_proposed",
-            actor=actor,
-            change_id=change.id,
-            key=key,
-            old=old,
-            new=new,
-            dry_run=change.dry_run["by_category"],
-        )
-    return change, lines
+def _kinds(count: int) -> str:
+    return f"{count} kind" if count == 1 else f"{count} kinds"
 
 
-async def _get(sessions: SessionFactory, change_id: int) -> ThresholdChange:
+async def replay_autonomy(
+    sessions: SessionFactory,
+    *,
+    before: AutonomyPolicy,
+    after: AutonomyPolicy,
+    now: datetime,
+    days: int = DRY_RUN_DAYS,
+) -> BucketReplay:
+    since = now - timedelta(days=days)
+    result = BucketReplay(sample_before=before.sample_share, sample_after=after.sample_share)
+    keys = await known_buckets(sessions)
     async with sessions() as session:
-        change = await session.get(ThresholdChange, change_id)
-    if change is None:
-        raise ThresholdChangeError(f"There is no threshold change #{change_id}.")
-    return change
-
-
-async def _set_status(
-    sessions: SessionFactory, change_id: int, *, expect: str, status: str, actor: str
-) -> bool:
-    async with transaction(sessions) as session:
-        change = await session.get(ThresholdChange, change_id)
-        if change is None or change.status != expect:
-            return False
-        change.status, change.decided_by, change.decided_at = status, actor, utcnow()
-        await session.flush()
-        await audit.record(
-            session,
-            f"threshold_change_{status}",
-            actor=actor,
-            change_id=change_id,
-            key=change.key,
-            old=change.old_value,
-            new=change.new_value,
+        rows = await session.execute(
+            select(col(Item.autonomy_bucket), func.count())
+            .where(col(Item.autonomy_bucket).is_not(None), col(Item.created_at) >= since)
+            .group_by(col(Item.autonomy_bucket))
         )
-    return True
-
-
-async def confirm_change(
-    sessions: SessionFactory, settings: Settings, *, change_id: int, actor: str
-) -> SettingChange:
-    change = await _get(sessions, change_id)
-    if change.status != PROPOSED:
-        raise ThresholdChangeError(f"Change #{change_id} is {change.status}, not waiting.")
-    current = _current_value(await load_lead_settings(sessions, settings), change.key)
-    if current != change.old_value:
-        raise ThresholdChangeError(
-            f"`{change.key}` changed to `{current}` since this dry run; run it again."
-        )
-    if not await _set_status(sessions, change_id, expect=PROPOSED, status=APPLIED, actor=actor):
-        raise ThresholdChangeError(f"Change #{change_id} was decided by someone else meanwhile.")
-    return await change_setting(
-        sessions, settings, key=change.key, raw=change.new_value, actor=actor
-    )
-
-
-async def cancel_change(sessions: SessionFactory, *, change_id: int, actor: str) -> None:
-    change = await _get(sessions, change_id)
-    if not await _set_status(sessions, change_id, expect=PROPOSED, status=CANCELLED, actor=actor):
-        raise ThresholdChangeError(f"Change #{change_id} is {change.status}, not waiting.")
-
-
-async def revert_change(
-    sessions: SessionFactory, settings: Settings, *, change_id: int | None, actor: str
-) -> tuple[ThresholdChange, SettingChange]:
-    """Put back the value an applied change replaced (the latest one when no id is given)."""
-    if change_id is None:
-        async with sessions() as session:
-            latest = (
-                await session.execute(
-                    select(ThresholdChange)
-                    .where(col(ThresholdChange.status) == APPLIED)
-                    .order_by(col(ThresholdChange.id).desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-        if latest is None or latest.id is None:
-            raise ThresholdChangeError("There is no applied threshold change to revert.")
-        change_id = latest.id
-    change = await _get(sessions, change_id)
-    if change.status != APPLIED:
-        raise ThresholdChangeError(f"Change #{change_id} is {change.status}; only applied ones.")
-    if not await _set_status(sessions, change_id, expect=APPLIED, status=REVERTED, actor=actor):
-        raise ThresholdChangeError(f"Change #{change_id} was reverted by someone else meanwhile.")
-    setting = await change_setting(
-        sessions, settings, key=change.key, raw=change.old_value, actor=actor
-    )
-    async with transaction(sessions) as session:
-        record = ThresholdChange(
-            key=change.key,
-            old_value=change.new_value,
-            new_value=change.old_value,
-            status=APPLIED,
-            proposed_by=actor,
-            proposed_at=utcnow(),
-            decided_by=actor,
-            decided_at=utcnow(),
-            dry_run={"lines": [f"revert of change #{change_id}"], "by_category": {}},
-            reverts_id=change_id,
-        )
-        session.add(record)
-        await session.flush()
-    return record, setting
-
-
-async def recent_changes(sessions: SessionFactory, limit: int = 5) -> list[ThresholdChange]:
-    async with sessions() as session:
-        rows = (
-            await session.execute(
-                select(ThresholdChange).order_by(col(ThresholdChange.id).desc()).limit(limit)
+        recent = {str(bucket): int(count) for bucket, count in rows.tuples()}
+        for key in keys:
+            old_state = await load_bucket_state(session, key, before)
+            new_state = await load_bucket_state(session, key, after)
+            items = recent.get(key, 0)
+            if old_state.trusted(before):
+                result.trusted_before[key] = items
+            if new_state.trusted(after):
+                result.trusted_after[key] = items
+            ev = new_state.evidence
+            result.evidence[key] = (
+                f"{ev.approved_unchanged} of {ev.reviews} reviews unchanged, bound "
+                f"{ev.lower_bound:.3f}"
             )
-        ).scalars()
-        return list(rows)
+    return result

@@ -15,12 +15,7 @@ from sqlmodel import col
 from bot import audit
 from bot.autonomy_report import autonomy_overview, bucket_report
 from bot.autonomy_routing import catch_up
-from bot.autonomy_store import (
-    POLICY_KEYS,
-    load_learning_settings,
-    parse_policy_value,
-    set_pin,
-)
+from bot.autonomy_store import POLICY_KEYS, load_learning_settings, set_pin
 from bot.channel_notices import notify_channel
 from bot.database import transaction
 from bot.edit_stats import (
@@ -30,10 +25,9 @@ from bot.edit_stats import (
     reject_reason_lines,
     reject_reasons,
 )
-from bot.lead_settings import canonical_key
-from bot.models import Item, ThresholdSetting, utcnow
-from bot.slack_text import safe
-from bot.threshold_dry_run import (
+from bot.lead_settings import PAUSED, SETTABLE, canonical_key
+from bot.models import Item, utcnow
+from bot.setting_changes import (
     ThresholdChangeError,
     cancel_change,
     confirm_change,
@@ -41,6 +35,7 @@ from bot.threshold_dry_run import (
     recent_changes,
     revert_change,
 )
+from bot.slack_text import safe
 from handlers.signoff_command import CommandContext, CommandError, stats_section, subcommand
 from policies.autonomy import EARNED_AUTONOMY, PINNED_ALLOW, BucketKey, Pin
 
@@ -118,31 +113,17 @@ async def autonomy(ctx: CommandContext) -> str:
 
 
 async def _set_policy_value(ctx: CommandContext) -> str:
-    if len(ctx.args) != 3 or ctx.args[1].lower() not in POLICY_KEYS:
+    """``/signoff autonomy set``: the same change as ``/signoff set`` (a dry run first for what
+    changes which work is trusted; recorded and revertible either way)."""
+    from handlers.signoff_subcommands import change_from_slack
+
+    key = canonical_key(ctx.args[1]) if len(ctx.args) == 3 else None
+    if key not in POLICY_KEYS:
         raise CommandError(
             "Usage: `/signoff autonomy set <setting> <value>`. Settings: "
             + "; ".join(f"`{k}` — {meaning}" for k, meaning in POLICY_KEYS.items())
         )
-    key = ctx.args[1].lower()
-    try:
-        value = parse_policy_value(key, ctx.args[2])
-    except ValueError as exc:
-        raise CommandError(f"Not changed: {safe(str(exc), 300)}.") from None
-    async with transaction(ctx.rt.sessions) as session:
-        row = await session.get(ThresholdSetting, key)
-        old = row.value if row is not None else "(default)"
-        if row is None:
-            session.add(
-                ThresholdSetting(key=key, value=value, updated_by=ctx.user_id, updated_at=utcnow())
-            )
-        else:
-            row.value, row.updated_by, row.updated_at = value, ctx.user_id, utcnow()
-        await session.flush()
-        await audit.record(
-            session, "setting_changed", actor=ctx.user_id, key=key, old=old, new=value
-        )
-    await notify_channel(ctx.rt, f":gear: <@{ctx.user_id}> changed `{key}`: `{old}` → `{value}`.")
-    return f"Changed `{key}`: `{old}` → `{value}` (audited)."
+    return await change_from_slack(ctx, key, ctx.args[2])
 
 
 @subcommand(
@@ -260,10 +241,11 @@ async def threshold(ctx: CommandContext) -> str:
                 "`confirm <#>` or `cancel <#>`; `revert [#]` undoes an applied change."
             )
         key = canonical_key(args[0])
-        if key is None or key == "paused":
+        if key is None or key == PAUSED:
             raise CommandError(
-                f"`{safe(args[0], 40)}` is not a threshold. Try `auto_approve_max_risk`, "
-                "`refund_auto_limit` or `quorum_amount`."
+                f"`{safe(args[0], 40)}` is not a threshold. Settings: "
+                + ", ".join(f"`{k}`" for k in SETTABLE)
+                + "."
             )
         change, lines = await propose_change(
             rt.sessions, rt.settings, key=key, raw=args[1], actor=ctx.user_id, now=utcnow()

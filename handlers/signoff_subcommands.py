@@ -10,7 +10,14 @@ from pydantic import ValidationError
 from bot.approval_card import describe_action, masked
 from bot.assessment import ProposedAction
 from bot.channel_notices import notify_channel
-from bot.lead_settings import SETTABLE, canonical_key, change_setting, load_lead_settings
+from bot.lead_settings import (
+    PAUSED,
+    SETTABLE,
+    ChangeKind,
+    canonical_key,
+    change_kind,
+    load_lead_settings,
+)
 from bot.models import Item, utcnow
 from bot.outcomes import outcome_of
 from bot.review_queries import (
@@ -23,8 +30,8 @@ from bot.review_queries import (
 )
 from bot.review_stats import parse_period
 from bot.review_stats_sql import review_stats
+from bot.setting_changes import ThresholdChangeError, apply_now
 from bot.slack_text import safe
-from bot.threshold_dry_run import ROUTING_KEYS
 from handlers.signoff_command import (
     STATS_SECTIONS,
     CommandContext,
@@ -32,7 +39,6 @@ from handlers.signoff_command import (
     help_text,
     subcommand,
 )
-from policies.thresholds import InvalidThresholdError
 
 
 def describe(action: dict[str, Any]) -> str:
@@ -182,7 +188,7 @@ async def thresholds(ctx: CommandContext) -> str:
     return "\n".join(lines)
 
 
-@subcommand("set", usage="set <setting> <value>", summary="change a threshold", lead_only=True)
+@subcommand("set", usage="set <setting> <value>", summary="change a setting", lead_only=True)
 async def set_setting(ctx: CommandContext) -> str:
     if len(ctx.args) != 2:
         raise CommandError(
@@ -190,39 +196,45 @@ async def set_setting(ctx: CommandContext) -> str:
             "Settings: " + ", ".join(f"`{k}`" for k in SETTABLE)
         )
     key = canonical_key(ctx.args[0])
-    if key is None or key == "paused":
+    if key is None or key == PAUSED:
         raise CommandError(
             f"`{safe(ctx.args[0], 40)}` is not a setting. Settings: "
             + ", ".join(f"`{k}`" for k in SETTABLE)
             + " (use `pause`/`resume` for the kill switch)."
         )
-    if key in ROUTING_KEYS:
-        # What is executed without a human changes only after a lead has seen the dry run.
+    return await change_from_slack(ctx, key, ctx.args[1])
+
+
+async def change_from_slack(ctx: CommandContext, key: str, raw: str) -> str:
+    """The one way a lead's command changes a setting: what runs without a human changes only
+    after the lead has seen the dry run; anything else applies at once, recorded so that
+    ``/signoff threshold revert`` can undo it."""
+    if change_kind(key) != ChangeKind.DIRECT:
         from handlers.autonomy_commands import threshold
 
-        return await threshold(replace(ctx, args=(key, ctx.args[1])))
+        return await threshold(replace(ctx, args=(key, raw)))
     try:
-        change = await change_setting(
-            ctx.rt.sessions, ctx.rt.settings, key=key, raw=ctx.args[1], actor=ctx.user_id
+        change = await apply_now(
+            ctx.rt.sessions, ctx.rt.settings, key=key, raw=raw, actor=ctx.user_id
         )
-    except InvalidThresholdError as exc:
-        raise CommandError(f"Not changed: {safe(str(exc), 300)}.") from None
+    except ThresholdChangeError as exc:
+        raise CommandError(f"Not changed: {safe(str(exc), 300)}") from None
     if not change.changed:
         return f"`{key}` is already `{change.new}`; nothing changed."
     await notify_channel(
         ctx.rt, f":gear: <@{ctx.user_id}> changed `{key}`: `{change.old}` → `{change.new}`."
     )
     return (
-        f"Changed `{key}`: `{change.old}` → `{change.new}` "
-        "(audited and announced in the review channel)."
+        f"Changed `{key}`: `{change.old}` → `{change.new}` (audited and announced in the review "
+        "channel; `/signoff threshold revert` undoes it)."
     )
 
 
 async def _switch(ctx: CommandContext, paused: bool) -> str:
-    change = await change_setting(
+    change = await apply_now(
         ctx.rt.sessions,
         ctx.rt.settings,
-        key="paused",
+        key=PAUSED,
         raw="true" if paused else "false",
         actor=ctx.user_id,
     )

@@ -12,18 +12,21 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app_home_view import SETTING_INPUT, SETTINGS_CALLBACK
+from bot import audit
+from bot.app_home_view import SETTING_INPUT, SETTINGS_CALLBACK, SETTINGS_FIELDS
 from bot.card_updates import edit_details, refresh, reject_details
 from bot.channel_notices import notify_channel
+from bot.database import transaction
 from bot.edit_modal import EDIT_CALLBACK
 from bot.edit_validation import EditedDraft, EditErrors, edit_summary, validate_edit
 from bot.item_store import get_item
-from bot.lead_settings import SETTABLE, change_setting, parse_value
+from bot.lead_settings import ChangeKind, change_kind, parse_value
 from bot.logging_setup import get_logger
 from bot.models import Item, utcnow
 from bot.reject_modal import REJECT_CALLBACK, RejectInput, validate_reject
 from bot.review_decisions import ReviewStatus, reject, save_edit
-from bot.threshold_dry_run import ROUTING_KEYS, ThresholdChangeError, propose_change
+from bot.setting_changes import ThresholdChangeError, apply_now, propose_change
+from bot.slack_text import safe
 from handlers.app_home import publish_home
 from handlers.slack_deps import SlackDeps, guarded, tell
 from policies.thresholds import InvalidThresholdError
@@ -157,11 +160,15 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
                 response_action="errors",
                 errors={"refund_auto_limit": "Only leads (SIGNOFF_LEADS) can change thresholds."},
             )
+            async with transaction(rt.sessions) as session:
+                await audit.record(
+                    session, "command_refused", actor=user, command="settings", why="not a lead"
+                )
             return
         values = _values(view)
         typed: dict[str, str] = {}
         errors: dict[str, str] = {}
-        for key in SETTABLE:
+        for key in SETTINGS_FIELDS:
             element = (values.get(key) or {}).get(SETTING_INPUT) or {}
             raw = element.get("value")
             if raw is None and isinstance(element.get("selected_option"), dict):
@@ -183,8 +190,9 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
     async def save_settings(client: AsyncWebClient, user: str, typed: dict[str, str]) -> None:
         changed = []
         proposals: list[str] = []
+        problems: list[str] = []
         for key, raw in typed.items():
-            if key in ROUTING_KEYS:
+            if change_kind(key) != ChangeKind.DIRECT:
                 # What runs without a human changes only after the lead has seen the dry run.
                 try:
                     proposal, lines = await propose_change(
@@ -198,11 +206,15 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
                     f"`/signoff threshold cancel #{proposal.id}`."
                 )
                 continue
-            change = await change_setting(rt.sessions, rt.settings, key=key, raw=raw, actor=user)
+            try:
+                change = await apply_now(rt.sessions, rt.settings, key=key, raw=raw, actor=user)
+            except ThresholdChangeError as exc:
+                problems.append(f"`{key}` not changed: {safe(str(exc), 300)}")
+                continue
             if change.changed:
                 changed.append(f"`{key}`: `{change.old}` → `{change.new}`")
         if changed:
             await notify_channel(rt, f":gear: <@{user}> changed " + ", ".join(changed) + ".")
-        if proposals and rt.publisher is not None:
-            await rt.publisher.direct_message(user, "\n\n".join(proposals))
+        if (proposals or problems) and rt.publisher is not None:
+            await rt.publisher.direct_message(user, "\n\n".join([*problems, *proposals]))
         await publish_home(deps, client, user)

@@ -111,8 +111,13 @@ def test_pins_are_lead_only_audited_and_win(server: RunningServer, sink: HttpSin
 def test_leads_set_the_autonomy_policy(server: RunningServer) -> None:
     assert "Only leads" in ask(server, "autonomy set autonomy_target 0.5", user=REVIEWER)
     assert "must be between 0 and 1" in ask(server, "autonomy set autonomy_target 1.5")
-    assert "Changed `autonomy_min_reviews`" in ask(server, "autonomy set autonomy_min_reviews 1")
-    assert "Changed `autonomy_target`" in ask(server, "autonomy set autonomy_target 30%")
+    # What earns trust changes only after the lead has seen which buckets it would change.
+    for setting in ("autonomy_min_reviews 1", "autonomy_target 30%"):
+        proposal = ask(server, f"autonomy set {setting}")
+        assert f"*Dry run* `{setting.split()[0]}`" in proposal
+        assert "Nothing has changed yet" in proposal
+        change_id = proposal.split("threshold confirm ")[1].split("`")[0]
+        assert "Applied" in ask(server, f"threshold confirm {change_id}")
     assert _events(server, "setting_changed")[-1]["new"] == "0.3"
     # The bound for n unchanged approvals is n / (n + z²): 0.21 for one, 0.34 for two.
     for _ in range(2):

@@ -5,6 +5,7 @@ for the limits they do not check."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -118,7 +119,7 @@ def test_modals_and_home_stay_within_limits(subject: str, draft: str, name: str)
         for block in view["blocks"]:
             initial = block.get("element", {}).get("initial_value")
             assert initial is None or len(initial) <= block["element"]["max_length"] <= 3000
-    lead = LeadSettings(Thresholds(), Decimal("500"))
+    lead = LeadSettings(Thresholds(), Decimal("500"), timedelta(hours=2), timedelta(days=1))
     stats = ReviewStats("today", 1, 0, 0, 0, 0, 0, 0, 1, None)
     roles = Roles("U1", frozenset({"U1"}), frozenset({"U1"}))
     home = home_view(
