@@ -338,6 +338,8 @@ async def set_pin(
 ) -> tuple[Pin, Pin]:
     """A lead pins a bucket (or unpins with ``Pin.NONE``); audited old → new."""
     async with transaction(sessions) as session:
+        # Chain first, then the bucket row, as ``record_outcome`` takes them: never a deadlock.
+        await audit.lock_chain(session)
         row = await _ensure_bucket(session, bucket)
         old = Pin(row.pin)
         if old != pin:
@@ -354,6 +356,7 @@ async def mark_trusted(sessions: SessionFactory, bucket: str, *, why: str) -> bo
     """Remember that a bucket now auto-executes; True the first time (so it is announced once)."""
     try:
         async with transaction(sessions) as session:
+            await audit.lock_chain(session)  # the same order as record_outcome
             row = await _ensure_bucket(session, bucket)
             if row.trusted:
                 return False

@@ -112,14 +112,17 @@ async def transition(
     from_states: Collection[ItemState],
     to: ItemState,
     held_by: str | None = None,
+    only_if: ColumnElement[bool] | None = None,
     **values: Any,
 ) -> bool:
     """Move ``item_id`` to ``to`` only if it is in one of ``from_states`` (and, when given, still
-    claimed by the worker ``held_by``). Returns whether this call made the move. ``values`` are
-    columns to write, ``claimed_by`` among them."""
+    claimed by the worker ``held_by``, and ``only_if`` holds). Returns whether this call made
+    the move. ``values`` are columns to write, ``claimed_by`` among them."""
     conditions = [col(Item.id) == item_id, col(Item.state).in_(list(from_states))]
     if held_by is not None:
         conditions.append(col(Item.claimed_by) == held_by)
+    if only_if is not None:
+        conditions.append(only_if)
     statement = (
         update(Item)
         .where(and_(*conditions))

@@ -35,6 +35,7 @@ from policies.thresholds import (
 )
 
 QUORUM_AMOUNT = "quorum_amount"
+QUORUM_APPROVERS = "quorum_approvers"
 ESCALATE_AFTER = "escalate_after"
 EXPIRE_AFTER = "expire_after"
 PAUSED = "paused"
@@ -56,7 +57,8 @@ SETTABLE: dict[str, str] = {
     MAX_RISK: "highest risk executed without a human: low, medium or high",
     MAX_RISK + ".<category>": "the same for one category, e.g. `risk.password_reset medium`",
     "refund_auto_limit": "refunds and credits above this amount always need a human",
-    QUORUM_AMOUNT: "refunds and credits above this amount need two distinct approvers",
+    QUORUM_AMOUNT: "refunds and credits above this amount need several distinct approvers",
+    QUORUM_APPROVERS: "how many distinct approvers those need: 2 to 5",
     ESCALATE_AFTER: "how long an item waits before leads are told (e.g. 2h, 90m)",
     EXPIRE_AFTER: "how long an item waits before it expires unexecuted (e.g. 24h, 3d)",
     **POLICY_KEYS,
@@ -74,6 +76,7 @@ ALIASES = {
     "refund_limit": "refund_auto_limit",
     "limit": "refund_auto_limit",
     "quorum": QUORUM_AMOUNT,
+    "approvers": QUORUM_APPROVERS,
     "escalate": ESCALATE_AFTER,
     "escalation": ESCALATE_AFTER,
     "expire": EXPIRE_AFTER,
@@ -94,6 +97,7 @@ class LeadSettings:
     quorum_amount: Decimal
     escalate_after: timedelta
     expire_after: timedelta
+    quorum_approvers: int = 2
 
     def as_lines(self) -> list[str]:
         t = self.thresholds
@@ -106,6 +110,7 @@ class LeadSettings:
             [
                 f"refund_auto_limit = {t.refund_auto_limit} {t.currency}",
                 f"{QUORUM_AMOUNT} = {self.quorum_amount} {t.currency}",
+                f"{QUORUM_APPROVERS} = {self.quorum_approvers}",
                 f"{ESCALATE_AFTER} = {format_duration(self.escalate_after)}",
                 f"{EXPIRE_AFTER} = {format_duration(self.expire_after)}",
                 f"{PAUSED} = {'true' if t.paused else 'false'}",
@@ -157,6 +162,11 @@ def parse_value(key: str, raw: str) -> str:
         return str(amount)
     if key in (ESCALATE_AFTER, EXPIRE_AFTER):
         return format_duration(parse_duration(key, raw))
+    if key == QUORUM_APPROVERS:
+        text = raw.strip()
+        if not text.isdigit() or not 2 <= int(text) <= 5:
+            raise InvalidThresholdError(f"{key} must be a whole number from 2 to 5, not {raw!r}")
+        return str(int(text))
     if key in POLICY_KEYS:
         try:
             return parse_policy_value(key, raw)
@@ -185,6 +195,7 @@ def defaults(settings: Settings) -> dict[str, str]:
     """The deploy's value of every setting that has one (what applies until a lead changes it)."""
     values = default_thresholds(settings).to_strings()
     values[QUORUM_AMOUNT] = str(settings.default_quorum_amount)
+    values[QUORUM_APPROVERS] = str(settings.quorum_approvers)
     values[ESCALATE_AFTER] = format_duration(settings.escalate_after)
     values[EXPIRE_AFTER] = format_duration(settings.expire_after)
     values.update(
@@ -225,11 +236,16 @@ def lead_settings_from(values: dict[str, str], settings: Settings) -> LeadSettin
         quorum = Decimal(parse_value(QUORUM_AMOUNT, values[QUORUM_AMOUNT]))
     except (KeyError, InvalidThresholdError):
         quorum = settings.default_quorum_amount
+    try:
+        approvers = int(parse_value(QUORUM_APPROVERS, values[QUORUM_APPROVERS]))
+    except (KeyError, InvalidThresholdError):
+        approvers = settings.quorum_approvers
     return LeadSettings(
         Thresholds.from_strings(values, currency=settings.currency),
         quorum,
         typed_duration(ESCALATE_AFTER, settings.escalate_after),
         typed_duration(EXPIRE_AFTER, settings.expire_after),
+        approvers,
     )
 
 

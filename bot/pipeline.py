@@ -11,6 +11,8 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from sqlmodel import col
+
 from bot import audit
 from bot.action_sink import PermanentError, RetryableError
 from bot.assessment import Assessment, AssessmentUnavailable, ProposedAction
@@ -27,6 +29,7 @@ from bot.lead_settings import load_lead_settings
 from bot.logging_setup import get_logger
 from bot.models import Decision, Item, utcnow
 from bot.openai_classifier import LlmAssessmentUnavailable, LlmUsage, OpenAIClassifier
+from bot.outcomes import is_merged
 from bot.review_decisions import requirement_for
 from bot.reviewer_roster import roster_for
 from bot.runtime import Runtime
@@ -36,11 +39,13 @@ from bot.stale_drafts import mark_older_drafts_stale
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
-from policies.routing import Route, decide_route
+from policies.routing import Route, RouteDecision, decide_route
 
 log = get_logger(__name__)
 
 UNAVAILABLE_PREFIX = "AI assessment unavailable: "
+# The route policy of an item folded into another's re-draft.
+MERGED = "merged"
 
 
 def ticket_from_item(item: Item) -> TicketIn:
@@ -218,8 +223,12 @@ class Pipeline:
             floor=floor.level,
         )
         route = autonomy.as_route(base)
+        if is_merged(item):
+            # Folded into another item's re-draft: that item answers the customer; this one
+            # only waits for a human to close it (its card offers Reject alone).
+            route = RouteDecision(Route.REVIEW, route.risk, MERGED, item.stale_reason or "merged")
         reasons = list(dict.fromkeys([*floor.reasons, *item.reasons]))
-        common = {
+        common: dict[str, Any] = {
             "risk_level": route.risk.value,
             "reasons": reasons,
             "route_policy": route.policy,
@@ -250,6 +259,8 @@ class Pipeline:
                     from_states=[ItemState.ASSESSED],
                     to=ItemState.APPROVED,
                     held_by=self.holder,
+                    # A re-draft may fold this item into another at any moment: never then.
+                    only_if=col(Item.stale_reason).is_(None),
                     decision_id=decision.id,
                     decided_at=now,
                     idempotency_key=idempotency_key(item.id, decision.id),
@@ -280,7 +291,8 @@ class Pipeline:
                 event = "sent_to_review"
             if not moved:
                 await session.rollback()
-                return None
+                # Merged meanwhile (still ours, still assessed): route it again, to review.
+                return await self._moved(item.id) if route.route == Route.AUTO else None
             await audit.record(
                 session,
                 event,

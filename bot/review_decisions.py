@@ -102,6 +102,7 @@ def requirement_for(item: Item, policy: LeadSettings) -> ApprovalRequirement:
         quorum_amount=policy.quorum_amount,
         currency=str(currency) if currency else None,
         home_currency=policy.thresholds.currency,
+        quorum_approvers=policy.quorum_approvers,
     )
 
 

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     default_quorum_amount: Decimal = Field(
         default=Decimal("500"), alias="SIGNOFF_QUORUM_AMOUNT", ge=0
     )
+    # Seed: how many distinct approvers those refunds and credits need.
+    quorum_approvers: int = Field(default=2, alias="SIGNOFF_QUORUM_APPROVERS", ge=2, le=5)
     # The currency the refund limit and the quorum amount are in; money in any other currency
     # always goes to a human (two approvers), since the amounts cannot be compared.
     currency: str = Field(default="USD", alias="SIGNOFF_CURRENCY", pattern=r"^[A-Z]{3}$")

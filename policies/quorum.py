@@ -34,10 +34,11 @@ def approval_requirement(
     quorum_amount: Decimal,
     currency: str | None = None,
     home_currency: str = "USD",
+    quorum_approvers: int = 2,
 ) -> ApprovalRequirement:
     """Refunds and credits above ``quorum_amount`` (or without an amount, or in a currency other
-    than the one the amount is set in) need two approvers; critical risk (legal words, a
-    regulator, a chargeback) needs a lead among the approvers."""
+    than the one the amount is set in) need ``quorum_approvers`` distinct approvers; critical
+    risk (legal words, a regulator, a chargeback) needs a lead among the approvers."""
     reasons: list[str] = []
     approvals = 1
     if action_kind in MONEY_ACTIONS:
@@ -51,7 +52,7 @@ def approval_requirement(
         elif amount > quorum_amount:
             reasons.append(f"{action_kind}: {amount} is above {quorum_amount} (quorum amount)")
         if reasons:
-            approvals = 2
+            approvals = max(2, quorum_approvers)
     lead_required = risk == RiskLevel.CRITICAL
     if lead_required:
         reasons.append("critical risk needs a lead")

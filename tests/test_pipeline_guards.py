@@ -20,6 +20,7 @@ from bot.item_states import DecisionOutcome, ItemState
 from bot.item_store import claim, get_item, ingest, transition
 from bot.lead_settings import load_lead_settings
 from bot.models import Decision, Item, utcnow
+from bot.outcomes import MERGED_PREFIX
 from bot.pipeline import Pipeline, backoff_delay
 from bot.review_decisions import ReviewStatus, approve
 from bot.reviewer_roster import Roles
@@ -278,3 +279,20 @@ def test_backoff_grows_and_is_capped() -> None:
     for attempt in range(1, 12):
         delay = backoff_delay(attempt, base=2.0, cap=60.0)
         assert 0 <= delay <= min(60.0, 2.0 * 2 ** (attempt - 1))
+
+
+async def test_an_event_folded_into_a_re_draft_is_never_auto_executed(runtime: Runtime) -> None:
+    """A re-draft can merge a newer event while it is still being assessed: even a harmless
+    one then waits for a human to close it, since the re-drafted item answers the customer."""
+    item_id = await _new_item(runtime, password_ticket())
+    async with transaction(runtime.sessions) as session:
+        await session.execute(
+            update(Item)
+            .where(Item.id == item_id)  # type: ignore[arg-type]
+            .values(stale_reason=f"{MERGED_PREFIX}`itm_other` by a re-draft: reject this one.")
+        )
+    await _advance_all(runtime)
+    item = await get_item(runtime.sessions, item_id)
+    assert item is not None
+    assert item.state == ItemState.PENDING_REVIEW and item.route_policy == "merged"
+    assert item.decision_id is None

@@ -203,3 +203,11 @@ async def test_lowering_the_reviews_needed_names_the_buckets_that_would_earn_tru
         line.startswith("• `billing/reply/low` would earn trust: 5 of 5 reviews unchanged")
         for line in lines
     )
+
+
+async def test_leads_choose_how_many_approvers_a_large_refund_needs(rt: Runtime) -> None:
+    assert (await load_lead_settings(rt.sessions, rt.settings)).quorum_approvers == 2
+    await apply_now(rt.sessions, rt.settings, key="quorum_approvers", raw="3", actor=LEAD)
+    assert (await load_lead_settings(rt.sessions, rt.settings)).quorum_approvers == 3
+    with pytest.raises(ThresholdChangeError, match="from 2 to 5"):
+        await apply_now(rt.sessions, rt.settings, key="quorum_approvers", raw="6", actor=LEAD)

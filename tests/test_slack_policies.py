@@ -50,6 +50,10 @@ def test_approval_requirement(kind: str, amount: Decimal | None, risk: RiskLevel
     money = kind in {"refund", "credit"}
     assert need.approvals == (2 if money and (amount is None or amount > QUORUM) else 1)
     assert need.lead_required == (risk == RiskLevel.CRITICAL)
+    three = approval_requirement(
+        action_kind=kind, amount=amount, risk=risk, quorum_amount=QUORUM, quorum_approvers=3
+    )
+    assert three.approvals == (3 if need.approvals == 2 else 1)
 
 
 @given(
