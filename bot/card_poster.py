@@ -35,6 +35,11 @@ class CardPoster:
     def __init__(self, runtime: Runtime, worker_id: str) -> None:
         self.rt = runtime
         self.worker_id = worker_id
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the card in hand and stop before the next one (see ``Worker.close``)."""
+        self._stopping = True
 
     async def run(self) -> int:
         """Post waiting cards oldest first until none is left or Slack refuses; returns how many
@@ -46,7 +51,7 @@ class CardPoster:
         lease = timedelta(seconds=self.rt.settings.lease_seconds)
         try:
             await asyncio.sleep(SETTLE_SECONDS)
-            while True:
+            while not self._stopping:
                 item = await claim_unposted_card(self.rt.sessions, self.worker_id, lease=lease)
                 if item is None:
                     return posted
@@ -73,6 +78,7 @@ class CardPoster:
                     posted += 1
                 elif publisher.last_failure_transient:
                     return posted
+            return posted
         finally:
             publisher.backlog_active = False
 
@@ -97,7 +103,7 @@ class CardPoster:
 
     async def _channel_slot(self, channel: str, seconds: float) -> None:
         """The cross-instance half of pacing: one backlog post per slot per channel."""
-        while True:
+        while not self._stopping:
             now = utcnow()
             if await claim_run(
                 self.rt.sessions,

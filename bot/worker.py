@@ -28,6 +28,8 @@ from bot.runtime import Runtime
 log = get_logger(__name__)
 # How long shutdown waits for passes in flight to finish their items.
 SHUTDOWN_GRACE_SECONDS = 30.0
+# How long shutdown waits for the card poster to finish the card in hand.
+POSTER_GRACE_SECONDS = 5.0
 
 
 def make_worker_id() -> str:
@@ -199,12 +201,18 @@ class Worker:
         self._wake.set()
 
     async def close(self) -> None:
-        """Let passes in flight finish (bounded), then stop the card poster (its claimed card
-        stays pending and is posted after the lease)."""
+        """Let passes in flight finish (bounded), then stop the card poster after the card in
+        hand. It is cancelled only if that takes too long (a card waiting for Slack's slot): a
+        cancel in the middle of a database call can leave its connection holding a transaction,
+        and on SQLite the write lock with it (every later write then waits out busy_timeout)."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._no_passes.wait(), timeout=SHUTDOWN_GRACE_SECONDS)
+        self.card_poster.stop()
         if self._posting is not None and not self._posting.done():
-            self._posting.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._posting), timeout=POSTER_GRACE_SECONDS)
+            if not self._posting.done():
+                self._posting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._posting
 
