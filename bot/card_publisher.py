@@ -9,19 +9,16 @@ busy the card is left to ``CardPoster``, so a burst of cards cannot stall assess
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 from prometheus_client import Counter
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import CursorResult, and_, update
 from sqlmodel import col
 
 from bot import audit
 from bot.approval_card import auto_line, card_text, masked, render_card
 from bot.database import SessionFactory, transaction
 from bot.item_states import ItemState
-from bot.item_store import other_cards_waiting
+from bot.item_store import other_cards_waiting, update_item
 from bot.logging_setup import get_logger
 from bot.models import Decision, Item
 from bot.post_rate import ChannelPacer, configure_pacing, shared_pacer
@@ -109,25 +106,18 @@ class CardPublisher:
             return False
         channel, ts = str(response["channel"]), str(response["ts"])
         async with transaction(self._sessions) as session:
-            result = cast(
-                CursorResult[Any],
-                await session.execute(
-                    update(Item)
-                    .where(
-                        and_(
-                            col(Item.id) == item.id,
-                            col(Item.slack_ts).is_(None),
-                            col(Item.state) == item.state,
-                            col(Item.draft_version) == item.draft_version,
-                        )
-                    )
-                    .values(slack_channel=channel, slack_ts=ts)
-                    .execution_options(synchronize_session=False)
-                ),
+            recorded = await update_item(
+                session,
+                item.id,
+                col(Item.slack_ts).is_(None),
+                col(Item.state) == item.state,
+                col(Item.draft_version) == item.draft_version,
+                slack_channel=channel,
+                slack_ts=ts,
             )
-            if result.rowcount == 1:
+            if recorded:
                 await audit.record(session, "card_posted", item_id=item.id, channel=channel, ts=ts)
-        if result.rowcount != 1:
+        if not recorded:
             log.warning("card superseded while posting; deleting it", item_id=item.id, ts=ts)
             try:
                 await self.client.chat_delete(channel=channel, ts=ts)

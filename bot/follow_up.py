@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, and_, select, update
+from sqlalchemy import select
 from sqlmodel import col
 
 from bot import audit
 from bot.database import transaction
 from bot.item_states import ItemState
-from bot.item_store import transition
+from bot.item_store import transition, update_item
 from bot.lead_settings import LeadSettings
 from bot.logging_setup import get_logger
 from bot.models import Item
@@ -73,20 +73,9 @@ async def _due(rt: Runtime, column: Any, now: datetime, *extra: Any) -> Sequence
 
 async def _claim(rt: Runtime, item_id: str, guard: Any, values: dict[str, Any]) -> bool:
     async with transaction(rt.sessions) as session:
-        result = cast(
-            CursorResult[Any],
-            await session.execute(
-                update(Item)
-                .where(
-                    and_(
-                        col(Item.id) == item_id, col(Item.state) == ItemState.PENDING_REVIEW, guard
-                    )
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            ),
+        return await update_item(
+            session, item_id, col(Item.state) == ItemState.PENDING_REVIEW, guard, **values
         )
-        return result.rowcount == 1
 
 
 def _waiting(item: Item, now: datetime) -> str:

@@ -105,6 +105,24 @@ def content_digest(ticket: TicketIn) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+async def update_item(
+    session: AsyncSession, item_id: str, *conditions: ColumnElement[bool], **values: Any
+) -> bool:
+    """One conditional UPDATE of one item row; True when it matched. The row count is the only
+    truth about who won a race (SQLite ignores ``SKIP LOCKED``), so every state or claim change
+    is this."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Item)
+            .where(and_(col(Item.id) == item_id, *conditions))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount == 1
+
+
 async def transition(
     session: AsyncSession,
     item_id: str,
@@ -118,19 +136,12 @@ async def transition(
     """Move ``item_id`` to ``to`` only if it is in one of ``from_states`` (and, when given, still
     claimed by the worker ``held_by``, and ``only_if`` holds). Returns whether this call made
     the move. ``values`` are columns to write, ``claimed_by`` among them."""
-    conditions = [col(Item.id) == item_id, col(Item.state).in_(list(from_states))]
+    conditions: list[ColumnElement[bool]] = [col(Item.state).in_(list(from_states))]
     if held_by is not None:
         conditions.append(col(Item.claimed_by) == held_by)
     if only_if is not None:
         conditions.append(only_if)
-    statement = (
-        update(Item)
-        .where(and_(*conditions))
-        .values(state=to, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    result = cast(CursorResult[Any], await session.execute(statement))
-    return result.rowcount == 1
+    return await update_item(session, item_id, *conditions, state=to, updated_at=utcnow(), **values)
 
 
 async def get_item(sessions: SessionFactory, item_id: str) -> Item | None:
@@ -166,16 +177,13 @@ async def claim(
         ).scalars()
         claimed: list[str] = []
         for item_id in list(candidates):
-            result = cast(
-                CursorResult[Any],
-                await session.execute(
-                    update(Item)
-                    .where(and_(col(Item.id) == item_id, free))
-                    .values(claimed_by=claim_token(worker_id), claimed_until=now + lease)
-                    .execution_options(synchronize_session=False)
-                ),
-            )
-            if result.rowcount == 1:
+            if await update_item(
+                session,
+                item_id,
+                free,
+                claimed_by=claim_token(worker_id),
+                claimed_until=now + lease,
+            ):
                 claimed.append(item_id)
         if not claimed:
             return []
@@ -238,16 +246,14 @@ async def claim_unposted_card(
         ).scalar_one_or_none()
         if item_id is None:
             return None
-        result = cast(
-            CursorResult[Any],
-            await session.execute(
-                update(Item)
-                .where(and_(col(Item.id) == item_id, free, _unposted()))
-                .values(claimed_by=claim_token(worker_id), claimed_until=now + lease)
-                .execution_options(synchronize_session=False)
-            ),
-        )
-        if result.rowcount != 1:
+        if not await update_item(
+            session,
+            item_id,
+            free,
+            _unposted(),
+            claimed_by=claim_token(worker_id),
+            claimed_until=now + lease,
+        ):
             return None
         return await session.get(Item, item_id)
 
@@ -261,16 +267,13 @@ async def renew_claim(
     conditional on the lease having run out), so while it still names this worker nobody else
     holds the item, even if the lease ran out a moment ago.
     """
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Item)
-            .where(and_(col(Item.id) == item_id, col(Item.claimed_by) == worker_id))
-            .values(claimed_until=utcnow() + lease, **values)
-            .execution_options(synchronize_session=False)
-        ),
+    return await update_item(
+        session,
+        item_id,
+        col(Item.claimed_by) == worker_id,
+        claimed_until=utcnow() + lease,
+        **values,
     )
-    return result.rowcount == 1
 
 
 async def begin_send(
@@ -279,34 +282,26 @@ async def begin_send(
     """The fence before an executor calls out: count the attempt, mark the send as started and
     renew the lease, all only if this worker still holds the ``executing`` item. A worker whose
     lease was taken over gets False here and never sends."""
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Item)
-            .where(
-                and_(
-                    col(Item.id) == item_id,
-                    col(Item.state) == ItemState.EXECUTING,
-                    col(Item.claimed_by) == worker_id,
-                )
-            )
-            .values(
-                attempts=col(Item.attempts) + 1,
-                send_started_at=utcnow(),
-                claimed_until=utcnow() + lease,
-                updated_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    return await update_item(
+        session,
+        item_id,
+        col(Item.state) == ItemState.EXECUTING,
+        col(Item.claimed_by) == worker_id,
+        attempts=col(Item.attempts) + 1,
+        send_started_at=utcnow(),
+        claimed_until=utcnow() + lease,
+        updated_at=utcnow(),
     )
-    return result.rowcount == 1
 
 
 async def release(session: AsyncSession, item_id: str, worker_id: str, **values: Any) -> None:
     """Give up a claim (optionally recording e.g. a retry time) without changing state."""
-    await session.execute(
-        update(Item)
-        .where(and_(col(Item.id) == item_id, col(Item.claimed_by) == worker_id))
-        .values(claimed_by=None, claimed_until=None, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
+    await update_item(
+        session,
+        item_id,
+        col(Item.claimed_by) == worker_id,
+        claimed_by=None,
+        claimed_until=None,
+        updated_at=utcnow(),
+        **values,
     )

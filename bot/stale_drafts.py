@@ -12,15 +12,16 @@ webhook, else the event's own id (so an unrelated ticket never marks another sta
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot import audit
 from bot.database import transaction
 from bot.item_states import ItemState
+from bot.item_store import update_item
 from bot.models import Item, utcnow
 from bot.outcomes import MERGED_PREFIX
 from bot.runtime import Runtime
@@ -86,17 +87,14 @@ async def mark_stale_if_superseded(session: AsyncSession, item: Item) -> bool:
         return False
     reason = stale_reason_for(newer[-1])
     now = utcnow()
-    await session.execute(
-        update(Item)
-        .where(
-            and_(
-                col(Item.id) == item.id,
-                col(Item.state) == ItemState.PENDING_REVIEW,
-                col(Item.stale_reason).is_(None),
-            )
-        )
-        .values(stale_reason=reason, stale_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
+    await update_item(
+        session,
+        item.id,
+        col(Item.state) == ItemState.PENDING_REVIEW,
+        col(Item.stale_reason).is_(None),
+        stale_reason=reason,
+        stale_at=now,
+        updated_at=now,
     )
     await audit.record(
         session, "marked_stale", item_id=item.id, newer_item=newer[-1].id, reason=reason
@@ -187,21 +185,15 @@ async def mark_merged(session: AsyncSession, newer: Sequence[Item], into: str) -
     now = utcnow()
     # Every row first, then the audit rows (whose chain lock must come after the row locks).
     for event in newer:
-        result = cast(
-            CursorResult[Any],
-            await session.execute(
-                update(Item)
-                .where(
-                    and_(
-                        col(Item.id) == event.id,
-                        col(Item.state).in_(list(_MERGEABLE)),
-                    )
-                )
-                .values(stale_reason=reason, stale_at=now, updated_at=now)
-                .execution_options(synchronize_session=False)
-            ),
+        folded = await update_item(
+            session,
+            event.id,
+            col(Item.state).in_(list(_MERGEABLE)),
+            stale_reason=reason,
+            stale_at=now,
+            updated_at=now,
         )
-        if result.rowcount == 1:
+        if folded:
             merged.append(event)
     for event in merged:
         await audit.record(session, "merged_into", item_id=event.id, into=into)
