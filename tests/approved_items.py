@@ -17,7 +17,7 @@ from sqlmodel import col
 from bot.executor import idempotency_key
 from bot.item_states import DecisionOutcome, ItemState
 from bot.item_store import new_item_id
-from bot.models import Decision, Item, utcnow
+from bot.models import AuditEvent, Decision, Item, utcnow
 
 SEED_POLICY = "test_seed"
 
@@ -96,3 +96,15 @@ def seed_approved(db: Engine, count: int, *, state: ItemState = ItemState.APPROV
                 )
             )
     return ids
+
+
+def item_events(db: Engine, item_id: str) -> list[str]:
+    """The audit events of one item, oldest first (what the race tests assert on)."""
+    with db.connect() as connection:
+        return list(
+            connection.execute(
+                select(col(AuditEvent.event))
+                .where(col(AuditEvent.item_id) == item_id)
+                .order_by(col(AuditEvent.id))
+            ).scalars()
+        )

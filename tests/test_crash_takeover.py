@@ -21,10 +21,10 @@ from sqlmodel import col
 from bot.database import sync_url
 from bot.executor import idempotency_key
 from bot.item_states import ItemState
-from bot.models import AuditEvent, Item, utcnow
+from bot.models import Item, utcnow
 from bot.runtime import open_runtime
 from bot.worker import Worker
-from tests.approved_items import seed_approved
+from tests.approved_items import item_events, seed_approved
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.http_sink import HttpSink
 from tests.server_harness import WEBHOOK_SECRET, make_settings, wait_until
@@ -37,17 +37,6 @@ def _item(db: Engine, item_id: str) -> Item:
     with db.connect() as connection:
         row = connection.execute(select(Item).where(col(Item.id) == item_id)).one()
     return Item.model_validate(row._mapping)
-
-
-def _events(db: Engine, item_id: str) -> list[str]:
-    with db.connect() as connection:
-        return list(
-            connection.execute(
-                select(col(AuditEvent.event))
-                .where(col(AuditEvent.item_id) == item_id)
-                .order_by(col(AuditEvent.id))
-            ).scalars()
-        )
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL (TEST_DATABASE_URL)")
@@ -97,7 +86,7 @@ def test_worker_killed_mid_execution_is_finished_by_another_with_the_same_key(
             deliveries = [r for r in sink.requests if r.headers.get("idempotency-key") == key]
             effects = sink.effects
         finished = _item(db, victim)
-        events = _events(db, victim)
+        events = item_events(db, victim)
         all_keys = {_item(db, i).idempotency_key for i in ids}
     finally:
         db.dispose()
@@ -155,7 +144,7 @@ async def test_crash_between_approval_and_execution_is_recovered_by_the_sweep(
                 )
             assert await sweeper.run_once() == 1
         finished = _item(db, item_id)
-        events = _events(db, item_id)
+        events = item_events(db, item_id)
     finally:
         db.dispose()
 

@@ -23,11 +23,11 @@ from bot.database import sync_url
 from bot.executor import ExecutionRefused, authorise
 from bot.item_states import DecisionOutcome, ItemState
 from bot.item_store import claim, get_item
-from bot.models import AuditEvent, Decision, Item, utcnow
+from bot.models import Decision, Item, utcnow
 from bot.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
 from bot.worker import Worker
-from tests.approved_items import seed_approved
+from tests.approved_items import item_events, seed_approved
 from tests.server_harness import LEAD, OUTSIDER, REVIEWER, REVIEWER_2, make_settings
 
 LEASE = 0.6
@@ -77,17 +77,6 @@ def _set(db: Engine, item_id: str, **values: Any) -> None:
         connection.execute(update(Item).where(col(Item.id) == item_id).values(**values))
 
 
-def _events(db: Engine, item_id: str) -> list[str]:
-    with db.connect() as connection:
-        return list(
-            connection.execute(
-                select(col(AuditEvent.event))
-                .where(col(AuditEvent.item_id) == item_id)
-                .order_by(col(AuditEvent.id))
-            ).scalars()
-        )
-
-
 async def _claimed(rt: Runtime, worker_id: str) -> list[Item]:
     return list(
         await claim(
@@ -121,7 +110,7 @@ async def test_a_slow_executor_keeps_its_claim_so_no_second_worker_sends(
     assert len(executor.requests) == 1
     assert finished is not None and finished.state == ItemState.EXECUTED
     assert finished.attempts == 1 and finished.send_started_at is None
-    assert _events(db, item_id).count("executed") == 1
+    assert item_events(db, item_id).count("executed") == 1
 
 
 async def test_a_worker_that_lost_its_claim_never_calls_out(runtime: Runtime, db: Engine) -> None:
@@ -137,7 +126,7 @@ async def test_a_worker_that_lost_its_claim_never_calls_out(runtime: Runtime, db
     assert executor.requests == []
     assert after is not None and after.state == ItemState.EXECUTING
     assert after.claimed_by == "successor" and after.attempts == 0
-    assert "execution_attempt" not in _events(db, item_id)
+    assert "execution_attempt" not in item_events(db, item_id)
 
 
 @pytest.mark.parametrize("resends_safely", [False, True])
