@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -29,6 +30,13 @@ SYSTEM = "system"
 AUTO = "auto"
 GENESIS = "0" * 64
 _CHAIN_LOCK = 0x5160FF  # arbitrary, fixed advisory-lock key for the audit chain
+_AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+# Built once: constructing and cache-keying a statement per row cost more than running it.
+_LAST_HASH = select(_AUDIT.c.row_hash).order_by(_AUDIT.c.id.desc()).limit(1)
+_APPEND = insert(_AUDIT)
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+# session.info key: (weakref to the transaction holding the chain, last row hash it appended)
+_CHAIN_STATE = "signoff_audit_chain"
 
 
 def row_hash(
@@ -65,9 +73,27 @@ async def lock_chain(session: AsyncSession) -> None:
     transactions that touch no row another transaction may hold while it waits for the chain.
     """
     if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+        await session.execute(_LOCK, {"key": _CHAIN_LOCK})
     else:
         await session.execute(text("SELECT 1"))
+    _remember_chain(session, None)
+
+
+def _remember_chain(session: AsyncSession, last_hash: str | None) -> None:
+    """Note that this transaction holds the chain (and, once it appended, the hash it ends
+    with). Held until commit or rollback, so no other writer can append meanwhile: a second
+    ``record`` in the same transaction needs neither the lock nor the read again."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is not None:
+        session.info[_CHAIN_STATE] = (weakref.ref(transaction), last_hash)
+
+
+def _chain_held(session: AsyncSession) -> tuple[bool, str | None]:
+    state = session.info.get(_CHAIN_STATE)
+    transaction = session.sync_session.get_transaction()
+    if state is None or transaction is None or state[0]() is not transaction:
+        return False, None
+    return True, state[1]
 
 
 async def record(
@@ -78,28 +104,29 @@ async def record(
     actor: str = SYSTEM,
     **detail: Any,
 ) -> None:
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    previous = (
-        await session.execute(
-            select(col(AuditEvent.row_hash)).order_by(col(AuditEvent.id).desc()).limit(1)
-        )
-    ).scalar_one_or_none()
-    prev_hash = previous or GENESIS
+    held, prev_hash = _chain_held(session)
+    if not held and session.bind.dialect.name == "postgresql":
+        await session.execute(_LOCK, {"key": _CHAIN_LOCK})
+    if prev_hash is None:
+        previous = (await session.execute(_LAST_HASH)).scalar_one_or_none()
+        prev_hash = previous or GENESIS
     at = utcnow()
     clean = _jsonable(detail)
-    session.add(
-        AuditEvent(
-            at=at,
-            item_id=item_id,
-            actor=actor,
-            event=event,
-            detail=clean,
-            prev_hash=prev_hash,
-            row_hash=row_hash(prev_hash, at, item_id, actor, event, clean),
-        )
+    digest = row_hash(prev_hash, at, item_id, actor, event, clean)
+    # A Core insert: an ORM object and a flush cost more than the row itself.
+    await session.execute(
+        _APPEND,
+        {
+            "at": at,
+            "item_id": item_id,
+            "actor": actor,
+            "event": event,
+            "detail": clean,
+            "prev_hash": prev_hash,
+            "row_hash": digest,
+        },
     )
-    await session.flush()
+    _remember_chain(session, digest)
 
 
 @dataclass(frozen=True)
