@@ -29,7 +29,8 @@ from bot import audit
 from bot.database import SessionFactory, transaction
 from bot.item_states import DecisionOutcome, ItemState
 from bot.logging_setup import get_logger
-from bot.models import AutonomyBucket, AutonomyOutcome, Decision, Item, ThresholdSetting, utcnow
+from bot.models import AutonomyBucket, AutonomyOutcome, Decision, Item, utcnow
+from bot.setting_cache import stored_settings
 from bot.settings import Settings
 from policies.autonomy import (
     AutonomyPolicy,
@@ -109,13 +110,7 @@ def policy_with(policy: AutonomyPolicy, key: str, stored: str) -> AutonomyPolicy
 
 async def load_learning_settings(sessions: SessionFactory, settings: Settings) -> LearningSettings:
     """The deploy's seeds overridden by what leads stored; a bad stored value falls back."""
-    async with sessions() as session:
-        rows = (
-            await session.execute(
-                select(ThresholdSetting).where(col(ThresholdSetting.key).in_(list(POLICY_KEYS)))
-            )
-        ).scalars()
-        stored = {row.key: row.value for row in rows}
+    stored = {k: v for k, v in (await stored_settings(sessions)).items() if k in POLICY_KEYS}
     values: dict[str, float] = {
         "autonomy_min_reviews": settings.autonomy_min_reviews,
         "autonomy_target": settings.autonomy_target,

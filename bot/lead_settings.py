@@ -22,6 +22,7 @@ from bot import audit
 from bot.autonomy_store import POLICY_KEYS, parse_policy_value
 from bot.database import SessionFactory
 from bot.models import ThresholdSetting, utcnow
+from bot.setting_cache import stored_settings
 from bot.settings import Settings, format_duration
 from bot.settings import parse_duration as settings_duration
 from bot.threshold_store import default_thresholds
@@ -218,8 +219,10 @@ async def stored_values(session: AsyncSession, settings: Settings) -> dict[str, 
 
 
 async def load_lead_settings(sessions: SessionFactory, settings: Settings) -> LeadSettings:
-    async with sessions() as session:
-        values = await stored_values(session, settings)
+    """Read through ``bot.setting_cache`` (every click and routed item asks): a change made in
+    this process applies at once, another instance's within its TTL."""
+    values = defaults(settings)
+    values.update(await stored_settings(sessions))
     return lead_settings_from(values, settings)
 
 

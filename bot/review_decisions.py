@@ -254,6 +254,11 @@ async def _reload(sessions: SessionFactory, item_id: str) -> Item | None:
 async def _with_item(result: ReviewResult, sessions: SessionFactory, item_id: str) -> ReviewResult:
     if result.status in {ReviewStatus.NOT_ALLOWED, ReviewStatus.NOT_FOUND}:
         return result
+    decided = result.item is not None and result.item.state != ItemState.PENDING_REVIEW
+    if result.status == ReviewStatus.ALREADY_DECIDED and decided:
+        # Read under the row lock by the transaction that found it decided and changed nothing:
+        # as fresh as a reload (repeated clicks on a decided card are most clicks under load).
+        return result
     return ReviewResult(result.status, result.message, await _reload(sessions, item_id))
 
 

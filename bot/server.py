@@ -26,6 +26,7 @@ from bot.threshold_store import seed_thresholds
 from bot.vendors.settings import VendorSettings
 from bot.worker import Worker
 from handlers import generic_webhook, health, metrics, vendor_webhooks
+from handlers.listener_work import LISTENER_WORK_GRACE, ListenerWork
 from handlers.slack_app import build_slack_app
 
 log = get_logger(__name__)
@@ -55,7 +56,10 @@ def create_app(
             app.state.worker = worker
             app.state.scheduler = None
             app.state.vendor_settings = vendors
-            slack_app = build_slack_app(rt, worker.notify)
+            listener_work = ListenerWork()
+            slack_app = build_slack_app(rt, worker.notify, listener_work)
+            # Runs before the runtime closes: clicks already acked still get their work done.
+            stack.push_async_callback(listener_work.close, within=LISTENER_WORK_GRACE)
             app.state.slack_handler = AsyncSlackRequestHandler(slack_app)
             if settings.inprocess_worker:
                 app.state.scheduler = await stack.enter_async_context(

@@ -32,6 +32,7 @@ from bot.lead_settings import (
     write_setting,
 )
 from bot.models import ThresholdChange, utcnow
+from bot.setting_cache import forget
 from bot.settings import Settings
 from bot.threshold_dry_run import replay, replay_autonomy, summary_lines
 from policies.thresholds import InvalidThresholdError
@@ -125,6 +126,7 @@ async def apply_now(
     async with transaction(sessions) as session:
         setting = await _write(session, settings, key=key, expect=old, new=new, actor=actor)
         await _record(session, key=key, old=old, new=new, actor=actor, note="applied at once")
+    forget(sessions)
     return setting
 
 
@@ -149,6 +151,7 @@ async def confirm_change(
             actor=actor,
             conflict="since this dry run; run it again",
         )
+    forget(sessions)
     return setting
 
 
@@ -197,6 +200,7 @@ async def revert_change(
             note=f"revert of change #{change_id}",
             reverts_id=change_id,
         )
+    forget(sessions)
     return record, setting
 
 

@@ -3,12 +3,12 @@ and seeds missing ones from the deploy's defaults."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot import audit
 from bot.database import SessionFactory, transaction
 from bot.models import ThresholdSetting, utcnow
+from bot.setting_cache import forget
 from bot.settings import Settings
 from policies.thresholds import Thresholds
 
@@ -39,11 +39,4 @@ async def seed_thresholds(sessions: SessionFactory, settings: Settings) -> None:
                 await audit.record(session, "threshold_seeded", key=key, value=value)
         except IntegrityError:
             continue  # another instance seeded it first
-
-
-async def load_thresholds(sessions: SessionFactory, settings: Settings) -> Thresholds:
-    async with sessions() as session:
-        rows = (await session.execute(select(ThresholdSetting))).scalars().all()
-    stored = default_thresholds(settings).to_strings()
-    stored.update({row.key: row.value for row in rows})
-    return Thresholds.from_strings(stored, currency=settings.currency)
+    forget(sessions)

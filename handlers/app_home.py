@@ -16,7 +16,7 @@ from bot.review_queries import PendingFilter, pending_counts_by_risk, pending_pa
 from bot.review_stats import parse_period
 from bot.review_stats_sql import review_stats
 from handlers.signoff_command import run_signoff_command
-from handlers.slack_deps import SlackDeps, guarded, on_click, tell
+from handlers.slack_deps import SlackDeps, on_click, tell
 
 log = get_logger(__name__)
 
@@ -51,7 +51,7 @@ def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
     ) -> None:
         if event.get("tab", "home") != "home":
             return
-        await guarded(client, body, publish_home(deps, client, str(event["user"])))
+        deps.later(client, body, publish_home(deps, client, str(event["user"])))
 
     async def switch(body: dict[str, Any], client: AsyncWebClient, word: str) -> None:
         user = str(body["user"]["id"])
@@ -66,8 +66,8 @@ def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
     async def resume(body: dict[str, Any], client: AsyncWebClient) -> None:
         await switch(body, client, "resume")
 
-    on_click(app, HOME_PAUSE, pause)
-    on_click(app, HOME_RESUME, resume)
+    on_click(app, HOME_PAUSE, pause, deps.work)
+    on_click(app, HOME_RESUME, resume, deps.work)
 
     async def open_settings(body: dict[str, Any], client: AsyncWebClient) -> None:
         user = str(body["user"]["id"])
@@ -87,4 +87,4 @@ def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
         except (SlackApiError, SlackClientError) as exc:
             log.warning("views.open failed", user=user, error=str(exc))
 
-    on_click(app, HOME_SETTINGS, open_settings)
+    on_click(app, HOME_SETTINGS, open_settings, deps.work, opens_modal=True)

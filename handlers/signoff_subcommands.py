@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -83,7 +84,8 @@ async def pending(ctx: CommandContext) -> str:
     lines = [
         f"*{page.total} item(s) waiting for review*{scope} — page {page.page} of {page.pages}:"
     ]
-    lines.extend(item_line(item) for item in page.items)
+    # Masking takes about a millisecond a line when not cached: not on the event loop.
+    lines.extend(await asyncio.to_thread(lambda: [item_line(item) for item in page.items]))
     if page.page < page.pages:
         more = " ".join([*ctx.args, f"page:{page.page + 1}"])
         lines.append(f"Next page: `/signoff pending {safe(more, 200)}`")

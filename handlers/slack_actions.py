@@ -113,7 +113,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             await tell(client, user=user, channel=channel, text=result.message)
         await after_home_click(body, client, user)
 
-    on_click(app, APPROVE_ACTION, approve_work)
+    on_click(app, APPROVE_ACTION, approve_work, deps.work)
 
     async def open_modal(
         body: dict[str, Any], client: AsyncWebClient, attempted: str, build: Any
@@ -163,12 +163,12 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
     async def edit_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         await open_modal(body, client, "edit", edit_view)
 
-    on_click(app, EDIT_ACTION, edit_work)
+    on_click(app, EDIT_ACTION, edit_work, deps.work, opens_modal=True)
 
     async def reject_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         await open_modal(body, client, "reject", reject_view)
 
-    on_click(app, REJECT_ACTION, reject_work)
+    on_click(app, REJECT_ACTION, reject_work, deps.work, opens_modal=True)
 
     async def redraft_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -181,7 +181,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await tell(client, user=user, channel=channel, text=result.message)
 
-    on_click(app, REDRAFT_ACTION, redraft_work)
+    on_click(app, REDRAFT_ACTION, redraft_work, deps.work)
 
     async def reveal_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -197,7 +197,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         )
         await tell(client, user=user, channel=channel, text=text)
 
-    on_click(app, REVEAL_ACTION, reveal_work)
+    on_click(app, REVEAL_ACTION, reveal_work, deps.work)
 
     async def show_more_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -233,7 +233,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
                 text="Slack did not take the full text just now; please click again.",
             )
 
-    on_click(app, SHOW_MORE_ACTION, show_more_work)
+    on_click(app, SHOW_MORE_ACTION, show_more_work, deps.work)
 
     async def retry_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -248,4 +248,4 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await tell(client, user=user, channel=channel, text=result.message)
 
-    on_click(app, RETRY_ACTION, retry_work)
+    on_click(app, RETRY_ACTION, retry_work, deps.work)

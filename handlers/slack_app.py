@@ -12,12 +12,13 @@ from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.slack_events import first_delivery
 from handlers import spot_check_listeners
+from handlers.listener_work import ListenerWork
 from handlers.slack_listeners import register_listeners
 
 log = get_logger(__name__)
 
 
-def build_slack_app(rt: Runtime, notify_worker: Callable[[], None]) -> AsyncApp:
+def build_slack_app(rt: Runtime, notify_worker: Callable[[], None], work: ListenerWork) -> AsyncApp:
     settings = rt.settings
     if rt.publisher is None:
         raise ValueError("Slack is not configured (SLACK_BOT_TOKEN, SIGNOFF_REVIEW_CHANNEL)")
@@ -48,6 +49,6 @@ def build_slack_app(rt: Runtime, notify_worker: Callable[[], None]) -> AsyncApp:
         return None
 
     app.use(skip_redelivered_events)
-    register_listeners(app, rt, notify_worker)
-    spot_check_listeners.register(app, rt)
+    register_listeners(app, rt, notify_worker, work)
+    spot_check_listeners.register(app, rt, work)
     return app

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.signoff_command import run_signoff_command
-from handlers.slack_deps import SlackDeps, guarded, tell
+from handlers.slack_deps import SlackDeps, tell
 
 
 def mention_text(text: str) -> str:
@@ -35,7 +35,7 @@ def register_commands(app: AsyncApp, deps: SlackDeps) -> None:
         client: AsyncWebClient,
     ) -> None:
         await ack()
-        await guarded(client, body, answer_command(command, respond))
+        deps.later(client, body, answer_command(command, respond))
 
     async def answer_mention(event: dict[str, Any], client: AsyncWebClient) -> None:
         user = str(event["user"])
@@ -50,4 +50,4 @@ def register_commands(app: AsyncApp, deps: SlackDeps) -> None:
     async def on_mention(
         event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await guarded(client, body, answer_mention(event, client))
+        deps.later(client, body, answer_mention(event, client))

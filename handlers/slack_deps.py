@@ -16,6 +16,7 @@ from bot.lead_settings import LeadSettings, load_lead_settings
 from bot.logging_setup import get_logger
 from bot.reviewer_roster import ReviewerRoster, Roles
 from bot.runtime import Runtime
+from handlers.listener_work import ListenerWork
 
 log = get_logger(__name__)
 
@@ -25,6 +26,13 @@ class SlackDeps:
     rt: Runtime
     roster: ReviewerRoster
     notify_worker: Callable[[], None]
+    # Where listener work waits its turn after the ack (one queue per app).
+    work: ListenerWork
+
+    def later(self, client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
+        """Run ``work`` after the ack, in turn (see ``handlers.listener_work``), under
+        :func:`guarded`."""
+        self.work.submit(guarded(client, body, work))
 
     async def roles(self, user_id: str) -> Roles:
         return await self.roster.roles(user_id)
@@ -60,13 +68,26 @@ async def tell(client: AsyncWebClient, *, user: str, channel: str | None, text: 
 ClickWork = Callable[[dict[str, Any], AsyncWebClient], Awaitable[None]]
 
 
-def on_click(app: AsyncApp, action_id: str, work: ClickWork) -> None:
+def on_click(
+    app: AsyncApp,
+    action_id: str,
+    work: ClickWork,
+    queue: ListenerWork,
+    *,
+    opens_modal: bool = False,
+) -> None:
     """Register a button: ack at once (Slack allows three seconds and the work may need a
-    database row lock or a Web API call), then run ``work`` under :func:`guarded`."""
+    database row lock or a Web API call), then run ``work`` under :func:`guarded` in ``queue``.
+
+    ``opens_modal`` work runs at once instead: its ``trigger_id`` expires three seconds after the
+    click, so it cannot wait its turn behind other clicks."""
 
     async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await guarded(client, body, work(body, client))
+        if opens_modal:
+            await guarded(client, body, work(body, client))
+        else:
+            queue.submit(guarded(client, body, work(body, client)))
 
     app.action(action_id)(listener)
 

@@ -16,14 +16,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.reviewer_roster import roster_for
 from bot.runtime import Runtime
 from handlers.app_home import register_app_home
+from handlers.listener_work import ListenerWork
 from handlers.slack_actions import register_actions
 from handlers.slack_commands import register_commands
 from handlers.slack_deps import SlackDeps, guarded
 from handlers.slack_views import register_views
 
 
-def register_listeners(app: AsyncApp, rt: Runtime, notify_worker: Callable[[], None]) -> None:
-    deps = SlackDeps(rt=rt, roster=roster_for(rt), notify_worker=notify_worker)
+def register_listeners(
+    app: AsyncApp, rt: Runtime, notify_worker: Callable[[], None], work: ListenerWork
+) -> None:
+    deps = SlackDeps(rt=rt, roster=roster_for(rt), notify_worker=notify_worker, work=work)
     register_actions(app, deps)
     register_views(app, deps)
     register_commands(app, deps)

@@ -28,7 +28,7 @@ from bot.review_decisions import ReviewStatus, reject, save_edit
 from bot.setting_changes import ThresholdChangeError, apply_now, propose_change
 from bot.slack_text import safe
 from handlers.app_home import publish_home
-from handlers.slack_deps import SlackDeps, guarded, tell
+from handlers.slack_deps import SlackDeps, tell
 from policies.thresholds import InvalidThresholdError
 
 log = get_logger(__name__)
@@ -75,11 +75,7 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             await ack(response_action="errors", errors=checked.errors)
             return
         await ack()
-        await guarded(
-            client,
-            body,
-            record_edit(client, user, item, checked, version, channel),
-        )
+        deps.later(client, body, record_edit(client, user, item, checked, version, channel))
 
     async def record_edit(
         client: AsyncWebClient,
@@ -126,7 +122,7 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             await ack(response_action="errors", errors=checked)
             return
         await ack()
-        await guarded(client, body, record_reject(client, user, meta, checked))
+        deps.later(client, body, record_reject(client, user, meta, checked))
 
     async def record_reject(
         client: AsyncWebClient, user: str, meta: dict[str, Any], checked: RejectInput
@@ -185,7 +181,7 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        await guarded(client, body, save_settings(client, user, typed))
+        deps.later(client, body, save_settings(client, user, typed))
 
     async def save_settings(client: AsyncWebClient, user: str, typed: dict[str, str]) -> None:
         changed = []

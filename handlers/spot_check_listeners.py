@@ -28,6 +28,7 @@ from bot.logging_setup import get_logger
 from bot.reviewer_roster import roster_for
 from bot.runtime import Runtime
 from bot.spot_checks import SPOT_BAD_ACTION, SPOT_OK_ACTION, answer_spot_check
+from handlers.listener_work import ListenerWork
 from handlers.slack_deps import on_click
 
 log = get_logger(__name__)
@@ -40,7 +41,7 @@ _INTERACTIONS = frozenset({"block_actions", "view_submission"})
 MAX_PENDING = 3
 
 
-def register(app: AsyncApp, rt: Runtime) -> None:
+def register(app: AsyncApp, rt: Runtime, work: ListenerWork) -> None:
     pending: set[asyncio.Task[None]] = set()
 
     async def catch_up_soon() -> None:
@@ -90,5 +91,5 @@ def register(app: AsyncApp, rt: Runtime) -> None:
     async def thumbs_down(body: dict[str, Any], client: AsyncWebClient) -> None:
         await answer(body, client, good=False)
 
-    on_click(app, SPOT_OK_ACTION, thumbs_up)
-    on_click(app, SPOT_BAD_ACTION, thumbs_down)
+    on_click(app, SPOT_OK_ACTION, thumbs_up, work)
+    on_click(app, SPOT_BAD_ACTION, thumbs_down, work)

@@ -1,0 +1,86 @@
+"""The work Slack listeners do after their ack, run in arrival order by a few runners.
+
+Bolt acks and then runs each listener as a task of its own, so under load the work behind the
+acks (database transactions, Web API calls) competes with new requests for the event loop and
+takes as many pooled connections as there are clicks in flight: acks slow down, and past the
+pool's limit the work fails with ``QueuePool limit … reached``. Here the listener acks and hands
+its work over; ``runners`` tasks take it first in, first out, so at most that many listener
+transactions are open at once, the rest waits its turn (nothing is dropped), and Bolt's task
+ends right after the ack. ``close`` lets queued work finish (bounded) at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections import deque
+from collections.abc import Awaitable
+
+from bot.logging_setup import get_logger
+
+log = get_logger(__name__)
+
+# Enough to overlap one listener's database wait with another's work, few enough to leave the
+# pool (10 + 20) to the worker and the event loop to the acks.
+DEFAULT_RUNNERS = 4
+# How long shutdown lets queued work finish (after the worker's own grace period).
+LISTENER_WORK_GRACE = 10.0
+# A queue this long is logged (once per crossing), so a backlog is visible before it is felt.
+BACKLOG_WARNING = 500
+
+
+class ListenerWork:
+    def __init__(self, runners: int = DEFAULT_RUNNERS) -> None:
+        self._size = runners
+        self._jobs: deque[Awaitable[None]] = deque()
+        self._signal: asyncio.Queue[None] | None = None
+        self._runners: list[asyncio.Task[None]] = []
+        self._warned = False
+
+    def submit(self, work: Awaitable[None]) -> None:
+        """Queue ``work`` (already guarded: it must not raise) behind the work before it."""
+        if self._signal is None:
+            self._signal = asyncio.Queue()
+        if not self._runners:
+            self._runners = [
+                asyncio.create_task(self._run(self._signal), name=f"signoff-listener-work-{n}")
+                for n in range(self._size)
+            ]
+        self._jobs.append(work)
+        self._signal.put_nowait(None)
+        if len(self._jobs) >= BACKLOG_WARNING and not self._warned:
+            log.warning("slack listener work is queueing", waiting=len(self._jobs))
+        self._warned = len(self._jobs) >= BACKLOG_WARNING
+
+    @property
+    def waiting(self) -> int:
+        return len(self._jobs)
+
+    async def _run(self, signal: asyncio.Queue[None]) -> None:
+        while True:
+            await signal.get()
+            try:
+                await self._jobs.popleft()
+            except Exception:  # guarded work does not raise; keep the runner alive regardless
+                log.exception("slack listener work failed")
+            finally:
+                signal.task_done()
+
+    async def close(self, *, within: float) -> None:
+        """Let queued and running work finish (up to ``within`` seconds), then stop."""
+        if self._signal is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._signal.join(), timeout=within)
+        for task in self._runners:
+            task.cancel()
+        for task in self._runners:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._runners = []
+        if self._jobs:
+            log.error("slack listener work left undone at shutdown", waiting=len(self._jobs))
+        while self._jobs:
+            job = self._jobs.popleft()
+            if inspect.iscoroutine(job):
+                job.close()
