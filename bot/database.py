@@ -7,6 +7,9 @@ helpers here are the one place that translates between those forms.
 
 from __future__ import annotations
 
+import random
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -56,10 +59,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own implicit BEGIN is turned off so ``_begin_immediate`` controls it.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    _enter_wal(cursor)
     cursor.close()
+
+
+def _enter_wal(cursor: Any) -> None:
+    # WAL is a property of the file and stays once set, so a connection only asks for it when
+    # the file is not in WAL yet. Switching needs an exclusive lock that SQLite reports busy
+    # at once (no busy handler) while another process opens or checkpoints the same file: it
+    # is tried again for a few seconds rather than failing the connection.
+    for attempt in range(50):
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            row = cursor.fetchone()
+            if row is not None and str(row[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            contended = "locked" in str(error) or "busy" in str(error)
+            if not contended or attempt == 49:
+                raise
+            time.sleep(0.05 + 0.05 * random.random())  # noqa: S311 - jitter, not a secret
 
 
 def _begin_immediate(connection: Any) -> None:
