@@ -20,6 +20,8 @@ import asyncio
 import heapq
 import math
 import re
+import time
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,26 +95,31 @@ def most_similar(examples: Sequence[EditExample], ticket_text: str, k: int) -> l
 async def recent_edits(
     sessions: SessionFactory, *, now: datetime, limit: int = CANDIDATES
 ) -> list[EditExample]:
-    """Approved edits that changed the reply, newest first."""
+    """Approved edits that changed the reply, newest first (only the columns used: whole items
+    are about sixty columns each)."""
     async with sessions() as session:
         rows = (
-            (
-                await session.execute(
-                    select(Item)
-                    .where(
-                        col(Item.edited_by).is_not(None),
-                        col(Item.state).in_(_APPROVED_STATES),
-                        col(Item.approved_reply).is_not(None),
-                        col(Item.ai_reply).is_not(None),
-                        col(Item.decided_at) >= now - LOOKBACK,
-                    )
-                    .order_by(col(Item.decided_at).desc())
-                    .limit(limit)
+            await session.execute(
+                select(
+                    col(Item.id),
+                    col(Item.category),
+                    col(Item.subject),
+                    col(Item.body),
+                    col(Item.ai_reply),
+                    col(Item.approved_reply),
+                    col(Item.customer_name),
                 )
+                .where(
+                    col(Item.edited_by).is_not(None),
+                    col(Item.state).in_(_APPROVED_STATES),
+                    col(Item.approved_reply).is_not(None),
+                    col(Item.ai_reply).is_not(None),
+                    col(Item.decided_at) >= now - LOOKBACK,
+                )
+                .order_by(col(Item.decided_at).desc())
+                .limit(limit)
             )
-            .scalars()
-            .all()
-        )
+        ).all()
     return [
         EditExample(
             item_id=item.id,
@@ -125,6 +132,25 @@ async def recent_edits(
         for item in rows
         if (item.ai_reply or "").strip() != (item.approved_reply or "").strip()
     ]
+
+
+# The candidates change only when a reviewer approves an edit, and every ticket reads them:
+# read at most every CANDIDATES_TTL_SECONDS per database (a new edit is an example that much
+# later).
+CANDIDATES_TTL_SECONDS = 10.0
+_candidates: weakref.WeakKeyDictionary[SessionFactory, tuple[float, list[EditExample]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _recent_edits_cached(sessions: SessionFactory, *, now: datetime) -> list[EditExample]:
+    started = time.monotonic()
+    cached = _candidates.get(sessions)
+    if cached is not None and started - cached[0] < CANDIDATES_TTL_SECONDS:
+        return cached[1]
+    found = await recent_edits(sessions, now=now)
+    _candidates[sessions] = (started, found)
+    return found
 
 
 class Embedder(Protocol):
@@ -191,7 +217,7 @@ async def examples_for(
     embedder is configured (and by word counts alone when the embeddings call fails)."""
     if k <= 0:
         return []
-    candidates = await recent_edits(sessions, now=now)
+    candidates = await _recent_edits_cached(sessions, now=now)
     text = f"{subject}\n{body}"
     pool = max(k, RERANK_POOL) if embedder is not None else k
     lexical = await asyncio.to_thread(most_similar, candidates, text, pool)

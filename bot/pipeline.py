@@ -11,6 +11,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot import audit
@@ -98,8 +99,10 @@ class Pipeline:
                         break
                     item = moved
         finally:
-            async with transaction(self.rt.sessions) as session:
-                await release(session, item.id, self.holder)
+            # Entering review frees the claim in that same transaction: nothing to release.
+            if item.claimed_by == self.holder or item.state != ItemState.PENDING_REVIEW:
+                async with transaction(self.rt.sessions) as session:
+                    await release(session, item.id, self.holder)
 
     async def _step(self, item: Item) -> Item | None:
         if item.state == ItemState.RECEIVED:
@@ -115,8 +118,11 @@ class Pipeline:
             await self._execute(item)
         return None
 
-    async def _moved(self, item_id: str) -> Item | None:
-        return await get_item(self.rt.sessions, item_id)
+    @staticmethod
+    async def _moved(session: AsyncSession, item_id: str) -> Item | None:
+        """The item as the step's own transaction just left it: read in that transaction
+        rather than in one more after it."""
+        return await session.get(Item, item_id, populate_existing=True)
 
     async def _assess(self, item: Item) -> Item | None:
         values: dict[str, Any]
@@ -166,11 +172,12 @@ class Pipeline:
                 error=values["assessment_error"],
                 **llm_record,
             )
+            moved = await self._moved(session, item.id)
         try:  # best effort: a click on an older card finds out anyway
-            await mark_older_drafts_stale(self.rt, item.id)
+            await mark_older_drafts_stale(self.rt, item.id, new_item=moved)
         except Exception:
             log.exception("marking older drafts stale failed", item_id=item.id)
-        return await self._moved(item.id)
+        return moved
 
     async def _edit_examples(self, item: Item, classifier: OpenAIClassifier) -> list[EditExample]:
         """Past reviewer edits for the prompt; without them the draft is only less tailored."""
@@ -292,7 +299,9 @@ class Pipeline:
             if not moved:
                 await session.rollback()
                 # Merged meanwhile (still ours, still assessed): route it again, to review.
-                return await self._moved(item.id) if route.route == Route.AUTO else None
+                if route.route != Route.AUTO:
+                    return None
+                return await get_item(self.rt.sessions, item.id)
             await audit.record(
                 session,
                 event,
@@ -308,7 +317,7 @@ class Pipeline:
                 would_auto=autonomy.decision.would_auto,
                 evidence=evidence_summary(autonomy.state, autonomy.policy),
             )
-        return await self._moved(item.id)
+            return await self._moved(session, item.id)
 
     async def _start_execution(self, item: Item) -> Item | None:
         if item.review_started_at is not None:
@@ -330,59 +339,56 @@ class Pipeline:
             await audit.record(
                 session, "execution_started", item_id=item.id, idempotency_key=item.idempotency_key
             )
-        moved = await self._moved(item.id)
+            moved = await self._moved(session, item.id)
         if moved is not None and self.rt.publisher is not None and moved.slack_ts:
             await self.rt.publisher.refresh_card(moved)
         return moved
 
     async def _execute(self, item: Item) -> None:
         settings = self.rt.settings
-        try:
-            reviewers = await roster_for(self.rt).reviewers()
-            async with self.rt.sessions() as session:
-                request = await authorise(session, item, reviewers=reviewers, leads=settings.leads)
-        except ExecutionRefused as exc:
-            await self._finish(
-                item, ItemState.FAILED, "execution_refused", last_error=f"refused: {exc}"
-            )
-            return
-        if item.send_started_at is not None and not resends_safely(
-            self.rt.executor, request.source
-        ):
-            # The last attempt went out and nobody heard back (its worker crashed or lost the
-            # item): the far side may have acted, and this executor cannot de-duplicate.
-            await self._finish(
-                item,
-                ItemState.FAILED,
-                "execution_failed",
-                last_error=(
-                    "outcome unknown: an earlier attempt was cut off before its answer was "
-                    f"recorded: check {request.source} before using Retry"
-                ),
-            )
-            return
-        if item.attempts >= settings.max_execution_attempts:
-            await self._finish(
-                item,
-                ItemState.FAILED,
-                "execution_failed",
-                last_error=f"gave up after {item.attempts} attempts with no recorded outcome",
-            )
-            return
+        reviewers = await roster_for(self.rt).reviewers()
         attempts = item.attempts + 1
+        # Why not to send, if so: (event, last_error). The authority check and the send fence
+        # share one transaction (a refusal writes nothing in it).
+        stop: tuple[str, str] | None = None
         async with transaction(self.rt.sessions) as session:
-            lease = timedelta(seconds=settings.lease_seconds)
-            if not await begin_send(session, item.id, self.holder, lease=lease):
-                log.warning("claim lost before sending; not sending", item_id=item.id)
-                return
-            await audit.record(
-                session,
-                "execution_attempt",
-                item_id=item.id,
-                attempt=attempts,
-                idempotency_key=request.idempotency_key,
-                resend=item.send_started_at is not None,
-            )
+            try:
+                request = await authorise(session, item, reviewers=reviewers, leads=settings.leads)
+            except ExecutionRefused as exc:
+                stop = ("execution_refused", f"refused: {exc}")
+            else:
+                if item.send_started_at is not None and not resends_safely(
+                    self.rt.executor, request.source
+                ):
+                    # The last attempt went out and nobody heard back (its worker crashed or
+                    # lost the item): the far side may have acted, and this executor cannot
+                    # de-duplicate.
+                    stop = (
+                        "execution_failed",
+                        "outcome unknown: an earlier attempt was cut off before its answer was "
+                        f"recorded: check {request.source} before using Retry",
+                    )
+                elif item.attempts >= settings.max_execution_attempts:
+                    stop = (
+                        "execution_failed",
+                        f"gave up after {item.attempts} attempts with no recorded outcome",
+                    )
+                else:
+                    lease = timedelta(seconds=settings.lease_seconds)
+                    if not await begin_send(session, item.id, self.holder, lease=lease):
+                        log.warning("claim lost before sending; not sending", item_id=item.id)
+                        return
+                    await audit.record(
+                        session,
+                        "execution_attempt",
+                        item_id=item.id,
+                        attempt=attempts,
+                        idempotency_key=request.idempotency_key,
+                        resend=item.send_started_at is not None,
+                    )
+        if stop is not None:
+            await self._finish(item, ItemState.FAILED, stop[0], last_error=stop[1])
+            return
         try:
             result = await self.rt.executor.execute(request)
         except RetryableError as exc:
@@ -475,9 +481,9 @@ class Pipeline:
                 actor=audit.SYSTEM,
                 **{k: v for k, v in values.items() if k in _OUTCOME_FIELDS},
             )
+            finished = await self._moved(session, item.id)
         log.info("item finished", item_id=item.id, state=to.value)
         self.rt.metrics.executions.labels(event).inc()
-        finished = await self._moved(item.id)
         if finished is None or self.rt.publisher is None:
             return
         if finished.slack_ts:

@@ -102,12 +102,17 @@ class Settings(BaseSettings):
     action_timeout_seconds: float = Field(default=10.0, alias="SIGNOFF_ACTION_TIMEOUT", gt=0)
     max_webhook_bytes: int = Field(default=1_048_576, alias="SIGNOFF_MAX_WEBHOOK_BYTES", gt=0)
     inprocess_worker: bool = Field(default=True, alias="SIGNOFF_INPROCESS_WORKER")
-    # Items one worker process advances at once; matches SIGNOFF_LLM_CONCURRENCY so the LLM step
-    # can use its calls. Every step appends to the audit chain under one cross-instance lock, so
-    # far more only stretches the time each holder keeps it (with the rolling loop, 8 measured
-    # 10.3-11.1 items/s against 6.1 for 4 on one process; 2 or 4 processes executing 1,000
-    # approved items took as long with 8 as with 4, within run-to-run noise).
-    worker_concurrency: int = Field(default=8, alias="SIGNOFF_WORKER_CONCURRENCY", ge=1, le=64)
+    # Items one worker process advances at once; unset, twice SIGNOFF_LLM_CONCURRENCY (at most
+    # 64). An item holds its slot for routing and execution too, about a third of its time, so
+    # with equal numbers the LLM calls sat unused that share of the time (8 slots: 0.79 of the
+    # 16/s ceiling; 16 slots: 0.90, 200-300 tickets, fake LLM at 0.5 s).
+    worker_concurrency: int | None = Field(
+        default=None, alias="SIGNOFF_WORKER_CONCURRENCY", ge=1, le=64
+    )
+
+    @property
+    def worker_slots(self) -> int:
+        return self.worker_concurrency or min(64, 2 * self.llm_concurrency)
 
     # Follow-up on pending items: reminders at fractions of the time to escalation, escalation to
     # leads, then expiry ("expire": the item expires, never executed; "keep_waiting": it stays).

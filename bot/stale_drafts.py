@@ -136,7 +136,9 @@ def redraft_body(item: Item, newer: Sequence[Item]) -> str:
     return "".join(parts)
 
 
-async def mark_older_drafts_stale(rt: Runtime, new_item_id: str) -> list[str]:
+async def mark_older_drafts_stale(
+    rt: Runtime, new_item_id: str, *, new_item: Item | None = None
+) -> list[str]:
     """Hook for the pipeline, called when a new event is stored: mark the pending drafts it makes
     stale and re-render their cards at once (a click would find out anyway, but the card should
     say so before anyone clicks). Returns the ids marked.
@@ -145,7 +147,8 @@ async def mark_older_drafts_stale(rt: Runtime, new_item_id: str) -> list[str]:
     audit chain's lock, the order every other writer uses, so this never deadlocks with a click.
     """
     async with rt.sessions() as session:
-        new_item = await session.get(Item, new_item_id)
+        if new_item is None or new_item.id != new_item_id:  # the caller's copy saves a read
+            new_item = await session.get(Item, new_item_id)
         older = list(await older_pending_drafts(session, new_item)) if new_item else []
     marked: list[str] = []
     for candidate in older:

@@ -56,7 +56,7 @@ class Worker:
         self._no_passes = asyncio.Event()
         self._no_passes.set()
         self._batch_size = batch_size
-        self._concurrency = concurrency or runtime.settings.worker_concurrency
+        self._concurrency = concurrency or runtime.settings.worker_slots
         # One slot per item being advanced, shared by the loop and the sweeps.
         self._limit = asyncio.Semaphore(self._concurrency)
         # The loop's items run as tasks; held here so they are not garbage-collected mid-step.
