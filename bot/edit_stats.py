@@ -9,10 +9,11 @@ prompt are working.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, select
+from sqlalchemy import ColumnElement, Date, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.database import SessionFactory
@@ -37,7 +38,8 @@ def edit_size(original: str | None, edited: str | None) -> float:
 class EditCell:
     approved: int = 0
     edited: int = 0
-    sizes: list[float] = field(default_factory=list)
+    size_total: float = 0.0
+    sized: int = 0
 
     @property
     def rate(self) -> float:
@@ -45,12 +47,21 @@ class EditCell:
 
     @property
     def mean_size(self) -> float:
-        return sum(self.sizes) / len(self.sizes) if self.sizes else 0.0
+        return self.size_total / self.sized if self.sized else 0.0
 
 
-def week_of(moment: datetime) -> str:
+def week_of(moment: date) -> str:
     year, week, _ = moment.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def _utc_day(session: AsyncSession) -> ColumnElement[date]:
+    """The UTC calendar day of the decision, in SQL: PostgreSQL's ``date()`` of a timestamptz
+    follows the session's time zone, SQLite's stored text is UTC already."""
+    decided = col(Item.decided_at)
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", decided), type_=Date)
+    return func.date(decided, type_=Date)
 
 
 async def edit_stats(
@@ -58,20 +69,21 @@ async def edit_stats(
 ) -> dict[str, dict[str, EditCell]]:
     """category → ISO week → counts over human approvals decided since ``since``.
 
-    Only the columns the figures need are read (never the ticket bodies), and the texts only of
-    edited items: a month of approvals is a lot of rows at scale, and most were not edited.
+    The database groups by category and day (a month is at most 31 rows per category, however
+    many approvals); the days fold into ISO weeks here, which SQLite cannot compute. Edit sizes
+    were fixed at approval (``item.edit_size``), so no text is read.
     """
-    edited = col(Item.edited_by).is_not(None)
     async with sessions() as session:
+        day = _utc_day(session)
         rows = (
             await session.execute(
                 select(
                     col(Item.category),
-                    col(Item.decided_at),
-                    edited,
-                    case((edited, col(Item.ai_reply))),
-                    case((edited, col(Item.draft_reply))),
-                    case((edited, col(Item.approved_reply))),
+                    day,
+                    func.count(),
+                    func.count(col(Item.edited_by)),
+                    func.coalesce(func.sum(col(Item.edit_size)), 0.0),
+                    func.count(col(Item.edit_size)),
                 )
                 .join(Decision, col(Decision.id) == col(Item.decision_id))
                 .where(
@@ -79,16 +91,16 @@ async def edit_stats(
                     col(Item.decided_at) >= since,
                     col(Decision.outcome) == DecisionOutcome.APPROVED,
                 )
+                .group_by(col(Item.category), day)
             )
         ).all()
     table: dict[str, dict[str, EditCell]] = defaultdict(lambda: defaultdict(EditCell))
-    for category, decided_at, was_edited, ai_reply, draft_reply, approved_reply in rows:
-        cell = table[category or "unassessed"][week_of(decided_at)]
-        cell.approved += 1
-        if was_edited:
-            cell.edited += 1
-            original = ai_reply if ai_reply is not None else draft_reply
-            cell.sizes.append(edit_size(original, approved_reply or draft_reply))
+    for category, decided_on, approved, edited, size_total, sized in rows:
+        cell = table[category or "unassessed"][week_of(decided_on)]
+        cell.approved += int(approved)
+        cell.edited += int(edited)
+        cell.size_total += float(size_total)
+        cell.sized += int(sized)
     return {category: dict(weeks) for category, weeks in table.items()}
 
 
@@ -123,17 +135,18 @@ async def reject_reasons(sessions: SessionFactory, *, since: datetime) -> dict[s
     async with sessions() as session:
         rows = (
             await session.execute(
-                select(col(Item.category), col(Decision.reason_code))
+                select(col(Item.category), col(Decision.reason_code), func.count())
                 .join(Decision, col(Decision.item_id) == col(Item.id))
                 .where(
                     col(Decision.outcome) == DecisionOutcome.REJECTED,
                     col(Decision.created_at) >= since,
                 )
+                .group_by(col(Item.category), col(Decision.reason_code))
             )
         ).all()
     table: dict[str, Counter[str]] = defaultdict(Counter)
-    for category, code in rows:
-        table[category or "unassessed"][code or "unspecified"] += 1
+    for category, code, count in rows:
+        table[category or "unassessed"][code or "unspecified"] += int(count)
     return dict(table)
 
 

@@ -103,6 +103,9 @@ class Item(SQLModel, table=True):
     edited_by: str | None = Field(default=None, max_length=64)
     edited_at: datetime | None = _ts()
     edit_summary: str | None = Field(default=None, sa_column=Column(Text))
+    # Share of the AI's reply the approved text changed (0 = untouched, 1 = rewritten), fixed when
+    # an edited version is approved so ``/signoff stats`` sums it in SQL instead of diffing texts.
+    edit_size: float | None = None
     # Quorum: who approved the current draft version, and what the policy requires.
     approvals: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
     approvals_required: int = Field(default=1)

@@ -22,6 +22,7 @@ from sqlmodel import col
 from bot import audit
 from bot.assessment import ProposedAction
 from bot.database import SessionFactory, transaction
+from bot.edit_stats import edit_size
 from bot.executor import idempotency_key
 from bot.item_states import DecisionOutcome, ItemState
 from bot.item_store import transition
@@ -208,6 +209,11 @@ async def _count_approval(
     values = {**counts, **extra_values}
     reply = values.get("draft_reply", item.draft_reply)
     action = values.get("proposed_action", item.proposed_action)
+    edited = bool(item.edited_by or extra_values.get("edited_by"))
+    if edited:
+        ai_reply = values.get("ai_reply", item.ai_reply)
+        original = ai_reply if ai_reply is not None else item.draft_reply
+        values["edit_size"] = edit_size(original, reply)
     if not await transition(
         session,
         item.id,
@@ -228,7 +234,7 @@ async def _count_approval(
         actor=roles.user_id,
         decision_id=decision.id,
         approvers=approvers,
-        edited=bool(item.edited_by or extra_values.get("edited_by")),
+        edited=edited,
         version=values.get("draft_version", item.draft_version),
         **event_detail,
     )
