@@ -7,17 +7,18 @@ helpers here are the one place that translates between those forms.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -54,47 +56,91 @@ def is_sqlite(url: str) -> bool:
     return make_url(sync_url(url)).get_backend_name() == "sqlite"
 
 
+# How long one SQLite call may wait for a lock inside the driver. Kept short on purpose: the
+# waiting happens inside ``sqlite3_step`` with the connection's mutex held, so anything else that
+# touches that connection blocks meanwhile, even the garbage collector finalising one of its
+# cursors on the event loop's thread. Measured: a cursor collected while its connection's
+# ``BEGIN IMMEDIATE`` waited froze the loop, and with it the transaction being waited for, until
+# a 30 s busy timeout ran out. Longer waits happen in ``_wait_for_lock``, between calls.
+_SQLITE_BUSY_MS = 20
+# How long a transaction waits for SQLite's one write lock before it fails.
+SQLITE_LOCK_WAIT_SECONDS = 30.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers work while one writer commits; busy_timeout makes writers wait, not fail.
-    # The driver's own implicit BEGIN is turned off so ``_begin_immediate`` controls it.
+    # WAL lets readers work while one writer commits. The driver's own implicit BEGIN is turned
+    # off so ``_begin_immediate`` controls it.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    _enter_wal(cursor)
+    _until_unlocked(lambda: _enter_wal(cursor))
     cursor.close()
 
 
 def _enter_wal(cursor: Any) -> None:
     # WAL is a property of the file and stays once set, so a connection only asks for it when
-    # the file is not in WAL yet. Switching needs an exclusive lock that SQLite reports busy
-    # at once (no busy handler) while another process opens or checkpoints the same file: it
-    # is tried again for a few seconds rather than failing the connection.
-    for attempt in range(50):
+    # the file is not in WAL yet (switching needs an exclusive lock).
+    cursor.execute("PRAGMA journal_mode")
+    row = cursor.fetchone()
+    if row is None or str(row[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
+
+
+def _is_lock_error(error: BaseException) -> bool:
+    text = str(error)
+    return isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _wait_for_lock(seconds: float) -> None:
+    """Sleep between tries without blocking the event loop: inside SQLAlchemy's greenlet (the
+    async engine) this awaits, so the transaction that holds the lock can finish."""
+    if in_greenlet():
+        await_only(asyncio.sleep(seconds))
+    else:
+        time.sleep(seconds)
+
+
+def _until_unlocked(attempt: Callable[[], None]) -> None:
+    deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
+    pause = 0.002
+    while True:
         try:
-            cursor.execute("PRAGMA journal_mode")
-            row = cursor.fetchone()
-            if row is not None and str(row[0]).lower() == "wal":
-                return
-            cursor.execute("PRAGMA journal_mode=WAL")
+            attempt()
             return
-        except sqlite3.OperationalError as error:
-            contended = "locked" in str(error) or "busy" in str(error)
-            if not contended or attempt == 49:
+        except Exception as error:
+            if not _is_lock_error(error) or time.monotonic() >= deadline:
                 raise
-            time.sleep(0.05 + 0.05 * random.random())  # noqa: S311 - jitter, not a secret
+        _wait_for_lock(pause * (1 + random.random()))  # noqa: S311 - jitter, not a secret
+        pause = min(pause * 2, 0.05)
 
 
 def _begin_immediate(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY_SNAPSHOT
     # when another writer committed in between (busy_timeout does not apply). Taking the write
     # lock at BEGIN makes every transaction wait its turn instead: SQLite has one writer anyway.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # It is issued on the driver's connection so a busy try leaves SQLAlchemy's state alone.
+    dbapi_connection = connection.connection.dbapi_connection
+
+    def begin() -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        finally:
+            cursor.close()
+
+    try:
+        _until_unlocked(begin)
+    except sqlite3.OperationalError as error:
+        # As SQLAlchemy reports every other driver error, so callers see one kind of error.
+        raise exc.OperationalError("BEGIN IMMEDIATE", None, error) from error
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(async_url(url), echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            async_url(url), echo=echo, connect_args={"timeout": _SQLITE_BUSY_MS / 1000}
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
