@@ -15,25 +15,19 @@ from bot.database import create_engine, is_sqlite, migrate, session_factory, syn
 from bot.edit_stats import edit_size, edit_stats, reject_reasons
 from bot.item_states import DecisionOutcome, ItemState
 from bot.models import Decision, Item
+from tests.stored_items import stored_item
 
 # Monday 2026-11-23 00:00 UTC starts ISO week 48; the Sunday before ends week 47.
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 
 
 def _item(number: int, category: str, state: str, decided: datetime, size: float | None) -> Item:
-    return Item(
-        id=f"itm_edits{number:04d}",
-        source="generic",
-        external_id=f"E-{number}",
-        kind="ticket",
-        subject="s",
-        body="b",
-        customer_name="n",
-        customer_email="e@example.com",
-        category=category,
-        state=state,
+    return stored_item(
+        f"itm_edits{number:04d}",
+        state,
         created_at=decided - timedelta(hours=1),
         updated_at=decided,
+        category=category,
         decided_at=decided,
         edited_by="U0EDITOR" if size is not None else None,
         edit_size=size,

@@ -10,6 +10,7 @@ from bot.item_states import DecisionOutcome, ItemState
 from bot.models import Decision, Item
 from bot.review_stats import review_stats as by_rows
 from bot.review_stats_sql import review_stats as by_sql
+from tests.stored_items import stored_item
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SINCE = NOW - timedelta(days=7)
@@ -18,18 +19,10 @@ SINCE = NOW - timedelta(days=7)
 def _item(
     number: int, state: str, created: datetime, started: datetime | None, edited_by: str | None
 ) -> Item:
-    return Item(
-        id=f"itm_stats{number:04d}",
-        source="generic",
-        external_id=f"S-{number}",
-        kind="ticket",
-        subject="s",
-        body="b",
-        customer_name="n",
-        customer_email="e@example.com",
-        state=state,
+    return stored_item(
+        f"itm_stats{number:04d}",
+        state,
         created_at=created,
-        updated_at=created,
         review_started_at=started,
         edited_by=edited_by,
     )

@@ -38,6 +38,7 @@ from policies.quorum import (
 from policies.reject_reasons import RejectReason
 from policies.risk_levels import RiskLevel
 from tests.slack_payloads import input_values, select_value
+from tests.stored_items import stored_item
 
 QUORUM = Decimal("500")
 
@@ -162,21 +163,7 @@ def test_mentions_and_button_values() -> None:
 
 
 def _item(state: str, **extra: Any) -> Item:
-    now = utcnow()
-    return Item(
-        id="itm_1",
-        source="generic",
-        external_id="T",
-        kind="ticket",
-        subject="s",
-        body="b",
-        customer_name="n",
-        customer_email="e@x.y",
-        state=state,
-        created_at=now,
-        updated_at=now,
-        **extra,
-    )
+    return stored_item("itm_1", state, **extra)
 
 
 def _decision(outcome: str) -> Decision:

@@ -1,0 +1,27 @@
+"""A minimal stored ``Item`` for tests that write rows directly: the required columns filled
+with neutral values, everything the test is about passed in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.models import Item, utcnow
+
+
+def stored_item(
+    item_id: str, state: str, *, created_at: datetime | None = None, **fields: Any
+) -> Item:
+    created = created_at or utcnow()
+    values: dict[str, Any] = {
+        "source": "generic",
+        "external_id": item_id,
+        "kind": "ticket",
+        "subject": "s",
+        "body": "b",
+        "customer_name": "n",
+        "customer_email": "e@example.com",
+        "updated_at": created,
+        **fields,
+    }
+    return Item(id=item_id, state=state, created_at=created, **values)
