@@ -29,7 +29,7 @@ FULL: dict[str, list[str]] = {
     "ack_latency": [],
     "webhook_ingest": ["--requests", "3000", "--warmup", "100"],
     "pipeline_throughput": ["--max-seconds", "120"],
-    "scale": ["--stats-samples", "2"],
+    "scale": ["--stats-samples", "20"],
 }
 QUICK: dict[str, list[str]] = {
     "burst": ["--tickets", "30", "--seconds", "3", "--rate", "5"],
@@ -45,7 +45,7 @@ QUICK: dict[str, list[str]] = {
     ],
     "webhook_ingest": ["--requests", "500"],
     "pipeline_throughput": ["--tickets", "100"],
-    "scale": ["--items", "50000", "--samples", "30", "--stats-samples", "2"],
+    "scale": ["--items", "50000", "--samples", "30", "--stats-samples", "20"],
 }
 
 

@@ -5,13 +5,13 @@ The items (and a decision for each decided one) are written with ``COPY``, sprea
 server answers the commands one at a time;
 each sample is the time from sending the signed command until its answer reaches the
 ``response_url`` (the ack comes first and says nothing about the query). The query plans of the
-reads that scale with the table are printed with ``EXPLAIN ANALYZE``.
+reads that scale with the table are printed with ``EXPLAIN ANALYZE``. The hourly tallies that
+``/signoff stats`` sums are rebuilt from the seeded rows, as the migration does.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import tempfile
 import time
@@ -23,13 +23,14 @@ from typing import Any
 
 import httpx
 import psycopg
+from sqlalchemy import create_engine as create_sync_engine
 
 from benchmarks import harness
 from benchmarks.payloads import command_request
 from benchmarks.seed import copy_rows, item_row
 from benchmarks.stats import summarise_ms
-from bot.database import create_engine, session_factory
-from bot.review_stats_sql import review_stats as sql_review_stats
+from bot.database import sync_url
+from bot.stat_tally import rebuild
 from tests.fakes.slack_api import FakeSlack
 from tests.signatures import slack_headers
 
@@ -49,7 +50,14 @@ PLANS = {
         " AND (next_attempt_at IS NULL OR next_attempt_at <= now())"
         " ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED"
     ),
-    "stats_items_7d": "SELECT * FROM item WHERE created_at >= now() - interval '7 days'",
+    "stats_tallies_7d": (
+        "SELECT metric, sum(count), sum(total) FROM stat_tally"
+        " WHERE hour >= date_trunc('hour', now() - interval '7 days') GROUP BY metric"
+    ),
+    "stats_median_wait_7d": (
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY wait_seconds) FROM decision"
+        " WHERE created_at >= now() - interval '7 days' AND wait_seconds IS NOT NULL"
+    ),
 }
 
 
@@ -90,6 +98,7 @@ def _decisions(count: int, now: datetime) -> Iterator[dict[str, Any]]:
             "outcome": outcome,
             "actor": "auto" if outcome == "auto_approved" else harness.REVIEWER,
             "policy": "low_risk" if outcome == "auto_approved" else None,
+            "wait_seconds": None if outcome == "auto_approved" else 300.0,
             "created_at": first + step * n + timedelta(minutes=5),
         }
 
@@ -107,7 +116,23 @@ def _seed(url: str, count: int) -> dict[str, Any]:
         # for the planner and a visibility map for index-only scans.
         conn.execute("VACUUM ANALYZE item")
         conn.execute("VACUUM ANALYZE decision")
-    return {"items": items, "decisions": decisions, "seconds": round(time.monotonic() - began, 1)}
+    seeded = round(time.monotonic() - began, 1)
+    began = time.monotonic()
+    # The hourly tallies the live code keeps, computed from the rows the way the migration
+    # backfills them.
+    engine = create_sync_engine(sync_url(url))
+    try:
+        with engine.begin() as connection:
+            tallies = rebuild(connection)
+    finally:
+        engine.dispose()
+    return {
+        "items": items,
+        "decisions": decisions,
+        "seconds": seeded,
+        "tally_rows": tallies,
+        "tally_rebuild_seconds": round(time.monotonic() - began, 1),
+    }
 
 
 def _plans(url: str) -> dict[str, Any]:
@@ -124,22 +149,6 @@ def _plans(url: str) -> dict[str, Any]:
             }
             conn.rollback()
     return plans
-
-
-async def _sql_stats_timings(url: str, samples: int) -> list[float]:
-    """The database-computed stats (bot.review_stats_sql), timed in this process: what the
-    ``stats`` answer costs once the lead wires it in instead of the row-loading one."""
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-    timings = []
-    try:
-        for _ in range(samples):
-            began = time.perf_counter()
-            await sql_review_stats(sessions, datetime.now(UTC) - timedelta(days=7), "week")
-            timings.append(time.perf_counter() - began)
-    finally:
-        await engine.dispose()
-    return timings
 
 
 def _timed_command(
@@ -197,7 +206,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _sample(server.url, slack, "pending", 3, args.timeout)  # warm-up
             pending = _sample(server.url, slack, "pending", args.samples, args.timeout)
             stats = _sample(server.url, slack, "stats", args.stats_samples, args.timeout)
-            sql_stats = summarise_ms(asyncio.run(_sql_stats_timings(url, args.samples // 10 + 1)))
             peak_rss = server.peak_rss_mib()
             errors = server.error_lines()
     return {
@@ -215,7 +223,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seed": seeded,
             "pending": pending,
             "stats": stats,
-            "stats_computed_by_database_direct": sql_stats,
             "peak_rss_mib": peak_rss,
             "server_errors": errors,
             "plans": plans,

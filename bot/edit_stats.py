@@ -12,22 +12,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Date, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
-
 from bot.database import SessionFactory
-from bot.item_states import DecisionOutcome, ItemState
-from bot.models import Decision, Item
+from bot.stat_tally import REJECTED_PREFIX, Metric, summed
 from policies.autonomy import reply_similarity
 from policies.reject_reasons import RejectReason
-
-_APPROVED_STATES = [
-    ItemState.APPROVED,
-    ItemState.EXECUTING,
-    ItemState.EXECUTED,
-    ItemState.FAILED,
-]
 
 
 def edit_size(original: str | None, edited: str | None) -> float:
@@ -55,52 +43,32 @@ def week_of(moment: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _utc_day(session: AsyncSession) -> ColumnElement[date]:
-    """The UTC calendar day of the decision, in SQL: PostgreSQL's ``date()`` of a timestamptz
-    follows the session's time zone, SQLite's stored text is UTC already."""
-    decided = col(Item.decided_at)
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", decided), type_=Date)
-    return func.date(decided, type_=Date)
-
-
 async def edit_stats(
     sessions: SessionFactory, *, since: datetime
 ) -> dict[str, dict[str, EditCell]]:
-    """category → ISO week → counts over human approvals decided since ``since``.
+    """category → ISO week → counts over human approvals decided since the hour of ``since``.
 
-    The database groups by category and day (a month is at most 31 rows per category, however
-    many approvals); the days fold into ISO weeks here, which SQLite cannot compute. Edit sizes
-    were fixed at approval (``item.edit_size``), so no text is read.
+    Read from the hourly tallies, summed per category and UTC day by the database (a year is at
+    most 366 rows per category and metric); the days fold into ISO weeks here, which SQLite
+    cannot compute. Edit sizes were fixed at approval, so no text is read.
     """
     async with sessions() as session:
-        day = _utc_day(session)
-        rows = (
-            await session.execute(
-                select(
-                    col(Item.category),
-                    day,
-                    func.count(),
-                    func.count(col(Item.edited_by)),
-                    func.coalesce(func.sum(col(Item.edit_size)), 0.0),
-                    func.count(col(Item.edit_size)),
-                )
-                .join(Decision, col(Decision.id) == col(Item.decision_id))
-                .where(
-                    col(Item.state).in_(_APPROVED_STATES),
-                    col(Item.decided_at) >= since,
-                    col(Decision.outcome) == DecisionOutcome.APPROVED,
-                )
-                .group_by(col(Item.category), day)
-            )
-        ).all()
+        sums = await summed(
+            session,
+            since,
+            metrics=[Metric.APPROVED, Metric.APPROVED_EDITED],
+            per_category=True,
+            per_day=True,
+        )
     table: dict[str, dict[str, EditCell]] = defaultdict(lambda: defaultdict(EditCell))
-    for category, decided_on, approved, edited, size_total, sized in rows:
-        cell = table[category or "unassessed"][week_of(decided_on)]
-        cell.approved += int(approved)
-        cell.edited += int(edited)
-        cell.size_total += float(size_total)
-        cell.sized += int(sized)
+    for row in sums:
+        assert row.day is not None
+        cell = table[row.category or "unassessed"][week_of(row.day)]
+        cell.approved += row.count
+        if row.metric == Metric.APPROVED_EDITED:
+            cell.edited += row.count
+            cell.sized += row.count
+            cell.size_total += row.total
     return {category: dict(weeks) for category, weeks in table.items()}
 
 
@@ -131,22 +99,13 @@ async def edit_report(sessions: SessionFactory, *, now: datetime, weeks: int = 4
 
 
 async def reject_reasons(sessions: SessionFactory, *, since: datetime) -> dict[str, Counter[str]]:
-    """category → reject reason (the fixed taxonomy) → count, for rejections since ``since``."""
+    """category → reject reason (the fixed taxonomy) → count, for rejections since the hour of
+    ``since`` (from the hourly tallies)."""
     async with sessions() as session:
-        rows = (
-            await session.execute(
-                select(col(Item.category), col(Decision.reason_code), func.count())
-                .join(Decision, col(Decision.item_id) == col(Item.id))
-                .where(
-                    col(Decision.outcome) == DecisionOutcome.REJECTED,
-                    col(Decision.created_at) >= since,
-                )
-                .group_by(col(Item.category), col(Decision.reason_code))
-            )
-        ).all()
+        sums = await summed(session, since, rejections=True, per_category=True)
     table: dict[str, Counter[str]] = defaultdict(Counter)
-    for category, code, count in rows:
-        table[category or "unassessed"][code or "unspecified"] += int(count)
+    for row in sums:
+        table[row.category or "unassessed"][row.metric.removeprefix(REJECTED_PREFIX)] += row.count
     return dict(table)
 
 

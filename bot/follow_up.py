@@ -25,6 +25,7 @@ from bot.logging_setup import get_logger
 from bot.models import Item
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.stat_tally import Metric, count_events
 
 log = get_logger(__name__)
 BATCH = 100
@@ -176,6 +177,7 @@ async def _expire(rt: Runtime, now: datetime) -> int:
                     item_id=item.id,
                     waited=_waiting(item, now),
                 )
+                await count_events(session, now, [Metric.EXPIRED], category=item.category)
             if rt.publisher is not None:
                 async with rt.sessions() as session:
                     expired = await session.get(Item, item.id)

@@ -14,6 +14,7 @@ import json
 import secrets
 import uuid
 import weakref
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from bot import audit
 from bot.database import SessionFactory, transaction
 from bot.item_states import WORKER_STATES, ItemState
 from bot.models import Item, utcnow
+from bot.stat_tally import Metric, count_events, hour_of
 from bot.tickets import TicketIn
 
 
@@ -190,6 +192,11 @@ async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[
                     external_id=arrival.ticket.id,
                     content_sha256=arrival.digest,
                 )
+        arrived = Counter(
+            hour_of(arrival.row["created_at"]) for arrival in batch if arrival.row["id"] in created
+        )
+        for hour, count in sorted(arrived.items()):
+            await count_events(session, hour, [Metric.RECEIVED], category=None, count=count)
     repeated = [arrival for arrival in batch if arrival.row["id"] not in created]
     existing: dict[tuple[str, str], tuple[str, str]] = {}
     if repeated:

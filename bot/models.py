@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -143,6 +153,7 @@ class Decision(SQLModel, table=True):
     """A human's or a policy's decision on an item: the executor's proof of authority."""
 
     __tablename__ = "decision"
+    __table_args__ = (Index("ix_decision_created_at_wait", "created_at", "wait_seconds"),)
 
     id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
     item_id: str = Field(foreign_key="item.id", index=True, max_length=32)
@@ -152,7 +163,26 @@ class Decision(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=Column(Text))
     # For rejections: one of ``policies.reject_reasons.RejectReason``.
     reason_code: str | None = Field(default=None, max_length=32)
+    # A human decision's wait in seconds (``bot.stat_tally.wait_seconds``); None for a policy's.
+    # Stored once because decisions are never updated: the median is an index-only scan.
+    wait_seconds: float | None = Field(default=None, sa_column=Column(Float))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class StatTally(SQLModel, table=True):
+    """How many events of one kind happened in one UTC hour, per category (``bot.stat_tally``):
+    what ``/signoff stats`` sums instead of counting items."""
+
+    __tablename__ = "stat_tally"
+
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    # The item's category ("" before assessment: a received ticket has none yet).
+    category: str = Field(primary_key=True, max_length=64)
+    # One of ``bot.stat_tally.Metric`` or ``rejected:<reason code>``.
+    metric: str = Field(primary_key=True, max_length=48)
+    count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # The sum of the events' measure where they have one (edit sizes), else 0.
+    total: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
 
 
 class AuditEvent(SQLModel, table=True):

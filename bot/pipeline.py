@@ -37,6 +37,7 @@ from bot.runtime import Runtime
 from bot.slack_text import safe
 from bot.spot_checks import post_spot_check_if_chosen
 from bot.stale_drafts import mark_older_drafts_stale
+from bot.stat_tally import Metric, count_events, decision_metrics
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
@@ -317,6 +318,18 @@ class Pipeline:
                 would_auto=autonomy.decision.would_auto,
                 evidence=evidence_summary(autonomy.state, autonomy.policy),
             )
+            if route.route == Route.AUTO:
+                await count_events(
+                    session,
+                    now,
+                    decision_metrics(
+                        DecisionOutcome.AUTO_APPROVED,
+                        edited=False,
+                        route_policy=route.policy,
+                        reason_code=None,
+                    ),
+                    category=item.category,
+                )
             return await self._moved(session, item.id)
 
     async def _start_execution(self, item: Item) -> Item | None:
@@ -481,6 +494,8 @@ class Pipeline:
                 actor=audit.SYSTEM,
                 **{k: v for k, v in values.items() if k in _OUTCOME_FIELDS},
             )
+            if to == ItemState.FAILED:
+                await count_events(session, utcnow(), [Metric.FAILED], category=item.category)
             finished = await self._moved(session, item.id)
         log.info("item finished", item_id=item.id, state=to.value)
         self.rt.metrics.executions.labels(event).inc()

@@ -31,6 +31,7 @@ from bot.models import Decision, Item, utcnow
 from bot.outcomes import is_merged
 from bot.reviewer_roster import Roles
 from bot.stale_drafts import mark_merged, mark_stale_if_superseded, newer_events, redraft_body
+from bot.stat_tally import count_events, decision_metrics, wait_seconds
 from policies.approvers import approval_refusal
 from policies.quorum import (
     ApprovalRequirement,
@@ -201,6 +202,7 @@ async def _count_approval(
         outcome=DecisionOutcome.APPROVED,
         actor=roles.user_id,
         reason=("with " + ", ".join(others)) if others else None,
+        wait_seconds=wait_seconds(now, item.review_started_at, item.created_at),
         created_at=now,
     )
     session.add(decision)
@@ -237,6 +239,15 @@ async def _count_approval(
         edited=edited,
         version=values.get("draft_version", item.draft_version),
         **event_detail,
+    )
+    await count_events(
+        session,
+        now,
+        decision_metrics(
+            DecisionOutcome.APPROVED, edited=edited, route_policy=None, reason_code=None
+        ),
+        category=item.category,
+        total=values.get("edit_size") or 0.0,
     )
     return ReviewResult(ReviewStatus.RECORDED, "Approved.")
 
@@ -374,6 +385,7 @@ async def reject(
                 actor=roles.user_id,
                 reason=text,
                 reason_code=reason.value,
+                wait_seconds=wait_seconds(now, item.review_started_at, item.created_at),
                 created_at=now,
             )
             session.add(decision)
@@ -396,6 +408,17 @@ async def reject(
                 decision_id=decision.id,
                 reason_code=reason.value,
                 reason=detail,
+            )
+            await count_events(
+                session,
+                now,
+                decision_metrics(
+                    DecisionOutcome.REJECTED,
+                    edited=False,
+                    route_policy=None,
+                    reason_code=reason.value,
+                ),
+                category=item.category,
             )
             result = ReviewResult(ReviewStatus.RECORDED, f"Rejected ({reason.label}).")
     return await _with_item(result, sessions, item_id)

@@ -13,8 +13,7 @@ from bot.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, home_view,
 from bot.logging_setup import get_logger
 from bot.models import utcnow
 from bot.review_queries import PendingFilter, pending_counts_by_risk, pending_page, waiting_for
-from bot.review_stats import parse_period
-from bot.review_stats_sql import review_stats
+from bot.review_stats import parse_period, review_stats
 from handlers.signoff_command import run_signoff_command
 from handlers.slack_deps import SlackDeps, on_click, tell
 

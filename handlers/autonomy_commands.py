@@ -9,9 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlmodel import col
-
 from bot import audit
 from bot.autonomy_report import autonomy_overview, bucket_report
 from bot.autonomy_routing import catch_up
@@ -26,7 +23,7 @@ from bot.edit_stats import (
     reject_reasons,
 )
 from bot.lead_settings import PAUSED, SETTABLE, canonical_key
-from bot.models import Item, utcnow
+from bot.models import utcnow
 from bot.setting_changes import (
     ThresholdChangeError,
     cancel_change,
@@ -36,8 +33,9 @@ from bot.setting_changes import (
     revert_change,
 )
 from bot.slack_text import safe
+from bot.stat_tally import Metric, summed
 from handlers.signoff_command import CommandContext, CommandError, stats_section, subcommand
-from policies.autonomy import EARNED_AUTONOMY, PINNED_ALLOW, BucketKey, Pin
+from policies.autonomy import BucketKey, Pin
 
 _PIN_WORDS = {"review": Pin.ALWAYS_REVIEW, "always-review": Pin.ALWAYS_REVIEW, "allow": Pin.ALLOW}
 _LEAD_VERBS = frozenset({"pin", "unpin", "set"})
@@ -151,16 +149,8 @@ async def edit_rates(ctx: CommandContext, since: datetime) -> list[str]:
         lines.append("*Reject reasons per category:*")
         lines.extend(reject_reason_lines(reasons))
     async with ctx.rt.sessions() as session:
-        earned = (
-            await session.execute(
-                select(func.count())
-                .select_from(Item)
-                .where(
-                    col(Item.route_policy).in_([EARNED_AUTONOMY, PINNED_ALLOW]),
-                    col(Item.created_at) >= since,
-                )
-            )
-        ).scalar_one()
+        trusted = await summed(session, since, metrics=[Metric.AUTO_TRUSTED])
+    earned = sum(row.count for row in trusted)
     lines.append(
         f"*Earned autonomy:* {earned} items executed on a bucket's trust "
         "(`/signoff autonomy` shows the buckets)."

@@ -29,8 +29,7 @@ from bot.review_queries import (
     pending_page,
     waiting_for,
 )
-from bot.review_stats import parse_period
-from bot.review_stats_sql import review_stats
+from bot.review_stats import parse_period, review_stats
 from bot.setting_changes import ThresholdChangeError, apply_now
 from bot.slack_text import safe
 from handlers.signoff_command import (

@@ -6,7 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+
+from bot.database import sync_url
 from bot.models import Item, utcnow
+from bot.stat_tally import rebuild
 
 
 def stored_item(
@@ -25,3 +29,14 @@ def stored_item(
         **fields,
     }
     return Item(id=item_id, state=state, created_at=created, **values)
+
+
+def rebuild_tallies(url: str) -> int:
+    """Recompute the hourly tallies after writing rows directly, as the migration would: the
+    live code keeps them as events happen, and rows written here bypass it."""
+    engine = sa.create_engine(sync_url(url))
+    try:
+        with engine.begin() as connection:
+            return rebuild(connection)
+    finally:
+        engine.dispose()

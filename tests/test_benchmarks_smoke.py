@@ -108,5 +108,6 @@ def test_scale_answers_commands_and_explains_its_plans() -> None:
     assert figures["seed"]["items"] == 500
     assert figures["pending"]["count"] == 3
     assert figures["stats"]["count"] == 1
-    assert {"pending_count", "pending_page"} <= figures["plans"].keys()
+    assert figures["seed"]["tally_rows"] > 0
+    assert {"pending_count", "pending_page", "stats_median_wait_7d"} <= figures["plans"].keys()
     assert all(plan["plan"] for plan in figures["plans"].values())

@@ -115,7 +115,7 @@ def test_show_mine_and_stats(one_db_server: RunningServer) -> None:
     assert f"`{approved}` approved" in mine
 
     stats = ask(server, "stats today")
-    assert "Items received: *3* · still pending: 1" in stats
+    assert "Items received: *3* · waiting for review now: 1" in stats
     assert "Auto-executed: 1 (50% of decisions)" in stats
     assert "approved 100%" in stats and "Median time to a human decision" in stats
     assert "Periods:" in ask(server, "stats fortnight")

@@ -1,4 +1,4 @@
-"""Edit and reject figures are aggregated by the database: per category and UTC week, with the
+"""Edit and reject figures are summed from the hourly tallies per category and UTC week, with the
 edit size fixed at approval, and the migration that adds it sizes the edits approved before."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bot.database import create_engine, is_sqlite, migrate, session_factory, syn
 from bot.edit_stats import edit_size, edit_stats, reject_reasons
 from bot.item_states import DecisionOutcome, ItemState
 from bot.models import Decision, Item
-from tests.stored_items import stored_item
+from tests.stored_items import rebuild_tallies, stored_item
 
 # Monday 2026-11-23 00:00 UTC starts ISO week 48; the Sunday before ends week 47.
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -78,6 +78,7 @@ async def test_edits_are_counted_per_category_and_utc_week(database_url: str) ->
                 session.add(decision)
                 await session.flush()
                 item.decision_id = decision.id
+        rebuild_tallies(database_url)
         table = await edit_stats(sessions, since=MONDAY - timedelta(days=7))
         reasons = await reject_reasons(sessions, since=MONDAY - timedelta(days=7))
     finally:
