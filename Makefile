@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Test processes: most tests wait on sockets and subprocesses, so two share two cores well.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint typecheck pytest migrate bench clean
 
@@ -25,7 +27,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
 
 migrate: $(STAMP)
 	$(PY) -m bot migrate

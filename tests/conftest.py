@@ -8,9 +8,12 @@ tests are isolated without truncating the append-only audit log.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -56,15 +59,31 @@ def postgres_template() -> Iterator[str]:
     admin.dispose()
 
 
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """SQLite's own backup API: a consistent copy whatever the journal mode."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test copies it (a millisecond) instead of migrating (0.1 s)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "signoff.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "signoff.db"
-        url = f"sqlite:///{path}"
-        migrate(url)
-        yield url
+        _copy_sqlite(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     template = request.getfixturevalue("postgres_template")
     name = f"signoff_t_{uuid.uuid4().hex[:12]}"
