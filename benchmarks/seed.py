@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, insert
 from benchmarks.harness import REVIEW_CHANNEL
 from bot.database import sync_url
 from bot.models import Item
+from bot.ticket_threads import thread_key
 
 _JSON_COLUMNS = ("requested_action", "extra", "reasons", "proposed_action", "execution_result")
 _START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -39,6 +40,7 @@ def item_row(number: int, state: str, *, run: str = "seed") -> dict[str, Any]:
         "customer_tier": "pro",
         "requested_action": {"kind": "refund", "amount": "480.00", "currency": "USD"},
         "extra": {},
+        "thread_key": thread_key("generic", {}, f"SEED-{run}-{number}"),
         "state": state,
         "classifier": "heuristic",
         "category": "billing",

@@ -31,6 +31,7 @@ from bot.database import SessionFactory, transaction
 from bot.item_states import WORKER_STATES, ItemState
 from bot.models import Item, utcnow
 from bot.stat_tally import Metric, count_events, hour_of
+from bot.ticket_threads import thread_key
 from bot.tickets import TicketIn
 
 
@@ -94,6 +95,7 @@ def _new_row(source: str, ticket: TicketIn) -> dict[str, Any]:
             else None
         ),
         "extra": ticket.metadata,
+        "thread_key": thread_key(source, ticket.metadata, ticket.id),
         "state": ItemState.RECEIVED.value,
         "created_at": now,
         "updated_at": now,

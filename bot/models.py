@@ -62,6 +62,7 @@ class Item(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_item_source_external"),
         Index("ix_item_state_created_at", "state", "created_at"),
+        Index("ix_item_thread_key_created_at", "thread_key", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -75,6 +76,8 @@ class Item(SQLModel, table=True):
     customer_tier: str | None = Field(default=None, max_length=50)
     requested_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    # Which source ticket this event belongs to (``bot.ticket_threads``), set on arrival.
+    thread_key: str | None = Field(default=None, max_length=200)
 
     state: str = Field(max_length=20, index=True)
     classifier: str | None = Field(default=None, max_length=100)

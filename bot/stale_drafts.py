@@ -4,15 +4,13 @@ The customer wrote again, or the ticket was closed: approving the old draft woul
 conversation that has moved on. Such an item is marked stale (the card says so) and Approve is
 refused until someone presses Re-draft, which re-assesses it with the newer messages included.
 
-Which events belong to the same ticket is decided by :func:`thread_key`: the vendor's ticket or
-conversation id when there is one, ``metadata.thread_id`` (or ``ticket_id``) for the generic
-webhook, else the event's own id (so an unrelated ticket never marks another stale).
+Which events belong to the same ticket is decided by ``bot.ticket_threads.thread_key``, stored
+with each item (``item.thread_key``) when it arrives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,50 +23,32 @@ from bot.item_store import update_item
 from bot.models import Item, utcnow
 from bot.outcomes import MERGED_PREFIX
 from bot.runtime import Runtime
-
-THREAD_KEYS = (
-    "thread_id",
-    "ticket_id",
-    "zendesk_ticket_id",
-    "intercom_conversation_id",
-    "hubspot_object_id",
-)
-_CANDIDATES = 50
+from bot.ticket_threads import thread_key
 
 
-def thread_key(source: str, extra: dict[str, Any], external_id: str) -> str:
-    for key in THREAD_KEYS:
-        value = extra.get(key)
-        if value not in (None, ""):
-            return f"{source}:{key}:{value}"
-    return f"{source}:id:{external_id}"
-
-
-def item_thread_key(item: Item) -> str:
-    return thread_key(item.source, item.extra or {}, item.external_id)
+def thread_of(item: Item) -> str:
+    """The item's stored key (every row has one since migration 0010), or computed alike."""
+    return item.thread_key or thread_key(item.source, item.extra or {}, item.external_id)
 
 
 async def newer_events(session: AsyncSession, item: Item) -> Sequence[Item]:
     """Items for the same source ticket that arrived after ``item``, oldest first."""
-    rows = (
+    return (
         (
             await session.execute(
                 select(Item)
                 .where(
-                    col(Item.source) == item.source,
+                    col(Item.thread_key) == thread_of(item),
                     col(Item.customer_email) == item.customer_email,
                     col(Item.created_at) > (item.redrafted_until or item.created_at),
                     col(Item.id) != item.id,
                 )
                 .order_by(col(Item.created_at))
-                .limit(_CANDIDATES)
             )
         )
         .scalars()
         .all()
     )
-    key = item_thread_key(item)
-    return [row for row in rows if item_thread_key(row) == key]
 
 
 def stale_reason_for(newer: Item) -> str:
@@ -105,11 +85,11 @@ async def mark_stale_if_superseded(session: AsyncSession, item: Item) -> bool:
 
 async def older_pending_drafts(session: AsyncSession, new_item: Item) -> Sequence[Item]:
     """Pending items that ``new_item`` makes stale (the pipeline's hook calls this on arrival)."""
-    rows = (
+    return (
         (
             await session.execute(
                 select(Item).where(
-                    col(Item.source) == new_item.source,
+                    col(Item.thread_key) == thread_of(new_item),
                     col(Item.customer_email) == new_item.customer_email,
                     col(Item.created_at) < new_item.created_at,
                     col(Item.state) == ItemState.PENDING_REVIEW,
@@ -124,8 +104,6 @@ async def older_pending_drafts(session: AsyncSession, new_item: Item) -> Sequenc
         .scalars()
         .all()
     )
-    key = item_thread_key(new_item)
-    return [row for row in rows if item_thread_key(row) == key]
 
 
 def redraft_body(item: Item, newer: Sequence[Item]) -> str:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from bot.database import sync_url
 from bot.models import Item, utcnow
 from bot.stat_tally import rebuild
+from bot.ticket_threads import thread_key
 
 
 def stored_item(
@@ -28,6 +29,9 @@ def stored_item(
         "updated_at": created,
         **fields,
     }
+    values.setdefault(
+        "thread_key", thread_key(values["source"], values.get("extra") or {}, values["external_id"])
+    )
     return Item(id=item_id, state=state, created_at=created, **values)
 
 
