@@ -20,8 +20,6 @@ import asyncio
 import heapq
 import math
 import re
-import time
-import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from bot.database import SessionFactory
 from bot.item_states import ItemState
 from bot.logging_setup import get_logger
 from bot.models import Item
+from bot.per_database_cache import PerDatabaseCache
 from bot.pii_redaction import redact_many
 
 log = get_logger(__name__)
@@ -138,19 +137,11 @@ async def recent_edits(
 # read at most every CANDIDATES_TTL_SECONDS per database (a new edit is an example that much
 # later).
 CANDIDATES_TTL_SECONDS = 10.0
-_candidates: weakref.WeakKeyDictionary[SessionFactory, tuple[float, list[EditExample]]] = (
-    weakref.WeakKeyDictionary()
-)
+_candidates: PerDatabaseCache[list[EditExample]] = PerDatabaseCache(CANDIDATES_TTL_SECONDS)
 
 
 async def _recent_edits_cached(sessions: SessionFactory, *, now: datetime) -> list[EditExample]:
-    started = time.monotonic()
-    cached = _candidates.get(sessions)
-    if cached is not None and started - cached[0] < CANDIDATES_TTL_SECONDS:
-        return cached[1]
-    found = await recent_edits(sessions, now=now)
-    _candidates[sessions] = (started, found)
-    return found
+    return await _candidates.get(sessions, lambda: recent_edits(sessions, now=now))
 
 
 class Embedder(Protocol):
