@@ -194,6 +194,26 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
+@app.command("rebuild-stats")
+def rebuild_stats() -> None:
+    """Recompute the hourly tallies `/signoff stats` reads from the items and decisions (after
+    restoring a database from a copy, or rows written around Signoff)."""
+    from sqlalchemy import create_engine
+
+    from bot.database import sync_url
+    from bot.stat_tally import rebuild
+
+    settings = _settings()
+    _configure_logging(settings)
+    engine = create_engine(sync_url(settings.database_url))
+    try:
+        with engine.begin() as connection:
+            rows = rebuild(connection)
+    finally:
+        engine.dispose()
+    typer.echo(f"stats rebuilt: {rows} hourly tallies")
+
+
 @app.command("eval")
 def evaluate_routing(
     dataset: Annotated[

@@ -4,12 +4,16 @@ equal what a rebuild from the rows computes; the stats read from them count each
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from bot.database import migrate, sync_url
 from bot.follow_up import run_follow_ups
@@ -31,6 +35,7 @@ from tests.stored_items import rebuild_tallies, stored_item
 from tests.test_pipeline_execution import ScriptedExecutor
 from tests.ticket_factory import password_ticket, refund_ticket
 
+ROOT = Path(__file__).resolve().parent.parent
 ROLES = Roles(user_id=REVIEWER, reviewers=frozenset({REVIEWER}), leads=frozenset({LEAD}))
 TallyRows = dict[tuple[str, str, str], tuple[int, float]]
 
@@ -224,3 +229,29 @@ def test_the_migration_fills_waits_and_tallies_from_the_rows_before_it(tmp_path:
         (decided, "billing", "auto"): (1, 0.0),
         (decided, "billing", "rejected:wrong_facts"): (1, 0.0),
     }
+
+
+def test_the_cli_rebuilds_the_tallies_of_rows_written_around_signoff(database_url: str) -> None:
+    engine = sa.create_engine(sync_url(database_url))
+    created = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+    try:
+        with Session(engine) as session:
+            session.add(stored_item("itm_cli1", ItemState.RECEIVED, created_at=created))
+            session.commit()
+    finally:
+        engine.dispose()
+    assert _tallies(database_url) == {}  # written directly: nothing counted it
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "rebuild-stats"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stats rebuilt: 1 hourly tallies" in done.stdout
+    assert [(metric, count) for (_, _, metric), (count, _) in _tallies(database_url).items()] == [
+        ("received", 1)
+    ]
