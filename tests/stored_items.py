@@ -3,6 +3,7 @@ with neutral values, everything the test is about passed in."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,5 +43,19 @@ def rebuild_tallies(url: str) -> int:
     try:
         with engine.begin() as connection:
             return rebuild(connection)
+    finally:
+        engine.dispose()
+
+
+def insert_at_schema(url: str, items: Sequence[Item]) -> None:
+    """Write ``items`` into a database migrated only part way (a migration test's "before"):
+    only the columns its ``item`` table has yet, read from the table itself."""
+    engine = sa.create_engine(sync_url(url))
+    try:
+        table = sa.Table("item", sa.MetaData(), autoload_with=engine)
+        with engine.begin() as connection:
+            for item in items:
+                values = {column.name: getattr(item, column.name) for column in table.columns}
+                connection.execute(table.insert().values(values))
     finally:
         engine.dispose()

@@ -4,30 +4,19 @@ append-only triggers is detected and located."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from bot.database import sync_url
+from tests.bot_cli import run_bot
 from tests.server_harness import RunningServer
 from tests.ticket_factory import password_ticket, refund_ticket
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "audit", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_bot("audit", *args, database_url=database_url)
 
 
 def _tamper(database_url: str, statement: str) -> None:

@@ -15,7 +15,7 @@ from bot.database import create_engine, is_sqlite, migrate, session_factory, syn
 from bot.edit_stats import edit_size, edit_stats, reject_reasons
 from bot.item_states import DecisionOutcome, ItemState
 from bot.models import Decision, Item
-from tests.stored_items import rebuild_tallies, stored_item
+from tests.stored_items import insert_at_schema, rebuild_tallies, stored_item
 
 # Monday 2026-11-23 00:00 UTC starts ISO week 48; the Sunday before ends week 47.
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -110,13 +110,9 @@ def test_the_migration_sizes_the_edits_approved_before_it(tmp_path: Path) -> Non
     waiting = _item(3, "refunds", ItemState.PENDING_REVIEW, decided, None)
     waiting.edited_by = "U0EDITOR"  # edited, not approved yet: sized when approved
     waiting.ai_reply, waiting.draft_reply = "a b", "a c"
+    insert_at_schema(url, [rewritten, unchanged, waiting])
     engine = sa.create_engine(sync_url(url))
     try:
-        item = sa.Table("item", sa.MetaData(), autoload_with=engine)
-        with engine.begin() as connection:
-            for row in (rewritten, unchanged, waiting):
-                values = {column.name: getattr(row, column.name) for column in item.columns}
-                connection.execute(item.insert().values(values))
         migrate(url, "0008")
         with engine.connect() as connection:
             found = connection.execute(sa.text("SELECT id, edit_size FROM item")).all()

@@ -4,9 +4,6 @@ equal what a rebuild from the rows computes; the stats read from them count each
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,12 +27,12 @@ from bot.stat_tally import Metric, hour_of, rejected_metric, wait_seconds
 from bot.threshold_store import seed_thresholds
 from bot.tickets import TicketIn
 from policies.reject_reasons import RejectReason
+from tests.bot_cli import run_bot
 from tests.server_harness import LEAD, REVIEWER, make_settings
-from tests.stored_items import rebuild_tallies, stored_item
+from tests.stored_items import insert_at_schema, rebuild_tallies, stored_item
 from tests.test_pipeline_execution import ScriptedExecutor
 from tests.ticket_factory import password_ticket, refund_ticket
 
-ROOT = Path(__file__).resolve().parent.parent
 ROLES = Roles(user_id=REVIEWER, reviewers=frozenset({REVIEWER}), leads=frozenset({LEAD}))
 TallyRows = dict[tuple[str, str, str], tuple[int, float]]
 
@@ -194,14 +191,11 @@ def test_the_migration_fills_waits_and_tallies_from_the_rows_before_it(tmp_path:
             category="billing",
         ),
     ]
+    insert_at_schema(url, rows)
     engine = sa.create_engine(sync_url(url))
     try:
-        item = sa.Table("item", sa.MetaData(), autoload_with=engine)
         decision = sa.Table("decision", sa.MetaData(), autoload_with=engine)
         with engine.begin() as connection:
-            for row in rows:
-                values = {column.name: getattr(row, column.name) for column in item.columns}
-                connection.execute(item.insert().values(values))
             for item_id, outcome, reason_code in (
                 ("itm_mig1", "auto_approved", None),
                 ("itm_mig2", "rejected", "wrong_facts"),
@@ -241,15 +235,7 @@ def test_the_cli_rebuilds_the_tallies_of_rows_written_around_signoff(database_ur
     finally:
         engine.dispose()
     assert _tallies(database_url) == {}  # written directly: nothing counted it
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url}
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "rebuild-stats"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_bot("rebuild-stats", database_url=database_url)
     assert done.returncode == 0, done.stderr
     assert "stats rebuilt: 1 hourly tallies" in done.stdout
     assert [(metric, count) for (_, _, metric), (count, _) in _tallies(database_url).items()] == [

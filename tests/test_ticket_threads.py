@@ -21,7 +21,7 @@ from bot.models import Item
 from bot.stale_drafts import newer_events, older_pending_drafts
 from bot.ticket_threads import MAX_KEY, thread_key
 from bot.tickets import TicketIn
-from tests.stored_items import stored_item
+from tests.stored_items import insert_at_schema, stored_item
 from tests.ticket_factory import refund_ticket
 
 
@@ -76,13 +76,9 @@ def test_the_migration_keys_the_items_stored_before_it(tmp_path: Path) -> None:
         stored_item("itm_thr1", ItemState.PENDING_REVIEW, extra={"ticket_id": "Z-9"}),
         stored_item("itm_thr2", ItemState.EXECUTED, external_id="T-77"),
     ]
+    insert_at_schema(url, rows)
     engine = sa.create_engine(sync_url(url))
     try:
-        item = sa.Table("item", sa.MetaData(), autoload_with=engine)
-        with engine.begin() as connection:
-            for row in rows:
-                values = {column.name: getattr(row, column.name) for column in item.columns}
-                connection.execute(item.insert().values(values))
         migrate(url, "0010")
         with engine.connect() as connection:
             query = sa.text("SELECT id, thread_key FROM item ORDER BY id")
