@@ -22,7 +22,7 @@ from bot.logging_setup import get_logger
 from bot.metrics import Metrics
 from bot.openai_classifier import OpenAIClassifier
 from bot.settings import Settings
-from bot.slack_client import build_slack_client
+from bot.slack_client import build_slack_client, open_slack_session
 from bot.vendors.executors import build_vendor_executors, unconfigured_sources
 from bot.vendors.settings import VendorSettings
 
@@ -100,9 +100,11 @@ async def open_runtime(
     http = httpx.AsyncClient(timeout=settings.action_timeout_seconds)
     metrics = Metrics()
     publisher = None
+    slack_session = None
     if settings.slack_bot_token is not None and settings.review_channel:
+        slack_session = open_slack_session()
         publisher = CardPublisher(
-            build_slack_client(settings, metrics.slack_retries),
+            build_slack_client(settings, metrics.slack_retries, session=slack_session),
             settings.review_channel,
             session_factory(engine),
             metrics.slack_errors,
@@ -128,4 +130,6 @@ async def open_runtime(
         if owned_classifier and isinstance(chosen, OpenAIClassifier):
             await chosen.aclose()
         await http.aclose()
+        if slack_session is not None:
+            await slack_session.close()
         await engine.dispose()

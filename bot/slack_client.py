@@ -3,12 +3,17 @@
 slack_sdk retries only connection errors by default; a 429 must be retried after ``Retry-After``
 and a 5xx after a short back-off, or a busy Slack drops our cards on the floor. Each retry is
 counted so ``/metrics`` shows when Slack pushes back.
+
+Without a ``session`` slack_sdk opens (and closes) an aiohttp session for every call, so every
+card, update and ephemeral answer paid for a new TCP and TLS connection to Slack; the runtime
+passes one session for its lifetime, and Bolt hands it on to each request's client.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from prometheus_client import Counter
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -60,7 +65,21 @@ def _counted(handler: AsyncRetryHandler, counter: Counter, reason: str) -> Async
     return handler
 
 
-def build_slack_client(settings: Settings, retries: Counter | None = None) -> AsyncWebClient:
+# slack_sdk's per-call timeout does not apply to a session passed in: the session carries it.
+TIMEOUT_SECONDS = 10
+
+
+def open_slack_session() -> aiohttp.ClientSession:
+    """One keep-alive session for every Web API call of a runtime (call inside its loop)."""
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
+
+
+def build_slack_client(
+    settings: Settings,
+    retries: Counter | None = None,
+    *,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     handlers: list[tuple[AsyncRetryHandler, str]] = [
         (AsyncConnectionErrorRetryHandler(max_retry_count=2), "connection_error"),
@@ -70,7 +89,8 @@ def build_slack_client(settings: Settings, retries: Counter | None = None) -> As
     return AsyncWebClient(
         token=token,
         base_url=settings.slack_api_url,
-        timeout=10,
+        timeout=TIMEOUT_SECONDS,
+        session=session,
         retry_handlers=[
             _counted(handler, retries, reason) if retries is not None else handler
             for handler, reason in handlers

@@ -72,9 +72,15 @@ class _Server(QuietServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """Parses a request and hands it to FakeSlack; HTTP/1.0 so no idle keep-alive sockets linger."""
+    """Parses a request and hands it to FakeSlack; HTTP/1.0 so no idle keep-alive sockets linger,
+    unless the fake was made with ``keep_alive=True`` (as slack.com keeps connections open)."""
 
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        if self.server.fake.keep_alive:
+            self.protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:
         self._handle()
@@ -92,6 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
         params: dict[str, Any] = dict(parse_qsl(split.query, keep_blank_values=True))
         params.update(_parse_body(raw, self.headers.get("Content-Type", "")))
         fake = self.server.fake
+        with fake._lock:
+            fake._peers.add(self.client_address)
         path = split.path
         if path.startswith("/api/"):
             method = unquote(path[len("/api/") :]).strip("/")
@@ -154,7 +162,9 @@ def _maybe_json(value: str) -> object:
 class FakeSlack(LoopbackServer):
     """Slack Web API stand-in on 127.0.0.1; point slack_sdk clients at `api_url`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
+        self.keep_alive = keep_alive
+        self._peers: set[tuple[str, int]] = set()
         self.usergroup_members: dict[str, list[str]] = {}
         self.rate_limit_per_channel: float | None = None
         self._lock = threading.Lock()
@@ -180,6 +190,12 @@ class FakeSlack(LoopbackServer):
         return f"http://127.0.0.1:{self.port}/response/{name}"
 
     # -- inspection ------------------------------------------------------------------------
+
+    @property
+    def connections(self) -> int:
+        """How many TCP connections the calls so far came over."""
+        with self._lock:
+            return len(self._peers)
 
     def calls(self, method: str | None = None) -> list[SlackCall]:
         """Recorded calls (including failed ones), optionally only those of one method."""
