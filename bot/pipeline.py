@@ -37,7 +37,7 @@ from bot.runtime import Runtime
 from bot.slack_text import safe
 from bot.spot_checks import post_spot_check_if_chosen
 from bot.stale_drafts import mark_older_drafts_stale
-from bot.stat_tally import Metric, count_events, decision_metrics
+from bot.stat_tally import Metric, count_decision, count_events
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
@@ -319,16 +319,8 @@ class Pipeline:
                 evidence=evidence_summary(autonomy.state, autonomy.policy),
             )
             if route.route == Route.AUTO:
-                await count_events(
-                    session,
-                    now,
-                    decision_metrics(
-                        DecisionOutcome.AUTO_APPROVED,
-                        edited=False,
-                        route_policy=route.policy,
-                        reason_code=None,
-                    ),
-                    category=item.category,
+                await count_decision(
+                    session, decision, category=item.category, route_policy=route.policy
                 )
             return await self._moved(session, item.id)
 

@@ -31,7 +31,7 @@ from bot.models import Decision, Item, utcnow
 from bot.outcomes import is_merged
 from bot.reviewer_roster import Roles
 from bot.stale_drafts import mark_merged, mark_stale_if_superseded, newer_events, redraft_body
-from bot.stat_tally import count_events, decision_metrics, wait_seconds
+from bot.stat_tally import count_decision, wait_seconds
 from policies.approvers import approval_refusal
 from policies.quorum import (
     ApprovalRequirement,
@@ -240,14 +240,8 @@ async def _count_approval(
         version=values.get("draft_version", item.draft_version),
         **event_detail,
     )
-    await count_events(
-        session,
-        now,
-        decision_metrics(
-            DecisionOutcome.APPROVED, edited=edited, route_policy=None, reason_code=None
-        ),
-        category=item.category,
-        total=values.get("edit_size") or 0.0,
+    await count_decision(
+        session, decision, category=item.category, edited=edited, edit_size=values.get("edit_size")
     )
     return ReviewResult(ReviewStatus.RECORDED, "Approved.")
 
@@ -409,17 +403,7 @@ async def reject(
                 reason_code=reason.value,
                 reason=detail,
             )
-            await count_events(
-                session,
-                now,
-                decision_metrics(
-                    DecisionOutcome.REJECTED,
-                    edited=False,
-                    route_policy=None,
-                    reason_code=reason.value,
-                ),
-                category=item.category,
-            )
+            await count_decision(session, decision, category=item.category)
             result = ReviewResult(ReviewStatus.RECORDED, f"Rejected ({reason.label}).")
     return await _with_item(result, sessions, item_id)
 

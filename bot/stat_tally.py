@@ -36,6 +36,7 @@ __all__ = [
     "Metric",
     "TallyKey",
     "TallySum",
+    "count_decision",
     "count_events",
     "decision_metrics",
     "hour_of",
@@ -128,6 +129,24 @@ async def count_events(
         },
     )
     await session.execute(statement, rows)
+
+
+async def count_decision(
+    session: AsyncSession,
+    decision: Decision,
+    *,
+    category: str | None,
+    edited: bool = False,
+    route_policy: str | None = None,
+    edit_size: float | None = None,
+) -> None:
+    """Count ``decision`` (at its own time) in the metrics :func:`decision_metrics` gives it."""
+    metrics = decision_metrics(
+        decision.outcome, edited=edited, route_policy=route_policy, reason_code=decision.reason_code
+    )
+    await count_events(
+        session, decision.created_at, metrics, category=category, total=edit_size or 0.0
+    )
 
 
 @dataclass(frozen=True)
