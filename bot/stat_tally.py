@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -76,7 +76,8 @@ class TallyKey:
 
 
 def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
+    """The start of ``moment``'s UTC hour (in UTC: an hour is not whole in every zone)."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def wait_seconds(decided: datetime, review_started: datetime | None, created: datetime) -> float:

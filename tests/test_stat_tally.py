@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -167,6 +167,8 @@ def test_periods_start_on_the_hour_and_say_when() -> None:
     assert label == "the last 7d (since Tue 24 Nov 12:00 UTC)"
     assert parse_period("12h", now)[0] == datetime(2026, 12, 1, 0, tzinfo=UTC)
     assert hour_of(now) == datetime(2026, 12, 1, 12, tzinfo=UTC)
+    india = timezone(timedelta(hours=5, minutes=30))
+    assert hour_of(now.astimezone(india)) == datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 
 def test_a_wait_runs_from_the_start_of_review_or_else_creation() -> None:
