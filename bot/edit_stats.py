@@ -26,8 +26,8 @@ def edit_size(original: str | None, edited: str | None) -> float:
 class EditCell:
     approved: int = 0
     edited: int = 0
+    # The sum of the edited approvals' sizes (every edit is sized at approval).
     size_total: float = 0.0
-    sized: int = 0
 
     @property
     def rate(self) -> float:
@@ -35,7 +35,7 @@ class EditCell:
 
     @property
     def mean_size(self) -> float:
-        return self.size_total / self.sized if self.sized else 0.0
+        return self.size_total / self.edited if self.edited else 0.0
 
 
 def week_of(moment: date) -> str:
@@ -67,7 +67,6 @@ async def edit_stats(
         cell.approved += row.count
         if row.metric == Metric.APPROVED_EDITED:
             cell.edited += row.count
-            cell.sized += row.count
             cell.size_total += row.total
     return {category: dict(weeks) for category, weeks in table.items()}
 
