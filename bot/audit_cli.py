@@ -1,4 +1,4 @@
-"""``python -m bot audit verify|export``: for operators and compliance teams."""
+"""``python -m bot audit verify|export|prompt``: for operators and compliance teams."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import typer
 
 from bot.audit import ChainReport, iter_events, verify_chain
 from bot.database import create_engine, session_factory
+from bot.models import PromptText
+from bot.prompt_store import stored_prompt
 
 audit_app = typer.Typer(help="Check and export the tamper-evident audit log.", no_args_is_help=True)
 
@@ -67,3 +69,25 @@ def export_command(
         with output.open("w", encoding="utf-8") as handle:
             count = asyncio.run(export_database(url, handle))
     typer.echo(f"exported {count} audit rows", err=True)
+
+
+async def prompt_in_database(url: str, sha256: str) -> PromptText | None:
+    engine = create_engine(url)
+    try:
+        return await stored_prompt(session_factory(engine), sha256)
+    finally:
+        await engine.dispose()
+
+
+@audit_app.command("prompt")
+def prompt_command(
+    sha256: Annotated[str, typer.Argument(help="An item's or audit row's prompt_sha256.")],
+) -> None:
+    """Print the exact prompt (system prompt, user preamble, answer schema) behind a hash."""
+    from bot.cli import _settings
+
+    prompt = asyncio.run(prompt_in_database(_settings().database_url, sha256.strip().lower()))
+    if prompt is None:
+        typer.echo(f"no prompt with sha256 {sha256} is stored", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(prompt.model_dump(mode="json"), indent=2))

@@ -188,6 +188,21 @@ class StatTally(SQLModel, table=True):
     total: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
 
 
+class PromptText(SQLModel, table=True):
+    """The exact instructions sent with each assessment, once per hash: items and audit rows
+    name the prompt by ``prompt_sha256``, and this row says what that prompt was."""
+
+    __tablename__ = "prompt_text"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    version: str = Field(max_length=32)
+    system_prompt: str = Field(sa_column=Column(Text, nullable=False))
+    user_preamble: str = Field(sa_column=Column(Text, nullable=False))
+    # The JSON schema of the structured answer (part of what the model was asked for).
+    answer_schema: str = Field(sa_column=Column(Text, nullable=False))
+    first_used_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only record of every step and every human decision (database triggers refuse
     UPDATE and DELETE)."""

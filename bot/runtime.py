@@ -21,6 +21,7 @@ from bot.heuristic_classifier import HeuristicClassifier
 from bot.logging_setup import get_logger
 from bot.metrics import Metrics
 from bot.openai_classifier import OpenAIClassifier
+from bot.prompt_store import remember_prompt
 from bot.settings import Settings
 from bot.slack_client import build_slack_client, open_slack_session
 from bot.vendors.executors import build_vendor_executors, unconfigured_sources
@@ -114,11 +115,14 @@ async def open_runtime(
     chosen = classifier or build_classifier(settings)
     if vendors is not None:
         _log_vendor_setup(vendors, fallback_configured=bool(settings.action_url))
+    sessions = session_factory(engine)
     try:
+        if isinstance(chosen, OpenAIClassifier):
+            await remember_prompt(sessions)  # what its items' prompt_sha256 will name
         yield Runtime(
             settings=settings,
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=sessions,
             classifier=chosen,
             executor=build_executor(settings, http, vendors),
             publisher=publisher,

@@ -16,18 +16,25 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot import openai_classifier
 from bot.assessment import AssessmentUnavailable
+from bot.database import create_engine, session_factory
+from bot.models import PromptText
 from bot.openai_classifier import (
     MAX_OUTPUT_TOKENS,
     PROMPT_SHA256,
+    PROMPT_VERSION,
     SYSTEM_PROMPT,
     LlmAssessmentUnavailable,
     OpenAIClassifier,
 )
+from bot.prompt_store import remember_prompt
 from bot.tickets import TicketIn
 from policies.risk_levels import RiskLevel
+from tests.bot_cli import run_bot
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.openai_api import (
     Behaviour,
@@ -666,3 +673,34 @@ def test_a_customer_known_only_by_an_id_is_greeted_as_there() -> None:
     model_input = openai_classifier.build_model_input(ticket)
     block = json.loads(model_input.user_message.split("<ticket>", 1)[1].split("</ticket>", 1)[0])
     assert block["customer"]["first_name"] == "there"
+
+
+def test_the_prompt_behind_each_assessment_is_stored_once_and_shown_to_auditors(
+    llm_server: tuple[RunningServer, FakeOpenAI], database_url: str
+) -> None:
+    server, model = llm_server
+    item_id = _submit(server, ticket_dict("ok"))
+    item = server.wait_for_state(item_id, "executed", "pending_review")
+    assert item.llm_usage is not None and item.llm_usage["prompt_sha256"] == PROMPT_SHA256
+    shown = run_bot("audit", "prompt", PROMPT_SHA256, database_url=database_url)
+    assert shown.returncode == 0, shown.stderr
+    prompt = json.loads(shown.stdout)
+    # Exactly what the model was sent: the system message, and the start of the user's.
+    (request,) = model.requests
+    assert prompt["system_prompt"] == request.message_text("system")
+    assert request.message_text("user").startswith(prompt["user_preamble"])
+    assert prompt["version"] == PROMPT_VERSION and json.loads(prompt["answer_schema"])
+    missing = run_bot("audit", "prompt", "0" * 64, database_url=database_url)
+    assert missing.returncode == 1 and "no prompt with sha256" in missing.stderr
+    # Another instance starting on the same database keeps the one row.
+    asyncio.run(_remember_again(database_url))
+    with Session(server.db) as session:
+        assert session.execute(select(func.count()).select_from(PromptText)).scalar_one() == 1
+
+
+async def _remember_again(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await remember_prompt(session_factory(engine))
+    finally:
+        await engine.dispose()
