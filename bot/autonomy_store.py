@@ -173,6 +173,8 @@ class Revocation:
     item_id: str
     why: str
     actor: str
+    # The lead whose allow pin this revocation cleared (a human's no outranks a standing yes).
+    pin_cleared_of: str | None = None
 
 
 async def record_outcome(
@@ -230,7 +232,9 @@ async def record_outcome(
     why = _revoke_why(outcome, source)
     row.reset_at = at
     row.reset_reason = f"{why} on `{item_id}`"
+    pin_cleared_of = None
     if row.pin == Pin.ALLOW:
+        pin_cleared_of = row.pinned_by or "a lead"
         row.pin, row.pinned_by, row.pinned_at = Pin.NONE.value, actor, at
     row.trusted = False
     row.updated_at = utcnow()
@@ -243,8 +247,10 @@ async def record_outcome(
         bucket=bucket,
         why=why,
         was_trusted=was_trusted,
+        allow_pin_cleared=pin_cleared_of is not None,
     )
-    return True, Revocation(bucket, item_id, why, actor) if was_trusted else None
+    revocation = Revocation(bucket, item_id, why, actor, pin_cleared_of)
+    return True, revocation if was_trusted else None
 
 
 def _revoke_why(outcome: ReviewOutcome, source: str) -> str:
@@ -369,7 +375,17 @@ def revocation_text(revocation: Revocation) -> str:
         f":warning: Autonomy revoked for `{revocation.bucket}` after {revocation.why}{who} "
         f"(item `{revocation.item_id}`). Its items go to review again until they earn it back; "
         "`/signoff autonomy` shows the evidence."
+        + (
+            f" The allow pin{_pinned_by(revocation.pin_cleared_of)} was cleared with it; "
+            f"`/signoff autonomy pin {revocation.bucket} allow` sets it again."
+            if revocation.pin_cleared_of is not None
+            else ""
+        )
     )
+
+
+def _pinned_by(lead: str) -> str:
+    return f" set by <@{lead}>" if lead.startswith(("U", "W")) else ""
 
 
 def evidence_summary(state: BucketState, policy: AutonomyPolicy) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from bot.autonomy_store import (
     load_learning_settings,
     parse_policy_value,
     review_outcome_of,
+    revocation_text,
     sync_review_outcomes,
 )
 from bot.database import transaction
@@ -169,7 +170,9 @@ async def test_sync_records_each_review_once_and_revokes_a_trusted_bucket(rt: Ru
 
 async def test_a_material_edit_revokes_and_clears_an_allow_pin(rt: Runtime) -> None:
     async with transaction(rt.sessions) as session:
-        session.add(AutonomyBucket(key=BUCKET, pin=Pin.ALLOW.value, updated_at=utcnow()))
+        session.add(
+            AutonomyBucket(key=BUCKET, pin=Pin.ALLOW.value, pinned_by=LEAD, updated_at=utcnow())
+        )
     minor = await _reviewed(
         rt,
         DecisionOutcome.APPROVED,
@@ -191,7 +194,11 @@ async def test_a_material_edit_revokes_and_clears_an_allow_pin(rt: Runtime) -> N
     )
     revoked = await sync_review_outcomes(rt.sessions, POLICY)
     assert [r.item_id for r in revoked] == [material]
-    assert revoked[0].why == "a material edit"
+    assert revoked[0].why == "a material edit" and revoked[0].pin_cleared_of == LEAD
+    # The leads are told the pin went with the trust, and how to set it again.
+    told = revocation_text(revoked[0])
+    assert f"The allow pin set by <@{LEAD}> was cleared" in told
+    assert f"`/signoff autonomy pin {BUCKET} allow`" in told
     async with rt.sessions() as session:
         row = await session.get(AutonomyBucket, BUCKET)
         rows = (
