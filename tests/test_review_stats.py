@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from bot.database import create_engine, session_factory, transaction
 from bot.item_states import DecisionOutcome, ItemState
 from bot.models import Decision, Item
-from bot.review_stats import review_stats
+from bot.review_stats import ReviewStats, review_stats
 from bot.stat_tally import wait_seconds
 from tests.stored_items import rebuild_tallies, stored_item
 
@@ -74,14 +74,17 @@ async def _seed(url: str) -> None:
     rebuild_tallies(url)
 
 
-async def test_stats_count_the_events_of_the_period(database_url: str) -> None:
-    await _seed(database_url)
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
+async def _week(url: str) -> ReviewStats:
+    engine = create_engine(url)
     try:
-        found = await review_stats(sessions, SINCE, "week")
+        return await review_stats(session_factory(engine), SINCE, "week")
     finally:
         await engine.dispose()
+
+
+async def test_stats_count_the_events_of_the_period(database_url: str) -> None:
+    await _seed(database_url)
+    found = await _week(database_url)
     assert (found.received, found.auto, found.approved, found.approved_after_edit) == (7, 1, 3, 1)
     assert (found.rejected, found.expired, found.failed, found.pending) == (1, 1, 1, 1)
     assert found.median_minutes is not None
@@ -90,10 +93,5 @@ async def test_stats_count_the_events_of_the_period(database_url: str) -> None:
 
 
 async def test_stats_of_an_empty_period(database_url: str) -> None:
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
-    try:
-        found = await review_stats(sessions, SINCE, "week")
-    finally:
-        await engine.dispose()
+    found = await _week(database_url)
     assert found.received == 0 and found.median_minutes is None
