@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Connection, Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -77,6 +77,13 @@ async def lock_chain(session: AsyncSession) -> None:
     else:
         await session.execute(text("SELECT 1"))
     _remember_chain(session, None)
+
+
+def lock_chain_sync(connection: Connection) -> None:
+    """:func:`lock_chain` for a plain (synchronous) connection: migrations and the CLI. On
+    SQLite the transaction's first write takes the one writer lock instead."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK, {"key": _CHAIN_LOCK})
 
 
 def _remember_chain(session: AsyncSession, last_hash: str | None) -> None:

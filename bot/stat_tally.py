@@ -28,6 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot import audit
 from bot.item_states import DecisionOutcome, ItemState
 from bot.models import Decision, Item, StatTally
 from policies.autonomy import EARNED_AUTONOMY, PINNED_ALLOW
@@ -213,10 +214,16 @@ def rebuild(connection: Connection) -> int:
     """Recompute every tally row from the items and decisions (synchronous: migrations and the
     CLI run it on a plain connection). Returns how many rows it wrote.
 
+    Safe beside running instances: every live count is made while its transaction holds the
+    audit chain, and this takes the chain first (on SQLite the delete below takes the one writer
+    lock), so no event is counted in between the read of the rows and the write of the sums.
+
     Exact for received items, decisions and expiries. A failure is counted at the item's last
     update and only while the item is still failed: a failure a lead's Retry later turned into a
     success was counted live but cannot be seen in the rows any more.
     """
+    audit.lock_chain_sync(connection)
+    connection.execute(delete(StatTally))
     counts: Counter[TallyKey] = Counter()
     totals: defaultdict[TallyKey, float] = defaultdict(float)
 
@@ -251,7 +258,6 @@ def rebuild(connection: Connection) -> int:
         at = (decided_at or updated_at) if expired else updated_at
         metric = Metric.EXPIRED if expired else Metric.FAILED
         counts[TallyKey(hour_of(at), category or NO_CATEGORY, metric)] += 1
-    connection.execute(delete(StatTally))
     rows = [
         {
             "hour": key.hour,

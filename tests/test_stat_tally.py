@@ -3,6 +3,7 @@ equal what a rebuild from the rows computes; the stats read from them count each
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -12,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bot.database import migrate, sync_url
+from bot import audit
+from bot.database import create_engine, migrate, session_factory, sync_url, transaction
 from bot.follow_up import run_follow_ups
 from bot.item_states import ItemState
 from bot.item_store import claim, get_item, ingest
@@ -243,3 +245,30 @@ def test_the_cli_rebuilds_the_tallies_of_rows_written_around_signoff(database_ur
     assert [(metric, count) for (_, _, metric), (count, _) in _tallies(database_url).items()] == [
         ("received", 1)
     ]
+
+
+async def test_a_rebuild_waits_for_a_transaction_that_is_counting(database_url: str) -> None:
+    """A live count happens while its transaction holds the audit chain; a rebuild beside
+    running instances takes the chain first, so it reads the rows only after that commit."""
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    created = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+    try:
+        async with transaction(sessions) as session:
+            session.add(stored_item("itm_wait1", ItemState.RECEIVED, created_at=created))
+        rebuilt: list[int] = []
+        async with transaction(sessions) as session:
+            await audit.lock_chain(session)  # a live writer mid-transaction
+            session.add(stored_item("itm_wait2", ItemState.RECEIVED, created_at=created))
+            await session.flush()
+            rebuilding = asyncio.create_task(
+                asyncio.to_thread(lambda: rebuilt.append(rebuild_tallies(database_url)))
+            )
+            await asyncio.sleep(0.5)
+            assert not rebuilding.done()  # waiting for the chain, not reading around it
+        await rebuilding
+    finally:
+        await engine.dispose()
+    assert rebuilt == [1]
+    # Both items are counted: the rebuild read the rows after the writer's commit.
+    assert [count for (_, _, _), (count, _) in _tallies(database_url).items()] == [2]
