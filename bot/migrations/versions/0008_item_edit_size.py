@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from alembic import op
 
 from bot.edit_stats import edit_size
+from bot.row_batches import in_batches
 
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_BATCH = 1000
 _APPROVED = ("approved", "executing", "executed", "failed")
 
 
@@ -40,21 +40,12 @@ def upgrade() -> None:
         sa.column("edit_size", sa.Float),
     )
     connection = op.get_bind()
-    after = ""
-    while True:
-        rows = connection.execute(
-            sa.select(item.c.id, item.c.ai_reply, item.c.draft_reply, item.c.approved_reply)
-            .where(
-                item.c.edited_by.is_not(None),
-                item.c.state.in_(_APPROVED),
-                item.c.edit_size.is_(None),
-                item.c.id > after,
-            )
-            .order_by(item.c.id)
-            .limit(_BATCH)
-        ).all()
-        if not rows:
-            return
+    query = sa.select(item.c.id, item.c.ai_reply, item.c.draft_reply, item.c.approved_reply).where(
+        item.c.edited_by.is_not(None),
+        item.c.state.in_(_APPROVED),
+        item.c.edit_size.is_(None),
+    )
+    for rows in in_batches(connection, query, item.c.id):
         for item_id, ai_reply, draft_reply, approved_reply in rows:
             original = ai_reply if ai_reply is not None else draft_reply
             connection.execute(
@@ -62,7 +53,6 @@ def upgrade() -> None:
                 .where(item.c.id == item_id)
                 .values(edit_size=edit_size(original, approved_reply or draft_reply))
             )
-        after = rows[-1][0]
 
 
 def downgrade() -> None:

@@ -16,14 +16,13 @@ import sqlalchemy as sa
 from alembic import op
 
 from bot.models import UTCDateTime
+from bot.row_batches import in_batches
 from bot.stat_tally import rebuild, wait_seconds
 
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_BATCH = 1000
 
 
 def _backfill_waits(connection: sa.Connection) -> None:
@@ -41,29 +40,18 @@ def _backfill_waits(connection: sa.Connection) -> None:
         sa.column("created_at", UTCDateTime()),
         sa.column("review_started_at", UTCDateTime()),
     )
-    after = 0
-    while True:
-        rows = connection.execute(
-            sa.select(
-                decision.c.id,
-                decision.c.created_at,
-                item.c.review_started_at,
-                item.c.created_at,
-            )
-            .join(item, item.c.id == decision.c.item_id)
-            .where(decision.c.outcome != "auto_approved", decision.c.id > after)
-            .order_by(decision.c.id)
-            .limit(_BATCH)
-        ).all()
-        if not rows:
-            return
+    query = (
+        sa.select(decision.c.id, decision.c.created_at, item.c.review_started_at, item.c.created_at)
+        .join(item, item.c.id == decision.c.item_id)
+        .where(decision.c.outcome != "auto_approved")
+    )
+    for rows in in_batches(connection, query, decision.c.id):
         connection.execute(
             decision.update()
             .where(decision.c.id == sa.bindparam("decision_id"))
             .values(wait_seconds=sa.bindparam("wait")),
             [{"decision_id": row[0], "wait": wait_seconds(row[1], row[2], row[3])} for row in rows],
         )
-        after = rows[-1][0]
 
 
 def upgrade() -> None:

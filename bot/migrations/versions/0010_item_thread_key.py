@@ -18,14 +18,13 @@ import sqlalchemy as sa
 from alembic import op
 
 from bot.models import JSONType
+from bot.row_batches import in_batches
 from bot.ticket_threads import thread_key
 
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_BATCH = 1000
 
 
 def upgrade() -> None:
@@ -40,23 +39,14 @@ def upgrade() -> None:
         sa.column("thread_key", sa.String),
     )
     connection = op.get_bind()
-    after = ""
-    while True:
-        rows = connection.execute(
-            sa.select(item.c.id, item.c.source, item.c.extra, item.c.external_id)
-            .where(item.c.id > after)
-            .order_by(item.c.id)
-            .limit(_BATCH)
-        ).all()
-        if not rows:
-            break
+    query = sa.select(item.c.id, item.c.source, item.c.extra, item.c.external_id)
+    for rows in in_batches(connection, query, item.c.id):
         connection.execute(
             item.update()
             .where(item.c.id == sa.bindparam("item_id"))
             .values(thread_key=sa.bindparam("key")),
             [{"item_id": row[0], "key": thread_key(row[1], row[2] or {}, row[3])} for row in rows],
         )
-        after = rows[-1][0]
     op.create_index("ix_item_thread_key_created_at", "item", ["thread_key", "created_at"])
 
 
