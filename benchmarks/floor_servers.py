@@ -28,8 +28,9 @@ from sqlalchemy import text
 
 from benchmarks.harness import BOT_TOKEN, SIGNING_SECRET, WEBHOOK_SECRET
 from bot import signing
-from bot.approval_card import APPROVE_ACTION
-from bot.database import create_engine
+from bot.errors import SignatureError
+from bot.slack.card import APPROVE_ACTION
+from bot.store.database import create_engine
 
 
 def slack_floor() -> FastAPI:
@@ -85,7 +86,7 @@ def ingest_floor() -> FastAPI:
                 signature=request.headers.get(signing.SIGNATURE_HEADER),
                 body=body,
             )
-        except signing.SignatureError as exc:
+        except SignatureError as exc:
             return JSONResponse({"error": str(exc)}, status_code=401)
         row_id = uuid.uuid4().hex
         async with engine.begin() as connection:

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from benchmarks.harness import REVIEW_CHANNEL, REVIEWER
 from benchmarks.loadgen import Request
-from bot.approval_card import APPROVE_ACTION
+from bot.slack.card import APPROVE_ACTION
 
 FORM = "application/x-www-form-urlencoded"
 

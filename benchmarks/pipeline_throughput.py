@@ -23,7 +23,7 @@ from benchmarks import harness
 from benchmarks.fakes import BenchOpenAI
 from benchmarks.loadgen import Plan, run_load, summarise
 from benchmarks.payloads import ticket_request
-from bot.database import sync_url
+from bot.store.database import sync_url
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 

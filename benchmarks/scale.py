@@ -29,8 +29,8 @@ from benchmarks import harness
 from benchmarks.payloads import command_request
 from benchmarks.seed import copy_rows, item_row
 from benchmarks.stats import summarise_ms
-from bot.database import sync_url
-from bot.stat_tally import rebuild
+from bot.store.database import sync_url
+from bot.store.stat_tally import rebuild
 from tests.fakes.slack_api import FakeSlack
 from tests.signatures import slack_headers
 

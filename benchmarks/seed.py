@@ -16,9 +16,9 @@ import psycopg
 from sqlalchemy import create_engine, insert
 
 from benchmarks.harness import REVIEW_CHANNEL
-from bot.database import sync_url
-from bot.models import Item
-from bot.ticket_threads import thread_key
+from bot.store.database import sync_url
+from bot.store.models import Item
+from bot.store.ticket_threads import thread_key
 
 _JSON_COLUMNS = ("requested_action", "extra", "reasons", "proposed_action", "execution_result")
 _START = datetime(2026, 1, 1, tzinfo=UTC)

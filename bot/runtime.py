@@ -13,17 +13,19 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.action_sink import Executor, ExecutorRouter, GenericActionSink, LogOnlyExecutor
-from bot.assessment import Classifier
-from bot.card_publisher import CardPublisher
-from bot.database import SessionFactory, create_engine, session_factory
-from bot.heuristic_classifier import HeuristicClassifier
+from bot.actions.sink import Executor, ExecutorRouter, GenericActionSink, LogOnlyExecutor
+from bot.assess.assessment import Classifier
+from bot.assess.heuristic import HeuristicClassifier
+from bot.assess.openai_classifier import OpenAIClassifier, prompt_record
 from bot.logging_setup import get_logger
-from bot.metrics import Metrics
-from bot.openai_classifier import OpenAIClassifier
-from bot.prompt_store import remember_prompt
+from bot.review.roster import ReviewerRoster
 from bot.settings import Settings
-from bot.slack_client import build_slack_client, open_slack_session
+from bot.slack.card_publisher import CardPublisher
+from bot.slack.client import build_slack_client, open_slack_session
+from bot.slack.pacing import ChannelPacer
+from bot.stats.metrics import Metrics
+from bot.store.database import SessionFactory, create_engine, session_factory
+from bot.store.prompt_store import remember_prompt
 from bot.vendors.executors import build_vendor_executors, unconfigured_sources
 from bot.vendors.settings import VendorSettings
 
@@ -40,6 +42,9 @@ class Runtime:
     publisher: CardPublisher | None
     http: httpx.AsyncClient
     metrics: Metrics
+    # Who may decide and who leads: one per runtime, so listeners and the executor's authority
+    # re-check see the same group membership.
+    roster: ReviewerRoster
     vendors: VendorSettings | None = None
 
 
@@ -104,11 +109,13 @@ async def open_runtime(
     slack_session = None
     if settings.slack_bot_token is not None and settings.review_channel:
         slack_session = open_slack_session()
+        pacer = ChannelPacer.from_settings(settings)
         publisher = CardPublisher(
-            build_slack_client(settings, metrics.slack_retries, session=slack_session),
+            build_slack_client(settings, metrics.slack_retries, session=slack_session, pacer=pacer),
             settings.review_channel,
             session_factory(engine),
             metrics.slack_errors,
+            pacer=pacer,
         )
         publisher.configure(settings)  # posting pace and digest threshold
     owned_classifier = classifier is None
@@ -118,7 +125,7 @@ async def open_runtime(
     sessions = session_factory(engine)
     try:
         if isinstance(chosen, OpenAIClassifier):
-            await remember_prompt(sessions)  # what its items' prompt_sha256 will name
+            await remember_prompt(sessions, prompt_record())  # what prompt_sha256 will name
         yield Runtime(
             settings=settings,
             engine=engine,
@@ -128,6 +135,13 @@ async def open_runtime(
             publisher=publisher,
             http=http,
             metrics=metrics,
+            roster=ReviewerRoster(
+                publisher.client if publisher is not None else None,
+                reviewers=settings.reviewers,
+                leads=settings.leads,
+                group_id=settings.reviewer_group,
+                ttl_seconds=settings.reviewer_group_ttl_seconds,
+            ),
             vendors=vendors,
         )
     finally:

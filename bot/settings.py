@@ -18,16 +18,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.errors import ConfigurationError
+
 DEFAULT_SQLITE_PATH = Path("signoff.db")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-
-
-class ConfigurationError(Exception):
-    """Settings that cannot be used; ``problems`` holds one human-readable line per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 class Settings(BaseSettings):

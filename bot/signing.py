@@ -13,13 +13,11 @@ import hashlib
 import hmac
 import time
 
+from bot.errors import SignatureError
+
 TIMESTAMP_HEADER = "X-Signoff-Timestamp"
 SIGNATURE_HEADER = "X-Signoff-Signature"
 MAX_AGE_SECONDS = 300
-
-
-class SignatureError(Exception):
-    """Why a request's signature was refused (safe to return to the sender)."""
 
 
 def signatures_match(expected: str, received: str) -> bool:

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from bot.models import utcnow
 from bot.runtime import Runtime
-from bot.worker_heartbeats import STALE_AFTER, workers_seen
+from bot.store.models import utcnow
+from bot.store.worker_heartbeats import STALE_AFTER, workers_seen
 
 router = APIRouter()
 WORKER_STALE_SECONDS = STALE_AFTER.total_seconds()

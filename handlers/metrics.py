@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from bot.metrics import CONTENT_TYPE
+from bot.stats.metrics import CONTENT_TYPE
 
 router = APIRouter()
 

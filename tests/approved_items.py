@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 from sqlmodel import col
 
-from bot.executor import idempotency_key
-from bot.item_states import DecisionOutcome, ItemState
-from bot.item_store import new_item_id
-from bot.models import AuditEvent, Decision, Item, utcnow
+from bot.actions.authorise import idempotency_key
+from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.items import new_item_id
+from bot.store.models import AuditEvent, Decision, Item, utcnow
 
 SEED_POLICY = "test_seed"
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.database import migrate, sync_url
+from bot.store.database import migrate, sync_url
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import SIGNING_SECRET, WEBHOOK_SECRET, RunningServer, start_server

@@ -22,11 +22,11 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.assessment import Classifier
-from bot.database import sync_url
-from bot.models import AuditEvent, Item
-from bot.server import create_app
+from bot.assess.assessment import Classifier
+from bot.entrypoints.server import create_app
 from bot.settings import Settings
+from bot.store.database import sync_url
+from bot.store.models import AuditEvent, Item
 from bot.vendors.settings import VendorSettings
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.database import migrate
-from bot.models import AuditEvent
+from bot.store.database import migrate
+from bot.store.models import AuditEvent
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack, SlackCall
 from tests.server_harness import RunningServer, start_server, wait_until

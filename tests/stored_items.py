@@ -9,10 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.database import sync_url
-from bot.models import Item, utcnow
-from bot.stat_tally import rebuild
-from bot.ticket_threads import thread_key
+from bot.store.database import sync_url
+from bot.store.models import Item, utcnow
+from bot.store.stat_tally import rebuild
+from bot.store.ticket_threads import thread_key
 
 
 def stored_item(

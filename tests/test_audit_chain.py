@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bot.database import sync_url
+from bot.store.database import sync_url
 from tests.bot_cli import run_bot
 from tests.server_harness import RunningServer
 from tests.ticket_factory import password_ticket, refund_ticket

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.approval_card import APPROVE_ACTION
-from bot.models import AuditEvent
+from bot.slack.card import APPROVE_ACTION
+from bot.store.models import AuditEvent
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import LEAD, REVIEWER, RunningServer, slash_command

@@ -14,9 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot import audit
-from bot.autonomy_routing import WOULD_HAVE_AUTO_APPROVED, catch_up, route_with_autonomy
-from bot.autonomy_store import (
+from bot.autonomy.evidence import (
     load_bucket_state,
     load_learning_settings,
     parse_policy_value,
@@ -24,12 +22,21 @@ from bot.autonomy_store import (
     revocation_text,
     sync_review_outcomes,
 )
-from bot.database import transaction
-from bot.item_states import DecisionOutcome, ItemState
-from bot.item_store import new_item_id
-from bot.models import AutonomyBucket, AutonomyOutcome, Decision, Item, ThresholdSetting, utcnow
+from bot.autonomy.routing import WOULD_HAVE_AUTO_APPROVED, catch_up, route_with_autonomy
+from bot.lead_settings.dry_run import replay, summary_lines
 from bot.runtime import Runtime, open_runtime
-from bot.threshold_dry_run import replay, summary_lines
+from bot.store import audit
+from bot.store.database import transaction
+from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.items import new_item_id
+from bot.store.models import (
+    AutonomyBucket,
+    AutonomyOutcome,
+    Decision,
+    Item,
+    ThresholdSetting,
+    utcnow,
+)
 from policies.autonomy import AutonomyPolicy, Pin, ReviewOutcome
 from policies.risk_levels import RiskLevel
 from policies.routing import Route, RouteDecision

@@ -8,11 +8,11 @@ import json
 from sqlalchemy import create_engine, select, update
 from sqlmodel import col
 
-from bot.approval_card import RETRY_ACTION
-from bot.database import sync_url
-from bot.item_states import ItemState
-from bot.models import AuditEvent, Item
 from bot.runtime import open_runtime
+from bot.slack.card import RETRY_ACTION
+from bot.store.database import sync_url
+from bot.store.item_states import ItemState
+from bot.store.models import AuditEvent, Item
 from tests.approved_items import seed_pending
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack

@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, update
 from sqlmodel import col
 
-from bot.database import sync_url
-from bot.executor import idempotency_key
-from bot.item_states import ItemState
-from bot.models import Item, utcnow
+from bot.actions.authorise import idempotency_key
+from bot.pipeline.worker import Worker
 from bot.runtime import open_runtime
-from bot.worker import Worker
+from bot.store.database import sync_url
+from bot.store.item_states import ItemState
+from bot.store.models import Item, utcnow
 from tests.approved_items import item_events, seed_approved
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.http_sink import HttpSink

@@ -11,15 +11,16 @@ import pytest
 from sqlalchemy import create_engine, insert, update
 from sqlmodel import col
 
-from bot.daily_digest import send_daily_digest
-from bot.database import sync_url
-from bot.item_states import DecisionOutcome, ItemState
-from bot.models import Decision, Item
-from bot.run_claims import claim_run
+from bot.errors import ConfigurationError
+from bot.pipeline.scheduler import DAILY_DIGEST_JOB, build_scheduler
+from bot.pipeline.worker import Worker
 from bot.runtime import Runtime, open_runtime
-from bot.scheduler import DAILY_DIGEST_JOB, build_scheduler
-from bot.settings import ConfigurationError, load_settings
-from bot.worker import Worker
+from bot.settings import load_settings
+from bot.slack.daily_digest import send_daily_digest
+from bot.store.database import sync_url
+from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.models import Decision, Item
+from bot.store.run_claims import claim_run
 from tests.approved_items import seed_approved, seed_pending
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import BOT_TOKEN, REVIEW_CHANNEL, make_settings

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bot.demo.runner import load_sample_tickets, run_demo
-from bot.item_states import ItemState
+from bot.entrypoints.demo.runner import load_sample_tickets, run_demo
+from bot.store.item_states import ItemState
 from tests.server_harness import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent

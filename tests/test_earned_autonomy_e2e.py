@@ -15,12 +15,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.approval_card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION
-from bot.edit_modal import EDIT_CALLBACK
-from bot.edit_validation import REPLY_BLOCK, VALUE_BLOCK
-from bot.models import AutonomyOutcome, Item, utcnow
-from bot.reject_modal import DETAIL_BLOCK, REASON_BLOCK
-from bot.spot_checks import SPOT_BAD_ACTION
+from bot.autonomy.spot_checks import SPOT_BAD_ACTION
+from bot.review.edit_validation import REPLY_BLOCK, VALUE_BLOCK
+from bot.slack.card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION
+from bot.slack.edit_modal import EDIT_CALLBACK
+from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK
+from bot.store.models import AutonomyOutcome, Item, utcnow
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack, SlackCall
 from tests.server_harness import (

@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import insert
 
-from bot.edit_examples import EditExample, examples_for, most_similar, rerank, similarity
-from bot.item_states import ItemState
-from bot.item_store import new_item_id
-from bot.models import Item, utcnow
-from bot.openai_classifier import SYSTEM_PROMPT, OpenAIClassifier, build_examples_message
+from bot.assess.edit_examples import EditExample, examples_for, most_similar, rerank, similarity
+from bot.assess.openai_classifier import SYSTEM_PROMPT, OpenAIClassifier, build_examples_message
 from bot.runtime import open_runtime
+from bot.store.item_states import ItemState
+from bot.store.items import new_item_id
+from bot.store.models import Item, utcnow
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlack
@@ -120,7 +120,7 @@ async def test_examples_follow_the_constant_prefix_and_change_the_cache_key(
 def _seed_edit(db_url: str, *, subject: str, body: str, original: str, edited: str) -> str:
     from sqlalchemy import create_engine
 
-    from bot.database import sync_url
+    from bot.store.database import sync_url
 
     item_id = new_item_id()
     now = utcnow()

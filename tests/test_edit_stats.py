@@ -11,10 +11,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from bot.database import create_engine, is_sqlite, migrate, session_factory, sync_url, transaction
-from bot.edit_stats import edit_size, edit_stats, reject_reasons
-from bot.item_states import DecisionOutcome, ItemState
-from bot.models import Decision, Item
+from bot.stats.edit_stats import edit_size, edit_stats, reject_reasons
+from bot.store.database import (
+    create_engine,
+    is_sqlite,
+    migrate,
+    session_factory,
+    sync_url,
+    transaction,
+)
+from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.models import Decision, Item
 from tests.stored_items import insert_at_schema, rebuild_tallies, stored_item
 
 # Monday 2026-11-23 00:00 UTC starts ISO week 48; the Sunday before ends week 47.

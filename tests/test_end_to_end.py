@@ -9,8 +9,8 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from bot.approval_card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION, REVEAL_ACTION
-from bot.reject_modal import DETAIL_BLOCK, REASON_BLOCK
+from bot.slack.card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION, REVEAL_ACTION
+from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack, SlackCall
 from tests.server_harness import (

@@ -18,15 +18,16 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, update
 from sqlmodel import col
 
-from bot.action_sink import ActionRequest
-from bot.database import sync_url
-from bot.executor import ExecutionRefused, authorise
-from bot.item_states import DecisionOutcome, ItemState
-from bot.item_store import claim, get_item
-from bot.models import Decision, Item, utcnow
-from bot.pipeline import Pipeline
+from bot.actions.authorise import authorise
+from bot.actions.sink import ActionRequest
+from bot.errors import ExecutionRefusedError
+from bot.pipeline.pipeline import Pipeline
+from bot.pipeline.worker import Worker
 from bot.runtime import Runtime, open_runtime
-from bot.worker import Worker
+from bot.store.database import sync_url
+from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.items import claim, get_item
+from bot.store.models import Decision, Item, utcnow
 from tests.approved_items import item_events, seed_approved
 from tests.server_harness import LEAD, OUTSIDER, REVIEWER, REVIEWER_2, make_settings
 
@@ -235,7 +236,7 @@ async def test_the_gate_refuses_an_approval_that_no_longer_holds(
     [item_id] = seed_approved(db, 1, state=ItemState.EXECUTING)
     _human_approval(db, item_id, actor)
     _set(db, item_id, **values)
-    with pytest.raises(ExecutionRefused, match=refusal):
+    with pytest.raises(ExecutionRefusedError, match=refusal):
         await _authorise(runtime, item_id)
 
 
@@ -244,5 +245,5 @@ async def test_the_gate_refuses_an_approval_given_after_the_item_expired(
 ) -> None:
     [item_id] = seed_approved(db, 1, state=ItemState.EXECUTING)
     _human_approval(db, item_id, REVIEWER, expires_at=utcnow() - timedelta(hours=1))
-    with pytest.raises(ExecutionRefused, match="after the item expired"):
+    with pytest.raises(ExecutionRefusedError, match="after the item expired"):
         await _authorise(runtime, item_id)

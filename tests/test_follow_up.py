@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from bot.card_poster import CardPoster
-from bot.follow_up import FollowUpCounts, run_follow_ups
-from bot.item_store import claim, get_item, ingest
-from bot.pipeline import Pipeline
+from bot.lead_settings.seed import seed_thresholds
+from bot.pipeline.pipeline import Pipeline
+from bot.review.reminders import FollowUpCounts, run_follow_ups
 from bot.runtime import Runtime, open_runtime
-from bot.threshold_store import seed_thresholds
+from bot.slack.card_backlog import CardPoster
+from bot.store.items import claim, get_item, ingest
 from bot.tickets import TicketIn
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import BOT_TOKEN, LEAD, REVIEW_CHANNEL, REVIEWER, make_settings
@@ -128,8 +128,8 @@ async def test_keep_waiting_leaves_the_item_pending(
 async def test_decided_items_get_no_follow_up(
     two_instances: tuple[Runtime, Runtime], slack: FakeSlack
 ) -> None:
-    from bot.review_decisions import ReviewStatus, reject
-    from bot.reviewer_roster import Roles
+    from bot.review.decisions import ReviewStatus, reject
+    from bot.review.roster import Roles
     from policies.reject_reasons import RejectReason
 
     first = two_instances[0]

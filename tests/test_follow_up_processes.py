@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, select
 from sqlmodel import col
 
-from bot.database import sync_url
-from bot.item_states import ItemState
-from bot.models import AuditEvent, Item, utcnow
+from bot.store.database import sync_url
+from bot.store.item_states import ItemState
+from bot.store.models import AuditEvent, Item, utcnow
 from tests.approved_items import seed_pending
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.slack_api import FakeSlack, SlackCall

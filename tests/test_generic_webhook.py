@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Item
+from bot.store.models import Item
 from tests.server_harness import WEBHOOK_SECRET, RunningServer
 from tests.signatures import generic_headers, generic_signature
 from tests.ticket_factory import password_ticket, refund_ticket

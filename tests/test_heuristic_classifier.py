@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.assessment import Assessment
-from bot.heuristic_classifier import HEURISTIC_LABEL, RISK_SCORES, HeuristicClassifier
+from bot.assess.assessment import Assessment
+from bot.assess.heuristic import HEURISTIC_LABEL, RISK_SCORES, HeuristicClassifier
 from bot.tickets import TicketIn
 from policies.risk_levels import RiskLevel
 
@@ -35,7 +35,11 @@ classifier = HeuristicClassifier()
 
 
 def _sample_entries() -> list[dict[str, Any]]:
-    raw = resources.files("bot.demo").joinpath("sample_tickets.json").read_text(encoding="utf-8")
+    raw = (
+        resources.files("bot.entrypoints.demo")
+        .joinpath("sample_tickets.json")
+        .read_text(encoding="utf-8")
+    )
     entries: list[dict[str, Any]] = json.loads(raw)
     return entries
 

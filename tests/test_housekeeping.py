@@ -13,19 +13,19 @@ import pytest
 from sqlalchemy import create_engine, insert, select
 from sqlmodel import col
 
-from bot.database import sync_url
-from bot.housekeeping import EVERY, Pruned, prune_old_rows
-from bot.models import RunClaim, SlackEvent
-from bot.runtime import Runtime, open_runtime
-from bot.scheduler import (
+from bot.pipeline.scheduler import (
     HEARTBEAT_JOB,
     HOUSEKEEPING_INTERVAL_SECONDS,
     HOUSEKEEPING_JOB,
     build_scheduler,
 )
-from bot.slack_events import first_delivery
-from bot.worker import Worker
-from bot.worker_heartbeats import (
+from bot.pipeline.worker import Worker
+from bot.runtime import Runtime, open_runtime
+from bot.store.database import sync_url
+from bot.store.housekeeping import EVERY, Pruned, prune_old_rows
+from bot.store.models import RunClaim, SlackEvent
+from bot.store.slack_event_ids import first_delivery
+from bot.store.worker_heartbeats import (
     STALE_AFTER,
     forget_heartbeat,
     heartbeat_key,

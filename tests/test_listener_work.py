@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from handlers.listener_work import ListenerWork
+from handlers.slack.listener_work import ListenerWork
 
 
 async def test_work_runs_in_arrival_order_a_few_at_a_time_and_none_is_lost() -> None:

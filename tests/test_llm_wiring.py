@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.models import AuditEvent
-from bot.openai_classifier import PROMPT_SHA256
+from bot.assess.openai_classifier import PROMPT_SHA256
+from bot.store.models import AuditEvent
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.openai_api import FakeOpenAI, Slow
 from tests.fakes.slack_api import FakeSlack

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select
 from sqlmodel import col
 
-from bot.database import sync_url
-from bot.item_states import ItemState
-from bot.models import Item
+from bot.store.database import sync_url
+from bot.store.item_states import ItemState
+from bot.store.models import Item
 from tests.approved_items import seed_approved
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.http_sink import HttpSink

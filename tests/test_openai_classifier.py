@@ -19,19 +19,20 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import openai_classifier
-from bot.assessment import AssessmentUnavailable
-from bot.database import create_engine, session_factory
-from bot.models import PromptText
-from bot.openai_classifier import (
+from bot.assess import openai_classifier
+from bot.assess.openai_classifier import (
     MAX_OUTPUT_TOKENS,
     PROMPT_SHA256,
     PROMPT_VERSION,
     SYSTEM_PROMPT,
-    LlmAssessmentUnavailable,
+    LlmAssessmentUnavailableError,
     OpenAIClassifier,
+    prompt_record,
 )
-from bot.prompt_store import remember_prompt
+from bot.errors import AssessmentUnavailableError
+from bot.store.database import create_engine, session_factory
+from bot.store.models import PromptText
+from bot.store.prompt_store import remember_prompt
 from bot.tickets import TicketIn
 from policies.risk_levels import RiskLevel
 from tests.bot_cli import run_bot
@@ -344,9 +345,9 @@ async def test_every_failure_raises_assessment_unavailable_with_a_short_reason(
     paid: bool,
 ) -> None:
     fake.script(*behaviours)
-    with pytest.raises(LlmAssessmentUnavailable) as raised:
+    with pytest.raises(LlmAssessmentUnavailableError) as raised:
         await classifier.assess(make_ticket())
-    assert isinstance(raised.value, AssessmentUnavailable)
+    assert isinstance(raised.value, AssessmentUnavailableError)
     assert reason in raised.value.reason
     assert len(raised.value.reason) <= 200
     usage = raised.value.usage
@@ -363,7 +364,9 @@ async def test_rate_limits_are_retried_with_retry_after_then_fail_closed(
     retrying = classifier_for(fake, openai_max_retries=1)
     fake.always(RateLimited(retry_after=0.01))
     try:
-        with pytest.raises(AssessmentUnavailable, match=r"rate limited .*HTTP 429, 2 attempts"):
+        with pytest.raises(
+            AssessmentUnavailableError, match=r"rate limited .*HTTP 429, 2 attempts"
+        ):
             await retrying.assess(make_ticket())
     finally:
         await retrying.aclose()
@@ -382,7 +385,7 @@ async def test_a_retry_that_succeeds_counts_its_retries(fake: FakeOpenAI) -> Non
 
 async def test_failures_are_not_cached(fake: FakeOpenAI, classifier: OpenAIClassifier) -> None:
     fake.script(Refusal())
-    with pytest.raises(AssessmentUnavailable):
+    with pytest.raises(AssessmentUnavailableError):
         await classifier.assess(make_ticket())
     assessment = await classifier.assess(make_ticket())
     assert assessment.action.kind == "reply" and len(fake.requests) == 2
@@ -392,7 +395,9 @@ async def test_a_wrong_api_key_fails_closed() -> None:
     with FakeOpenAI(api_key="sk-the-right-one") as strict:
         wrong = classifier_for(strict)
         try:
-            with pytest.raises(AssessmentUnavailable, match=r"refused the credentials \(HTTP 401"):
+            with pytest.raises(
+                AssessmentUnavailableError, match=r"refused the credentials \(HTTP 401"
+            ):
                 await wrong.assess(make_ticket())
         finally:
             await wrong.aclose()
@@ -408,7 +413,9 @@ async def test_an_unreachable_provider_fails_closed() -> None:
         )
     )
     try:
-        with pytest.raises(AssessmentUnavailable, match="could not connect to the model provider"):
+        with pytest.raises(
+            AssessmentUnavailableError, match="could not connect to the model provider"
+        ):
             await nowhere.assess(make_ticket())
     finally:
         await nowhere.aclose()
@@ -421,7 +428,7 @@ async def test_no_redaction_means_no_call(
         raise RuntimeError("detector unavailable")
 
     monkeypatch.setattr(openai_classifier, "redact_many", broken)
-    with pytest.raises(AssessmentUnavailable, match=r"redaction failed \(RuntimeError\)"):
+    with pytest.raises(AssessmentUnavailableError, match=r"redaction failed \(RuntimeError\)"):
         await classifier.assess(make_ticket())
     assert fake.requests == []
 
@@ -447,7 +454,7 @@ async def test_the_model_cannot_change_the_amount_the_source_requested(
 ) -> None:
     fake.script(Structured(_refund_answer("20.00")))
     ticket = make_ticket(requested_action={"kind": "refund", "amount": "480.00", "currency": "USD"})
-    with pytest.raises(AssessmentUnavailable) as raised:
+    with pytest.raises(AssessmentUnavailableError) as raised:
         await classifier.assess(ticket)
     assert raised.value.reason == (
         "the model proposed refund 20.00 USD but the source requested refund 480.00 USD"
@@ -459,7 +466,7 @@ async def test_the_model_cannot_swap_a_requested_action_for_another(
 ) -> None:
     fake.script(Structured(model_answer()))  # a reply instead of the requested refund
     ticket = make_ticket(requested_action={"kind": "refund", "amount": "30.00", "currency": "USD"})
-    with pytest.raises(AssessmentUnavailable, match="proposed send the drafted reply but"):
+    with pytest.raises(AssessmentUnavailableError, match="proposed send the drafted reply but"):
         await classifier.assess(ticket)
 
 
@@ -701,6 +708,6 @@ def test_the_prompt_behind_each_assessment_is_stored_once_and_shown_to_auditors(
 async def _remember_again(url: str) -> None:
     engine = create_engine(url)
     try:
-        await remember_prompt(session_factory(engine))
+        await remember_prompt(session_factory(engine), prompt_record())
     finally:
         await engine.dispose()

@@ -9,14 +9,14 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.per_database_cache import PerDatabaseCache
+from bot.store.per_database_cache import PerDatabaseCache
 
 
 async def test_reads_once_per_ttl_per_database_and_again_after_forget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [100.0]
-    monkeypatch.setattr("bot.per_database_cache.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("bot.store.per_database_cache.time.monotonic", lambda: clock[0])
     cache: PerDatabaseCache[int] = PerDatabaseCache(ttl=2.0)
     one, two = async_sessionmaker(), async_sessionmaker()
     reads: list[str] = []

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import pii_redaction
-from bot.pii_redaction import (
+from bot.assess import pii_redaction
+from bot.assess.pii_redaction import (
     NEVER_RESTORED,
     PLACEHOLDER_PATTERN,
     Redaction,

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from bot.action_sink import ActionRequest, RetryableError
-from bot.item_states import ItemState
-from bot.item_store import claim, get_item, ingest
-from bot.models import Item, utcnow
-from bot.pipeline import Pipeline
+from bot.actions.sink import ActionRequest
+from bot.errors import RetryableError
+from bot.lead_settings.seed import seed_thresholds
+from bot.pipeline.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
-from bot.threshold_store import seed_thresholds
+from bot.store.item_states import ItemState
+from bot.store.items import claim, get_item, ingest
+from bot.store.models import Item, utcnow
 from bot.tickets import TicketIn
 from tests.server_harness import REVIEWER, make_settings
 from tests.ticket_factory import password_ticket

@@ -12,20 +12,26 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
-from bot.action_sink import ActionRequest, GenericActionSink, PermanentError, RetryableError
-from bot.assessment import Assessment, AssessmentUnavailable
-from bot.database import transaction
-from bot.executor import ExecutionRefused, authorise, idempotency_key
-from bot.item_states import DecisionOutcome, ItemState
-from bot.item_store import claim, get_item, ingest, transition
-from bot.lead_settings import load_lead_settings
-from bot.models import Decision, Item, utcnow
-from bot.outcomes import MERGED_PREFIX
-from bot.pipeline import Pipeline, backoff_delay
-from bot.review_decisions import ReviewStatus, approve
-from bot.reviewer_roster import Roles
+from bot.actions.authorise import authorise, idempotency_key
+from bot.actions.sink import ActionRequest, GenericActionSink
+from bot.assess.assessment import Assessment
+from bot.errors import (
+    AssessmentUnavailableError,
+    ExecutionRefusedError,
+    PermanentError,
+    RetryableError,
+)
+from bot.lead_settings.registry import load_lead_settings
+from bot.lead_settings.seed import seed_thresholds
+from bot.pipeline.pipeline import Pipeline, backoff_delay
+from bot.review.decisions import ReviewStatus, approve
+from bot.review.outcomes import MERGED_PREFIX
+from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
-from bot.threshold_store import seed_thresholds
+from bot.store.database import transaction
+from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.items import claim, get_item, ingest, transition
+from bot.store.models import Decision, Item, utcnow
 from bot.tickets import TicketIn
 from tests.fakes.http_sink import HttpSink
 from tests.server_harness import REVIEWER, make_settings
@@ -64,7 +70,7 @@ async def _advance_all(rt: Runtime) -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [AssessmentUnavailable("timed out after 20s"), RuntimeError("classifier bug")],
+    [AssessmentUnavailableError("timed out after 20s"), RuntimeError("classifier bug")],
 )
 async def test_classifier_failure_sends_even_a_harmless_ticket_to_a_human(
     runtime: Runtime, error: Exception
@@ -83,7 +89,7 @@ async def test_classifier_failure_sends_even_a_harmless_ticket_to_a_human(
 async def test_failed_assessment_keeps_the_requested_money_action_for_review(
     runtime: Runtime,
 ) -> None:
-    runtime.classifier = FailingClassifier(AssessmentUnavailable("invalid JSON"))
+    runtime.classifier = FailingClassifier(AssessmentUnavailableError("invalid JSON"))
     item_id = await _new_item(runtime, refund_ticket("10.00"))
     await _advance_all(runtime)
     item = await get_item(runtime.sessions, item_id)
@@ -108,7 +114,7 @@ async def test_executor_refuses_an_item_forced_to_executing_without_a_decision(
     item = await get_item(runtime.sessions, item_id)
     assert item is not None
     async with runtime.sessions() as session:
-        with pytest.raises(ExecutionRefused, match="no decision"):
+        with pytest.raises(ExecutionRefusedError, match="no decision"):
             await authorise(session, item, reviewers=frozenset({REVIEWER}), leads=frozenset())
     await _advance_all(runtime)
     item = await get_item(runtime.sessions, item_id)
@@ -134,7 +140,7 @@ async def test_executor_refuses_rejections_and_people_no_longer_allowed(runtime:
         request = await authorise(session, item, reviewers=frozenset({REVIEWER}), leads=frozenset())
         assert request.approved_by == REVIEWER
         assert request.idempotency_key == idempotency_key(item_id, item.decision_id or 0)
-        with pytest.raises(ExecutionRefused, match="not allowed to approve"):
+        with pytest.raises(ExecutionRefusedError, match="not allowed to approve"):
             await authorise(session, item, reviewers=frozenset(), leads=frozenset())
         rejection = Decision(
             item_id=item_id, outcome=DecisionOutcome.REJECTED, actor=REVIEWER, created_at=utcnow()
@@ -142,7 +148,7 @@ async def test_executor_refuses_rejections_and_people_no_longer_allowed(runtime:
         session.add(rejection)
         await session.flush()
         item.decision_id = rejection.id
-        with pytest.raises(ExecutionRefused, match="not an approval"):
+        with pytest.raises(ExecutionRefusedError, match="not an approval"):
             await authorise(session, item, reviewers=frozenset({REVIEWER}), leads=frozenset())
         await session.rollback()
 

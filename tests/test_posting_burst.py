@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlmodel import col
 
-from bot.card_poster import CardPoster
-from bot.database import sync_url
-from bot.models import AuditEvent, Item, utcnow
 from bot.runtime import open_runtime
+from bot.slack.card_backlog import CardPoster
+from bot.store.database import sync_url
+from bot.store.models import AuditEvent, Item, utcnow
 from tests.approved_items import seed_pending
 from tests.conftest import TEST_DATABASE_URL
 from tests.fakes.http_sink import HttpSink

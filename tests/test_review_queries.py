@@ -8,10 +8,10 @@ import asyncio
 
 from sqlalchemy import create_engine
 
-from bot.database import create_engine as create_async_engine
-from bot.database import session_factory, sync_url
-from bot.item_states import ItemState
-from bot.review_queries import waiting_for
+from bot.review.queries import waiting_for
+from bot.store.database import create_engine as create_async_engine
+from bot.store.database import session_factory, sync_url
+from bot.store.item_states import ItemState
 from tests.approved_items import seed_pending
 
 ME = "U0ME"

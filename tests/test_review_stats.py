@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-from bot.database import create_engine, session_factory, transaction
-from bot.item_states import DecisionOutcome, ItemState
-from bot.models import Decision, Item
-from bot.review_stats import ReviewStats, review_stats
-from bot.stat_tally import wait_seconds
+from bot.stats.review_stats import ReviewStats, review_stats
+from bot.store.database import create_engine, session_factory, transaction
+from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.models import Decision, Item
+from bot.store.stat_tally import wait_seconds
 from tests.stored_items import rebuild_tallies, stored_item
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.routing_eval import (
+from bot.entrypoints.routing_eval import (
     ATTENTION,
     HIGH,
     INFORMATIONAL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from bot.row_batches import in_batches
+from bot.store.row_batches import in_batches
 
 
 def test_every_row_once_in_key_order_even_as_a_batch_updates_its_rows_away() -> None:

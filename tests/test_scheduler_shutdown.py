@@ -8,7 +8,7 @@ from datetime import UTC
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.scheduler import JobsInFlight
+from bot.pipeline.scheduler import JobsInFlight
 
 
 async def test_a_job_running_at_shutdown_finishes_instead_of_being_cancelled() -> None:

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from bot.database import sync_url
+import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.store.database import sync_url
 
 
 def test_the_migrated_schema_has_no_difference_from_the_models(database_url: str) -> None:

@@ -11,30 +11,29 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.database import transaction
-from bot.follow_up import review_schedule
-from bot.lead_settings import (
-    ChangeKind,
-    canonical_key,
-    change_kind,
-    load_lead_settings,
-    parse_duration,
-)
-from bot.models import AuditEvent, AutonomyOutcome, utcnow
-from bot.runtime import Runtime, open_runtime
-from bot.setting_changes import (
+from bot.errors import SettingChangeRefusedError
+from bot.lead_settings.changes import (
     APPLIED,
     REVERTED,
-    ThresholdChangeError,
     apply_now,
     confirm_change,
     propose_change,
     recent_changes,
     revert_change,
 )
+from bot.lead_settings.registry import (
+    ChangeKind,
+    canonical_key,
+    change_kind,
+    load_lead_settings,
+    parse_duration,
+)
+from bot.review.reminders import review_schedule
+from bot.runtime import Runtime, open_runtime
 from bot.settings import format_duration
+from bot.store.database import transaction
+from bot.store.models import AuditEvent, AutonomyOutcome, utcnow
 from policies.risk_levels import RiskLevel
-from policies.thresholds import InvalidThresholdError
 from tests.server_harness import LEAD, make_settings
 
 OTHER_LEAD = "U0LEAD2"
@@ -71,7 +70,7 @@ def test_durations_read_as_people_write_them(raw: str, seconds: int) -> None:
 
 @pytest.mark.parametrize("raw", ["soon", "30s", "31d", "", "2 hours"])
 def test_bad_durations_are_explained(raw: str) -> None:
-    with pytest.raises(InvalidThresholdError, match="escalate_after must be"):
+    with pytest.raises(SettingChangeRefusedError, match="escalate_after must be"):
         parse_duration("escalate_after", raw)
 
 
@@ -102,7 +101,7 @@ async def test_follow_up_times_apply_at_once_to_items_entering_review_and_revert
     assert due["escalate_at"] == now + timedelta(minutes=30)
     assert due["next_reminder_at"] == now + timedelta(minutes=15)  # 50% of the way
     assert due["expires_at"] == now + timedelta(hours=24)
-    with pytest.raises(ThresholdChangeError, match="must be longer than escalate_after"):
+    with pytest.raises(SettingChangeRefusedError, match="must be longer than escalate_after"):
         await apply_now(rt.sessions, rt.settings, key="expire_after", raw="20m", actor=LEAD)
     [record, *_] = await recent_changes(rt.sessions)
     assert (record.key, record.status) == ("escalate_after", APPLIED)
@@ -117,7 +116,7 @@ async def test_reverting_an_older_change_over_a_newer_one_is_refused(rt: Runtime
     await apply_now(rt.sessions, rt.settings, key="quorum_amount", raw="900", actor=OTHER_LEAD)
     newer, older = await recent_changes(rt.sessions, limit=2)
     assert older.id is not None and newer.id is not None
-    with pytest.raises(ThresholdChangeError, match="revert that one first"):
+    with pytest.raises(SettingChangeRefusedError, match="revert that one first"):
         await revert_change(rt.sessions, rt.settings, change_id=older.id, actor=LEAD)
     # Nothing moved: the older change is still applied and the value is the newer one.
     assert (await load_lead_settings(rt.sessions, rt.settings)).quorum_amount == 900
@@ -141,7 +140,7 @@ async def test_a_confirm_against_a_value_changed_since_the_dry_run_is_refused(
     )
     assert first.id is not None and second.id is not None
     await confirm_change(rt.sessions, rt.settings, change_id=second.id, actor=OTHER_LEAD)
-    with pytest.raises(ThresholdChangeError, match="since this dry run; run it again"):
+    with pytest.raises(SettingChangeRefusedError, match="since this dry run; run it again"):
         await confirm_change(rt.sessions, rt.settings, change_id=first.id, actor=LEAD)
     current = await load_lead_settings(rt.sessions, rt.settings)
     assert str(current.thresholds.refund_auto_limit) == "20"
@@ -209,5 +208,5 @@ async def test_leads_choose_how_many_approvers_a_large_refund_needs(rt: Runtime)
     assert (await load_lead_settings(rt.sessions, rt.settings)).quorum_approvers == 2
     await apply_now(rt.sessions, rt.settings, key="quorum_approvers", raw="3", actor=LEAD)
     assert (await load_lead_settings(rt.sessions, rt.settings)).quorum_approvers == 3
-    with pytest.raises(ThresholdChangeError, match="from 2 to 5"):
+    with pytest.raises(SettingChangeRefusedError, match="from 2 to 5"):
         await apply_now(rt.sessions, rt.settings, key="quorum_approvers", raw="6", actor=LEAD)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.database import async_url, sync_url
-from bot.settings import ConfigurationError, Settings, load_settings
+from bot.errors import ConfigurationError
+from bot.settings import Settings, load_settings
+from bot.store.database import async_url, sync_url
 from tests.server_harness import make_settings
 
 

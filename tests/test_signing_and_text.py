@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
 from bot import signing
-from bot.approval_card import card_text, render_card
-from bot.item_states import ItemState
-from bot.models import Item
-from bot.slack_text import escape, quote, safe
+from bot.errors import SignatureError
+from bot.slack.card import card_text, render_card
+from bot.slack.text import escape, quote, safe
+from bot.store.item_states import ItemState
+from bot.store.models import Item
 from tests.signatures import generic_signature
 
 SECRET = "s3cret-value"
@@ -39,7 +40,7 @@ def test_sign_matches_the_documented_scheme() -> None:
 def test_verify_refuses_with_a_reason(
     timestamp: str | None, signature: str | None, now: float, message: str
 ) -> None:
-    with pytest.raises(signing.SignatureError, match=message):
+    with pytest.raises(SignatureError, match=message):
         signing.verify(SECRET, timestamp=timestamp, signature=signature, body=b"{}", now=now)
 
 

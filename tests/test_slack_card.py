@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.approval_card import (
+from bot.assess.assessment import Assessment
+from bot.errors import AssessmentUnavailableError
+from bot.slack.card import (
     APPROVE_ACTION,
     REDRAFT_ACTION,
     REJECT_ACTION,
@@ -18,10 +20,9 @@ from bot.approval_card import (
     REVEAL_ACTION,
     SHOW_MORE_ACTION,
 )
-from bot.assessment import Assessment, AssessmentUnavailable
-from bot.database import migrate
-from bot.models import Item
-from bot.reject_modal import DETAIL_BLOCK, REASON_BLOCK, REJECT_CALLBACK
+from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK, REJECT_CALLBACK
+from bot.store.database import migrate
+from bot.store.models import Item
 from bot.tickets import TicketIn
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
@@ -142,7 +143,7 @@ def test_failed_assessment_is_said_prominently_on_the_card(
         name = "broken"
 
         async def assess(self, ticket: TicketIn) -> Assessment:
-            raise AssessmentUnavailable("model timed out after 20 s")
+            raise AssessmentUnavailableError("model timed out after 20 s")
 
     url = f"sqlite:///{tmp_path / 'signoff.db'}"
     migrate(url)

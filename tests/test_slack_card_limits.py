@@ -13,15 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 
-from bot.app_home_view import home_view, settings_view
-from bot.approval_card import SHOW_MORE_ACTION, render_card
-from bot.edit_modal import edit_view
-from bot.item_states import ItemState
-from bot.lead_settings import LeadSettings
-from bot.models import Item, utcnow
-from bot.reject_modal import reject_view
-from bot.review_stats import ReviewStats
-from bot.reviewer_roster import Roles
+from bot.lead_settings.registry import LeadSettings
+from bot.review.roster import Roles
+from bot.slack.app_home_view import home_view, settings_view
+from bot.slack.card import SHOW_MORE_ACTION, render_card
+from bot.slack.edit_modal import edit_view
+from bot.slack.reject_modal import reject_view
+from bot.stats.review_stats import ReviewStats
+from bot.store.item_states import ItemState
+from bot.store.models import Item, utcnow
 from policies.thresholds import Thresholds
 
 NASTY = st.sampled_from(

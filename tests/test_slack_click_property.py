@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot.item_store import get_item, ingest
-from bot.lead_settings import load_lead_settings
-from bot.models import AuditEvent, Decision
-from bot.review_decisions import (
+from bot.lead_settings.registry import load_lead_settings
+from bot.lead_settings.seed import seed_thresholds
+from bot.pipeline.worker import Worker
+from bot.review.decisions import (
     ReviewResult,
     ReviewStatus,
     approve,
@@ -28,11 +28,11 @@ from bot.review_decisions import (
     retry_failed,
     save_edit,
 )
-from bot.reviewer_roster import Roles
+from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
-from bot.threshold_store import seed_thresholds
+from bot.store.items import get_item, ingest
+from bot.store.models import AuditEvent, Decision
 from bot.tickets import TicketIn
-from bot.worker import Worker
 from policies.reject_reasons import RejectReason
 from tests.server_harness import LEAD, OUTSIDER, REVIEWER, REVIEWER_2, make_settings
 from tests.ticket_factory import refund_ticket

@@ -2,7 +2,7 @@
 to the running server, executes the action at most once, and the audit log explains every state
 the item went through.
 
-``test_slack_click_property`` drives the same kind of sequences through ``bot.review_decisions``
+``test_slack_click_property`` drives the same kind of sequences through ``bot.review.decisions``
 directly (fast, many examples); this one goes through everything a real click goes through:
 signature checks, Bolt, the listeners, the roster, the worker woken by the click, the executor
 posting to the action sink. The sink sometimes refuses the action (HTTP 400, a permanent
@@ -25,11 +25,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.approval_card import APPROVE_ACTION, REDRAFT_ACTION, RETRY_ACTION
-from bot.edit_modal import edit_view
-from bot.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
-from bot.models import Decision, Item
-from bot.reject_modal import DETAIL_BLOCK, REASON_BLOCK, reject_view
+from bot.review.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
+from bot.slack.card import APPROVE_ACTION, REDRAFT_ACTION, RETRY_ACTION
+from bot.slack.edit_modal import edit_view
+from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK, reject_view
+from bot.store.models import Decision, Item
 from tests.fakes.http_sink import HttpSink, SinkRequest
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import (

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.approval_card import APPROVE_ACTION
-from bot.models import AuditEvent
-from handlers.signoff_command import registry
+from bot.slack.card import APPROVE_ACTION
+from bot.store.models import AuditEvent
+from handlers.commands.registry import registry
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import (

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.approval_card import APPROVE_ACTION, EDIT_ACTION
-from bot.edit_modal import EDIT_CALLBACK
-from bot.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
+from bot.review.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
+from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
+from bot.slack.edit_modal import EDIT_CALLBACK
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import OUTSIDER, REVIEWER, REVIEWER_2, RunningServer, wait_until

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.approval_card import APPROVE_ACTION, EDIT_ACTION
-from bot.edit_modal import EDIT_CALLBACK
-from bot.edit_stats import week_of
-from bot.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
+from bot.review.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
+from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
+from bot.slack.edit_modal import EDIT_CALLBACK
+from bot.stats.edit_stats import week_of
 from tests.server_harness import LEAD, REVIEWER, REVIEWER_2, RunningServer
 from tests.slack_payloads import card_click, input_values, submit_view
 from tests.slack_review import carded, opened_view

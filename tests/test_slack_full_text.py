@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.approval_card import SHOW_MORE_ACTION
-from bot.card_updates import full_text_messages
+from bot.slack.card import SHOW_MORE_ACTION
+from bot.slack.card_updates import full_text_messages
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import LEAD, OUTSIDER, REVIEWER, REVIEWER_2, RunningServer, wait_until

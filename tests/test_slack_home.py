@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, SETTINGS_CALLBACK
-from bot.approval_card import APPROVE_ACTION, EDIT_ACTION
-from bot.edit_modal import EDIT_CALLBACK
+from bot.slack.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, SETTINGS_CALLBACK
+from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
+from bot.slack.edit_modal import EDIT_CALLBACK
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import LEAD, OUTSIDER, REVIEW_CHANNEL, REVIEWER, RunningServer, wait_until

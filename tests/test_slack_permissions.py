@@ -19,12 +19,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, SETTINGS_CALLBACK
-from bot.approval_card import EDIT_ACTION, REJECT_ACTION
-from bot.edit_modal import EDIT_CALLBACK
-from bot.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
-from bot.models import AuditEvent, Decision, Item, ThresholdChange, ThresholdSetting
-from bot.reject_modal import DETAIL_BLOCK, REASON_BLOCK, REJECT_CALLBACK
+from bot.review.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
+from bot.slack.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, SETTINGS_CALLBACK
+from bot.slack.card import EDIT_ACTION, REJECT_ACTION
+from bot.slack.edit_modal import EDIT_CALLBACK
+from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK, REJECT_CALLBACK
+from bot.store.models import AuditEvent, Decision, Item, ThresholdChange, ThresholdSetting
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import LEAD, OUTSIDER, REVIEWER, REVIEWER_2, RunningServer

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.approval_card import parse_button_value
-from bot.edit_validation import (
+from bot.review.edit_validation import (
     AMOUNT_BLOCK,
     CURRENCY_BLOCK,
     REPLY_BLOCK,
@@ -21,13 +20,14 @@ from bot.edit_validation import (
     edit_summary,
     validate_edit,
 )
-from bot.item_states import DecisionOutcome, ItemState
-from bot.models import Decision, Item, utcnow
-from bot.outcomes import Outcome, outcome_of
-from bot.reject_modal import DETAIL_BLOCK, REASON_BLOCK, RejectInput, validate_reject
-from bot.review_queries import FilterError, parse_filters
-from handlers.signoff_command import STATS_SECTIONS, registry, stats_section, subcommand
-from handlers.slack_commands import mention_text
+from bot.review.outcomes import Outcome, outcome_of
+from bot.review.queries import FilterError, parse_filters
+from bot.slack.card import parse_button_value
+from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK, RejectInput, validate_reject
+from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.models import Decision, Item, utcnow
+from handlers.commands.registry import STATS_SECTIONS, registry, stats_section, subcommand
+from handlers.slack.commands import mention_text
 from policies.approvers import approval_refusal
 from policies.quorum import (
     ApprovalRequirement,

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from bot.approval_card import APPROVE_ACTION
+from bot.slack.card import APPROVE_ACTION
 from tests.server_harness import (
     BOT_TOKEN,
     REVIEW_CHANNEL,
@@ -98,7 +98,7 @@ def test_unknown_subcommand_gets_help_not_a_traceback(server: RunningServer) -> 
 async def test_socket_mode_without_a_signing_secret_refuses_http_slack_requests() -> None:
     """Over Socket Mode nothing on HTTP could be verified: a forged click would otherwise act as
     any reviewer. The endpoint answers 401 before Bolt sees the request."""
-    from bot.server import create_app
+    from bot.entrypoints.server import create_app
 
     settings = make_settings(
         slack_bot_token=BOT_TOKEN, slack_app_token="xapp-1-test", review_channel=REVIEW_CHANNEL

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bot.post_rate import shared_pacer
-from bot.slack_client import build_slack_client
+from bot.slack.client import build_slack_client
+from bot.slack.pacing import ChannelPacer
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import (
     BOT_TOKEN,
@@ -91,14 +91,15 @@ def test_slack_outage_leaves_cards_for_the_sweep_and_nothing_is_lost(server: Run
 async def test_a_429_holds_back_the_next_posts_of_this_process(slack: FakeSlack) -> None:
     """Another instance spent the rate: the Retry-After one post receives also delays
     the posts queued behind it in this process, instead of each earning its own 429."""
+    pacer = ChannelPacer()
     client = build_slack_client(
-        make_settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url)
+        make_settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url), pacer=pacer
     )
     slack.fail_next("chat.postMessage", 429, retry_after=2)
     first = asyncio.create_task(client.chat_postMessage(channel="C0BUSY", text="first"))
     await asyncio.to_thread(slack.wait_for, "chat.postMessage")
     await asyncio.sleep(0.05)  # let the retry handler see the 429 before the next post is paced
-    await shared_pacer().wait("C0BUSY")
+    await pacer.wait("C0BUSY")
     await client.chat_postMessage(channel="C0BUSY", text="second")
     await first
     calls = slack.calls("chat.postMessage")

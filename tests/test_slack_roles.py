@@ -12,10 +12,10 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session
 
-from bot.approval_card import APPROVE_ACTION, REJECT_ACTION
-from bot.models import Decision
-from bot.reject_modal import REASON_BLOCK
-from bot.reviewer_roster import ReviewerRoster
+from bot.review.roster import ReviewerRoster
+from bot.slack.card import APPROVE_ACTION, REJECT_ACTION
+from bot.slack.reject_modal import REASON_BLOCK
+from bot.store.models import Decision
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import (

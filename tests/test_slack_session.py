@@ -4,7 +4,7 @@ connection per call is what slack_sdk does without one), and the session closes 
 from __future__ import annotations
 
 from bot.runtime import open_runtime
-from bot.slack_client import build_slack_client
+from bot.slack.client import build_slack_client
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import BOT_TOKEN, REVIEW_CHANNEL, make_settings
 

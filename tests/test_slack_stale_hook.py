@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
-from bot.item_store import get_item, ingest
+from bot.lead_settings.seed import seed_thresholds
+from bot.pipeline.worker import Worker
+from bot.review.stale_drafts import mark_older_drafts_stale
 from bot.runtime import open_runtime
-from bot.stale_drafts import mark_older_drafts_stale
-from bot.threshold_store import seed_thresholds
+from bot.store.items import get_item, ingest
 from bot.tickets import TicketIn
-from bot.worker import Worker
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import BOT_TOKEN, REVIEW_CHANNEL, REVIEWER, make_settings
 from tests.ticket_factory import refund_ticket

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.models import AutonomyOutcome
-from bot.spot_checks import SPOT_BAD_ACTION, SPOT_OK_ACTION
+from bot.autonomy.spot_checks import SPOT_BAD_ACTION, SPOT_OK_ACTION
+from bot.store.models import AutonomyOutcome
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack
 from tests.server_harness import (

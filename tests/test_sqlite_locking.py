@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import text
 
-from bot.database import _SQLITE_BUSY_MS as SQLITE_BUSY_MS
-from bot.database import create_engine, migrate
+from bot.store.database import _SQLITE_BUSY_MS as SQLITE_BUSY_MS
+from bot.store.database import create_engine, migrate
 
 
 async def test_a_transaction_waits_for_the_lock_between_driver_calls_and_then_gets_it(
@@ -70,9 +70,9 @@ async def test_a_lock_held_too_long_fails_the_waiter_with_a_clear_error(
 ) -> None:
     """The wait is bounded: past SQLITE_LOCK_WAIT_SECONDS the transaction fails (and the
     caller's retry or error path takes over) instead of waiting forever."""
-    import bot.database
+    import bot.store.database
 
-    monkeypatch.setattr(bot.database, "SQLITE_LOCK_WAIT_SECONDS", 0.5)
+    monkeypatch.setattr(bot.store.database, "SQLITE_LOCK_WAIT_SECONDS", 0.5)
     url = f"sqlite:///{tmp_path / 'signoff.db'}"
     migrate(url)
     holder_engine, waiter_engine = create_engine(url), create_engine(url)

@@ -13,20 +13,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bot import audit
-from bot.database import create_engine, migrate, session_factory, sync_url, transaction
-from bot.follow_up import run_follow_ups
-from bot.item_states import ItemState
-from bot.item_store import claim, get_item, ingest
-from bot.lead_settings import load_lead_settings
-from bot.models import utcnow
-from bot.pipeline import Pipeline
-from bot.review_decisions import ReviewStatus, approve, reject, save_edit
-from bot.review_stats import parse_period, review_stats
-from bot.reviewer_roster import Roles
+from bot.lead_settings.registry import load_lead_settings
+from bot.lead_settings.seed import seed_thresholds
+from bot.pipeline.pipeline import Pipeline
+from bot.review.decisions import ReviewStatus, approve, reject, save_edit
+from bot.review.reminders import run_follow_ups
+from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
-from bot.stat_tally import Metric, hour_of, rejected_metric, wait_seconds
-from bot.threshold_store import seed_thresholds
+from bot.stats.review_stats import parse_period, review_stats
+from bot.store import audit
+from bot.store.database import create_engine, migrate, session_factory, sync_url, transaction
+from bot.store.item_states import ItemState
+from bot.store.items import claim, get_item, ingest
+from bot.store.models import utcnow
+from bot.store.stat_tally import Metric, hour_of, rejected_metric, wait_seconds
 from bot.tickets import TicketIn
 from policies.reject_reasons import RejectReason
 from tests.bot_cli import run_bot

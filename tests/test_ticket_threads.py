@@ -7,7 +7,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.database import (
+from bot.review.stale_drafts import newer_events, older_pending_drafts
+from bot.store.database import (
     SessionFactory,
     create_engine,
     migrate,
@@ -15,11 +16,10 @@ from bot.database import (
     sync_url,
     transaction,
 )
-from bot.item_states import ItemState
-from bot.item_store import ingest, update_item
-from bot.models import Item
-from bot.stale_drafts import newer_events, older_pending_drafts
-from bot.ticket_threads import MAX_KEY, thread_key
+from bot.store.item_states import ItemState
+from bot.store.items import ingest, update_item
+from bot.store.models import Item
+from bot.store.ticket_threads import MAX_KEY, thread_key
 from bot.tickets import TicketIn
 from tests.stored_items import insert_at_schema, stored_item
 from tests.ticket_factory import refund_ticket

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.action_sink import ActionRequest, PermanentError, RetryableError
+from bot.actions.sink import ActionRequest
+from bot.errors import PayloadError, PermanentError, RetryableError, SignatureError
 from bot.vendors import hubspot
-from bot.vendors.common import PayloadError, SignatureError
 from bot.vendors.hubspot import HubSpotExecutor
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack

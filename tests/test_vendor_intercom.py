@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.action_sink import ActionRequest, PermanentError, RetryableError
+from bot.actions.sink import ActionRequest
+from bot.errors import PermanentError, RetryableError, SignatureError
 from bot.vendors import intercom
-from bot.vendors.common import SignatureError, html_to_text, text_to_html
+from bot.vendors.common import html_to_text, text_to_html
 from bot.vendors.intercom import IntercomExecutor
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from bot.action_sink import ActionRequest, ExecutorRouter, PermanentError
+from bot.actions.sink import ActionRequest, ExecutorRouter
+from bot.errors import PermanentError
 from bot.runtime import open_runtime
 from bot.vendors.common import retry_after_seconds
 from bot.vendors.executors import build_vendor_executors

@@ -15,13 +15,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
-from bot.background import running_background
-from bot.database import sync_url
-from bot.models import RunClaim, utcnow
+from bot.entrypoints.background import running_background
+from bot.entrypoints.worker_http import create_worker_app, serving
+from bot.errors import HttpStartError
+from bot.pipeline.worker import Worker
 from bot.runtime import Runtime, open_runtime
-from bot.worker import Worker
-from bot.worker_heartbeats import heartbeat_key, workers_seen
-from bot.worker_http import HttpStartError, create_worker_app, serving
+from bot.store.database import sync_url
+from bot.store.models import RunClaim, utcnow
+from bot.store.worker_heartbeats import heartbeat_key, workers_seen
 from tests.approved_items import seed_approved
 from tests.fakes.http_sink import HttpSink
 from tests.server_harness import WEBHOOK_SECRET, free_port, make_settings, wait_until

@@ -8,13 +8,13 @@ import logging
 
 import pytest
 
-from bot.assessment import Assessment
-from bot.heuristic_classifier import HeuristicClassifier
-from bot.item_store import ingest
+from bot.assess.assessment import Assessment
+from bot.assess.heuristic import HeuristicClassifier
 from bot.logging_setup import configure_logging
+from bot.pipeline.worker import Worker
 from bot.runtime import open_runtime
+from bot.store.items import ingest
 from bot.tickets import TicketIn
-from bot.worker import Worker
 from tests.server_harness import make_settings
 from tests.ticket_factory import password_ticket
 

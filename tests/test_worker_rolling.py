@@ -13,14 +13,14 @@ import asyncio
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.assessment import Assessment
-from bot.heuristic_classifier import HeuristicClassifier
-from bot.item_states import ItemState
-from bot.item_store import get_item, ingest
-from bot.models import Item
+from bot.assess.assessment import Assessment
+from bot.assess.heuristic import HeuristicClassifier
+from bot.pipeline.worker import Worker
 from bot.runtime import Runtime, open_runtime
+from bot.store.item_states import ItemState
+from bot.store.items import get_item, ingest
+from bot.store.models import Item
 from bot.tickets import TicketIn
-from bot.worker import Worker
 from tests.server_harness import make_settings
 from tests.ticket_factory import password_ticket
 

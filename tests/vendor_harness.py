@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Item
+from bot.store.models import Item
 from bot.vendors.settings import VendorSettings
 from tests.fakes.http_sink import HttpSink
 from tests.fakes.slack_api import FakeSlack

@@ -3,7 +3,7 @@
 Each vendor module is pure where it can be: a signature verifier that takes bytes and headers, a
 ``normalise`` that maps the vendor's documented payload onto ``TicketIn``, and an executor class
 that talks to the vendor's REST API through an injected ``httpx.AsyncClient``. The HTTP edge lives
-in ``handlers.vendor_webhooks``; credentials live in ``bot.vendors.settings``.
+in ``handlers.webhooks.vendors``; credentials live in ``bot.vendors.settings``.
 """
 
 from __future__ import annotations

@@ -26,8 +26,7 @@ from typing import Any
 
 import httpx
 
-from bot.action_sink import ExecutionError, PermanentError, RetryableError
-from bot.signing import SignatureError
+from bot.errors import ExecutionError, PayloadError, PermanentError, RetryableError, SignatureError
 from bot.tickets import Customer
 
 MAX_SUBJECT = 1000
@@ -37,10 +36,6 @@ MAX_NAME = 200
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-
-class PayloadError(ValueError):
-    """The body is JSON but not the documented shape of an event type Signoff handles."""
 
 
 # --- payload access -----------------------------------------------------------------------------

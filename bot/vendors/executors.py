@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 
-from bot.action_sink import ActionRequest, Executor, PermanentError
+from bot.actions.sink import ActionRequest, Executor
+from bot.errors import PermanentError
 from bot.vendors import SOURCES
 from bot.vendors.hubspot import HubSpotExecutor
 from bot.vendors.intercom import IntercomExecutor

@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.settings import ConfigurationError
+from bot.errors import ConfigurationError
 from bot.vendors import SOURCES
 
 DEFAULT_INTERCOM_API_URL = "https://api.intercom.io"

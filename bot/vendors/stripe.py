@@ -37,14 +37,13 @@ from typing import Any
 import httpx
 from stripe import SignatureVerificationError, WebhookSignature
 
-from bot.action_sink import ActionRequest, PermanentError, RetryableError
+from bot.actions.sink import ActionRequest
+from bot.errors import PayloadError, PermanentError, RetryableError, SignatureError
 from bot.logging_setup import get_logger
 from bot.tickets import RequestedAction, TicketIn
 from bot.vendors.common import (
     MAX_BODY,
     MAX_SUBJECT,
-    PayloadError,
-    SignatureError,
     StatusRules,
     clip,
     customer,

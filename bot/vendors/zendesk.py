@@ -35,7 +35,8 @@ from typing import Any
 
 import httpx
 
-from bot.action_sink import ActionRequest, PermanentError
+from bot.actions.sink import ActionRequest
+from bot.errors import PayloadError, PermanentError, SignatureError
 from bot.logging_setup import get_logger
 from bot.signing import signatures_match
 from bot.tickets import TicketIn
@@ -43,8 +44,6 @@ from bot.vendors.common import (
     MAX_BODY,
     MAX_SUBJECT,
     RETRYABLE_STATUS,
-    PayloadError,
-    SignatureError,
     StatusRules,
     clip,
     customer,

@@ -1,0 +1,63 @@
+"""What a classifier returns, and the interface every classifier implements.
+
+The assessment is advice, never authority: ``policies`` sets the floor of risk from facts and the
+executor re-checks approval. A classifier that cannot produce a usable assessment raises
+``AssessmentUnavailableError`` and the item goes to a human.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.tickets import TicketIn
+from policies.risk_levels import RiskLevel
+
+ProposedActionKind = Literal["reply", "refund", "credit", "update_field", "escalate"]
+Sentiment = Literal["positive", "neutral", "negative"]
+
+
+class ProposedAction(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ProposedActionKind
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    field: str | None = Field(default=None, max_length=100)
+    value: str | None = Field(default=None, max_length=1000)
+
+    def describe(self) -> str:
+        """One line for cards and logs, e.g. ``refund 120.00 USD``."""
+        if self.kind in {"refund", "credit"}:
+            amount = "(no amount)" if self.amount is None else f"{self.amount:.2f}"
+            return f"{self.kind} {amount} {self.currency or ''}".strip()
+        if self.kind == "update_field":
+            return f"set {self.field} to {self.value!r}"
+        if self.kind == "escalate":
+            return "escalate to a specialist"
+        return "send the drafted reply"
+
+
+class Assessment(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Which classifier produced this (``heuristic`` or ``openai:<model>``): shown on every card.
+    classifier: str
+    category: str = Field(min_length=1, max_length=64)
+    sentiment: Sentiment
+    risk_level: RiskLevel
+    risk_score: float = Field(ge=0, le=1)
+    confidence: float = Field(ge=0, le=1)
+    reasons: list[str] = Field(default_factory=list, max_length=10)
+    draft_reply: str = Field(max_length=10_000)
+    action: ProposedAction
+
+
+class Classifier(Protocol):
+    name: str
+
+    async def assess(self, ticket: TicketIn) -> Assessment:
+        """Assess one ticket; raise ``AssessmentUnavailableError`` rather than guess."""
+        ...

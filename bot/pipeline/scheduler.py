@@ -1,0 +1,159 @@
+"""APScheduler (3.x) runs the periodic sweeps in every worker process.
+
+Due times live in item rows (``next_attempt_at``, ``claimed_until``, ``next_reminder_at``, …),
+never in APScheduler's job store, which cannot be shared between processes: each sweep only claims
+rows that are due, so any number of instances can run it without doing the same work twice.
+
+Beside the sweeps, each tick records the worker loop's heartbeat (what a web process without a
+worker reports in ``/healthz``), and an hourly housekeeping run deletes rows nobody needs.
+
+APScheduler's shutdown cancels the jobs that are running, which would cut a sweep off in the
+middle of an item's step or a transaction (on SQLite a cancelled ``BEGIN IMMEDIATE`` can leave
+its connection holding the write lock, and the rest of the shutdown waits 30 s on it). So every
+job runs shielded in ``JobsInFlight``, and shutdown lets the runs in flight finish instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import Any, TypeVar
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.logging_setup import get_logger
+from bot.pipeline.worker import Worker
+from bot.review.reminders import FollowUpCounts, run_follow_ups
+from bot.slack.daily_digest import send_daily_digest
+from bot.store.housekeeping import Pruned, prune_old_rows
+from bot.store.models import utcnow
+from bot.store.worker_heartbeats import loop_wall_time, record_heartbeat
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+SWEEP_JOB = "sweep"
+FOLLOW_UP_JOB = "follow_up"
+DAILY_DIGEST_JOB = "daily_digest"
+HEARTBEAT_JOB = "heartbeat"
+HOUSEKEEPING_JOB = "housekeeping"
+# Every instance fires this often; the run claim lets one per hour act (bot/housekeeping.py).
+HOUSEKEEPING_INTERVAL_SECONDS = 600
+
+
+class _OverlapIsExpected(logging.Filter):
+    """A sweep still running when the next is due is skipped by design (``max_instances=1``);
+    APScheduler warns about it on every tick of a busy process, which buries real warnings."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_OverlapIsExpected())
+
+
+class JobsInFlight:
+    """The job runs still going, shielded from APScheduler's cancellation at shutdown."""
+
+    def __init__(self) -> None:
+        self._running: set[asyncio.Task[Any]] = set()
+        self._orphaned: set[asyncio.Task[Any]] = set()
+
+    def shielded(self, job: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+        @functools.wraps(job)  # APScheduler names the job (and its log lines) after the function
+        async def run() -> T:
+            task: asyncio.Task[T] = asyncio.ensure_future(job())
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+            try:
+                return await asyncio.shield(task)
+            except asyncio.CancelledError:
+                self._orphaned.add(task)
+                raise
+
+        return run
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._running.discard(task)
+        orphaned = task in self._orphaned
+        self._orphaned.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()  # retrieved either way: APScheduler logs it unless orphaned
+        if error is not None and orphaned:
+            log.error("scheduled job failed during shutdown", error=repr(error))
+
+    async def finish(self, *, within: float) -> None:
+        """Wait (at most ``within`` seconds) for the runs in flight."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=within)
+
+
+def build_scheduler(
+    worker: Worker, *, interval_seconds: float, in_flight: JobsInFlight | None = None
+) -> AsyncIOScheduler:
+    """``in_flight`` is what shutdown waits on; a caller that never shuts down mid-run (a test
+    that only inspects the jobs) can leave it out."""
+    jobs = in_flight or JobsInFlight()
+
+    async def follow_up() -> FollowUpCounts:
+        return await run_follow_ups(worker.rt, utcnow())
+
+    async def heartbeat() -> bool:
+        loop_at = loop_wall_time(worker.last_loop_at)
+        if loop_at is None:  # the loop has not passed yet (or this worker never loops)
+            return False
+        await record_heartbeat(worker.rt.sessions, worker.worker_id, loop_at=loop_at)
+        return True
+
+    async def housekeeping() -> Pruned | None:
+        return await prune_old_rows(worker.rt.sessions, utcnow(), by=worker.worker_id)
+
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    every_tick = (
+        (SWEEP_JOB, worker.run_once),
+        (FOLLOW_UP_JOB, follow_up),
+        (HEARTBEAT_JOB, heartbeat),
+    )
+    for job_id, job in every_tick:
+        scheduler.add_job(
+            jobs.shielded(job),
+            "interval",
+            seconds=interval_seconds,
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(interval_seconds)),
+        )
+    scheduler.add_job(
+        jobs.shielded(housekeeping),
+        "interval",
+        seconds=HOUSEKEEPING_INTERVAL_SECONDS,
+        id=HOUSEKEEPING_JOB,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=HOUSEKEEPING_INTERVAL_SECONDS,
+    )
+    at = worker.rt.settings.daily_digest_at
+    if at:
+        hour, minute = (int(part) for part in at.split(":"))
+
+        async def daily_digest() -> bool:
+            return await send_daily_digest(worker.rt, utcnow(), by=worker.worker_id)
+
+        # Every instance fires; the run_claim row lets one of them post. A run delayed by a busy
+        # event loop still happens within the grace period.
+        scheduler.add_job(
+            jobs.shielded(daily_digest),
+            "cron",
+            hour=hour,
+            minute=minute,
+            id=DAILY_DIGEST_JOB,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
+        )
+    return scheduler

@@ -1,0 +1,314 @@
+"""Database tables (SQLModel). The schema itself is owned by the Alembic migrations.
+
+Timestamps are stored in UTC; ``UTCDateTime`` makes SQLite (which has no time zones) hand back
+aware datetimes like PostgreSQL does, so comparisons never mix naive and aware values.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+AutoIncrementId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: use aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Item(SQLModel, table=True):
+    """One ticket or CRM event and everything Signoff decided and did about it."""
+
+    __tablename__ = "item"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_item_source_external"),
+        Index("ix_item_state_created_at", "state", "created_at"),
+        Index("ix_item_thread_key_created_at", "thread_key", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    source: str = Field(max_length=32)
+    external_id: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    customer_name: str = Field(max_length=200)
+    customer_email: str = Field(max_length=320)
+    customer_tier: str | None = Field(default=None, max_length=50)
+    requested_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    # Which source ticket this event belongs to (``bot.store.ticket_threads``), set on arrival.
+    thread_key: str | None = Field(default=None, max_length=200)
+
+    state: str = Field(max_length=20, index=True)
+    classifier: str | None = Field(default=None, max_length=100)
+    category: str | None = Field(default=None, max_length=64)
+    sentiment: str | None = Field(default=None, max_length=16)
+    risk_level: str | None = Field(default=None, max_length=16)
+    risk_score: float | None = None
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    assessment_error: str | None = Field(default=None, sa_column=Column(Text))
+    draft_reply: str | None = Field(default=None, sa_column=Column(Text))
+    proposed_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    route_policy: str | None = Field(default=None, max_length=64)
+    route_why: str | None = Field(default=None, sa_column=Column(Text))
+
+    decision_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    idempotency_key: str | None = Field(default=None, max_length=100)
+    slack_channel: str | None = Field(default=None, max_length=32)
+    slack_ts: str | None = Field(default=None, max_length=32)
+    attempts: int = Field(default=0)
+    # An execution call went out and its outcome is not recorded yet (see migration 0007).
+    send_started_at: datetime | None = _ts()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    execution_result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+
+    llm_usage: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+
+    # Review in Slack: three separate records (what the AI proposed, what a human approved, what
+    # was executed); ``draft_reply``/``proposed_action`` above are the working copy an edit changes.
+    ai_reply: str | None = Field(default=None, sa_column=Column(Text))
+    ai_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    approved_reply: str | None = Field(default=None, sa_column=Column(Text))
+    approved_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    executed_reply: str | None = Field(default=None, sa_column=Column(Text))
+    executed_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    draft_version: int = Field(default=0)
+    edited_by: str | None = Field(default=None, max_length=64)
+    edited_at: datetime | None = _ts()
+    edit_summary: str | None = Field(default=None, sa_column=Column(Text))
+    # Share of the AI's reply the approved text changed (0 = untouched, 1 = rewritten), fixed when
+    # an edited version is approved so ``/signoff stats`` sums it in SQL instead of diffing texts.
+    edit_size: float | None = None
+    # Quorum: who approved the current draft version, and what the policy requires.
+    approvals: list[str] = Field(default_factory=list, sa_column=Column(JSONType, nullable=False))
+    approvals_required: int = Field(default=1)
+    lead_required: bool = Field(default=False)
+    # A newer event for the same source ticket arrived: Approve is refused until a re-draft.
+    stale_reason: str | None = Field(default=None, sa_column=Column(Text))
+    stale_at: datetime | None = _ts()
+    # Newer events up to this arrival time are already folded into the draft by a re-draft.
+    redrafted_until: datetime | None = _ts()
+
+    # Earned autonomy: the item's bucket, and whether a trusted bucket would have auto-executed
+    # it (shadow mode); ``autonomy_note`` is the one line the card shows about that.
+    autonomy_bucket: str | None = Field(default=None, max_length=120, index=True)
+    autonomy_would_auto: bool = Field(default=False)
+    autonomy_note: str | None = Field(default=None, sa_column=Column(Text))
+
+    # Time-based follow-up: due times live in the row, so any instance's sweep can claim them.
+    review_started_at: datetime | None = _ts()
+    reminders_sent: int = Field(default=0)
+    next_reminder_at: datetime | None = _ts(index=True)
+    escalate_at: datetime | None = _ts(index=True)
+    escalated_at: datetime | None = _ts()
+    expires_at: datetime | None = _ts(index=True)
+
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _ts()
+    next_attempt_at: datetime | None = _ts()
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_at: datetime | None = _ts()
+    executed_at: datetime | None = _ts()
+
+
+class Decision(SQLModel, table=True):
+    """A human's or a policy's decision on an item: the executor's proof of authority."""
+
+    __tablename__ = "decision"
+    __table_args__ = (Index("ix_decision_created_at_wait", "created_at", "wait_seconds"),)
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    item_id: str = Field(foreign_key="item.id", index=True, max_length=32)
+    outcome: str = Field(max_length=20)
+    actor: str = Field(max_length=64)
+    policy: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    # For rejections: one of ``policies.reject_reasons.RejectReason``.
+    reason_code: str | None = Field(default=None, max_length=32)
+    # A human decision's wait in seconds (``bot.store.stat_tally.wait_seconds``); None for a
+    # policy's.
+    # Stored once because decisions are never updated: the median is an index-only scan.
+    wait_seconds: float | None = Field(default=None, sa_column=Column(Float))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class StatTally(SQLModel, table=True):
+    """How many events of one kind happened in one UTC hour, per category
+    (``bot.store.stat_tally``): what ``/signoff stats`` sums instead of counting items."""
+
+    __tablename__ = "stat_tally"
+
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    # The item's category ("" before assessment: a received ticket has none yet).
+    category: str = Field(primary_key=True, max_length=64)
+    # One of ``bot.store.stat_tally.Metric`` or ``rejected:<reason code>``.
+    metric: str = Field(primary_key=True, max_length=48)
+    count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    # The sum of the events' measure where they have one (edit sizes), else 0.
+    total: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+
+
+class PromptText(SQLModel, table=True):
+    """The exact instructions sent with each assessment, once per hash: items and audit rows
+    name the prompt by ``prompt_sha256``, and this row says what that prompt was."""
+
+    __tablename__ = "prompt_text"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    version: str = Field(max_length=32)
+    system_prompt: str = Field(sa_column=Column(Text, nullable=False))
+    user_preamble: str = Field(sa_column=Column(Text, nullable=False))
+    # The JSON schema of the structured answer (part of what the model was asked for).
+    answer_schema: str = Field(sa_column=Column(Text, nullable=False))
+    first_used_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of every step and every human decision (database triggers refuse
+    UPDATE and DELETE)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    item_id: str | None = Field(default=None, index=True, max_length=32)
+    actor: str = Field(max_length=64)
+    event: str = Field(max_length=40)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSONType, nullable=False))
+    # Tamper evidence: each row's hash covers its content and the previous row's hash.
+    prev_hash: str | None = Field(default=None, max_length=64)
+    row_hash: str | None = Field(default=None, max_length=64)
+
+
+class ThresholdSetting(SQLModel, table=True):
+    """A lead-controlled threshold, stored as text and parsed by ``policies.thresholds``."""
+
+    __tablename__ = "threshold_setting"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+    updated_by: str = Field(max_length=64)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class RunClaim(SQLModel, table=True):
+    """A once-only job run (e.g. ``daily_digest:2026-11-25``) claimed by one instance: the row's
+    primary key and a conditional update decide, so N schedulers firing together send it once."""
+
+    __tablename__ = "run_claim"
+
+    key: str = Field(primary_key=True, max_length=100)
+    claimed_by: str = Field(max_length=64)
+    claimed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    held_until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SlackEvent(SQLModel, table=True):
+    """Slack event ids already handled: Slack re-delivers (X-Slack-Retry-Num) when an ack is late,
+    and Bolt does not de-duplicate."""
+
+    __tablename__ = "slack_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AutonomyOutcome(SQLModel, table=True):
+    """What a human did with one item of a bucket (a review, or a spot check after the fact):
+    the evidence earned autonomy is computed from."""
+
+    __tablename__ = "autonomy_outcome"
+    __table_args__ = (
+        UniqueConstraint("item_id", "source", name="uq_autonomy_outcome_item_source"),
+        Index("ix_autonomy_outcome_bucket_at", "bucket", "at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    item_id: str = Field(max_length=32)
+    bucket: str = Field(max_length=120)
+    # One of ``policies.autonomy.ReviewOutcome``.
+    outcome: str = Field(max_length=24)
+    material: bool = Field(default=False)
+    # "review" or "spot_check".
+    source: str = Field(max_length=16)
+    actor: str = Field(max_length=64)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AutonomyBucket(SQLModel, table=True):
+    """A bucket's lead-set pin and the point its evidence restarts from (its last revocation)."""
+
+    __tablename__ = "autonomy_bucket"
+
+    key: str = Field(primary_key=True, max_length=120)
+    # One of ``policies.autonomy.Pin``.
+    pin: str = Field(default="none", max_length=16)
+    pinned_by: str | None = Field(default=None, max_length=64)
+    pinned_at: datetime | None = _ts()
+    reset_at: datetime | None = _ts()
+    reset_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # Last known trust, so a change of state is announced once.
+    trusted: bool = Field(default=False)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ThresholdChange(SQLModel, table=True):
+    """A lead's threshold change: proposed with a dry run, then applied, cancelled or reverted."""
+
+    __tablename__ = "threshold_change"
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    key: str = Field(max_length=64)
+    old_value: str = Field(max_length=200)
+    new_value: str = Field(max_length=200)
+    # proposed | applied | cancelled | reverted
+    status: str = Field(max_length=16)
+    proposed_by: str = Field(max_length=64)
+    proposed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = _ts()
+    dry_run: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    reverts_id: int | None = Field(default=None, sa_column=Column(BigInteger))

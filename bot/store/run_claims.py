@@ -1,0 +1,47 @@
+"""Claiming a once-only run across instances: the daily digest, the burst digest, posting slots.
+
+APScheduler fires in every process; the row decides who acts. ``claim_run`` inserts the key
+(``ON CONFLICT DO NOTHING``) or takes over a row whose hold has run out (a conditional UPDATE),
+in one transaction, so of N instances firing at the same moment exactly one gets ``True``. A run
+that crashed after claiming is not repeated before ``held_until``: these runs are notifications,
+where missing one beats sending two.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
+
+from bot.store.database import SessionFactory, transaction
+from bot.store.models import RunClaim
+
+
+async def claim_run(
+    sessions: SessionFactory, key: str, *, by: str, now: datetime, until: datetime
+) -> bool:
+    """True when this caller owns the run ``key`` until ``until``."""
+    async with transaction(sessions) as session:
+        dialect = session.bind.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        inserted = await session.execute(
+            insert(RunClaim)
+            .values(key=key, claimed_by=by, claimed_at=now, held_until=until)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(col(RunClaim.key))
+        )
+        if inserted.scalar_one_or_none() is not None:
+            return True
+        taken = cast(
+            CursorResult[Any],
+            await session.execute(
+                update(RunClaim)
+                .where(and_(col(RunClaim.key) == key, col(RunClaim.held_until) <= now))
+                .values(claimed_by=by, claimed_at=now, held_until=until)
+                .execution_options(synchronize_session=False)
+            ),
+        )
+        return taken.rowcount == 1

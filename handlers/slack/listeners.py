@@ -1,0 +1,41 @@
+"""Registers every Slack listener: buttons, modals, the ``/signoff`` command, mentions, App Home.
+
+Every listener acknowledges first (Slack gives three seconds and the ack must never wait for an
+LLM or an executor; a modal submission's ack carries its field errors), then resolves the user's
+roles on the server and records what they did; the worker does the slow part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.runtime import Runtime
+from handlers.slack.actions import register_actions
+from handlers.slack.app_home import register_app_home
+from handlers.slack.commands import register_commands
+from handlers.slack.deps import SlackDeps, guarded
+from handlers.slack.listener_work import ListenerWork
+from handlers.slack.views import register_views
+
+
+def register_listeners(
+    app: AsyncApp, rt: Runtime, notify_worker: Callable[[], None], work: ListenerWork
+) -> None:
+    deps = SlackDeps(rt=rt, roster=rt.roster, notify_worker=notify_worker, work=work)
+    register_actions(app, deps)
+    register_views(app, deps)
+    register_commands(app, deps)
+    register_app_home(app, deps)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Failures before an ack (listeners guard everything after theirs): tell the user."""
+
+        async def fail() -> None:
+            raise error
+
+        await guarded(client, body, fail())

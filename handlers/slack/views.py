@@ -1,0 +1,216 @@
+"""Modal submissions: Edit (save and approve), Reject (with reason), lead thresholds.
+
+Invalid input is answered inside the modal (``response_action: errors``, one message per field)
+before anything is stored; valid input closes the modal at once and is then recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import SettingChangeRefusedError
+from bot.lead_settings.changes import apply_now, propose_change
+from bot.lead_settings.registry import ChangeKind, change_kind, parse_value
+from bot.logging_setup import get_logger
+from bot.review.decisions import ReviewStatus, reject, save_edit
+from bot.review.edit_validation import EditedDraft, EditErrors, edit_summary, validate_edit
+from bot.slack.app_home_view import SETTING_INPUT, SETTINGS_CALLBACK, SETTINGS_FIELDS
+from bot.slack.card_updates import edit_details, refresh, reject_details
+from bot.slack.channel_notices import notify_channel
+from bot.slack.edit_modal import EDIT_CALLBACK
+from bot.slack.reject_modal import REJECT_CALLBACK, RejectInput, validate_reject
+from bot.slack.text import safe
+from bot.store import audit
+from bot.store.database import transaction
+from bot.store.items import get_item
+from bot.store.models import Item, utcnow
+from handlers.slack.app_home import publish_home
+from handlers.slack.deps import SlackDeps, tell
+
+log = get_logger(__name__)
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        loaded = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _values(view: dict[str, Any]) -> dict[str, Any]:
+    values = (view.get("state") or {}).get("values") or {}
+    return values if isinstance(values, dict) else {}
+
+
+def register_views(app: AsyncApp, deps: SlackDeps) -> None:
+    rt = deps.rt
+
+    @app.view(EDIT_CALLBACK)
+    async def on_edit_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user = str(body["user"]["id"])
+        meta = _metadata(view)
+        item_id = str(meta.get("item_id") or "")
+        channel = meta.get("channel") or None
+        item = await get_item(rt.sessions, item_id)
+        version = meta.get("version")
+        if item is None or not isinstance(version, int):
+            await ack()
+            await tell(
+                client,
+                user=user,
+                channel=channel,
+                text="This form does not match an item any more; open Edit again from the card. "
+                "Nothing was changed.",
+            )
+            return
+        checked = validate_edit(item.proposed_action or {"kind": "reply"}, _values(view))
+        if isinstance(checked, EditErrors):
+            await ack(response_action="errors", errors=checked.errors)
+            return
+        await ack()
+        deps.later(client, body, record_edit(client, user, item, checked, version, channel))
+
+    async def record_edit(
+        client: AsyncWebClient,
+        user: str,
+        item: Item,
+        checked: EditedDraft,
+        version: int,
+        channel: str | None,
+    ) -> None:
+        item_id = item.id
+        summary = edit_summary(
+            item.draft_reply, checked.reply, item.proposed_action or {}, checked.action
+        )
+        result = await save_edit(
+            rt.sessions,
+            item_id=item_id,
+            roles=await deps.roles(user),
+            policy=await deps.policy(),
+            version=version,
+            reply=checked.reply,
+            action=checked.action,
+            summary=summary,
+        )
+        log.info("edit submitted", item_id=item_id, user=user, status=result.status.value)
+        if result.changed_card and result.status != ReviewStatus.STALE:
+            await refresh(
+                rt, result.item, thread=edit_details(result.item) if result.item else None
+            )
+        elif result.changed_card:
+            await refresh(rt, result.item)
+        if result.status == ReviewStatus.RECORDED:
+            deps.notify_worker()
+        else:
+            await tell(client, user=user, channel=channel, text=result.message)
+
+    @app.view(REJECT_CALLBACK)
+    async def on_reject_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user = str(body["user"]["id"])
+        meta = _metadata(view)
+        checked = validate_reject(_values(view))
+        if not isinstance(checked, RejectInput):
+            await ack(response_action="errors", errors=checked)
+            return
+        await ack()
+        deps.later(client, body, record_reject(client, user, meta, checked))
+
+    async def record_reject(
+        client: AsyncWebClient, user: str, meta: dict[str, Any], checked: RejectInput
+    ) -> None:
+        item_id = str(meta.get("item_id") or "")
+        channel = meta.get("channel") or None
+        result = await reject(
+            rt.sessions,
+            item_id=item_id,
+            roles=await deps.roles(user),
+            reason=checked.reason,
+            detail=checked.detail,
+        )
+        log.info("reject submitted", item_id=item_id, user=user, status=result.status.value)
+        if result.status == ReviewStatus.RECORDED:
+            text = f"{checked.reason.label}: {checked.detail}" if checked.detail else None
+            await refresh(
+                rt, result.item, thread=reject_details(user, text or checked.reason.label)
+            )
+        else:
+            await tell(client, user=user, channel=channel, text=result.message)
+
+    @app.view(SETTINGS_CALLBACK)
+    async def on_settings_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        user = str(body["user"]["id"])
+        roles = await deps.roles(user)
+        if not roles.is_lead:
+            await ack(
+                response_action="errors",
+                errors={"refund_auto_limit": "Only leads (SIGNOFF_LEADS) can change thresholds."},
+            )
+            async with transaction(rt.sessions) as session:
+                await audit.record(
+                    session, "command_refused", actor=user, command="settings", why="not a lead"
+                )
+            return
+        values = _values(view)
+        typed: dict[str, str] = {}
+        errors: dict[str, str] = {}
+        for key in SETTINGS_FIELDS:
+            element = (values.get(key) or {}).get(SETTING_INPUT) or {}
+            raw = element.get("value")
+            if raw is None and isinstance(element.get("selected_option"), dict):
+                raw = element["selected_option"].get("value")
+            if raw is None:
+                continue
+            try:
+                parse_value(key, str(raw))
+            except SettingChangeRefusedError as exc:
+                errors[key] = str(exc)[:150]
+            else:
+                typed[key] = str(raw)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        deps.later(client, body, save_settings(client, user, typed))
+
+    async def save_settings(client: AsyncWebClient, user: str, typed: dict[str, str]) -> None:
+        changed = []
+        proposals: list[str] = []
+        problems: list[str] = []
+        for key, raw in typed.items():
+            if change_kind(key) != ChangeKind.DIRECT:
+                # What runs without a human changes only after the lead has seen the dry run.
+                try:
+                    proposal, lines = await propose_change(
+                        rt.sessions, rt.settings, key=key, raw=raw, actor=user, now=utcnow()
+                    )
+                except SettingChangeRefusedError:
+                    continue  # unchanged value: nothing to propose
+                proposals.append(
+                    "\n".join(lines)
+                    + f"\nConfirm with `/signoff threshold confirm #{proposal.id}` or cancel with "
+                    f"`/signoff threshold cancel #{proposal.id}`."
+                )
+                continue
+            try:
+                change = await apply_now(rt.sessions, rt.settings, key=key, raw=raw, actor=user)
+            except SettingChangeRefusedError as exc:
+                problems.append(f"`{key}` not changed: {safe(str(exc), 300)}")
+                continue
+            if change.changed:
+                changed.append(f"`{key}`: `{change.old}` → `{change.new}`")
+        if changed:
+            await notify_channel(rt, f":gear: <@{user}> changed " + ", ".join(changed) + ".")
+        if (proposals or problems) and rt.publisher is not None:
+            await rt.publisher.direct_message(user, "\n\n".join([*problems, *proposals]))
+        await publish_home(deps, client, user)

@@ -1,0 +1,52 @@
+"""``POST /webhooks/generic``: verify, validate, store, answer. Nothing slow happens here.
+
+Reading, verifying and parsing are ``handlers.webhooks.intake``'s (size, then signature, then
+JSON and schema). A repeated ticket id answers 200 with the item that already exists, so a
+sender's retries are safe.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot import signing
+from bot.errors import InputRejectedError
+from bot.logging_setup import get_logger
+from bot.store.items import ingest
+from bot.tickets import TicketIn
+from handlers.webhooks.intake import signed_json, validated
+
+log = get_logger(__name__)
+router = APIRouter()
+
+
+@router.post("/webhooks/generic")
+async def receive_generic(request: Request) -> JSONResponse:
+    state = request.app.state
+    settings = state.runtime.settings
+    if settings.webhook_secret is None:
+        raise InputRejectedError(
+            "SIGNOFF_WEBHOOK_SECRET is not set; unsigned webhooks are refused", status=503
+        )
+    secret = settings.webhook_secret.get_secret_value()
+
+    def verify(body: bytes) -> None:
+        signing.verify(
+            secret,
+            timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
+            signature=request.headers.get(signing.SIGNATURE_HEADER),
+            body=body,
+        )
+
+    payload = await signed_json(request, limit=settings.max_webhook_bytes, verify=verify)
+    ticket = validated(TicketIn, payload, summary="invalid ticket")
+    result = await ingest(state.runtime.sessions, "generic", ticket)
+    if result.created:
+        state.worker.notify()
+        log.info("ticket received", item_id=result.item_id, source="generic")
+        return JSONResponse({"item_id": result.item_id, "status": "accepted"}, status_code=202)
+    log.info("duplicate delivery", item_id=result.item_id, source="generic")
+    return JSONResponse(
+        {"item_id": result.item_id, "status": "duplicate", "state": result.state}, status_code=200
+    )

@@ -1,0 +1,233 @@
+"""``POST /webhooks/{zendesk,intercom,hubspot,stripe}``: the generic webhook's pattern, per vendor.
+
+Order matters, as in ``handlers.webhooks.generic``: a disabled source answers 503 before reading
+anything; then the size limit (413), the vendor's own signature (401, nothing stored), JSON (400),
+the vendor's documented shape (400 naming the problem), and only then storage. Every event of a
+delivery is normalised before any is stored, so a HubSpot batch with one bad event stores none
+and HubSpot's retry of the whole batch is clean. Event types Signoff does not act on answer 200
+``{"status": "ignored"}`` (a non-2xx would only make the vendor retry them) and are logged.
+
+Everything vendor-specific (headers, signature schemes, payload shapes) lives in
+``bot.vendors.*``; this module only adapts a Starlette request to those pure functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import SecretStr, ValidationError
+
+from bot.errors import InputRejectedError, PayloadError
+from bot.logging_setup import get_logger
+from bot.store.items import IngestResult, ingest
+from bot.tickets import TicketIn
+from bot.vendors import hubspot, intercom, stripe, zendesk
+from bot.vendors.settings import VendorSettings
+from handlers.webhooks.intake import field_problems, signed_json
+
+log = get_logger(__name__)
+router = APIRouter()
+
+Verifier = Callable[[Request, bytes, str, VendorSettings], None]
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    title: str
+    secret_setting: str
+    secret: Callable[[VendorSettings], SecretStr | None]
+    verify: Verifier
+    event_type: Callable[[Any], str]
+    normalise: Callable[[Any], TicketIn | None]
+    # A delivery's events: one for most vendors, a batch for HubSpot.
+    split: Callable[[Any], list[Any]] = lambda payload: [payload]
+    batch: bool = False
+
+
+def _verify_zendesk(request: Request, body: bytes, secret: str, _: VendorSettings) -> None:
+    zendesk.verify(
+        secret,
+        signature=request.headers.get(zendesk.SIGNATURE_HEADER),
+        timestamp=request.headers.get(zendesk.TIMESTAMP_HEADER),
+        body=body,
+    )
+
+
+def _verify_intercom(request: Request, body: bytes, secret: str, _: VendorSettings) -> None:
+    intercom.verify(secret, signature=request.headers.get(intercom.SIGNATURE_HEADER), body=body)
+
+
+def _verify_hubspot(request: Request, body: bytes, secret: str, settings: VendorSettings) -> None:
+    headers = request.headers
+    uri = hubspot.request_uri(
+        configured=settings.hubspot_webhook_url,
+        scheme=_first(headers.get("x-forwarded-proto")) or request.url.scheme,
+        host=_first(headers.get("x-forwarded-host")) or headers.get("host") or request.url.netloc,
+        path=request.url.path,
+        query=request.url.query,
+    )
+    hubspot.verify(
+        secret,
+        signature=headers.get(hubspot.SIGNATURE_HEADER),
+        timestamp=headers.get(hubspot.TIMESTAMP_HEADER),
+        method=request.method,
+        uri=uri,
+        body=body,
+    )
+
+
+def _verify_stripe(request: Request, body: bytes, secret: str, _: VendorSettings) -> None:
+    stripe.verify(secret, signature=request.headers.get(stripe.SIGNATURE_HEADER), body=body)
+
+
+def _first(value: str | None) -> str | None:
+    """The first entry of a forwarded header (proxies append theirs after a comma)."""
+    if not value:
+        return None
+    return value.split(",")[0].strip() or None
+
+
+SOURCES: dict[str, _Source] = {
+    "zendesk": _Source(
+        name="zendesk",
+        title="Zendesk",
+        secret_setting="ZENDESK_WEBHOOK_SECRET",  # noqa: S106 - a setting name
+        secret=lambda s: s.zendesk_webhook_secret,
+        verify=_verify_zendesk,
+        event_type=zendesk.event_type,
+        normalise=zendesk.normalise,
+    ),
+    "intercom": _Source(
+        name="intercom",
+        title="Intercom",
+        secret_setting="INTERCOM_CLIENT_SECRET",  # noqa: S106 - a setting name
+        secret=lambda s: s.intercom_client_secret,
+        verify=_verify_intercom,
+        event_type=intercom.event_type,
+        normalise=intercom.normalise,
+    ),
+    "hubspot": _Source(
+        name="hubspot",
+        title="HubSpot",
+        secret_setting="HUBSPOT_CLIENT_SECRET",  # noqa: S106 - a setting name
+        secret=lambda s: s.hubspot_client_secret,
+        verify=_verify_hubspot,
+        event_type=hubspot.event_type,
+        normalise=hubspot.normalise,
+        split=hubspot.events,
+        batch=True,
+    ),
+    "stripe": _Source(
+        name="stripe",
+        title="Stripe",
+        secret_setting="STRIPE_WEBHOOK_SECRET",  # noqa: S106 - a setting name
+        secret=lambda s: s.stripe_webhook_secret,
+        verify=_verify_stripe,
+        event_type=stripe.event_type,
+        normalise=stripe.normalise,
+    ),
+}
+
+
+@router.post("/webhooks/zendesk")
+async def receive_zendesk(request: Request) -> JSONResponse:
+    return await _receive(request, SOURCES["zendesk"])
+
+
+@router.post("/webhooks/intercom")
+async def receive_intercom(request: Request) -> JSONResponse:
+    return await _receive(request, SOURCES["intercom"])
+
+
+@router.post("/webhooks/hubspot")
+async def receive_hubspot(request: Request) -> JSONResponse:
+    return await _receive(request, SOURCES["hubspot"])
+
+
+@router.post("/webhooks/stripe")
+async def receive_stripe(request: Request) -> JSONResponse:
+    return await _receive(request, SOURCES["stripe"])
+
+
+async def _receive(request: Request, source: _Source) -> JSONResponse:
+    state = request.app.state
+    settings: VendorSettings | None = getattr(state, "vendor_settings", None)
+    secret = source.secret(settings) if settings is not None else None
+    if settings is None or secret is None:
+        raise InputRejectedError(
+            f"{source.secret_setting} is not set; {source.title} webhooks are refused", status=503
+        )
+
+    def verify(body: bytes) -> None:
+        source.verify(request, body, secret.get_secret_value(), settings)
+
+    payload = await signed_json(
+        request, limit=state.runtime.settings.max_webhook_bytes, verify=verify
+    )
+    try:
+        events = source.split(payload)
+        tickets = [(source.event_type(event), source.normalise(event)) for event in events]
+    except ValidationError as exc:
+        problems = field_problems(exc)
+        log.warning("vendor payload refused", source=source.name, problems=problems)
+        raise PayloadError(
+            "", summary=f"unexpected {source.title} payload", fields=problems
+        ) from None
+    except PayloadError as exc:
+        log.warning("vendor payload refused", source=source.name, reason=str(exc))
+        raise PayloadError(str(exc), summary=f"unexpected {source.title} payload") from None
+
+    results: list[IngestResult] = []
+    ignored: list[str] = []
+    for kind, ticket in tickets:
+        if ticket is None:
+            ignored.append(kind)
+            log.info("vendor event ignored", source=source.name, event_type=kind)
+            continue
+        result = await ingest(state.runtime.sessions, source.name, ticket)
+        log.info(
+            "ticket received" if result.created else "duplicate delivery",
+            item_id=result.item_id,
+            source=source.name,
+            event_type=kind,
+        )
+        results.append(result)
+    if any(result.created for result in results):
+        state.worker.notify()
+    return _answer(source, results, ignored)
+
+
+def _answer(source: _Source, results: list[IngestResult], ignored: list[str]) -> JSONResponse:
+    created = any(result.created for result in results)
+    if source.batch:
+        status = "accepted" if created else "duplicate" if results else "ignored"
+        items = [
+            {
+                "item_id": r.item_id,
+                "status": "accepted" if r.created else "duplicate",
+                "state": r.state,
+            }
+            for r in results
+        ]
+        return JSONResponse(
+            {"status": status, "items": items, "ignored": len(ignored)},
+            status_code=202 if created else 200,
+        )
+    if not results:
+        return JSONResponse(
+            {"status": "ignored", "event_type": ignored[0] if ignored else None}, status_code=200
+        )
+    result = results[0]
+    if result.created:
+        return JSONResponse({"item_id": result.item_id, "status": "accepted"}, status_code=202)
+    return JSONResponse(
+        {"item_id": result.item_id, "status": "duplicate", "state": result.state}, status_code=200
+    )
+
+
+__all__ = ["SOURCES", "router"]
