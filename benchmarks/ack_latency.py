@@ -25,8 +25,8 @@ from benchmarks.loadgen import Outcome, Plan, Request, run_load, summarise
 from benchmarks.payloads import approve_request, command_request, ticket_request
 from benchmarks.seed import insert_items, item_row
 from benchmarks.stats import ratio, summarise_ms
-from tests.fakes.http_sink import HttpSink
-from tests.fakes.slack_api import FakeSlack
+from tests.support.fakes.http_sink import HttpSink
+from tests.support.fakes.slack_api import FakeSlack
 
 
 def _requests(count: int, item_ids: list[str], slack: FakeSlack, run: str) -> list[Request]:

@@ -27,7 +27,7 @@ from benchmarks import harness
 from benchmarks.loadgen import Plan, run_load, summarise
 from benchmarks.payloads import ticket_request
 from bot.store.database import sync_url
-from tests.fakes.slack_api import FakeSlack
+from tests.support.fakes.slack_api import FakeSlack
 
 # Printed on stderr once every ticket is in, so run_all can start the next benchmark while this
 # one waits out the rate limit.

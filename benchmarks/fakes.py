@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.openai_api import ChatRequest, FakeOpenAI, Slow, Structured
+from tests.support.fakes.openai_api import ChatRequest, FakeOpenAI, Slow, Structured
 
 
 class BenchOpenAI(FakeOpenAI):

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks.stats import summarise_ms
-from tests.signatures import generic_headers, slack_headers
+from tests.support.signatures import generic_headers, slack_headers
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 

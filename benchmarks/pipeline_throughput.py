@@ -24,8 +24,8 @@ from benchmarks.fakes import BenchOpenAI
 from benchmarks.loadgen import Plan, run_load, summarise
 from benchmarks.payloads import ticket_request
 from bot.store.database import sync_url
-from tests.fakes.http_sink import HttpSink
-from tests.fakes.slack_api import FakeSlack
+from tests.support.fakes.http_sink import HttpSink
+from tests.support.fakes.slack_api import FakeSlack
 
 SETTLED = {"executed", "rejected", "failed", "expired"}
 

@@ -31,8 +31,8 @@ from benchmarks.seed import copy_rows, item_row
 from benchmarks.stats import summarise_ms
 from bot.store.database import sync_url
 from bot.store.stat_tally import rebuild
-from tests.fakes.slack_api import FakeSlack
-from tests.signatures import slack_headers
+from tests.support.fakes.slack_api import FakeSlack
+from tests.support.signatures import slack_headers
 
 SPAN = timedelta(days=30)
 

@@ -19,7 +19,7 @@ from benchmarks import harness
 from benchmarks.loadgen import Plan, Request, run_load, summarise
 from benchmarks.payloads import ticket_request
 from benchmarks.stats import ratio
-from tests.fakes.slack_api import FakeSlack
+from tests.support.fakes.slack_api import FakeSlack
 
 ACCEPTED = (202,)
 

@@ -20,9 +20,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.store.database import migrate, sync_url
-from tests.fakes.http_sink import HttpSink
-from tests.fakes.slack_api import FakeSlack
-from tests.server_harness import SIGNING_SECRET, WEBHOOK_SECRET, RunningServer, start_server
+from tests.support.fakes.http_sink import HttpSink
+from tests.support.fakes.slack_api import FakeSlack
+from tests.support.server_harness import SIGNING_SECRET, WEBHOOK_SECRET, RunningServer, start_server
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 if os.environ.get("CI") and not TEST_DATABASE_URL:

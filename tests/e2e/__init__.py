@@ -1,0 +1,1 @@
+"""End-to-end tests: several OS processes (serve, work, the CLI), crashes and takeovers."""

@@ -1,0 +1,87 @@
+"""The first five minutes: ``python -m bot`` with nothing configured runs the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.entrypoints.demo.runner import load_sample_tickets, run_demo
+from bot.store.item_states import ItemState
+from tests.support.server_harness import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _clean_env() -> dict[str, str]:
+    keep = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
+    return {k: v for k, v in os.environ.items() if k in keep} | {"COLUMNS": "200"}
+
+
+def test_demo_routes_sample_tickets_both_ways() -> None:
+    tickets = load_sample_tickets()
+    assert len(tickets) >= 20
+    console = Console(record=True, width=200)
+    items = asyncio.run(run_demo(make_settings(), console=console))
+    states = {item.state for item in items}
+    assert len(items) == len(tickets)
+    assert states == {ItemState.EXECUTED, ItemState.PENDING_REVIEW}
+    for item in items:
+        if item.proposed_action and item.proposed_action.get("kind") in {"refund", "credit"}:
+            amount = item.proposed_action.get("amount")
+            if amount is None or float(amount) > 50:
+                assert item.state == ItemState.PENDING_REVIEW, item.external_id
+    output = console.export_text()
+    assert "heuristic" in output and "SLACK_BOT_TOKEN" in output
+
+
+def test_python_m_bot_with_nothing_configured_runs_the_demo(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=_clean_env() | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Signoff demo" in result.stdout
+    assert "auto-executed" in result.stdout and "needs a human" in result.stdout
+    assert "SIGNOFF_REVIEW_CHANNEL" in result.stdout
+    assert not (tmp_path / "signoff.db").exists()  # the demo never touches a real database
+
+
+def test_bad_configuration_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    env = _clean_env() | {"PYTHONPATH": str(ROOT), "PORT": "abc", "DATABASE_URL": "mysql://x"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert len(problems) == 2 and "Traceback" not in result.stderr
+
+
+def test_serve_without_slack_says_what_is_missing(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,
+        env=_clean_env() | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN is not set" in result.stderr
+    assert "python -m bot demo" in result.stderr

@@ -1,6 +1,0 @@
-"""Local HTTP fakes (Slack Web API, customer action endpoint) for tests that use real clients."""
-
-from tests.fakes.http_sink import HttpSink, SinkRequest
-from tests.fakes.slack_api import FakeSlack, SlackCall
-
-__all__ = ["FakeSlack", "HttpSink", "SinkRequest", "SlackCall"]

@@ -1,0 +1,72 @@
+"""The audit log's hash chain: intact after real activity, and any edit made around the
+append-only triggers is detected and located."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from bot.store.database import sync_url
+from tests.support.bot_cli import run_bot
+from tests.support.server_harness import RunningServer
+from tests.support.ticket_factory import password_ticket, refund_ticket
+
+
+def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_bot("audit", *args, database_url=database_url)
+
+
+def _tamper(database_url: str, statement: str) -> None:
+    engine = create_engine(sync_url(database_url))
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.execute(text("DROP TRIGGER audit_event_no_update"))
+            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
+        else:
+            connection.execute(
+                text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
+            )
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+def _activity(server: RunningServer) -> None:
+    for ticket in (password_ticket(), refund_ticket("300.00"), password_ticket()):
+        item_id = server.post_ticket(ticket).json()["item_id"]
+        server.wait_for_state(item_id, "executed", "pending_review")
+
+
+def test_chain_verifies_and_exports(server: RunningServer, tmp_path: Path) -> None:
+    _activity(server)
+    url = server.settings.database_url
+    verified = _cli(url, "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "hash chain verified" in verified.stdout
+    out = tmp_path / "audit.jsonl"
+    exported = _cli(url, "export", "-o", str(out))
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) >= 10
+    assert rows[0]["prev_hash"] == "0" * 64
+    assert all(rows[i]["prev_hash"] == rows[i - 1]["row_hash"] for i in range(1, len(rows)))
+
+
+def test_edited_row_is_detected(server: RunningServer) -> None:
+    _activity(server)
+    url = server.settings.database_url
+    _tamper(url, "UPDATE audit_event SET actor = 'mallory' WHERE id = 3")
+    result = _cli(url, "verify")
+    assert result.returncode == 1
+    assert "TAMPERED at row 3" in result.stderr and "content" in result.stderr
+
+
+def test_deleted_row_is_detected(server: RunningServer) -> None:
+    _activity(server)
+    url = server.settings.database_url
+    _tamper(url, "DELETE FROM audit_event WHERE id = 4")
+    result = _cli(url, "verify")
+    assert result.returncode == 1
+    assert "TAMPERED at row 5" in result.stderr and "previous-hash" in result.stderr

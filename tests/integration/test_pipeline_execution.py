@@ -1,0 +1,96 @@
+"""How the pipeline treats an executor's answer: an executor that crashes is never called again
+blindly, a vendor's Retry-After is honoured, and the executed record is what was sent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.actions.sink import ActionRequest
+from bot.errors import RetryableError
+from bot.lead_settings.seed import seed_thresholds
+from bot.pipeline.pipeline import Pipeline
+from bot.runtime import Runtime, open_runtime
+from bot.store.item_states import ItemState
+from bot.store.items import claim, get_item, ingest
+from bot.store.models import Item, utcnow
+from bot.tickets import TicketIn
+from tests.support.server_harness import REVIEWER, make_settings
+from tests.support.ticket_factory import password_ticket
+
+
+class ScriptedExecutor:
+    """Our own Executor protocol (not an SDK): counts calls and answers as scripted."""
+
+    name = "scripted"
+
+    def __init__(self, answer: Exception | dict[str, Any]) -> None:
+        self.answer = answer
+        self.requests: list[ActionRequest] = []
+
+    async def execute(self, request: ActionRequest) -> dict[str, Any]:
+        self.requests.append(request)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.fixture
+async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+    settings = make_settings(database_url=database_url, reviewers=REVIEWER)
+    async with open_runtime(settings) as rt:
+        await seed_thresholds(rt.sessions, settings)
+        yield rt
+
+
+async def _run_auto_item(rt: Runtime, passes: int = 3) -> Item:
+    """A harmless password question is auto-approved; run the pipeline over it a few times."""
+    item_id = (
+        await ingest(rt.sessions, "generic", TicketIn.model_validate(password_ticket()))
+    ).item_id
+    pipeline = Pipeline(rt, "w-test")
+    for _ in range(passes):
+        for claimed in await claim(
+            rt.sessions, "w-test", lease=timedelta(seconds=30), limit=10, include_unposted=False
+        ):
+            await pipeline.advance(claimed)
+    item = await get_item(rt.sessions, item_id)
+    assert item is not None
+    return item
+
+
+async def test_an_executor_that_crashes_fails_the_item_once_and_is_not_called_again(
+    runtime: Runtime,
+) -> None:
+    executor = ScriptedExecutor(ValueError("unreadable answer"))
+    runtime.executor = executor
+    item = await _run_auto_item(runtime)
+    assert item.state == ItemState.FAILED
+    assert len(executor.requests) == 1
+    assert item.last_error == ("outcome unknown (ValueError): check generic before using Retry")
+    assert item.attempts == 1
+
+
+async def test_a_retry_waits_at_least_as_long_as_the_vendor_asked(runtime: Runtime) -> None:
+    runtime.executor = ScriptedExecutor(RetryableError("throttled", status=429, retry_after=120))
+    before = utcnow()
+    item = await _run_auto_item(runtime)
+    assert item.state == ItemState.EXECUTING
+    assert item.attempts == 1
+    assert item.next_attempt_at is not None
+    assert item.next_attempt_at >= before + timedelta(seconds=119)
+
+
+async def test_the_executed_record_is_exactly_what_the_executor_was_given(
+    runtime: Runtime,
+) -> None:
+    executor = ScriptedExecutor({"sent": True})
+    runtime.executor = executor
+    item = await _run_auto_item(runtime)
+    assert item.state == ItemState.EXECUTED
+    (request,) = executor.requests
+    assert item.executed_reply == request.reply_text
+    assert item.executed_action == request.action

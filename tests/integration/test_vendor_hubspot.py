@@ -1,0 +1,345 @@
+"""HubSpot: v3-signed event batches become crm_event items exactly once (the URL HubSpot called is
+part of the signature, also behind a proxy); property updates go out exactly as documented."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.actions.sink import ActionRequest
+from bot.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from bot.vendors import hubspot
+from bot.vendors.hubspot import HubSpotExecutor
+from tests.support.fakes.http_sink import HttpSink
+from tests.support.fakes.slack_api import FakeSlack
+from tests.support.fakes.vendor_api import FakeVendorApi
+from tests.support.vendor_harness import (
+    HUBSPOT_PUBLIC_URL,
+    HUBSPOT_SECRET,
+    HUBSPOT_TOKEN,
+    VendorServer,
+    fixture,
+    fixture_bytes,
+    hubspot_headers,
+    start_vendor_server,
+    vendor_settings,
+)
+
+BATCH = "hubspot_batch.json"
+
+# Known answer from the reference file (hubspot-api-python's signature tests).
+KAT_SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
+KAT_BODY = b"{'example_field':'example_value'}"
+KAT_URI = "https://www.example.com/webhook_uri"
+KAT_TIMESTAMP = "15000000"
+KAT_SIGNATURE = "HPW73RUtKmcYoEDADG0s6MmGFWUzWJKAW07r8RDgcQw="
+
+
+@pytest.fixture
+def api() -> Iterator[FakeVendorApi]:
+    with FakeVendorApi() as fake:
+        yield fake
+
+
+@pytest.fixture
+def vendor_server(database_url: str, slack: FakeSlack, sink: HttpSink) -> Iterator[VendorServer]:
+    with start_vendor_server(
+        database_url=database_url, slack=slack, sink=sink, vendors=vendor_settings()
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def executor(api: FakeVendorApi) -> AsyncIterator[HubSpotExecutor]:
+    async with httpx.AsyncClient(timeout=2) as client:
+        yield HubSpotExecutor(api_url=api.url, access_token=HUBSPOT_TOKEN, client=client)
+
+
+def _request(kind: str = "update_field", **changes: Any) -> ActionRequest:
+    fields: dict[str, Any] = {
+        "item_id": "itm_hubspot0001",
+        "source": "hubspot",
+        "ticket_id": "62515:231042:4270951230:9171456231:1711234567890",
+        "action": {"kind": kind, "field": "dealstage", "value": "closedwon"},
+        "reply_text": "",
+        "approved_by": "U0LEAD",
+        "policy": None,
+        "idempotency_key": "signoff-itm_hubspot0001-1",
+        "metadata": {"hubspot_object_type": "deals", "hubspot_object_id": "9171456231"},
+    }
+    fields.update(changes)
+    return ActionRequest(**fields)
+
+
+# --- signature (pure) -----------------------------------------------------------------------------
+
+
+def test_known_answer_from_hubspots_own_tests() -> None:
+    signature = hubspot.sign(
+        KAT_SECRET, method="POST", uri=KAT_URI, body=KAT_BODY, timestamp=KAT_TIMESTAMP
+    )
+    assert signature == KAT_SIGNATURE
+    at_the_time = int(KAT_TIMESTAMP) / 1000 + 60
+    hubspot.verify(
+        KAT_SECRET,
+        signature=KAT_SIGNATURE,
+        timestamp=KAT_TIMESTAMP,
+        method="POST",
+        uri=KAT_URI,
+        body=KAT_BODY,
+        now=at_the_time,
+    )
+    with pytest.raises(SignatureError, match="5 minutes"):
+        hubspot.verify(
+            KAT_SECRET,
+            signature=KAT_SIGNATURE,
+            timestamp=KAT_TIMESTAMP,
+            method="POST",
+            uri=KAT_URI,
+            body=KAT_BODY,
+        )
+    for changed in ({"uri": KAT_URI + "/other"}, {"method": "PUT"}, {"body": KAT_BODY + b" "}):
+        arguments: dict[str, Any] = {"method": "POST", "uri": KAT_URI, "body": KAT_BODY, **changed}
+        with pytest.raises(SignatureError, match="does not match"):
+            hubspot.verify(
+                KAT_SECRET,
+                signature=KAT_SIGNATURE,
+                timestamp=KAT_TIMESTAMP,
+                now=at_the_time,
+                **arguments,
+            )
+
+
+def test_uri_is_decoded_as_hubspot_signs_it_and_rebuilt_behind_a_proxy() -> None:
+    assert hubspot.signed_uri("https://a.example/hook?next=%2Fx%3Fy%3Az%40w%2a") == (
+        "https://a.example/hook?next=/x?y:z@w*"
+    )
+    assert hubspot.signed_uri("https://a.example/hook?q=a%20b") == "https://a.example/hook?q=a%20b"
+    assert (
+        hubspot.request_uri(
+            configured="https://pub.example/webhooks/hubspot",
+            scheme="http",
+            host="10.0.0.5:3000",
+            path="/webhooks/hubspot",
+            query="a=1",
+        )
+        == "https://pub.example/webhooks/hubspot?a=1"
+    )
+    assert (
+        hubspot.request_uri(
+            configured=None, scheme="https", host="pub.example", path="/webhooks/hubspot", query=""
+        )
+        == "https://pub.example/webhooks/hubspot"
+    )
+
+
+# --- normalise (pure, documented payloads) --------------------------------------------------------
+
+
+def test_documented_batch_is_normalised_event_by_event() -> None:
+    property_change, creation = hubspot.events(fixture(BATCH))
+    ticket = hubspot.normalise(property_change)
+    assert ticket is not None
+    assert ticket.kind == "crm_event"
+    assert ticket.id == "33:25:3816279340:1246965:1462216307945"
+    assert ticket.subject == "HubSpot contact 1246965: lifecyclestage changed to 'subscriber'"
+    assert "Change source: ACADEMY" in ticket.body
+    assert ticket.metadata["hubspot_object_type"] == "contacts"
+    assert ticket.metadata["hubspot_object_id"] == "1246965"
+    assert hubspot.normalise(creation) is None  # contact.creation: not an event Signoff acts on
+    [verbatim] = hubspot.events(fixture("hubspot_contact_creation.json"))
+    assert hubspot.normalise(verbatim) is None
+
+
+def test_deal_and_ticket_events_name_their_objects() -> None:
+    deal, ticket = (
+        hubspot.normalise(e) for e in hubspot.events(fixture("hubspot_deal_and_ticket.json"))
+    )
+    assert deal is not None and ticket is not None
+    assert deal.metadata["hubspot_object_type"] == "deals"
+    assert deal.metadata["hubspot_property_value"] == "closedlost"
+    assert ticket.subject == "HubSpot ticket 2034567121 created"
+    assert ticket.metadata["hubspot_object_type"] == "tickets"
+    with pytest.raises(PayloadError, match="array"):
+        hubspot.events("not a batch")
+    with pytest.raises(PayloadError, match="objectId"):
+        hubspot.normalise({"subscriptionType": "deal.propertyChange", "eventId": 1})
+
+
+# --- over HTTP, on both databases -----------------------------------------------------------------
+
+
+def test_signed_batch_is_stored_once_per_event(vendor_server: VendorServer) -> None:
+    body = fixture_bytes(BATCH)
+    headers = hubspot_headers(HUBSPOT_SECRET, body, uri=HUBSPOT_PUBLIC_URL)
+    first = vendor_server.post_vendor("hubspot", body, headers)
+    assert first.status_code == 202, first.text
+    answer = first.json()
+    assert (answer["status"], answer["ignored"], len(answer["items"])) == ("accepted", 1, 1)
+    item = vendor_server.item(answer["items"][0]["item_id"])
+    assert (item.source, item.kind) == ("hubspot", "crm_event")
+    assert item.extra["hubspot_object_id"] == "1246965"
+    retry = hubspot_headers(HUBSPOT_SECRET, body, uri=HUBSPOT_PUBLIC_URL)
+    again = vendor_server.post_vendor("hubspot", body, retry)
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    assert vendor_server.count_items() == 1
+
+
+def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorServer) -> None:
+    body = fixture_bytes(BATCH)
+    stale = int(time.time() * 1000) - 301_000
+    attempts = {
+        "unsigned": (body, {}),
+        "tampered body": (
+            body.replace(b"subscriber", b"customer"),
+            hubspot_headers(HUBSPOT_SECRET, body, uri=HUBSPOT_PUBLIC_URL),
+        ),
+        "wrong secret": (body, hubspot_headers("not-the-secret", body, uri=HUBSPOT_PUBLIC_URL)),
+        "stale timestamp": (
+            body,
+            hubspot_headers(HUBSPOT_SECRET, body, uri=HUBSPOT_PUBLIC_URL, timestamp_ms=stale),
+        ),
+        "signed for another URL": (
+            body,
+            hubspot_headers(HUBSPOT_SECRET, body, uri="https://evil.example/webhooks/hubspot"),
+        ),
+    }
+    for name, (sent, headers) in attempts.items():
+        response = vendor_server.post_vendor("hubspot", sent, headers)
+        assert response.status_code == 401, name
+    assert vendor_server.count_items() == 0
+
+
+def test_ignored_batches_answer_200_and_one_bad_event_stores_none(
+    vendor_server: VendorServer,
+) -> None:
+    body = fixture_bytes("hubspot_contact_creation.json")
+    headers = hubspot_headers(HUBSPOT_SECRET, body, uri=HUBSPOT_PUBLIC_URL)
+    response = vendor_server.post_vendor("hubspot", body, headers)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ignored", "items": [], "ignored": 1}
+    batch = fixture("hubspot_deal_and_ticket.json")
+    del batch[1]["objectId"]
+    broken = json.dumps(batch).encode()
+    response = vendor_server.post_vendor(
+        "hubspot", broken, hubspot_headers(HUBSPOT_SECRET, broken, uri=HUBSPOT_PUBLIC_URL)
+    )
+    assert response.status_code == 400
+    assert "objectId" in response.json()["detail"]
+    assert vendor_server.count_items() == 0  # the good deal event was not stored either
+
+
+def test_without_a_public_url_the_forwarded_url_is_signed(
+    database_url: str, slack: FakeSlack, sink: HttpSink
+) -> None:
+    vendors = vendor_settings(hubspot_webhook_url=None)
+    with start_vendor_server(
+        database_url=database_url, slack=slack, sink=sink, vendors=vendors
+    ) as running:
+        body = fixture_bytes(BATCH)
+        public = "https://hooks.example.org/webhooks/hubspot?portal=33"
+        headers = {
+            **hubspot_headers(HUBSPOT_SECRET, body, uri=public),
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "hooks.example.org",
+        }
+        response = running.post_vendor("hubspot", body, headers, path="?portal=33")
+        assert response.status_code == 202, response.text
+        direct = f"{running.url}/webhooks/hubspot"
+        unproxied = hubspot_headers(HUBSPOT_SECRET, body, uri=direct)
+        assert running.post_vendor("hubspot", body, unproxied).status_code == 200  # duplicate
+        assert running.count_items() == 1
+
+
+# --- executor against the fake API ----------------------------------------------------------------
+
+
+async def test_update_is_the_documented_patch(
+    api: FakeVendorApi, executor: HubSpotExecutor
+) -> None:
+    result = await executor.execute(_request())
+    [call] = api.requests
+    assert (call.method, call.path) == ("PATCH", "/crm/v3/objects/deals/9171456231")
+    assert call.headers["authorization"] == f"Bearer {HUBSPOT_TOKEN}"
+    assert call.headers["content-type"] == "application/json"
+    assert call.json() == {"properties": {"dealstage": "closedwon"}}
+    assert result == {
+        "executor": "hubspot",
+        "sent": True,
+        "status": 200,
+        "object_type": "deals",
+        "object_id": "9171456231",
+        "property": "dealstage",
+        "value": "closedwon",
+        "updated_at": "2024-03-24T09:30:00.000Z",
+    }
+
+
+async def test_replies_are_recorded_as_not_sent(
+    api: FakeVendorApi, executor: HubSpotExecutor
+) -> None:
+    result = await executor.execute(_request("reply", reply_text="Hi there"))
+    assert result["sent"] is False
+    assert api.requests == []
+
+
+async def test_errors_are_retryable_or_permanent(
+    api: FakeVendorApi, executor: HubSpotExecutor
+) -> None:
+    for status in (429, 500, 504):
+        api.respond_with(status)
+        with pytest.raises(RetryableError):
+            await executor.execute(_request())
+    for status in (400, 401, 404):
+        api.respond_with(status, body={"status": "error", "category": "VALIDATION_ERROR"})
+        with pytest.raises(PermanentError, match="VALIDATION_ERROR"):
+            await executor.execute(_request())
+    with pytest.raises(PermanentError, match="refund"):
+        await executor.execute(_request("refund"))
+    with pytest.raises(PermanentError, match="property name"):
+        await executor.execute(
+            _request(action={"kind": "update_field", "field": "a/b", "value": "x"})
+        )
+    with pytest.raises(PermanentError, match="object type"):
+        await executor.execute(_request(metadata={"hubspot_object_id": "1"}))
+    assert len(api.requests) == 6
+
+
+async def test_a_unique_value_conflict_is_permanent_and_a_locked_record_is_retried(
+    api: FakeVendorApi, executor: HubSpotExecutor
+) -> None:
+    """HubSpot's 409 means another record already has this unique property value: sending it
+    again conflicts again, so a human sees HubSpot's message. 423 means the record is locked by
+    a large sync, so the same update is tried again later."""
+    conflict = {
+        "status": "error",
+        "message": "Contact already exists. Existing ID: 4251",
+        "category": "CONFLICT",
+    }
+    api.respond_with(409, body=conflict)
+    with pytest.raises(PermanentError, match="Contact already exists") as permanent:
+        await executor.execute(_request())
+    assert permanent.value.status == 409
+    api.respond_with(423, body={"status": "error", "category": "LOCKED"})
+    with pytest.raises(RetryableError) as locked:
+        await executor.execute(_request())
+    assert locked.value.status == 423
+    result = await executor.execute(_request())  # the retry after the lock is released
+    assert result["sent"] is True
+    assert [call.status for call in api.requests] == [409, 423, 200]
+    assert len({call.body for call in api.requests}) == 1
+
+
+def test_the_echo_of_signoffs_own_update_is_ignored_but_other_integrations_are_not() -> None:
+    event = fixture("hubspot_batch.json")[0]
+    own = {**event, "changeSource": "INTEGRATION", "sourceId": str(event["appId"])}
+    assert hubspot.normalise(own) is None
+    other_app = {**event, "changeSource": "INTEGRATION", "sourceId": "999"}
+    assert hubspot.normalise(other_app) is not None
+    by_a_person = {**event, "changeSource": "CRM_UI", "sourceId": str(event["appId"])}
+    assert hubspot.normalise(by_a_person) is not None

@@ -1,0 +1,105 @@
+"""Shared steps for the Slack review tests: submit a ticket, wait for its card, open modals."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from bot.store.database import migrate
+from bot.store.models import AuditEvent
+from tests.support.fakes.http_sink import HttpSink
+from tests.support.fakes.slack_api import FakeSlack, SlackCall
+from tests.support.server_harness import RunningServer, start_server, wait_until
+
+
+def submit(server: RunningServer, ticket: dict[str, Any]) -> str:
+    response = server.post_ticket(ticket)
+    assert response.status_code == 202, response.text
+    return str(response.json()["item_id"])
+
+
+def carded(server: RunningServer, ticket: dict[str, Any]) -> str:
+    """Submit ``ticket`` and wait until its review card is posted."""
+    item_id = submit(server, ticket)
+    server.wait_for_state(item_id, "pending_review")
+    wait_until(lambda: server.item(item_id).slack_ts, what="card posted")
+    return item_id
+
+
+def opened_view(slack: FakeSlack, callback_id: str, count: int = 1) -> dict[str, Any]:
+    calls = wait_until(
+        lambda: [
+            c for c in slack.calls("views.open") if c.params["view"]["callback_id"] == callback_id
+        ][count - 1 :],
+        what=f"views.open of {callback_id}",
+    )
+    return {**calls[0].params["view"], "id": f"V{count:07d}"}
+
+
+def ephemerals(slack: FakeSlack, user: str) -> list[str]:
+    return [
+        str(c.params["text"])
+        for c in slack.calls("chat.postEphemeral") + slack.calls("chat.postMessage")
+        if c.params.get("user") == user or c.params.get("channel") == user
+    ]
+
+
+def wait_ephemeral(slack: FakeSlack, user: str, fragment: str) -> str:
+    return wait_until(
+        lambda: next((t for t in ephemerals(slack, user) if fragment in t), None),
+        what=f"a private answer to {user} containing {fragment!r}",
+    )
+
+
+def card_updates(slack: FakeSlack, ts: str) -> list[SlackCall]:
+    return [c for c in slack.calls("chat.update") if c.params.get("ts") == ts]
+
+
+def latest_card(slack: FakeSlack, ts: str, fragment: str) -> str:
+    """The newest rendering of the card at ``ts`` once it contains ``fragment``."""
+
+    def found() -> str | None:
+        updates = card_updates(slack, ts)
+        rendered = json.dumps(updates[-1].params["blocks"], ensure_ascii=False) if updates else ""
+        return rendered if fragment in rendered else None
+
+    return wait_until(found, what=f"card {ts} showing {fragment!r}")
+
+
+def thread_texts(slack: FakeSlack, ts: str) -> list[str]:
+    return [
+        str(c.params.get("text"))
+        for c in slack.calls("chat.postMessage")
+        if c.params.get("thread_ts") == ts
+    ]
+
+
+def audit_rows(server: RunningServer, item_id: str) -> list[AuditEvent]:
+    with Session(server.db) as session:
+        rows = session.execute(
+            select(AuditEvent)
+            .where(col(AuditEvent.item_id) == item_id)
+            .order_by(col(AuditEvent.id))
+        ).scalars()
+        result = list(rows)
+        for row in result:
+            session.expunge(row)
+        return result
+
+
+@contextlib.contextmanager
+def sqlite_server(
+    tmp_path: Path, slack: FakeSlack, sink: HttpSink, **overrides: Any
+) -> Iterator[RunningServer]:
+    """One backend is enough for tests of what Slack is sent (shapes, texts, modals)."""
+    url = f"sqlite:///{tmp_path / 'signoff.db'}"
+    migrate(url)
+    with start_server(database_url=url, slack=slack, sink=sink, **overrides) as running:
+        yield running
