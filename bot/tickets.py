@@ -48,4 +48,18 @@ class TicketIn(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-__all__ = ["ActionKind", "Customer", "RequestedAction", "TicketIn"]
+def first_name(full_name: str) -> str:
+    """The greeting name: the first word of the customer's name, or "there" if it has no letters.
+
+    Both classifiers greet the customer with it (the heuristic in its templates, the LLM through
+    the placeholder it is told to use), so it lives with the customer, not in either of them.
+    """
+    for word in full_name.split():
+        cleaned = word.strip(".,;:!?\"'()[]{}<>")
+        if any(ch.isalpha() for ch in cleaned):
+            return cleaned[:50]
+        break
+    return "there"
+
+
+__all__ = ["ActionKind", "Customer", "RequestedAction", "TicketIn", "first_name"]

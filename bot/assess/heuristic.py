@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from bot.assess.assessment import Assessment, ProposedAction, Sentiment
 from bot.assess.risk_signals import SignalHit, combined_level, find_signals
 from bot.errors import AssessmentUnavailableError
-from bot.tickets import RequestedAction, TicketIn
+from bot.tickets import RequestedAction, TicketIn, first_name
 from policies.risk_levels import RiskLevel
 from policies.text import normalise_text
 
@@ -379,16 +379,6 @@ _TEMPLATES = {
         "priority; they will look into what you describe and get back to you directly."
     ),
 }
-
-
-def first_name(full_name: str) -> str:
-    """The greeting name: the first word of the customer's name, or "there" if it has no letters."""
-    for word in full_name.split():
-        cleaned = word.strip(".,;:!?\"'()[]{}<>")
-        if any(ch.isalpha() for ch in cleaned):
-            return cleaned[:50]
-        break
-    return "there"
 
 
 def _money_paragraph(action: ProposedAction) -> str:

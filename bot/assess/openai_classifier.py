@@ -52,13 +52,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.assess.assessment import Assessment, ProposedAction
 from bot.assess.edit_examples import EditExample
-from bot.assess.heuristic import first_name
 from bot.assess.pii_redaction import PLACEHOLDER_PATTERN, Redaction, redact_many, restore
 from bot.errors import AssessmentUnavailableError
 from bot.logging_setup import get_logger
 from bot.settings import Settings
 from bot.store.models import PromptText, utcnow
-from bot.tickets import TicketIn
+from bot.tickets import TicketIn, first_name
 from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel, highest
 from policies.text import normalise_text

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bot.assess.heuristic import first_name
 from bot.errors import ConfigurationError
+from bot.tickets import first_name
 from bot.vendors import SOURCES
 from bot.vendors.common import customer
 from bot.vendors.executors import build_vendor_executors
