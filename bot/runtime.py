@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.actions.sink import Executor, ExecutorRouter, GenericActionSink, LogOnlyExecutor
 from bot.assess.assessment import Classifier
 from bot.assess.heuristic import HeuristicClassifier
-from bot.assess.openai_classifier import OpenAIClassifier, prompt_record
+from bot.assess.llm.client import OpenAIClassifier
+from bot.assess.llm.prompt import prompt_record
 from bot.logging_setup import get_logger
 from bot.review.roster import ReviewerRoster
 from bot.settings import Settings

@@ -11,7 +11,7 @@ edits takes milliseconds (character-level difflib took seconds on long tickets).
 thread, off the event loop. With ``SIGNOFF_EMBEDDINGS_MODEL`` set (and the OpenAI classifier),
 the best word-count candidates are reranked by embeddings from the OpenAI-compatible API; only
 redacted text is embedded, and a failed call falls back to the word-count order.
-``bot.assess.openai_classifier`` redacts the chosen examples like the ticket itself before the call.
+``bot.assess.llm.model_input`` redacts the chosen examples like the ticket itself before the call.
 """
 
 from __future__ import annotations

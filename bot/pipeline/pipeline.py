@@ -17,7 +17,8 @@ from sqlmodel import col
 from bot.actions.authorise import authorise, idempotency_key, resends_safely
 from bot.assess.assessment import Assessment, ProposedAction
 from bot.assess.edit_examples import EditExample, examples_for
-from bot.assess.openai_classifier import LlmAssessmentUnavailableError, LlmUsage, OpenAIClassifier
+from bot.assess.llm.client import OpenAIClassifier
+from bot.assess.llm.usage import LlmAssessmentUnavailableError, LlmUsage
 from bot.autonomy.evidence import evidence_summary
 from bot.autonomy.routing import catch_up, route_with_autonomy
 from bot.autonomy.spot_checks import post_spot_check_if_chosen

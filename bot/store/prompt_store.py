@@ -17,7 +17,7 @@ from bot.store.models import PromptText
 
 async def remember_prompt(sessions: SessionFactory, prompt: PromptText) -> None:
     """Store ``prompt`` unless its hash is stored already (concurrent starts: one wins). The
-    classifier builds the row (``bot.assess.openai_classifier.prompt_record``): the store only
+    classifier builds the row (``bot.assess.llm.prompt.prompt_record``): the store only
     keeps it."""
     async with transaction(sessions) as session:
         postgres = session.get_bind().dialect.name == "postgresql"

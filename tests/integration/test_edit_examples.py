@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import insert
 
 from bot.assess.edit_examples import EditExample, examples_for, most_similar, rerank, similarity
-from bot.assess.openai_classifier import SYSTEM_PROMPT, OpenAIClassifier, build_examples_message
+from bot.assess.llm.client import OpenAIClassifier
+from bot.assess.llm.model_input import build_examples_message
+from bot.assess.llm.prompt import SYSTEM_PROMPT
 from bot.runtime import open_runtime
 from bot.store.item_states import ItemState
 from bot.store.items import new_item_id

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from bot.assess.openai_classifier import PROMPT_SHA256
+from bot.assess.llm.prompt import PROMPT_SHA256
 from bot.store.models import AuditEvent
 from tests.integration.test_openai_classifier import API_KEY, MODEL, answer_from_request
 from tests.support.fakes.http_sink import HttpSink

@@ -19,16 +19,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.assess import openai_classifier
-from bot.assess.openai_classifier import (
-    MAX_OUTPUT_TOKENS,
-    PROMPT_SHA256,
-    PROMPT_VERSION,
-    SYSTEM_PROMPT,
-    LlmAssessmentUnavailableError,
-    OpenAIClassifier,
-    prompt_record,
-)
+from bot.assess.llm import model_input as model_input_module
+from bot.assess.llm.client import MAX_OUTPUT_TOKENS, OpenAIClassifier
+from bot.assess.llm.model_input import build_model_input
+from bot.assess.llm.prompt import PROMPT_SHA256, PROMPT_VERSION, SYSTEM_PROMPT, prompt_record
+from bot.assess.llm.usage import LlmAssessmentUnavailableError
 from bot.errors import AssessmentUnavailableError
 from bot.store.database import create_engine, session_factory
 from bot.store.models import PromptText
@@ -433,7 +428,7 @@ async def test_no_redaction_means_no_call(
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("detector unavailable")
 
-    monkeypatch.setattr(openai_classifier, "redact_many", broken)
+    monkeypatch.setattr(model_input_module, "redact_many", broken)
     with pytest.raises(AssessmentUnavailableError, match=r"redaction failed \(RuntimeError\)"):
         await classifier.assess(make_ticket())
     assert fake.requests == []
@@ -683,7 +678,7 @@ def test_a_customer_known_only_by_an_id_is_greeted_as_there() -> None:
     ticket = make_ticket(
         customer={"name": "#8447388090494 (zendesk)", "email": "x@zendesk.invalid"}
     )
-    model_input = openai_classifier.build_model_input(ticket)
+    model_input = build_model_input(ticket)
     block = json.loads(model_input.user_message.split("<ticket>", 1)[1].split("</ticket>", 1)[0])
     assert block["customer"]["first_name"] == "there"
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from bot.assess.openai_classifier import SYSTEM_PROMPT
+from bot.assess.llm.prompt import SYSTEM_PROMPT
 from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
