@@ -17,7 +17,6 @@ from bot.actions.sink import Executor, ExecutorRouter, GenericActionSink, LogOnl
 from bot.assess.assessment import Classifier
 from bot.assess.heuristic import HeuristicClassifier
 from bot.assess.llm.client import OpenAIClassifier
-from bot.assess.llm.prompt import prompt_record
 from bot.logging_setup import get_logger
 from bot.review.roster import ReviewerRoster
 from bot.settings import Settings
@@ -125,8 +124,9 @@ async def open_runtime(
         _log_vendor_setup(vendors, fallback_configured=bool(settings.action_url))
     sessions = session_factory(engine)
     try:
-        if isinstance(chosen, OpenAIClassifier):
-            await remember_prompt(sessions, prompt_record())  # what prompt_sha256 will name
+        prompt = chosen.prompt_record()
+        if prompt is not None:
+            await remember_prompt(sessions, prompt)  # what prompt_sha256 will name
         yield Runtime(
             settings=settings,
             engine=engine,
@@ -146,7 +146,7 @@ async def open_runtime(
             vendors=vendors,
         )
     finally:
-        if owned_classifier and isinstance(chosen, OpenAIClassifier):
+        if owned_classifier:
             await chosen.aclose()
         await http.aclose()
         if slack_session is not None:

@@ -3,15 +3,22 @@
 The assessment is advice, never authority: ``policies`` sets the floor of risk from facts and the
 executor re-checks approval. A classifier that cannot produce a usable assessment raises
 ``AssessmentUnavailableError`` and the item goes to a human.
+
+The pipeline and the runtime use a classifier only through :class:`Classifier`: they never ask
+which classifier it is, so a new one (or a test's fake) needs no change anywhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.assess.edit_examples import EditExample, Embedder
+from bot.assess.llm.usage import LlmUsage
+from bot.store.models import PromptText
 from bot.tickets import TicketIn
 from policies.risk_levels import RiskLevel
 
@@ -56,8 +63,40 @@ class Assessment(BaseModel):
 
 
 class Classifier(Protocol):
+    """Everything the pipeline and the runtime ask of a classifier.
+
+    Only ``name`` and :meth:`assess` have no default. The defaults fit a classifier that calls no
+    model (no examples, no usage, no prompt, nothing to close): subclass ``Classifier`` to take
+    them, as ``HeuristicClassifier`` does.
+    """
+
+    # Shown on every card (``heuristic``, ``openai:<model>``), so a reviewer knows whose opinion.
     name: str
+    # Whether similar past reviewer edits improve its drafts: the pipeline looks them up only then.
+    takes_edit_examples: bool = False
 
     async def assess(self, ticket: TicketIn) -> Assessment:
         """Assess one ticket; raise ``AssessmentUnavailableError`` rather than guess."""
         ...
+
+    async def assess_with_usage(
+        self, ticket: TicketIn, examples: Sequence[EditExample] = ()
+    ) -> tuple[Assessment, LlmUsage | None]:
+        """Assess one ticket, with past reviewer edits as examples when it takes them, and say
+        what the model call cost (``None``: no model was called). What the pipeline calls."""
+        return await self.assess(ticket), None
+
+    def embedder(self) -> Embedder | None:
+        """What ranks past edits by meaning for :meth:`assess_with_usage`; ``None`` ranks them by
+        shared words."""
+        return None
+
+    def prompt_record(self) -> PromptText | None:
+        """The prompt its assessments name by hash, stored once when a runtime opens so an auditor
+        can read it; ``None`` when it sends no prompt."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release what it holds (an HTTP connection pool); the runtime that built it calls this
+        when it closes."""
+        return None

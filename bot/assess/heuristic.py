@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from bot.assess.assessment import Assessment, ProposedAction, Sentiment
+from bot.assess.assessment import Assessment, Classifier, ProposedAction, Sentiment
 from bot.assess.risk_signals import SignalHit, combined_level, find_signals
 from bot.errors import AssessmentUnavailableError
 from bot.tickets import RequestedAction, TicketIn, first_name
@@ -433,7 +433,7 @@ def draft_reply(
     return f"Hi {first_name(name)},\n\n{body}\n\n{_SIGN_OFF}"
 
 
-class HeuristicClassifier:
+class HeuristicClassifier(Classifier):
     """Keyword and regex rules; deterministic, no I/O, always labelled ``heuristic``."""
 
     name = "heuristic"

@@ -15,9 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.actions.authorise import authorise, idempotency_key, resends_safely
-from bot.assess.assessment import Assessment, ProposedAction
+from bot.assess.assessment import Assessment, Classifier, ProposedAction
 from bot.assess.edit_examples import EditExample, examples_for
-from bot.assess.llm.client import OpenAIClassifier
 from bot.assess.llm.usage import LlmAssessmentUnavailableError, LlmUsage
 from bot.autonomy.evidence import evidence_summary
 from bot.autonomy.routing import catch_up, route_with_autonomy
@@ -135,13 +134,12 @@ class Pipeline:
         usage: LlmUsage | None = None
         classifier = self.rt.classifier
         try:
-            if isinstance(classifier, OpenAIClassifier):
-                examples = await self._edit_examples(item, classifier)
-                assessment, usage = await classifier.assess_with_usage(
-                    ticket_from_item(item), examples
-                )
-            else:
-                assessment = await classifier.assess(ticket_from_item(item))
+            examples = (
+                await self._edit_examples(item, classifier)
+                if classifier.takes_edit_examples
+                else []
+            )
+            assessment, usage = await classifier.assess_with_usage(ticket_from_item(item), examples)
             values = _assessment_values(assessment)
         except AssessmentUnavailableError as exc:
             self.rt.metrics.assessment_failures.inc()
@@ -185,7 +183,7 @@ class Pipeline:
             log.exception("marking older drafts stale failed", item_id=item.id)
         return moved
 
-    async def _edit_examples(self, item: Item, classifier: OpenAIClassifier) -> list[EditExample]:
+    async def _edit_examples(self, item: Item, classifier: Classifier) -> list[EditExample]:
         """Past reviewer edits for the prompt; without them the draft is only less tailored."""
         try:
             return await examples_for(
@@ -194,7 +192,7 @@ class Pipeline:
                 body=item.body,
                 k=self.rt.settings.draft_examples,
                 now=utcnow(),
-                embedder=classifier if classifier.embeddings_model else None,
+                embedder=classifier.embedder(),
                 customer_name=item.customer_name,
             )
         except Exception:

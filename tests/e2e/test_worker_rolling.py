@@ -13,7 +13,7 @@ import asyncio
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.assess.assessment import Assessment
+from bot.assess.assessment import Assessment, Classifier
 from bot.assess.heuristic import HeuristicClassifier
 from bot.pipeline.worker import Worker
 from bot.runtime import Runtime, open_runtime
@@ -28,7 +28,7 @@ from tests.support.ticket_factory import password_ticket
 HANG_GUARD_SECONDS = 20.0
 
 
-class GatedClassifier:
+class GatedClassifier(Classifier):
     """Our Classifier protocol: tickets whose subject is in ``gates`` wait for their gate; every
     start and end is recorded in order."""
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.actions.authorise import authorise, idempotency_key
 from bot.actions.sink import ActionRequest, GenericActionSink
-from bot.assess.assessment import Assessment
+from bot.assess.assessment import Assessment, Classifier
 from bot.errors import (
     AssessmentUnavailableError,
     ExecutionRefusedError,
@@ -38,7 +38,7 @@ from tests.support.server_harness import REVIEWER, make_settings
 from tests.support.ticket_factory import password_ticket, refund_ticket
 
 
-class FailingClassifier:
+class FailingClassifier(Classifier):
     name = "failing"
 
     def __init__(self, error: Exception) -> None:

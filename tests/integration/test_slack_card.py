@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.assess.assessment import Assessment
+from bot.assess.assessment import Assessment, Classifier
 from bot.errors import AssessmentUnavailableError
 from bot.slack.card import (
     APPROVE_ACTION,
@@ -139,7 +139,7 @@ def test_long_tickets_are_cut_on_the_card_and_shown_in_full_in_the_thread(
 def test_failed_assessment_is_said_prominently_on_the_card(
     tmp_path: Path, slack: FakeSlack, sink: HttpSink
 ) -> None:
-    class Broken:
+    class Broken(Classifier):
         name = "broken"
 
         async def assess(self, ticket: TicketIn) -> Assessment:

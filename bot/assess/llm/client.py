@@ -34,8 +34,8 @@ import pydantic
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam, ParsedChatCompletion
 
-from bot.assess.assessment import Assessment
-from bot.assess.edit_examples import EditExample
+from bot.assess.assessment import Assessment, Classifier
+from bot.assess.edit_examples import EditExample, Embedder
 from bot.assess.llm.answer import (
     CheckedAnswer,
     restored_assessment,
@@ -43,11 +43,18 @@ from bot.assess.llm.answer import (
     validation_reason,
 )
 from bot.assess.llm.model_input import ModelInput, build_examples_message, build_model_input
-from bot.assess.llm.prompt import PROMPT_SHA256, PROMPT_VERSION, SYSTEM_PROMPT, TicketAssessment
+from bot.assess.llm.prompt import (
+    PROMPT_SHA256,
+    PROMPT_VERSION,
+    SYSTEM_PROMPT,
+    TicketAssessment,
+    prompt_record,
+)
 from bot.assess.llm.usage import LlmAssessmentUnavailableError, LlmUsage, tokens_from_body
 from bot.errors import AssessmentUnavailableError
 from bot.logging_setup import get_logger
 from bot.settings import Settings
+from bot.store.models import PromptText
 from bot.tickets import TicketIn
 
 __all__ = ["CACHE_SIZE", "MAX_OUTPUT_TOKENS", "OpenAIClassifier"]
@@ -85,12 +92,18 @@ def _api_reason(exc: openai.OpenAIError, timeout: float, attempts: int) -> str:
     return f"the model call failed ({exc.__class__.__name__})"
 
 
-class OpenAIClassifier:
+class OpenAIClassifier(Classifier):
     """The Classifier protocol over ``AsyncOpenAI`` structured outputs; see the module docstring.
+
+    It takes reviewers' past edits as examples, ranks them by embeddings when
+    ``SIGNOFF_EMBEDDINGS_MODEL`` is set, and names its prompt by hash in every usage record.
 
     Create it inside the process that uses it (the SDK's connection pool belongs to the event
     loop that first uses it) and call :meth:`aclose` on shutdown.
     """
+
+    # Similar past reviewer edits go in their own message: better drafts, same cached prefix.
+    takes_edit_examples = True
 
     def __init__(
         self,
@@ -133,6 +146,14 @@ class OpenAIClassifier:
             concurrency=settings.llm_concurrency,
             embeddings_model=settings.embeddings_model,
         )
+
+    def embedder(self) -> Embedder | None:
+        """Itself when an embeddings model is set; otherwise past edits are ranked by words."""
+        return self if self.embeddings_model else None
+
+    def prompt_record(self) -> PromptText:
+        """The row that :data:`~bot.assess.llm.prompt.PROMPT_SHA256` in its usage names."""
+        return prompt_record()
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors for already redacted ``texts`` from ``SIGNOFF_EMBEDDINGS_MODEL`` (raises when
