@@ -387,7 +387,7 @@ async def evaluate(
 async def _route(
     classifier: Classifier, ticket: TicketIn, thresholds: Thresholds
 ) -> tuple[Route, str, str]:
-    """The pipeline's ``_assess`` + ``_route`` without the database: same inputs, same policy."""
+    """The pipeline's assess and route steps without the database: same inputs, same policy."""
     try:
         assessment = await classifier.assess(ticket)
     except AssessmentUnavailableError:

@@ -5,7 +5,7 @@ through the thresholds policy with the new value: how many items would have been
 by category, which of them humans actually reviewed and how often they rejected or edited them,
 and a few examples. The replay uses each item's model risk as assessed at the time (from its
 ``assessed`` audit row) and the rule floor recomputed under the new value, exactly as
-``pipeline._route`` would.
+``bot.pipeline.route_step`` would.
 
 A change to an autonomy setting (target, minimum reviews, sample share) is replayed over the
 buckets instead: which kinds of work would earn or lose trust, and how many of their items of
@@ -70,7 +70,7 @@ class CategoryReplay:
 
 
 def replay_route(item: Item, model_risk: RiskLevel | None, thresholds: Thresholds) -> Route:
-    """The route ``pipeline._route`` would have taken for ``item`` under ``thresholds``."""
+    """The route ``bot.pipeline.route_step`` would have taken for ``item`` under ``thresholds``."""
     facts = TicketFacts.of(
         text=f"{item.subject}\n{item.body}",
         action=item.ai_action or item.proposed_action,

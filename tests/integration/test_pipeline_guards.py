@@ -23,7 +23,8 @@ from bot.errors import (
 )
 from bot.lead_settings.registry import load_lead_settings
 from bot.lead_settings.seed import seed_thresholds
-from bot.pipeline.pipeline import Pipeline, backoff_delay
+from bot.pipeline.execute_step import backoff_delay
+from bot.pipeline.pipeline import Pipeline
 from bot.review.decisions import ReviewStatus, approve
 from bot.review.outcomes import MERGED_PREFIX
 from bot.review.roster import Roles

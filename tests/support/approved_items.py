@@ -1,7 +1,7 @@
 """Seeding many already-approved (or already-carded) items straight into the database.
 
 The race tests are about execution: what matters is that N approved items, each with its
-decision and idempotency key minted together (as ``pipeline._route`` and a reviewer's click leave
+decision and idempotency key minted together (as the route step and a reviewer's click leave
 them), are executed exactly once by competing workers. Going through assessment for 2,000 tickets
 would only make the tests slow without testing anything more.
 """
