@@ -131,45 +131,21 @@ async def _send(
         result = await rt.executor.execute(request)
     except RetryableError as exc:
         if attempts >= rt.settings.max_execution_attempts:
-            await _finish(
-                rt,
-                holder,
-                item,
-                ItemState.FAILED,
-                "execution_failed",
-                attempts=attempts,
-                last_error=f"gave up after {attempts} attempts: {exc}",
-            )
+            await _failed(rt, holder, item, attempts, f"gave up after {attempts} attempts: {exc}")
             return
         await _retry_later(rt, holder, item, attempts, exc)
         return
     except PermanentError as exc:
-        await _finish(
-            rt,
-            holder,
-            item,
-            ItemState.FAILED,
-            "execution_failed",
-            attempts=attempts,
-            last_error=str(exc),
-        )
+        await _failed(rt, holder, item, attempts, str(exc))
         return
     except Exception as exc:
         # An executor bug or an unreadable answer: the far side may have acted, so sending
         # again could act twice. A human looks, and a lead's Retry resends the same key.
         log.exception("executor crashed", item_id=item.id)
-        await _finish(
-            rt,
-            holder,
-            item,
-            ItemState.FAILED,
-            "execution_failed",
-            attempts=attempts,
-            last_error=(
-                f"outcome unknown ({exc.__class__.__name__}): check {request.source} "
-                "before using Retry"
-            ),
+        unknown = (
+            f"outcome unknown ({exc.__class__.__name__}): check {request.source} before using Retry"
         )
+        await _failed(rt, holder, item, attempts, unknown)
         return
     await _finish(
         rt,
@@ -183,6 +159,19 @@ async def _send(
         executed_action=request.action,
         attempts=attempts,
         last_error=None,
+    )
+
+
+async def _failed(rt: Runtime, holder: str, item: Item, attempts: int, last_error: str) -> None:
+    """This attempt failed for good: a human looks (a lead's Retry resends the same key)."""
+    await _finish(
+        rt,
+        holder,
+        item,
+        ItemState.FAILED,
+        "execution_failed",
+        attempts=attempts,
+        last_error=last_error,
     )
 
 
