@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -20,17 +20,13 @@ from bot.runtime import open_runtime
 from bot.store.item_states import ItemState
 from bot.store.items import new_item_id
 from bot.store.models import Item, utcnow
-from tests.integration.test_openai_classifier import (
-    API_KEY,
-    MODEL,
-    answer_from_request,
-    classifier_for,
-    make_ticket,
-)
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
+from tests.support.model_answers import answer_from_request
+from tests.support.openai_classifier import API_KEY, MODEL
 from tests.support.server_harness import make_settings, start_server
+from tests.support.ticket_factory import make_ticket
 
 
 def _example(ticket: str, original: str = "Hi, sure.", edited: str = "Hello, sure!") -> EditExample:
@@ -80,19 +76,6 @@ def test_examples_are_redacted_with_labels_that_cannot_collide() -> None:
     assert entries[0]["category"] == "billing"
     assert "the invoice is on its way" in entries[0]["approved"]
     assert build_examples_message([]) is None
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as running:
-        yield running
-
-
-@pytest.fixture
-async def classifier(fake: FakeOpenAI) -> AsyncIterator[OpenAIClassifier]:
-    built = classifier_for(fake)
-    yield built
-    await built.aclose()
 
 
 async def test_examples_follow_the_constant_prefix_and_change_the_cache_key(

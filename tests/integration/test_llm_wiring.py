@@ -15,10 +15,11 @@ from sqlmodel import col
 
 from bot.assess.openai_classifier import PROMPT_SHA256
 from bot.store.models import AuditEvent
-from tests.integration.test_openai_classifier import API_KEY, MODEL, answer_from_request
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import FakeOpenAI, Slow
 from tests.support.fakes.slack_api import FakeSlack
+from tests.support.model_answers import answer_from_request
+from tests.support.openai_classifier import API_KEY, MODEL
 from tests.support.server_harness import RunningServer, start_server
 
 CUSTOMER_EMAIL = "dana.whitfield@example.org"

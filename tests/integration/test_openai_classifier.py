@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,7 +33,6 @@ from bot.errors import AssessmentUnavailableError
 from bot.store.database import create_engine, session_factory
 from bot.store.models import PromptText
 from bot.store.prompt_store import remember_prompt
-from bot.tickets import TicketIn
 from policies.risk_levels import RiskLevel
 from tests.support.bot_cli import run_bot
 from tests.support.fakes.http_sink import HttpSink
@@ -52,6 +51,8 @@ from tests.support.fakes.openai_api import (
     schema_violation,
 )
 from tests.support.fakes.slack_api import FakeSlack
+from tests.support.model_answers import answer_from_request, model_answer, ticket_block
+from tests.support.openai_classifier import API_KEY, MODEL, TIMEOUT, classifier_for
 from tests.support.server_harness import (
     RunningServer,
     free_port,
@@ -59,80 +60,7 @@ from tests.support.server_harness import (
     start_server,
     wait_until,
 )
-
-API_KEY = "sk-test-not-a-real-key-0123456789"
-MODEL = "gpt-test"
-TIMEOUT = 0.5
-
-
-# --- Helpers shared with the prompt-injection tests ----------------------------------------
-
-
-def model_answer(**overrides: Any) -> dict[str, Any]:
-    """A valid structured answer; ``action`` overrides merge into a reply action."""
-    action = {"kind": "reply", "amount": None, "currency": None, "field": None, "value": None}
-    action.update(overrides.pop("action", {}))
-    answer: dict[str, Any] = {
-        "category": "general_question",
-        "sentiment": "neutral",
-        "risk_level": "low",
-        "risk_score": 0.1,
-        "confidence": 0.9,
-        "reasons": ["routine question"],
-        "draft_reply": "Hi there,\n\nHere is the answer.\n\nThe Support Team",
-        "action": action,
-    }
-    answer.update(overrides)
-    return answer
-
-
-def ticket_block(request: ChatRequest) -> dict[str, Any]:
-    """The JSON the classifier put between <ticket> and </ticket>."""
-    user = request.message_text("user")
-    match = re.search(r"<ticket>\n(.*)\n</ticket>", user, re.DOTALL)
-    assert match is not None, user
-    block = json.loads(match.group(1))
-    assert isinstance(block, dict)
-    return block
-
-
-def make_ticket(**overrides: Any) -> TicketIn:
-    data: dict[str, Any] = {
-        "id": f"T-{uuid.uuid4().hex[:10]}",
-        "kind": "ticket",
-        "subject": "Question about my plan",
-        "body": "Hi, how do I download last month's invoice? Thanks.",
-        "customer": {"name": "Maria Lopez", "email": "maria@example.com", "tier": "pro"},
-    }
-    data.update(overrides)
-    return TicketIn.model_validate(data)
-
-
-def classifier_for(fake: FakeOpenAI, **settings: Any) -> OpenAIClassifier:
-    fields: dict[str, Any] = {
-        "openai_api_key": API_KEY,
-        "openai_base_url": fake.base_url,
-        "openai_model": MODEL,
-        "openai_timeout_seconds": TIMEOUT,
-        "openai_max_retries": 0,
-    }
-    fields.update(settings)
-    return OpenAIClassifier.from_settings(make_settings(**fields))
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as running:
-        yield running
-        assert not running.schema_problems, running.schema_problems
-
-
-@pytest.fixture
-async def classifier(fake: FakeOpenAI) -> AsyncIterator[OpenAIClassifier]:
-    built = classifier_for(fake)
-    yield built
-    await built.aclose()
-
+from tests.support.ticket_factory import make_ticket
 
 # --- The call and its mapping ----------------------------------------------------------------
 
@@ -559,16 +487,6 @@ def choose_by_case(request: ChatRequest) -> Behaviour | None:
     """Each ticket's subject says which failure it gets, so concurrent items keep their fate."""
     match = re.search(r"\[case:(\w+)\]", request.message_text("user"))
     return CASES.get(match.group(1)) if match else None
-
-
-def answer_from_request(request: ChatRequest) -> dict[str, Any]:
-    """Agree with the source's request (or reply), low risk, greeting by placeholder."""
-    block = ticket_block(request)
-    requested = block["requested_action"] or {"kind": "reply"}
-    return model_answer(
-        draft_reply=f"Hi {block['customer']['first_name']},\n\nAll sorted.\n\nThe Support Team",
-        action={k: requested.get(k) for k in ("kind", "amount", "currency", "field", "value")},
-    )
 
 
 def ticket_dict(case: str, **overrides: Any) -> dict[str, Any]:

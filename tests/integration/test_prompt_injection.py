@@ -27,10 +27,11 @@ from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
 from policies.thresholds import Thresholds
-from tests.integration.test_openai_classifier import classifier_for, model_answer, ticket_block
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import ChatRequest, FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
+from tests.support.model_answers import model_answer, ticket_block
+from tests.support.openai_classifier import classifier_for
 from tests.support.server_harness import RunningServer, start_server, wait_until
 
 MONEY = {"refund", "credit"}

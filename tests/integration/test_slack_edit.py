@@ -4,16 +4,10 @@ the action schema and the policy, three separate records, and an audit trail of 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bot.review.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
 from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
 from bot.slack.edit_modal import EDIT_CALLBACK
-from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import OUTSIDER, REVIEWER, REVIEWER_2, RunningServer, wait_until
 from tests.support.slack_payloads import card_click, input_values, submit_view
 from tests.support.slack_review import (
@@ -21,17 +15,10 @@ from tests.support.slack_review import (
     carded,
     latest_card,
     opened_view,
-    sqlite_server,
     thread_texts,
     wait_ephemeral,
 )
 from tests.support.ticket_factory import refund_ticket
-
-
-@pytest.fixture
-def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
-    with sqlite_server(tmp_path, slack, sink) as running:
-        yield running
 
 
 def _edit_values(reply: str, amount: str, currency: str = "USD") -> dict[str, object]:
