@@ -23,9 +23,8 @@ from bot.store.models import Item, utcnow
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.model_answers import answer_from_request
-from tests.support.openai_classifier import API_KEY, MODEL
-from tests.support.server_harness import make_settings, start_server
+from tests.support.openai_classifier import API_KEY, server_configured_for_llm
+from tests.support.server_harness import make_settings
 from tests.support.ticket_factory import make_ticket
 
 
@@ -157,19 +156,9 @@ def test_the_pipeline_sends_similar_past_edits_to_the_model(
         original="Done.",
         edited="We have scheduled the cancellation for the end of your term.",
     )
-    with (
-        FakeOpenAI(answer_from_request, api_key=API_KEY) as model,
-        start_server(
-            database_url=database_url,
-            slack=slack,
-            sink=sink,
-            openai_api_key=API_KEY,
-            openai_base_url=model.base_url,
-            openai_model=MODEL,
-            openai_max_retries=0,
-            draft_examples=1,
-        ) as server,
-    ):
+    with server_configured_for_llm(
+        database_url=database_url, slack=slack, sink=sink, draft_examples=1
+    ) as (server, model):
         ticket: dict[str, Any] = {
             "id": f"T-{uuid.uuid4().hex[:8]}",
             "kind": "ticket",

@@ -52,14 +52,20 @@ from tests.support.fakes.openai_api import (
 )
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.model_answers import answer_from_request, model_answer, ticket_block
-from tests.support.openai_classifier import API_KEY, MODEL, TIMEOUT, classifier_for
+from tests.support.openai_classifier import (
+    API_KEY,
+    MODEL,
+    TIMEOUT,
+    classifier_for,
+    server_with_classifier,
+)
 from tests.support.server_harness import (
     RunningServer,
     free_port,
     make_settings,
-    start_server,
     wait_until,
 )
+from tests.support.slack_review import submit
 from tests.support.ticket_factory import make_ticket
 
 # --- The call and its mapping ----------------------------------------------------------------
@@ -505,21 +511,15 @@ def ticket_dict(case: str, **overrides: Any) -> dict[str, Any]:
 def llm_server(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
-    with FakeOpenAI(answer_from_request) as model:
+    with server_with_classifier(
+        answer_from_request,
+        database_url=database_url,
+        slack=slack,
+        sink=sink,
+        openai_max_retries=1,
+    ) as (server, model):
         model.choose = choose_by_case
-        classifier = classifier_for(model, openai_max_retries=1)
-        with start_server(
-            database_url=database_url, slack=slack, sink=sink, classifier=classifier
-        ) as server:
-            yield server, model
-        asyncio.run(classifier.aclose())
-        assert not model.schema_problems, model.schema_problems
-
-
-def _submit(server: RunningServer, ticket: dict[str, Any]) -> str:
-    response = server.post_ticket(ticket)
-    assert response.status_code == 202, response.text
-    return str(response.json()["item_id"])
+        yield server, model
 
 
 def _card_text(server: RunningServer, item_id: str) -> str:
@@ -536,7 +536,7 @@ def test_every_failure_mode_ends_pending_review_with_its_reason(
     server, model = llm_server
     assert server.sink is not None
     items = {
-        case: _submit(
+        case: submit(
             server,
             ticket_dict(
                 case,
@@ -565,8 +565,8 @@ def test_a_good_answer_routes_by_policy_and_the_reply_carries_real_names(
 ) -> None:
     server, _ = llm_server
     assert server.sink is not None
-    question = _submit(server, ticket_dict("ok"))
-    small_refund = _submit(
+    question = submit(server, ticket_dict("ok"))
+    small_refund = submit(
         server,
         ticket_dict(
             "ok",
@@ -574,7 +574,7 @@ def test_a_good_answer_routes_by_policy_and_the_reply_carries_real_names(
             requested_action={"kind": "refund", "amount": "20.00", "currency": "USD"},
         ),
     )
-    large_refund = _submit(
+    large_refund = submit(
         server,
         ticket_dict(
             "ok",
@@ -610,7 +610,7 @@ def test_the_prompt_behind_each_assessment_is_stored_once_and_shown_to_auditors(
     llm_server: tuple[RunningServer, FakeOpenAI], database_url: str
 ) -> None:
     server, model = llm_server
-    item_id = _submit(server, ticket_dict("ok"))
+    item_id = submit(server, ticket_dict("ok"))
     item = server.wait_for_state(item_id, "executed", "pending_review")
     assert item.llm_usage is not None and item.llm_usage["prompt_sha256"] == PROMPT_SHA256
     shown = run_bot("audit", "prompt", PROMPT_SHA256, database_url=database_url)

@@ -33,10 +33,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Self
 
-from tests.support.fakes.loopback import LoopbackServer, QuietServer
+from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
 
 __all__ = [
     "Behaviour",
@@ -297,23 +296,14 @@ class _Reply:
     delay: float = 0.0
 
 
-class _Server(QuietServer):
-    """Knows its FakeOpenAI, so handlers can reach the shared state."""
-
-    def __init__(self, fake: FakeOpenAI) -> None:
-        super().__init__(_Handler)
-        self.fake = fake
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     """HTTP/1.0 (the default) so every answer closes its connection: no idle sockets linger."""
 
-    server: _Server
+    methods = frozenset({"POST"})
+    server: FakeServer[FakeOpenAI]
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        headers = {key.lower(): value for key, value in self.headers.items()}
+    def respond(self) -> None:
+        headers, raw = self.read_request()
         fake = self.server.fake
         fake._enter()
         try:
@@ -322,17 +312,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return  # the fake is shutting down: drop the request
         finally:
             fake._leave()
-        payload = json.dumps(reply.body).encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Stay quiet: test output should show the tests, not an access log."""
+        self.send_json(reply.status, json.dumps(reply.body).encode("utf-8"), reply.headers)
 
 
 class FakeOpenAI(LoopbackServer):
@@ -357,8 +337,8 @@ class FakeOpenAI(LoopbackServer):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def _make_server(self) -> _Server:
-        return _Server(self)
+    def _make_server(self) -> FakeServer[Self]:
+        return FakeServer(_Handler, self)
 
     def _before_start(self) -> None:
         self._stopping.clear()
