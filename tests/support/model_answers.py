@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tests.support.fakes.openai_api import ChatRequest
+if TYPE_CHECKING:  # the fake imports this module for its default answer
+    from tests.support.fakes.openai_api import ChatRequest
 
 
 def model_answer(**overrides: Any) -> dict[str, Any]:

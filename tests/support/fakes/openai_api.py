@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
+from tests.support.model_answers import model_answer
 
 __all__ = [
     "Behaviour",
@@ -170,22 +171,9 @@ def schema_violation(output: dict[str, Any], **action: Any) -> RawContent:
 
 def _default_answer(request: ChatRequest) -> dict[str, Any]:
     """A harmless, valid answer: a low-risk informational reply."""
-    return {
-        "category": "general_question",
-        "sentiment": "neutral",
-        "risk_level": "low",
-        "risk_score": 0.1,
-        "confidence": 0.9,
-        "reasons": ["routine question"],
-        "draft_reply": "Hi there,\n\nThanks for getting in touch. Here is the answer.\n\nBest",
-        "action": {
-            "kind": "reply",
-            "amount": None,
-            "currency": None,
-            "field": None,
-            "value": None,
-        },
-    }
+    return model_answer(
+        draft_reply="Hi there,\n\nThanks for getting in touch. Here is the answer.\n\nBest"
+    )
 
 
 # --- A small JSON-schema checker: the subset strict structured outputs use -------------------
