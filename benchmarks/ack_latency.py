@@ -84,15 +84,12 @@ def _signoff(args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
     ):
         workdir = Path(tmp)
         sink.delay = args.executor_delay
-        url = harness.database_url(args.database, workdir, "ack", stack)
-        if args.database == "postgres":
-            harness.migrate(url, workdir)  # the release step; serve migrates SQLite itself
+        url = harness.released_database(args.database, workdir, "ack", stack)
         settings = harness.signoff_settings(
             port=harness.free_port(),
             database_url=url,
             slack_api_url=slack.api_url,
-            OPENAI_API_KEY="sk-bench",
-            OPENAI_BASE_URL=llm.base_url,
+            **llm.signoff_settings(),
             SIGNOFF_LLM_CONCURRENCY="8",
             SIGNOFF_ACTION_URL=sink.url,
         )
@@ -211,16 +208,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 signoff["light"]["pending"]["p99_ms"], floor["light"]["pending"]["p99_ms"]
             ),
         },
-        "seconds": round(time.monotonic() - started, 1),
-        "machine": harness.machine_facts(),
+        **harness.run_facts(started),
     }
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=50)
+    parser = harness.http_load_parser(__doc__)
     parser.add_argument("--items", type=int, default=500, help="seeded pending items")
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="postgres")
     parser.add_argument("--llm-delay", type=float, default=2.0)

@@ -74,9 +74,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ):
         slack.rate_limit_per_channel = args.rate
         workdir = Path(tmp)
-        url = harness.database_url(args.database, workdir, "burst", stack)
-        if args.database == "postgres":
-            harness.migrate(url, workdir)  # the release step; serve migrates SQLite itself
+        url = harness.released_database(args.database, workdir, "burst", stack)
         settings = harness.signoff_settings(
             port=harness.free_port(), database_url=url, slack_api_url=slack.api_url
         )
@@ -130,9 +128,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "peak_rss_mib": peak_rss,
             "server_errors": errors,
         }
-    return {
-        "benchmark": "burst",
-        "settings": {
+    return harness.report(
+        "burst",
+        {
             "tickets": args.tickets,
             "within_s": args.seconds,
             "slack_rate_per_channel_per_s": args.rate,
@@ -140,10 +138,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "database": args.database,
             "classifier": "heuristic",
         },
-        "results": result,
-        "seconds": round(time.monotonic() - began, 1),
-        "machine": harness.machine_facts(),
-    }
+        result,
+        began,
+    )
 
 
 def parser() -> argparse.ArgumentParser:

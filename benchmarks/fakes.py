@@ -20,6 +20,10 @@ class BenchOpenAI(FakeOpenAI):
         super().__init__()
         self.always(Slow(delay, Structured()) if delay > 0 else Structured())
 
+    def signoff_settings(self) -> dict[str, str]:
+        """The environment that points Signoff's OpenAI classifier at this fake."""
+        return {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": self.base_url}
+
     def _completion(
         self,
         request: ChatRequest,

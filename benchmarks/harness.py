@@ -7,6 +7,7 @@ way from :mod:`benchmarks.floor_servers`. The fakes stay in the driver process.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -46,6 +47,35 @@ def emit(result: dict[str, Any]) -> None:
     """The one JSON object a benchmark prints, on its own line, last."""
     sys.stdout.write(json.dumps(result, sort_keys=False) + "\n")
     sys.stdout.flush()
+
+
+def run_facts(started: float) -> dict[str, Any]:
+    """How long the run took (since ``time.monotonic()`` was ``started``) and on what machine:
+    the last two fields of every benchmark's report."""
+    return {"seconds": round(time.monotonic() - started, 1), "machine": machine_facts()}
+
+
+def report(
+    benchmark: str, settings: dict[str, Any], results: Any, started: float
+) -> dict[str, Any]:
+    """One benchmark's JSON report: what ran, with which settings, what it measured, how long it
+    took and on what machine."""
+    return {
+        "benchmark": benchmark,
+        "settings": settings,
+        "results": results,
+        **run_facts(started),
+    }
+
+
+def http_load_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options of a benchmark that sends HTTP requests: how many, after how many warm-up
+    requests, and how many at a time."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50)
+    return parser
 
 
 def _cpu_model() -> str:
@@ -120,6 +150,15 @@ def database_url(kind: str, workdir: Path, purpose: str, stack: contextlib.ExitS
     if kind == "postgres":
         return stack.enter_context(bench_database(purpose))
     raise ValueError(f"unknown database kind {kind!r}")
+
+
+def released_database(kind: str, workdir: Path, purpose: str, stack: contextlib.ExitStack) -> str:
+    """A fresh database of ``kind`` as a release leaves it: PostgreSQL migrated by the release
+    step; SQLite left for ``serve``, which migrates it itself."""
+    url = database_url(kind, workdir, purpose, stack)
+    if kind == "postgres":
+        migrate(url, workdir)
+    return url
 
 
 def migrate(url: str, workdir: Path) -> None:

@@ -101,15 +101,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         contextlib.ExitStack() as stack,
     ):
         workdir = Path(tmp)
-        url = harness.database_url(args.database, workdir, "pipeline", stack)
-        if args.database == "postgres":
-            harness.migrate(url, workdir)  # the release step; serve migrates SQLite itself
+        url = harness.released_database(args.database, workdir, "pipeline", stack)
         settings = harness.signoff_settings(
             port=harness.free_port(),
             database_url=url,
             slack_api_url=slack.api_url,
-            OPENAI_API_KEY="sk-bench",
-            OPENAI_BASE_URL=llm.base_url,
+            **llm.signoff_settings(),
             SIGNOFF_LLM_CONCURRENCY=str(args.concurrency),
             SIGNOFF_ACTION_URL=sink.url,
             **(
@@ -164,9 +161,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "peak_rss_mib": peak_rss,
             "server_errors": errors,
         }
-    return {
-        "benchmark": "pipeline_throughput",
-        "settings": {
+    return harness.report(
+        "pipeline_throughput",
+        {
             "tickets": args.tickets,
             "warmup": args.warmup,
             "llm_delay_s": args.llm_delay,
@@ -177,10 +174,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "SIGNOFF_WORKER_CONCURRENCY": args.worker_concurrency or "default",
             "classifier": "openai (fake server)",
         },
-        "results": result,
-        "seconds": round(time.monotonic() - started, 1),
-        "machine": harness.machine_facts(),
-    }
+        result,
+        started,
+    )
 
 
 def parser() -> argparse.ArgumentParser:

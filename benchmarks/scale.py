@@ -227,8 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "server_errors": errors,
             "plans": plans,
         },
-        "seconds": round(time.monotonic() - started, 1),
-        "machine": harness.machine_facts(),
+        **harness.run_facts(started),
     }
 
 

@@ -56,9 +56,7 @@ def _measure(server: harness.ServerProcess, args: argparse.Namespace) -> dict[st
 def _signoff(kind: str, args: argparse.Namespace, slack: FakeSlack) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         workdir = Path(tmp)
-        url = harness.database_url(kind, workdir, "ingest", stack)
-        if kind == "postgres":
-            harness.migrate(url, workdir)  # the release step; serve migrates SQLite itself
+        url = harness.released_database(kind, workdir, "ingest", stack)
         settings = harness.signoff_settings(
             port=harness.free_port(),
             database_url=url,
@@ -96,9 +94,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "throughput_ratio_to_floor": ratio(signoff["rate_per_s"], floor["rate_per_s"]),
                 "p99_ratio_to_floor": ratio(signoff["p99_ms"], floor["p99_ms"]),
             }
-    return {
-        "benchmark": "webhook_ingest",
-        "settings": {
+    return harness.report(
+        "webhook_ingest",
+        {
             "requests": args.requests,
             "warmup": args.warmup,
             "concurrency": args.concurrency,
@@ -106,17 +104,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "inprocess_worker": args.worker,
             "log_level": "INFO",
         },
-        "results": results,
-        "seconds": round(time.monotonic() - started, 1),
-        "machine": harness.machine_facts(),
-    }
+        results,
+        started,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=50)
+    parser = harness.http_load_parser(__doc__)
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--worker", action="store_true", help="keep the worker in-process")
     return parser

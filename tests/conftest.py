@@ -23,6 +23,7 @@ from bot.store.database import migrate, sync_url
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import SIGNING_SECRET, WEBHOOK_SECRET, RunningServer, start_server
+from tests.support.slack_review import sqlite_server
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 if os.environ.get("CI") and not TEST_DATABASE_URL:
@@ -114,6 +115,14 @@ def sink() -> Iterator[HttpSink]:
 def server(database_url: str, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
     """The real Signoff app on a loopback port, wired to the fake Slack and the action sink."""
     with start_server(database_url=database_url, slack=slack, sink=sink) as running:
+        yield running
+
+
+@pytest.fixture
+def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
+    """The real Signoff app on SQLite alone: tests of what Slack is sent (shapes, texts, modals)
+    learn nothing more from a second backend, so they skip PostgreSQL's extra server start."""
+    with sqlite_server(tmp_path, slack, sink) as running:
         yield running
 
 

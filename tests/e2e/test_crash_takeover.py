@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy import create_engine, update
 from sqlmodel import col
 
 from bot.actions.authorise import idempotency_key
@@ -27,16 +27,10 @@ from bot.store.models import Item, utcnow
 from tests.conftest import TEST_DATABASE_URL
 from tests.support.approved_items import item_events, seed_approved
 from tests.support.fakes.http_sink import HttpSink
-from tests.support.server_harness import WEBHOOK_SECRET, make_settings, wait_until
+from tests.support.server_harness import WEBHOOK_SECRET, make_settings, read_item, wait_until
 from tests.support.worker_processes import logs, start_worker, stop, worker_env
 
 LEASE_SECONDS = 2
-
-
-def _item(db: Engine, item_id: str) -> Item:
-    with db.connect() as connection:
-        row = connection.execute(select(Item).where(col(Item.id) == item_id)).one()
-    return Item.model_validate(row._mapping)
 
 
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL (TEST_DATABASE_URL)")
@@ -55,25 +49,25 @@ def test_worker_killed_mid_execution_is_finished_by_another_with_the_same_key(
                 SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET,
                 SIGNOFF_LEASE_SECONDS=str(LEASE_SECONDS),
             )
-            key = _item(db, victim).idempotency_key
+            key = read_item(db, victim).idempotency_key
             assert key is not None
             held = sink.hold(key)
             first = start_worker(env, tmp_path, "first")
             try:
                 assert held.arrived.wait(timeout=30), logs(tmp_path)
-                lease_ends = _item(db, victim).claimed_until
+                lease_ends = read_item(db, victim).claimed_until
                 first.send_signal(signal.SIGKILL)
                 assert first.wait(timeout=10) == -signal.SIGKILL
             finally:
                 stop(first)
-            crashed = _item(db, victim)
+            crashed = read_item(db, victim)
             assert crashed.state == ItemState.EXECUTING and crashed.claimed_by is not None
 
             second = start_worker(env, tmp_path, "second")
             try:
                 wait_until(
                     lambda: (
-                        all(_item(db, i).state == ItemState.EXECUTED for i in ids)
+                        all(read_item(db, i).state == ItemState.EXECUTED for i in ids)
                         or second.poll() is not None
                     ),
                     timeout=30,
@@ -85,9 +79,9 @@ def test_worker_killed_mid_execution_is_finished_by_another_with_the_same_key(
                 sink.release_all()
             deliveries = [r for r in sink.requests if r.headers.get("idempotency-key") == key]
             effects = sink.effects
-        finished = _item(db, victim)
+        finished = read_item(db, victim)
         events = item_events(db, victim)
-        all_keys = {_item(db, i).idempotency_key for i in ids}
+        all_keys = {read_item(db, i).idempotency_key for i in ids}
     finally:
         db.dispose()
 
@@ -120,7 +114,7 @@ async def test_crash_between_approval_and_execution_is_recovered_by_the_sweep(
     )
     try:
         [item_id] = seed_approved(db, 1, state=left_in)
-        seeded = _item(db, item_id)
+        seeded = read_item(db, item_id)
         assert seeded.decision_id is not None
         key = idempotency_key(item_id, seeded.decision_id)
         with db.begin() as connection:
@@ -143,7 +137,7 @@ async def test_crash_between_approval_and_execution_is_recovered_by_the_sweep(
                     .values(claimed_until=utcnow() - timedelta(seconds=1))
                 )
             assert await sweeper.run_once() == 1
-        finished = _item(db, item_id)
+        finished = read_item(db, item_id)
         events = item_events(db, item_id)
     finally:
         db.dispose()

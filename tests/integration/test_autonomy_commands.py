@@ -4,7 +4,6 @@ confirm and one-command revert."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,13 @@ from sqlmodel import col
 
 from bot.slack.card import APPROVE_ACTION
 from bot.store.models import AuditEvent
-from tests.integration.test_earned_autonomy_e2e import BUCKET, address_ticket, reject_with_reason
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import LEAD, REVIEWER, RunningServer, slash_command
+from tests.support.server_harness import LEAD, REVIEWER, RunningServer
 from tests.support.slack_payloads import card_click
-from tests.support.slack_review import carded, sqlite_server, submit
-from tests.support.ticket_factory import password_ticket
-
-_names = itertools.count()
+from tests.support.slack_review import carded, reject_with_reason, sqlite_server, submit
+from tests.support.slash_commands import ask
+from tests.support.ticket_factory import ADDRESS_BUCKET, address_ticket, password_ticket
 
 
 @pytest.fixture
@@ -37,16 +34,6 @@ def server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[Running
     }
     with sqlite_server(tmp_path, slack, sink, **settings) as running:
         yield running
-
-
-def ask(server: RunningServer, text: str, *, user: str = LEAD) -> str:
-    assert server.slack is not None
-    name = f"autonomy{next(_names)}"
-    response = server.post_slack(
-        slash_command(text, user=user, response_url=server.slack.response_url(name))
-    )
-    assert response.status_code == 200
-    return str(server.slack.wait_for(f"response_url:{name}")[0].params["text"])
 
 
 def _events(server: RunningServer, event: str) -> list[dict[str, Any]]:
@@ -69,55 +56,55 @@ def test_autonomy_lists_buckets_with_their_evidence(server: RunningServer) -> No
     first, second = carded(server, address_ticket()), carded(server, address_ticket())
     _approve(server, first)
     answer = ask(server, "autonomy", user=REVIEWER)
-    assert f"`{BUCKET}` *learning (shadow mode)*" in answer
+    assert f"`{ADDRESS_BUCKET}` *learning (shadow mode)*" in answer
     assert "1 unchanged · 0 edited · 0 rejected" in answer
     assert "2 more unchanged approvals in a row would earn trust" in answer
     _approve(server, second)
-    detail = ask(server, f"autonomy {BUCKET}", user=REVIEWER)
+    detail = ask(server, f"autonomy {ADDRESS_BUCKET}", user=REVIEWER)
     assert "2 unchanged" in detail and "1 more unchanged" in detail
     assert "is not a risk level" in ask(server, "autonomy a/b/c", user=REVIEWER)
-    assert f"`{BUCKET}`" in ask(server, "autonomy shipping", user=REVIEWER)
+    assert f"`{ADDRESS_BUCKET}`" in ask(server, "autonomy shipping", user=REVIEWER)
     assert "No bucket starts with `billing`" in ask(server, "autonomy billing", user=REVIEWER)
 
 
 def test_pins_are_lead_only_audited_and_win(server: RunningServer, sink: HttpSink) -> None:
-    refused = ask(server, f"autonomy pin {BUCKET} allow", user=REVIEWER)
+    refused = ask(server, f"autonomy pin {ADDRESS_BUCKET} allow", user=REVIEWER)
     assert "Only leads" in refused and "Nothing was changed" in refused
     assert _events(server, "command_refused")[-1]["command"] == "autonomy pin"
 
-    assert "Pinned" in ask(server, f"autonomy pin {BUCKET} allow")
+    assert "Pinned" in ask(server, f"autonomy pin {ADDRESS_BUCKET} allow", user=LEAD)
     assert _events(server, "autonomy_pinned")[-1] == {
-        "bucket": BUCKET,
+        "bucket": ADDRESS_BUCKET,
         "old": "none",
         "new": "allow",
     }
     allowed = server.wait_for_state(submit(server, address_ticket()), "executed")
     assert allowed.route_policy == "pinned_allow"
-    assert "allowed by a lead" in ask(server, "autonomy")
+    assert "allowed by a lead" in ask(server, "autonomy", user=LEAD)
 
     # A low-risk reply is auto-executed by the thresholds; pinned to review, it is not.
     auto = server.wait_for_state(submit(server, password_ticket()), "executed")
     assert auto.route_policy == "low_risk_auto" and auto.autonomy_bucket
-    assert "always_review" in ask(server, f"autonomy pin {auto.autonomy_bucket} review")
+    assert "always_review" in ask(server, f"autonomy pin {auto.autonomy_bucket} review", user=LEAD)
     pinned = server.wait_for_state(submit(server, password_ticket()), "pending_review")
     assert pinned.route_policy == "pinned_review"
 
-    assert "Unpinned" in ask(server, f"autonomy unpin {auto.autonomy_bucket}")
-    assert "not pinned" in ask(server, f"autonomy unpin {auto.autonomy_bucket}")
+    assert "Unpinned" in ask(server, f"autonomy unpin {auto.autonomy_bucket}", user=LEAD)
+    assert "not pinned" in ask(server, f"autonomy unpin {auto.autonomy_bucket}", user=LEAD)
     again = server.wait_for_state(submit(server, password_ticket()), "executed")
     assert again.route_policy == "low_risk_auto"
 
 
 def test_leads_set_the_autonomy_policy(server: RunningServer) -> None:
     assert "Only leads" in ask(server, "autonomy set autonomy_target 0.5", user=REVIEWER)
-    assert "must be between 0 and 1" in ask(server, "autonomy set autonomy_target 1.5")
+    assert "must be between 0 and 1" in ask(server, "autonomy set autonomy_target 1.5", user=LEAD)
     # What earns trust changes only after the lead has seen which buckets it would change.
     for setting in ("autonomy_min_reviews 1", "autonomy_target 30%"):
-        proposal = ask(server, f"autonomy set {setting}")
+        proposal = ask(server, f"autonomy set {setting}", user=LEAD)
         assert f"*Dry run* `{setting.split()[0]}`" in proposal
         assert "Nothing has changed yet" in proposal
         change_id = proposal.split("threshold confirm ")[1].split("`")[0]
-        assert "Applied" in ask(server, f"threshold confirm {change_id}")
+        assert "Applied" in ask(server, f"threshold confirm {change_id}", user=LEAD)
     assert _events(server, "setting_changed")[-1]["new"] == "0.3"
     # The bound for n unchanged approvals is n / (n + z²): 0.21 for one, 0.34 for two.
     for _ in range(2):
@@ -132,7 +119,7 @@ def test_threshold_change_dry_run_confirm_and_revert(server: RunningServer) -> N
         _approve(server, item_id)
     assert "Only leads" in ask(server, "threshold risk medium", user=REVIEWER)
 
-    dry_run = ask(server, "threshold risk medium")
+    dry_run = ask(server, "threshold risk medium", user=LEAD)
     assert "*Dry run* `auto_approve_max_risk`: `low` → `medium`" in dry_run
     assert "2 would have been auto-executed (now 0)" in dry_run
     assert "*shipping*: +2 auto (humans rejected 0% and edited 0% of the 2 they reviewed)" in (
@@ -143,21 +130,21 @@ def test_threshold_change_dry_run_confirm_and_revert(server: RunningServer) -> N
     # Nothing changed: the next address ticket still goes to review.
     server.wait_for_state(submit(server, address_ticket()), "pending_review")
 
-    cancelled = ask(server, "threshold risk medium")
+    cancelled = ask(server, "threshold risk medium", user=LEAD)
     cancel_id = cancelled.split("threshold cancel ")[1].split("`")[0]
-    assert "Cancelled" in ask(server, f"threshold cancel {cancel_id}")
-    assert "cancelled, not waiting" in ask(server, f"threshold confirm {cancel_id}")
+    assert "Cancelled" in ask(server, f"threshold cancel {cancel_id}", user=LEAD)
+    assert "cancelled, not waiting" in ask(server, f"threshold confirm {cancel_id}", user=LEAD)
 
-    proposal = ask(server, "threshold risk medium")
+    proposal = ask(server, "threshold risk medium", user=LEAD)
     change_id = proposal.split("threshold confirm ")[1].split("`")[0]
-    applied = ask(server, f"threshold confirm #{change_id}")
+    applied = ask(server, f"threshold confirm #{change_id}", user=LEAD)
     assert "`auto_approve_max_risk` `low` → `medium`" in applied
     auto = server.wait_for_state(submit(server, address_ticket()), "executed")
     assert auto.route_policy == "low_risk_auto"
 
-    assert "`auto_approve_max_risk` is `low` again" in ask(server, "threshold revert")
+    assert "`auto_approve_max_risk` is `low` again" in ask(server, "threshold revert", user=LEAD)
     server.wait_for_state(submit(server, address_ticket()), "pending_review")
-    listing = ask(server, "threshold")
+    listing = ask(server, "threshold", user=LEAD)
     assert "reverted" in listing and "cancelled" in listing
     events = [e["event"] for e in _all_threshold_events(server)]
     assert events == [
@@ -170,13 +157,15 @@ def test_threshold_change_dry_run_confirm_and_revert(server: RunningServer) -> N
         "threshold_change_reverted",
         "setting_changed",
     ]
-    quorum = ask(server, "threshold quorum 800")
+    quorum = ask(server, "threshold quorum 800", user=LEAD)
     assert "`quorum_amount` does not change which items are auto-executed" in quorum
     quorum_id = quorum.split("threshold confirm ")[1].split("`")[0]
-    assert "`quorum_amount` `500` → `800`" in ask(server, f"threshold confirm {quorum_id}")
-    assert "already `800`" in ask(server, "threshold quorum 800")
-    assert "not a threshold" in ask(server, "threshold nonsense 3")
-    assert "Not changed" in ask(server, "threshold risk extreme")
+    assert "`quorum_amount` `500` → `800`" in ask(
+        server, f"threshold confirm {quorum_id}", user=LEAD
+    )
+    assert "already `800`" in ask(server, "threshold quorum 800", user=LEAD)
+    assert "not a threshold" in ask(server, "threshold nonsense 3", user=LEAD)
+    assert "Not changed" in ask(server, "threshold risk extreme", user=LEAD)
 
 
 def _all_threshold_events(server: RunningServer) -> list[dict[str, Any]]:

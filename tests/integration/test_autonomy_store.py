@@ -42,6 +42,7 @@ from policies.risk_levels import RiskLevel
 from policies.routing import Route, RouteDecision
 from policies.thresholds import Thresholds
 from tests.support.server_harness import LEAD, REVIEWER, make_settings
+from tests.support.stored_items import stored_item
 
 BUCKET = "billing/refund/low/10-25"
 POLICY = AutonomyPolicy(min_reviews=3, target=0.4, sample_share=0.0)
@@ -63,18 +64,17 @@ async def rt(database_url: str) -> AsyncIterator[Runtime]:
         yield runtime
 
 
-def _item(**values: Any) -> Item:
+def _reviewed_refund(**values: Any) -> Item:
+    """A low-risk billing refund of ``BUCKET`` a reviewer decided just now, ten minutes after
+    opening it; ``values`` override any of it."""
     now = utcnow()
     fields: dict[str, Any] = {
-        "id": new_item_id(),
-        "source": "generic",
-        "external_id": f"T-{new_item_id()}",
-        "kind": "ticket",
+        "state": ItemState.EXECUTED,
+        "created_at": now - timedelta(minutes=11),
         "subject": "Refund",
         "body": "Please refund the duplicate charge of 20.00 USD.",
         "customer_name": "Maria Lopez",
         "customer_email": "maria@example.com",
-        "state": ItemState.EXECUTED,
         "category": "billing",
         "risk_level": "low",
         "draft_reply": REPLY,
@@ -82,18 +82,16 @@ def _item(**values: Any) -> Item:
         "autonomy_bucket": BUCKET,
         "review_started_at": now - timedelta(minutes=10),
         "decided_at": now,
-        "created_at": now - timedelta(minutes=11),
         "updated_at": now,
     }
-    fields.update(values)
-    return Item(**fields)
+    return stored_item(**{**fields, **values})
 
 
 async def _reviewed(
     rt: Runtime, outcome: DecisionOutcome | None, *, at: datetime | None = None, **values: Any
 ) -> str:
     """One item a human decided (``None``: expired), as the review flow leaves it."""
-    item = _item(**values, **({"decided_at": at} if at else {}))
+    item = _reviewed_refund(**values, **({"decided_at": at} if at else {}))
     async with transaction(rt.sessions) as session:
         session.add(item)
         await session.flush()
@@ -112,11 +110,16 @@ def test_outcome_of_each_kind_of_decision() -> None:
         return Decision(item_id="i", outcome=outcome, actor=actor, created_at=utcnow())
 
     approved = decision(DecisionOutcome.APPROVED)
-    assert review_outcome_of(_item(), approved) == (ReviewOutcome.APPROVED_UNCHANGED, False)
+    assert review_outcome_of(_reviewed_refund(), approved) == (
+        ReviewOutcome.APPROVED_UNCHANGED,
+        False,
+    )
     typo = REPLY.replace("five", "5")
-    minor = _item(edited_by=REVIEWER, ai_reply=REPLY, approved_reply=typo, ai_action=ACTION)
+    minor = _reviewed_refund(
+        edited_by=REVIEWER, ai_reply=REPLY, approved_reply=typo, ai_action=ACTION
+    )
     assert review_outcome_of(minor, approved) == (ReviewOutcome.APPROVED_AFTER_EDIT, False)
-    amount = _item(
+    amount = _reviewed_refund(
         edited_by=REVIEWER,
         ai_reply=REPLY,
         approved_reply=REPLY,
@@ -124,21 +127,21 @@ def test_outcome_of_each_kind_of_decision() -> None:
         approved_action={**ACTION, "amount": "15.00"},
     )
     assert review_outcome_of(amount, approved) == (ReviewOutcome.APPROVED_AFTER_EDIT, True)
-    rewritten = _item(
+    rewritten = _reviewed_refund(
         edited_by=REVIEWER, ai_reply=REPLY, approved_reply="We cannot refund this order."
     )
     assert review_outcome_of(rewritten, approved) == (ReviewOutcome.APPROVED_AFTER_EDIT, True)
-    rejected = _item(state=ItemState.REJECTED)
+    rejected = _reviewed_refund(state=ItemState.REJECTED)
     assert review_outcome_of(rejected, decision(DecisionOutcome.REJECTED)) == (
         ReviewOutcome.REJECTED,
         False,
     )
-    assert review_outcome_of(_item(state=ItemState.EXPIRED), None) == (
+    assert review_outcome_of(_reviewed_refund(state=ItemState.EXPIRED), None) == (
         ReviewOutcome.EXPIRED,
         False,
     )
     auto = decision(DecisionOutcome.AUTO_APPROVED, actor=audit.AUTO)
-    assert review_outcome_of(_item(), auto) is None
+    assert review_outcome_of(_reviewed_refund(), auto) is None
 
 
 async def test_sync_records_each_review_once_and_revokes_a_trusted_bucket(rt: Runtime) -> None:

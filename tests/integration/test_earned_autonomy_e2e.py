@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -17,9 +16,8 @@ from sqlmodel import col
 
 from bot.autonomy.spot_checks import SPOT_BAD_ACTION
 from bot.review.edit_validation import REPLY_BLOCK, VALUE_BLOCK
-from bot.slack.card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION
+from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
 from bot.slack.edit_modal import EDIT_CALLBACK
-from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK
 from bot.store.models import AutonomyOutcome, Item, utcnow
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack, SlackCall
@@ -31,40 +29,16 @@ from tests.support.server_harness import (
     start_server,
     wait_until,
 )
-from tests.support.slack_payloads import card_click, input_values, select_value, submit_view
-from tests.support.slack_review import opened_view
-from tests.support.ticket_factory import password_ticket
+from tests.support.slack_payloads import card_click, input_values, submit_view
+from tests.support.slack_review import opened_view, reject_with_reason, submit
+from tests.support.ticket_factory import ADDRESS_BUCKET, address_ticket, password_ticket
 
-BUCKET = "shipping/update_field/medium"
 SMALL: dict[str, Any] = {
     "autonomy_min_reviews": 3,
     "autonomy_target": 0.4,  # three unchanged approvals in a row reach a 95% lower bound of 0.43
     "autonomy_sample": 0.0,
     "spot_check_share": 0.0,
 }
-
-
-def address_ticket() -> dict[str, Any]:
-    """Medium risk (it changes customer data) with no hard limit: the thresholds send it to
-    review, so it is exactly the kind of work that can earn autonomy."""
-    return {
-        "id": f"T-{uuid.uuid4().hex[:10]}",
-        "kind": "ticket",
-        "subject": "Change my shipping address",
-        "body": "Please update the shipping address on my account to 12 Oak Street, Springfield.",
-        "customer": {"name": "Ana Ruiz", "email": "ana@example.com"},
-        "requested_action": {
-            "kind": "update_field",
-            "field": "shipping_address",
-            "value": "12 Oak Street, Springfield",
-        },
-    }
-
-
-def _submit(server: RunningServer, ticket: dict[str, Any]) -> str:
-    response = server.post_ticket(ticket)
-    assert response.status_code == 202, response.text
-    return str(response.json()["item_id"])
 
 
 def _card_blocks(server: RunningServer, item_id: str) -> str:
@@ -88,41 +62,24 @@ def _dms(slack: FakeSlack, user: str, containing: str) -> list[SlackCall]:
     ]
 
 
-def reject_with_reason(server: RunningServer, item_id: str, *, user: str) -> None:
-    assert server.slack is not None
-    opened = len(server.slack.calls("views.open"))
-    card_click(server, REJECT_ACTION, item_id, user=user)
-    modal = server.slack.wait_for("views.open", count=opened + 1)[-1]
-    submit_view(
-        server,
-        {**modal.params["view"], "id": f"V{opened}"},
-        user=user,
-        values={
-            **select_value(REASON_BLOCK, "wrong_facts"),
-            **input_values(**{DETAIL_BLOCK: "That is not the customer's address"}),
-        },
-    )
-    server.wait_for_state(item_id, "rejected")
-
-
 def test_a_bucket_earns_autonomy_and_loses_it_after_a_reject(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> None:
     with start_server(database_url=database_url, slack=slack, sink=sink, **SMALL) as server:
         # Shadow mode: four items of one kind go to review; the cards show the track record.
-        first = [_submit(server, address_ticket()) for _ in range(4)]
+        first = [submit(server, address_ticket()) for _ in range(4)]
         for item_id in first:
             rendered = _card_blocks(server, item_id)
             assert "Signoff would have auto-approved this" in rendered
             item = server.item(item_id)
-            assert item.autonomy_bucket == BUCKET and item.autonomy_would_auto
+            assert item.autonomy_bucket == ADDRESS_BUCKET and item.autonomy_would_auto
             assert item.route_policy == "risk_threshold"
 
         # Three unchanged approvals earn the bucket its autonomy.
         for item_id in first[:3]:
             card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
             server.wait_for_state(item_id, "executed")
-        trusted = _submit(server, address_ticket())
+        trusted = submit(server, address_ticket())
         item = server.wait_for_state(trusted, "executed")
         assert item.route_policy == "earned_autonomy"
         assert "3 of 3 reviews approved unchanged" in (item.route_why or "")
@@ -136,19 +93,19 @@ def test_a_bucket_earns_autonomy_and_loses_it_after_a_reject(
         # the leads are told without waiting for the next item.
         reject_with_reason(server, first[3], user=LEAD)
         wait_until(lambda: _dms(slack, LEAD, "Autonomy revoked"), what="leads told")
-        after = _submit(server, address_ticket())
+        after = submit(server, address_ticket())
         rendered = _card_blocks(server, after)
         item = server.item(after)
         assert item.route_policy == "risk_threshold"
         assert "0 of 0 recent reviews approved unchanged" in rendered
         revoked = _dms(slack, LEAD, "Autonomy revoked")
-        assert len(revoked) == 1 and BUCKET in revoked[0].params["text"]
+        assert len(revoked) == 1 and ADDRESS_BUCKET in revoked[0].params["text"]
         assert "a reject" in revoked[0].params["text"]
 
 
 def test_an_expiry_is_not_a_reject(database_url: str, slack: FakeSlack, sink: HttpSink) -> None:
     with start_server(database_url=database_url, slack=slack, sink=sink, **SMALL) as server:
-        waiting = [_submit(server, address_ticket()) for _ in range(4)]
+        waiting = [submit(server, address_ticket()) for _ in range(4)]
         for item_id in waiting:
             _card_blocks(server, item_id)
         # Time passes for one item only: its review deadline is now in the past.
@@ -164,7 +121,7 @@ def test_an_expiry_is_not_a_reject(database_url: str, slack: FakeSlack, sink: Ht
         for item_id in waiting[:3]:
             server.wait_for_state(item_id, "executed")
         # The expired item counted for nothing: three unchanged approvals still earn trust.
-        item = server.wait_for_state(_submit(server, address_ticket()), "executed")
+        item = server.wait_for_state(submit(server, address_ticket()), "executed")
         assert item.route_policy == "earned_autonomy"
         assert not _dms(slack, LEAD, "Autonomy revoked")
 
@@ -209,7 +166,7 @@ def test_spot_check_thumbs_down_counts_as_a_reject(
 ) -> None:
     settings: dict[str, Any] = {**SMALL, "spot_check_share": 1.0}
     with start_server(database_url=database_url, slack=slack, sink=sink, **settings) as server:
-        item_id = _submit(server, password_ticket())
+        item_id = submit(server, password_ticket())
         server.wait_for_state(item_id, "executed")
 
         def posted() -> list[SlackCall]:
@@ -238,7 +195,7 @@ def test_spot_check_thumbs_down_counts_as_a_reject(
         second = slack.wait_for("chat.postEphemeral", count=2)[-1]
         assert "already answered" in second.params["text"]
 
-        good_id = _submit(server, password_ticket())
+        good_id = submit(server, password_ticket())
         server.wait_for_state(good_id, "executed")
         good = wait_until(
             lambda: [c for c in slack.calls("chat.postMessage") if good_id in c.params["text"]],
@@ -264,13 +221,13 @@ def test_a_material_edit_revokes_autonomy_at_once(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> None:
     with start_server(database_url=database_url, slack=slack, sink=sink, **SMALL) as server:
-        waiting = [_submit(server, address_ticket()) for _ in range(4)]
+        waiting = [submit(server, address_ticket()) for _ in range(4)]
         for item_id in waiting:
             _card_blocks(server, item_id)
         for item_id in waiting[:3]:
             card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
             server.wait_for_state(item_id, "executed")
-        trusted = server.wait_for_state(_submit(server, address_ticket()), "executed")
+        trusted = server.wait_for_state(submit(server, address_ticket()), "executed")
         assert trusted.route_policy == "earned_autonomy"
 
         # The reviewer rewrites the fourth item's reply: approved after a material edit.
@@ -292,5 +249,5 @@ def test_a_material_edit_revokes_autonomy_at_once(
         server.wait_for_state(waiting[3], "executed")
         revoked = wait_until(lambda: _dms(slack, LEAD, "Autonomy revoked"), what="leads told")
         assert "a material edit" in revoked[0].params["text"]
-        after = _submit(server, address_ticket())
+        after = submit(server, address_ticket())
         assert server.wait_for_state(after, "pending_review").route_policy == "risk_threshold"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -22,17 +22,12 @@ from bot.runtime import open_runtime
 from bot.store.item_states import ItemState
 from bot.store.items import new_item_id
 from bot.store.models import Item, utcnow
-from tests.integration.test_openai_classifier import (
-    API_KEY,
-    MODEL,
-    answer_from_request,
-    classifier_for,
-    make_ticket,
-)
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import make_settings, start_server
+from tests.support.openai_classifier import API_KEY, server_configured_for_llm
+from tests.support.server_harness import make_settings
+from tests.support.ticket_factory import make_ticket
 
 
 def _example(ticket: str, original: str = "Hi, sure.", edited: str = "Hello, sure!") -> EditExample:
@@ -82,19 +77,6 @@ def test_examples_are_redacted_with_labels_that_cannot_collide() -> None:
     assert entries[0]["category"] == "billing"
     assert "the invoice is on its way" in entries[0]["approved"]
     assert build_examples_message([]) is None
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as running:
-        yield running
-
-
-@pytest.fixture
-async def classifier(fake: FakeOpenAI) -> AsyncIterator[OpenAIClassifier]:
-    built = classifier_for(fake)
-    yield built
-    await built.aclose()
 
 
 async def test_examples_follow_the_constant_prefix_and_change_the_cache_key(
@@ -176,19 +158,9 @@ def test_the_pipeline_sends_similar_past_edits_to_the_model(
         original="Done.",
         edited="We have scheduled the cancellation for the end of your term.",
     )
-    with (
-        FakeOpenAI(answer_from_request, api_key=API_KEY) as model,
-        start_server(
-            database_url=database_url,
-            slack=slack,
-            sink=sink,
-            openai_api_key=API_KEY,
-            openai_base_url=model.base_url,
-            openai_model=MODEL,
-            openai_max_retries=0,
-            draft_examples=1,
-        ) as server,
-    ):
+    with server_configured_for_llm(
+        database_url=database_url, slack=slack, sink=sink, draft_examples=1
+    ) as (server, model):
         ticket: dict[str, Any] = {
             "id": f"T-{uuid.uuid4().hex[:8]}",
             "kind": "ticket",

@@ -21,24 +21,11 @@ from bot.store.database import (
     transaction,
 )
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import Decision, Item
+from bot.store.models import Decision
 from tests.support.stored_items import insert_at_schema, rebuild_tallies, stored_item
 
 # Monday 2026-11-23 00:00 UTC starts ISO week 48; the Sunday before ends week 47.
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
-
-
-def _item(number: int, category: str, state: str, decided: datetime, size: float | None) -> Item:
-    return stored_item(
-        f"itm_edits{number:04d}",
-        state,
-        created_at=decided - timedelta(hours=1),
-        updated_at=decided,
-        category=category,
-        decided_at=decided,
-        edited_by="U0EDITOR" if size is not None else None,
-        edit_size=size,
-    )
 
 
 def _far_east(dbapi_connection: Any, _record: Any) -> None:
@@ -72,7 +59,16 @@ async def test_edits_are_counted_per_category_and_utc_week(database_url: str) ->
     try:
         async with transaction(sessions) as session:
             for number, (category, state, decided, size, outcome) in enumerate(cases):
-                item = _item(number, category, state, decided, size)
+                item = stored_item(
+                    f"itm_edits{number:04d}",
+                    state,
+                    created_at=decided - timedelta(hours=1),
+                    updated_at=decided,
+                    category=category,
+                    decided_at=decided,
+                    edited_by="U0EDITOR" if size is not None else None,
+                    edit_size=size,
+                )
                 session.add(item)
                 await session.flush()
                 decision = Decision(
@@ -108,15 +104,37 @@ def test_the_migration_sizes_the_edits_approved_before_it(tmp_path: Path) -> Non
     url = f"sqlite:///{tmp_path / 'signoff.db'}"
     migrate(url, "0007")
     decided = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    rewritten = _item(1, "refunds", ItemState.EXECUTED, decided, None)
-    rewritten.edited_by = "U0EDITOR"  # edited and approved before sizes were stored
-    rewritten.ai_reply = "We will refund you today."
-    rewritten.draft_reply = rewritten.approved_reply = "Zebra quantum marmalade trombone"
-    unchanged = _item(2, "refunds", ItemState.EXECUTED, decided, None)
-    unchanged.draft_reply = unchanged.approved_reply = "Hello there."
-    waiting = _item(3, "refunds", ItemState.PENDING_REVIEW, decided, None)
-    waiting.edited_by = "U0EDITOR"  # edited, not approved yet: sized when approved
-    waiting.ai_reply, waiting.draft_reply = "a b", "a c"
+    earlier = decided - timedelta(hours=1)
+    refund: dict[str, Any] = {
+        "created_at": earlier,
+        "updated_at": decided,
+        "decided_at": decided,
+        "category": "refunds",
+    }
+    rewritten = stored_item(
+        "itm_edits0001",
+        ItemState.EXECUTED,
+        **refund,
+        edited_by="U0EDITOR",  # edited and approved before sizes were stored
+        ai_reply="We will refund you today.",
+        draft_reply="Zebra quantum marmalade trombone",
+        approved_reply="Zebra quantum marmalade trombone",
+    )
+    unchanged = stored_item(
+        "itm_edits0002",
+        ItemState.EXECUTED,
+        **refund,
+        draft_reply="Hello there.",
+        approved_reply="Hello there.",
+    )
+    waiting = stored_item(
+        "itm_edits0003",
+        ItemState.PENDING_REVIEW,
+        **refund,
+        edited_by="U0EDITOR",  # edited, not approved yet: sized when approved
+        ai_reply="a b",
+        draft_reply="a c",
+    )
     insert_at_schema(url, [rewritten, unchanged, waiting])
     engine = sa.create_engine(sync_url(url))
     try:

@@ -15,11 +15,11 @@ from sqlmodel import col
 
 from bot.assess.llm.prompt import PROMPT_SHA256
 from bot.store.models import AuditEvent
-from tests.integration.test_openai_classifier import API_KEY, MODEL, answer_from_request
 from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.openai_api import FakeOpenAI, Slow
+from tests.support.fakes.openai_api import Slow
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import RunningServer, start_server
+from tests.support.openai_classifier import MODEL, server_configured_for_llm
+from tests.support.server_harness import RunningServer
 
 CUSTOMER_EMAIL = "dana.whitfield@example.org"
 
@@ -56,18 +56,8 @@ def _metric(text: str, name: str, labels: str = "") -> float:
 def test_openai_key_in_settings_selects_the_llm_and_its_cost_is_recorded(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> None:
-    with (
-        FakeOpenAI(answer_from_request, api_key=API_KEY) as model,
-        start_server(
-            database_url=database_url,
-            slack=slack,
-            sink=sink,
-            openai_api_key=API_KEY,
-            openai_base_url=model.base_url,
-            openai_model=MODEL,
-            openai_max_retries=0,
-        ) as server,
-    ):
+    llm = server_configured_for_llm(database_url=database_url, slack=slack, sink=sink)
+    with llm as (server, model):
         ticket = _ticket()
         first = server.post_ticket(ticket)
         assert first.status_code == 202, first.text
@@ -103,19 +93,9 @@ def test_openai_key_in_settings_selects_the_llm_and_its_cost_is_recorded(
 def test_an_llm_timeout_from_settings_sends_the_item_to_a_human(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> None:
-    with (
-        FakeOpenAI(answer_from_request, api_key=API_KEY) as model,
-        start_server(
-            database_url=database_url,
-            slack=slack,
-            sink=sink,
-            openai_api_key=API_KEY,
-            openai_base_url=model.base_url,
-            openai_model=MODEL,
-            openai_timeout_seconds=0.3,
-            openai_max_retries=0,
-        ) as server,
-    ):
+    with server_configured_for_llm(
+        database_url=database_url, slack=slack, sink=sink, openai_timeout_seconds=0.3
+    ) as (server, model):
         model.always(Slow(seconds=1.5))
         response = server.post_ticket(_ticket(body="Where is my invoice?"))
         item_id = response.json()["item_id"]

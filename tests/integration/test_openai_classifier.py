@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,7 +28,6 @@ from bot.errors import AssessmentUnavailableError
 from bot.store.database import create_engine, session_factory
 from bot.store.models import PromptText
 from bot.store.prompt_store import remember_prompt
-from bot.tickets import TicketIn
 from policies.risk_levels import RiskLevel
 from tests.support.bot_cli import run_bot
 from tests.support.fakes.http_sink import HttpSink
@@ -47,87 +46,22 @@ from tests.support.fakes.openai_api import (
     schema_violation,
 )
 from tests.support.fakes.slack_api import FakeSlack
+from tests.support.model_answers import answer_from_request, model_answer, ticket_block
+from tests.support.openai_classifier import (
+    API_KEY,
+    MODEL,
+    TIMEOUT,
+    classifier_for,
+    server_with_classifier,
+)
 from tests.support.server_harness import (
     RunningServer,
     free_port,
     make_settings,
-    start_server,
     wait_until,
 )
-
-API_KEY = "sk-test-not-a-real-key-0123456789"
-MODEL = "gpt-test"
-TIMEOUT = 0.5
-
-
-# --- Helpers shared with the prompt-injection tests ----------------------------------------
-
-
-def model_answer(**overrides: Any) -> dict[str, Any]:
-    """A valid structured answer; ``action`` overrides merge into a reply action."""
-    action = {"kind": "reply", "amount": None, "currency": None, "field": None, "value": None}
-    action.update(overrides.pop("action", {}))
-    answer: dict[str, Any] = {
-        "category": "general_question",
-        "sentiment": "neutral",
-        "risk_level": "low",
-        "risk_score": 0.1,
-        "confidence": 0.9,
-        "reasons": ["routine question"],
-        "draft_reply": "Hi there,\n\nHere is the answer.\n\nThe Support Team",
-        "action": action,
-    }
-    answer.update(overrides)
-    return answer
-
-
-def ticket_block(request: ChatRequest) -> dict[str, Any]:
-    """The JSON the classifier put between <ticket> and </ticket>."""
-    user = request.message_text("user")
-    match = re.search(r"<ticket>\n(.*)\n</ticket>", user, re.DOTALL)
-    assert match is not None, user
-    block = json.loads(match.group(1))
-    assert isinstance(block, dict)
-    return block
-
-
-def make_ticket(**overrides: Any) -> TicketIn:
-    data: dict[str, Any] = {
-        "id": f"T-{uuid.uuid4().hex[:10]}",
-        "kind": "ticket",
-        "subject": "Question about my plan",
-        "body": "Hi, how do I download last month's invoice? Thanks.",
-        "customer": {"name": "Maria Lopez", "email": "maria@example.com", "tier": "pro"},
-    }
-    data.update(overrides)
-    return TicketIn.model_validate(data)
-
-
-def classifier_for(fake: FakeOpenAI, **settings: Any) -> OpenAIClassifier:
-    fields: dict[str, Any] = {
-        "openai_api_key": API_KEY,
-        "openai_base_url": fake.base_url,
-        "openai_model": MODEL,
-        "openai_timeout_seconds": TIMEOUT,
-        "openai_max_retries": 0,
-    }
-    fields.update(settings)
-    return OpenAIClassifier.from_settings(make_settings(**fields))
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as running:
-        yield running
-        assert not running.schema_problems, running.schema_problems
-
-
-@pytest.fixture
-async def classifier(fake: FakeOpenAI) -> AsyncIterator[OpenAIClassifier]:
-    built = classifier_for(fake)
-    yield built
-    await built.aclose()
-
+from tests.support.slack_review import submit
+from tests.support.ticket_factory import make_ticket
 
 # --- The call and its mapping ----------------------------------------------------------------
 
@@ -556,16 +490,6 @@ def choose_by_case(request: ChatRequest) -> Behaviour | None:
     return CASES.get(match.group(1)) if match else None
 
 
-def answer_from_request(request: ChatRequest) -> dict[str, Any]:
-    """Agree with the source's request (or reply), low risk, greeting by placeholder."""
-    block = ticket_block(request)
-    requested = block["requested_action"] or {"kind": "reply"}
-    return model_answer(
-        draft_reply=f"Hi {block['customer']['first_name']},\n\nAll sorted.\n\nThe Support Team",
-        action={k: requested.get(k) for k in ("kind", "amount", "currency", "field", "value")},
-    )
-
-
 def ticket_dict(case: str, **overrides: Any) -> dict[str, Any]:
     ticket: dict[str, Any] = {
         "id": f"T-{case}-{uuid.uuid4().hex[:8]}",
@@ -582,21 +506,15 @@ def ticket_dict(case: str, **overrides: Any) -> dict[str, Any]:
 def llm_server(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
-    with FakeOpenAI(answer_from_request) as model:
+    with server_with_classifier(
+        answer_from_request,
+        database_url=database_url,
+        slack=slack,
+        sink=sink,
+        openai_max_retries=1,
+    ) as (server, model):
         model.choose = choose_by_case
-        classifier = classifier_for(model, openai_max_retries=1)
-        with start_server(
-            database_url=database_url, slack=slack, sink=sink, classifier=classifier
-        ) as server:
-            yield server, model
-        asyncio.run(classifier.aclose())
-        assert not model.schema_problems, model.schema_problems
-
-
-def _submit(server: RunningServer, ticket: dict[str, Any]) -> str:
-    response = server.post_ticket(ticket)
-    assert response.status_code == 202, response.text
-    return str(response.json()["item_id"])
+        yield server, model
 
 
 def _card_text(server: RunningServer, item_id: str) -> str:
@@ -613,7 +531,7 @@ def test_every_failure_mode_ends_pending_review_with_its_reason(
     server, model = llm_server
     assert server.sink is not None
     items = {
-        case: _submit(
+        case: submit(
             server,
             ticket_dict(
                 case,
@@ -642,8 +560,8 @@ def test_a_good_answer_routes_by_policy_and_the_reply_carries_real_names(
 ) -> None:
     server, _ = llm_server
     assert server.sink is not None
-    question = _submit(server, ticket_dict("ok"))
-    small_refund = _submit(
+    question = submit(server, ticket_dict("ok"))
+    small_refund = submit(
         server,
         ticket_dict(
             "ok",
@@ -651,7 +569,7 @@ def test_a_good_answer_routes_by_policy_and_the_reply_carries_real_names(
             requested_action={"kind": "refund", "amount": "20.00", "currency": "USD"},
         ),
     )
-    large_refund = _submit(
+    large_refund = submit(
         server,
         ticket_dict(
             "ok",
@@ -687,7 +605,7 @@ def test_the_prompt_behind_each_assessment_is_stored_once_and_shown_to_auditors(
     llm_server: tuple[RunningServer, FakeOpenAI], database_url: str
 ) -> None:
     server, model = llm_server
-    item_id = _submit(server, ticket_dict("ok"))
+    item_id = submit(server, ticket_dict("ok"))
     item = server.wait_for_state(item_id, "executed", "pending_review")
     assert item.llm_usage is not None and item.llm_usage["prompt_sha256"] == PROMPT_SHA256
     shown = run_bot("audit", "prompt", PROMPT_SHA256, database_url=database_url)

@@ -3,47 +3,17 @@ blindly, a vendor's Retry-After is honoured, and the executed record is what was
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
-import pytest
-
-from bot.actions.sink import ActionRequest
 from bot.errors import RetryableError
-from bot.lead_settings.seed import seed_thresholds
 from bot.pipeline.pipeline import Pipeline
-from bot.runtime import Runtime, open_runtime
+from bot.runtime import Runtime
 from bot.store.item_states import ItemState
 from bot.store.items import claim, get_item, ingest
 from bot.store.models import Item, utcnow
 from bot.tickets import TicketIn
-from tests.support.server_harness import REVIEWER, make_settings
+from tests.support.scripted_executor import ScriptedExecutor
 from tests.support.ticket_factory import password_ticket
-
-
-class ScriptedExecutor:
-    """Our own Executor protocol (not an SDK): counts calls and answers as scripted."""
-
-    name = "scripted"
-
-    def __init__(self, answer: Exception | dict[str, Any]) -> None:
-        self.answer = answer
-        self.requests: list[ActionRequest] = []
-
-    async def execute(self, request: ActionRequest) -> dict[str, Any]:
-        self.requests.append(request)
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-
-@pytest.fixture
-async def runtime(database_url: str) -> AsyncIterator[Runtime]:
-    settings = make_settings(database_url=database_url, reviewers=REVIEWER)
-    async with open_runtime(settings) as rt:
-        await seed_thresholds(rt.sessions, settings)
-        yield rt
 
 
 async def _run_auto_item(rt: Runtime, passes: int = 3) -> Item:

@@ -4,7 +4,6 @@ cannot be rewritten."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -47,14 +46,6 @@ class FailingClassifier(Classifier):
 
     async def assess(self, ticket: TicketIn) -> Assessment:
         raise self.error
-
-
-@pytest.fixture
-async def runtime(database_url: str) -> AsyncIterator[Runtime]:
-    settings = make_settings(database_url=database_url, reviewers=REVIEWER)
-    async with open_runtime(settings) as rt:
-        await seed_thresholds(rt.sessions, settings)
-        yield rt
 
 
 async def _new_item(rt: Runtime, ticket: dict[str, object]) -> str:

@@ -27,11 +27,12 @@ from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
 from policies.thresholds import Thresholds
-from tests.integration.test_openai_classifier import classifier_for, model_answer, ticket_block
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import ChatRequest, FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import RunningServer, start_server, wait_until
+from tests.support.model_answers import model_answer, ticket_block
+from tests.support.openai_classifier import server_with_classifier
+from tests.support.server_harness import RunningServer, wait_until
 
 MONEY = {"refund", "credit"}
 
@@ -272,29 +273,20 @@ def _manipulated(request: ChatRequest, *, draft: str) -> dict[str, Any]:
 def injection_server(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
-    yield from _server_with_model(approve_everything, database_url, slack, sink)
+    with server_with_classifier(
+        approve_everything, database_url=database_url, slack=slack, sink=sink
+    ) as running:
+        yield running
 
 
 @pytest.fixture
 def tricky_server(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
-    yield from _server_with_model(approve_everything_with_slack_tricks, database_url, slack, sink)
-
-
-def _server_with_model(
-    answer: Any, database_url: str, slack: FakeSlack, sink: HttpSink
-) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
-    import asyncio
-
-    with FakeOpenAI(answer) as model:
-        classifier = classifier_for(model)
-        with start_server(
-            database_url=database_url, slack=slack, sink=sink, classifier=classifier
-        ) as server:
-            yield server, model
-        asyncio.run(classifier.aclose())
-        assert not model.schema_problems, model.schema_problems
+    with server_with_classifier(
+        approve_everything_with_slack_tricks, database_url=database_url, slack=slack, sink=sink
+    ) as running:
+        yield running
 
 
 def test_the_corpus_is_big_enough_and_varied() -> None:

@@ -9,26 +9,12 @@ from datetime import UTC, datetime, timedelta
 from bot.stats.review_stats import ReviewStats, review_stats
 from bot.store.database import create_engine, session_factory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import Decision, Item
+from bot.store.models import Decision
 from bot.store.stat_tally import wait_seconds
 from tests.support.stored_items import rebuild_tallies, stored_item
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SINCE = NOW - timedelta(days=7)
-
-
-def _item(
-    number: int, state: str, created: datetime, started: datetime | None, edited_by: str | None
-) -> Item:
-    return stored_item(
-        f"itm_stats{number:04d}",
-        state,
-        created_at=created,
-        updated_at=created + timedelta(hours=1),
-        review_started_at=started,
-        edited_by=edited_by,
-        category="billing",
-    )
 
 
 async def _seed(url: str) -> None:
@@ -52,7 +38,15 @@ async def _seed(url: str) -> None:
             for number, (state, outcome, minutes, edited, days) in enumerate(cases):
                 created = NOW - timedelta(days=days)
                 started = created + timedelta(minutes=2) if number % 2 else None
-                item = _item(number, state, created, started, "U0EDITOR" if edited else None)
+                item = stored_item(
+                    f"itm_stats{number:04d}",
+                    state,
+                    created_at=created,
+                    updated_at=created + timedelta(hours=1),
+                    review_started_at=started,
+                    edited_by="U0EDITOR" if edited else None,
+                    category="billing",
+                )
                 session.add(item)
                 await session.flush()
                 if outcome is None:

@@ -4,10 +4,8 @@ thread, the failed-assessment banner, stale drafts and Re-draft, Reject's reason
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.assess.assessment import Assessment, Classifier
@@ -42,7 +40,6 @@ from tests.support.slack_review import (
     ephemerals,
     latest_card,
     opened_view,
-    sqlite_server,
     thread_texts,
     wait_ephemeral,
 )
@@ -50,12 +47,6 @@ from tests.support.ticket_factory import refund_ticket
 
 PHONE = "+1 415 555 0100"
 CARD = "4242 4242 4242 4242"
-
-
-@pytest.fixture
-def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
-    with sqlite_server(tmp_path, slack, sink) as running:
-        yield running
 
 
 def _posted_card(slack: FakeSlack, item_id: str) -> str:

@@ -3,10 +3,6 @@ and pages, lead-only changes with old → new in the audit log and a notice in t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -14,43 +10,17 @@ from sqlmodel import col
 from bot.slack.card import APPROVE_ACTION
 from bot.store.models import AuditEvent
 from handlers.commands.registry import registry
-from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import (
     LEAD,
     REVIEW_CHANNEL,
     REVIEWER,
     REVIEWER_2,
     RunningServer,
-    slash_command,
 )
 from tests.support.slack_payloads import card_click, post_event
-from tests.support.slack_review import carded, sqlite_server, submit, wait_ephemeral
+from tests.support.slack_review import carded, submit, wait_ephemeral
+from tests.support.slash_commands import ask
 from tests.support.ticket_factory import password_ticket, refund_ticket
-
-
-@pytest.fixture
-def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
-    with sqlite_server(tmp_path, slack, sink) as running:
-        yield running
-
-
-_answers = 0
-
-
-def ask(server: RunningServer, text: str, *, user: str = REVIEWER) -> str:
-    """Run ``/signoff text`` as ``user`` and return the ephemeral answer."""
-    global _answers
-    assert server.slack is not None
-    _answers += 1
-    name = f"cmd{_answers}"
-    response = server.post_slack(
-        slash_command(text, user=user, response_url=server.slack.response_url(name))
-    )
-    assert response.status_code == 200
-    answer = server.slack.wait_for(f"response_url:{name}")[0].params
-    assert answer["response_type"] == "ephemeral"
-    return str(answer["text"])
 
 
 def _settings_audit(server: RunningServer) -> list[tuple[str, str, dict[str, object]]]:

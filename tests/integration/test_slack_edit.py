@@ -4,16 +4,11 @@ the action schema and the policy, three separate records, and an audit trail of 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
+from typing import Any
 
 from bot.review.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
 from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
 from bot.slack.edit_modal import EDIT_CALLBACK
-from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import OUTSIDER, REVIEWER, REVIEWER_2, RunningServer, wait_until
 from tests.support.slack_payloads import card_click, input_values, submit_view
 from tests.support.slack_review import (
@@ -21,17 +16,18 @@ from tests.support.slack_review import (
     carded,
     latest_card,
     opened_view,
-    sqlite_server,
     thread_texts,
     wait_ephemeral,
 )
 from tests.support.ticket_factory import refund_ticket
 
 
-@pytest.fixture
-def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
-    with sqlite_server(tmp_path, slack, sink) as running:
-        yield running
+def _open_edit(server: RunningServer, amount: str) -> tuple[str, dict[str, Any]]:
+    """A refund of ``amount`` on a card whose Edit a reviewer pressed: (item id, the modal)."""
+    assert server.slack is not None
+    item_id = carded(server, refund_ticket(amount))
+    card_click(server, EDIT_ACTION, item_id, user=REVIEWER)
+    return item_id, opened_view(server.slack, EDIT_CALLBACK)
 
 
 def _edit_values(reply: str, amount: str, currency: str = "USD") -> dict[str, object]:
@@ -69,9 +65,7 @@ def test_invalid_edit_is_answered_inline_and_changes_nothing(
 ) -> None:
     server = one_db_server
     assert server.slack is not None
-    item_id = carded(server, refund_ticket("75.00"))
-    card_click(server, EDIT_ACTION, item_id, user=REVIEWER)
-    view = opened_view(server.slack, EDIT_CALLBACK)
+    item_id, view = _open_edit(server, "75.00")
     response = submit_view(server, view, user=REVIEWER, values=_edit_values("  ", "12,5x", "US"))
     assert response.status_code == 200
     answer = response.json()
@@ -161,9 +155,7 @@ def test_raising_a_refund_in_an_edit_needs_a_second_approver(server: RunningServ
 def test_an_edit_made_on_an_older_version_is_refused(one_db_server: RunningServer) -> None:
     server = one_db_server
     assert server.slack is not None
-    item_id = carded(server, refund_ticket("700.00"))  # two approvers: the item stays pending
-    card_click(server, EDIT_ACTION, item_id, user=REVIEWER)
-    first = opened_view(server.slack, EDIT_CALLBACK)
+    item_id, first = _open_edit(server, "700.00")  # two approvers: the item stays pending
     card_click(server, EDIT_ACTION, item_id, user=REVIEWER_2)
     second = opened_view(server.slack, EDIT_CALLBACK, count=2)
     submit_view(server, first, user=REVIEWER, values=_edit_values("Version one.", "650"))
@@ -194,9 +186,7 @@ def test_a_damaged_form_is_answered_and_changes_nothing(
 ) -> None:
     server = one_db_server
     assert server.slack is not None
-    item_id = carded(server, refund_ticket("75.00"))
-    card_click(server, EDIT_ACTION, item_id, user=REVIEWER)
-    view = opened_view(server.slack, EDIT_CALLBACK)
+    item_id, view = _open_edit(server, "75.00")
     meta = json.loads(view["private_metadata"])
     corrupt = {**view, "private_metadata": json.dumps({**meta, "version": "not-a-number"})}
     response = submit_view(server, corrupt, user=REVIEWER, values=_edit_values("Hello", "70"))

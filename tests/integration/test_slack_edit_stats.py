@@ -10,10 +10,10 @@ from bot.review.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
 from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
 from bot.slack.edit_modal import EDIT_CALLBACK
 from bot.stats.edit_stats import week_of
-from tests.integration.test_slack_commands import ask
 from tests.support.server_harness import LEAD, REVIEWER, REVIEWER_2, RunningServer
 from tests.support.slack_payloads import card_click, input_values, submit_view
 from tests.support.slack_review import carded, opened_view
+from tests.support.slash_commands import ask
 from tests.support.ticket_factory import refund_ticket
 
 # Shares no word with any drafted reply: rewriting a draft with it changes all of it.

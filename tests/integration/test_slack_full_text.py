@@ -4,15 +4,10 @@ Slack refused entirely can be asked for again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-
-import pytest
 
 from bot.slack.card import SHOW_MORE_ACTION
 from bot.slack.card_updates import full_text_messages
-from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import (
     LEAD,
@@ -24,16 +19,10 @@ from tests.support.server_harness import (
 )
 from tests.support.slack_calls import calls_since
 from tests.support.slack_payloads import card_click
-from tests.support.slack_review import carded, sqlite_server, thread_texts, wait_ephemeral
+from tests.support.slack_review import carded, thread_texts, wait_ephemeral
 from tests.support.ticket_factory import refund_ticket
 
 POINTER = "is already in this card's thread"
-
-
-@pytest.fixture
-def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
-    with sqlite_server(tmp_path, slack, sink) as running:
-        yield running
 
 
 def _long_item(server: RunningServer) -> tuple[str, str, int]:

@@ -4,17 +4,11 @@ risk, today's stats and thresholds; leads change thresholds in a modal and pause
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.slack.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, SETTINGS_CALLBACK
 from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
 from bot.slack.edit_modal import EDIT_CALLBACK
-from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import (
     LEAD,
     OUTSIDER,
@@ -30,14 +24,8 @@ from tests.support.slack_payloads import (
     select_value,
     submit_view,
 )
-from tests.support.slack_review import carded, opened_view, sqlite_server, wait_ephemeral
+from tests.support.slack_review import carded, opened_view, wait_ephemeral
 from tests.support.ticket_factory import refund_ticket
-
-
-@pytest.fixture
-def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
-    with sqlite_server(tmp_path, slack, sink) as running:
-        yield running
 
 
 def _open_home(server: RunningServer, user: str) -> dict[str, Any]:

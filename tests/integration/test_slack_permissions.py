@@ -10,11 +10,8 @@ still be refused at submit, so these tests submit views opened for someone else.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -25,8 +22,6 @@ from bot.slack.card import EDIT_ACTION, REJECT_ACTION
 from bot.slack.edit_modal import EDIT_CALLBACK
 from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK, REJECT_CALLBACK
 from bot.store.models import AuditEvent, Decision, Item, ThresholdChange, ThresholdSetting
-from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import LEAD, OUTSIDER, REVIEWER, REVIEWER_2, RunningServer
 from tests.support.slack_calls import calls_since, methods_since
 from tests.support.slack_payloads import (
@@ -40,19 +35,12 @@ from tests.support.slack_review import (
     audit_rows,
     carded,
     opened_view,
-    sqlite_server,
     wait_ephemeral,
 )
 from tests.support.ticket_factory import refund_ticket
 
 MAY_NOT_DECIDE = "only reviewers and leads can decide (SIGNOFF_REVIEWERS / SIGNOFF_LEADS)"
 SELF_APPROVAL = "you raised this item, so someone else has to approve it (no self-approval)"
-
-
-@pytest.fixture
-def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
-    with sqlite_server(tmp_path, slack, sink) as running:
-        yield running
 
 
 def _review_state(item: Item) -> tuple[Any, ...]:

@@ -3,12 +3,10 @@ no self-approval, quorum with a lead where policy says so, and races that execut
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.orm import Session
 
@@ -39,12 +37,6 @@ from tests.support.ticket_factory import refund_ticket
 
 GROUP = "S0REVIEWERS"
 GROUPIE = "U0GROUPIE"
-
-
-@pytest.fixture
-def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
-    with sqlite_server(tmp_path, slack, sink) as running:
-        yield running
 
 
 def test_members_of_the_reviewer_group_may_decide_and_the_list_is_cached(

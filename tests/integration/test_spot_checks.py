@@ -99,20 +99,28 @@ def _group_was_read(slack: FakeSlack) -> bool:
     return any(c.params["usergroup"] == GROUP for c in slack.calls("usergroups.users.list"))
 
 
-def test_a_member_of_the_reviewer_group_answers_a_spot_check(
-    spot_server: RunningServer,
-) -> None:
-    server = spot_server
+def _answered(
+    server: RunningServer, action: str, user: str, method: str
+) -> tuple[str, str, dict[str, Any]]:
+    """Send a spot check and have ``user`` press ``action`` on it: that press makes exactly one
+    Slack call, ``method``, after reading the reviewer group. Returns (item id, ts, its params)."""
     slack = server.slack
     assert slack is not None
     item_id, ts = _spot_check(server, password_ticket())
     mark = len(slack.calls())
-    _answer(server, SPOT_OK_ACTION, item_id, ts, user=GROUPIE)
-    wait_until(lambda: slack.calls("chat.update"), what="answer shown")
+    _answer(server, action, item_id, ts, user=user)
+    wait_until(lambda: slack.calls(method), what=f"{method} after the answer")
     calls = calls_since(slack, mark)
-    assert [call.method for call in calls] == ["chat.update"]
+    assert [call.method for call in calls] == [method]
     assert _group_was_read(slack)
-    update = calls[0].params
+    return item_id, ts, calls[0].params
+
+
+def test_a_member_of_the_reviewer_group_answers_a_spot_check(
+    spot_server: RunningServer,
+) -> None:
+    server = spot_server
+    item_id, ts, update = _answered(server, SPOT_OK_ACTION, GROUPIE, "chat.update")
     assert (update["channel"], update["ts"]) == (REVIEW_CHANNEL, ts)
     assert update["text"] == f"👍 Spot check answered by <@{GROUPIE}>."
     assert [b for b in update["blocks"] if b["type"] == "actions"] == []
@@ -127,16 +135,7 @@ def test_an_outsider_is_refused_privately_and_nothing_is_recorded(
     spot_server: RunningServer,
 ) -> None:
     server = spot_server
-    slack = server.slack
-    assert slack is not None
-    item_id, ts = _spot_check(server, password_ticket())
-    mark = len(slack.calls())
-    _answer(server, SPOT_BAD_ACTION, item_id, ts, user=OUTSIDER)
-    wait_until(lambda: slack.calls("chat.postEphemeral"), what="refusal")
-    calls = calls_since(slack, mark)
-    assert [call.method for call in calls] == ["chat.postEphemeral"]
-    assert _group_was_read(slack)
-    refusal = calls[0].params
+    item_id, ts, refusal = _answered(server, SPOT_BAD_ACTION, OUTSIDER, "chat.postEphemeral")
     assert (refusal["channel"], refusal["user"]) == (REVIEW_CHANNEL, OUTSIDER)
     assert refusal["text"] == (
         "Only reviewers and leads can answer spot checks. Nothing was recorded."

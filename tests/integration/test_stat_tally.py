@@ -29,8 +29,8 @@ from bot.store.models import utcnow
 from bot.store.stat_tally import Metric, hour_of, rejected_metric, wait_seconds
 from bot.tickets import TicketIn
 from policies.reject_reasons import RejectReason
-from tests.integration.test_pipeline_execution import ScriptedExecutor
 from tests.support.bot_cli import run_bot
+from tests.support.scripted_executor import ScriptedExecutor
 from tests.support.server_harness import LEAD, REVIEWER, make_settings
 from tests.support.stored_items import insert_at_schema, rebuild_tallies, stored_item
 from tests.support.ticket_factory import password_ticket, refund_ticket

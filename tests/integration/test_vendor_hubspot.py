@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -38,20 +38,6 @@ KAT_BODY = b"{'example_field':'example_value'}"
 KAT_URI = "https://www.example.com/webhook_uri"
 KAT_TIMESTAMP = "15000000"
 KAT_SIGNATURE = "HPW73RUtKmcYoEDADG0s6MmGFWUzWJKAW07r8RDgcQw="
-
-
-@pytest.fixture
-def api() -> Iterator[FakeVendorApi]:
-    with FakeVendorApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def vendor_server(database_url: str, slack: FakeSlack, sink: HttpSink) -> Iterator[VendorServer]:
-    with start_vendor_server(
-        database_url=database_url, slack=slack, sink=sink, vendors=vendor_settings()
-    ) as running:
-        yield running
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,8 +16,6 @@ from bot.errors import PermanentError, RetryableError, SignatureError
 from bot.vendors import intercom
 from bot.vendors.common import html_to_text, text_to_html
 from bot.vendors.intercom import IntercomExecutor
-from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.fakes.vendor_api import FakeVendorApi
 from tests.support.vendor_harness import (
     INTERCOM_ADMIN,
@@ -27,31 +25,10 @@ from tests.support.vendor_harness import (
     fixture,
     fixture_bytes,
     intercom_headers,
-    start_vendor_server,
-    vendor_settings,
 )
 
 CREATED = "intercom_conversation_user_created.json"
 REPLIED = "intercom_conversation_user_replied.json"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeVendorApi]:
-    with FakeVendorApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def vendor_server(
-    database_url: str, slack: FakeSlack, sink: HttpSink, api: FakeVendorApi
-) -> Iterator[VendorServer]:
-    with start_vendor_server(
-        database_url=database_url,
-        slack=slack,
-        sink=sink,
-        vendors=vendor_settings(api.url),
-    ) as running:
-        yield running
 
 
 @pytest.fixture
@@ -136,22 +113,28 @@ def test_ping_and_admin_topics_are_ignored() -> None:
 # --- over HTTP, on both databases -----------------------------------------------------------------
 
 
-def test_signed_notification_is_stored_once(vendor_server: VendorServer) -> None:
+def test_signed_notification_is_stored_once(routed_vendor_server: VendorServer) -> None:
     body = fixture_bytes(CREATED)
-    first = vendor_server.post_vendor("intercom", body, intercom_headers(INTERCOM_SECRET, body))
+    first = routed_vendor_server.post_vendor(
+        "intercom", body, intercom_headers(INTERCOM_SECRET, body)
+    )
     assert first.status_code == 202, first.text
-    item = vendor_server.item(first.json()["item_id"])
+    item = routed_vendor_server.item(first.json()["item_id"])
     assert (item.source, item.external_id) == (
         "intercom",
         "notif_4e3504a3-ba3f-46dc-ab48-8e4d5bdfdf4e",
     )
     assert item.customer_email == "maria@example.com"
-    again = vendor_server.post_vendor("intercom", body, intercom_headers(INTERCOM_SECRET, body))
+    again = routed_vendor_server.post_vendor(
+        "intercom", body, intercom_headers(INTERCOM_SECRET, body)
+    )
     assert (again.status_code, again.json()["status"]) == (200, "duplicate")
-    assert vendor_server.count_items() == 1
+    assert routed_vendor_server.count_items() == 1
 
 
-def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorServer) -> None:
+def test_bad_signatures_are_refused_and_nothing_is_stored(
+    routed_vendor_server: VendorServer,
+) -> None:
     body = fixture_bytes(CREATED)
     attempts = {
         "unsigned": (body, {}),
@@ -163,31 +146,33 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorS
         "sha256 instead of sha1": (body, {"X-Hub-Signature": "sha256=" + "0" * 64}),
     }
     for name, (sent, headers) in attempts.items():
-        response = vendor_server.post_vendor("intercom", sent, headers)
+        response = routed_vendor_server.post_vendor("intercom", sent, headers)
         assert response.status_code == 401, name
-    assert vendor_server.count_items() == 0
+    assert routed_vendor_server.count_items() == 0
 
 
-def test_ignored_topics_answer_200(vendor_server: VendorServer) -> None:
+def test_ignored_topics_answer_200(routed_vendor_server: VendorServer) -> None:
     for name in ("intercom_ping.json", "intercom_conversation_admin_replied.json"):
         body = fixture_bytes(name)
-        response = vendor_server.post_vendor(
+        response = routed_vendor_server.post_vendor(
             "intercom", body, intercom_headers(INTERCOM_SECRET, body)
         )
         assert response.status_code == 200
         assert response.json()["status"] == "ignored"
-    assert vendor_server.count_items() == 0
+    assert routed_vendor_server.count_items() == 0
 
 
 def test_auto_approved_reply_is_sent_as_the_admin(
-    vendor_server: VendorServer, api: FakeVendorApi
+    routed_vendor_server: VendorServer, api: FakeVendorApi
 ) -> None:
     payload = copy.deepcopy(fixture(CREATED))
     payload["data"]["item"]["source"]["body"] = "<p>How do I reset my password?</p>"
     body = json.dumps(payload).encode()
-    response = vendor_server.post_vendor("intercom", body, intercom_headers(INTERCOM_SECRET, body))
+    response = routed_vendor_server.post_vendor(
+        "intercom", body, intercom_headers(INTERCOM_SECRET, body)
+    )
     assert response.status_code == 202
-    item = vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
+    item = routed_vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
     assert item.state == "executed", item.last_error
     [call] = api.wait_for(1)
     assert (call.method, call.path) == ("POST", "/conversations/1295/reply")

@@ -4,7 +4,6 @@ not act never pretends to have acted, and the start-up log says so loudly."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -18,8 +17,6 @@ from bot.runtime import open_runtime
 from bot.vendors.common import retry_after_seconds
 from bot.vendors.executors import build_vendor_executors
 from bot.vendors.settings import VendorSettings
-from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import WEBHOOK_SECRET, make_settings
 from tests.support.signatures import generic_headers
 from tests.support.vendor_harness import (
@@ -28,20 +25,10 @@ from tests.support.vendor_harness import (
     VendorServer,
     fixture,
     intercom_headers,
-    start_vendor_server,
-    vendor_settings,
     zendesk_headers,
 )
 
 NESTED = b"[" * 50_000 + b"]" * 50_000
-
-
-@pytest.fixture
-def vendor_server(database_url: str, slack: FakeSlack, sink: HttpSink) -> Iterator[VendorServer]:
-    with start_vendor_server(
-        database_url=database_url, slack=slack, sink=sink, vendors=vendor_settings()
-    ) as running:
-        yield running
 
 
 def _latin1(headers: dict[str, str]) -> dict[bytes, bytes]:

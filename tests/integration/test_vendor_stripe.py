@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -17,8 +17,6 @@ from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, RetryableError, SignatureError
 from bot.vendors import stripe
 from bot.vendors.stripe import StripeExecutor
-from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.fakes.vendor_api import FakeVendorApi
 from tests.support.vendor_harness import (
     STRIPE_KEY,
@@ -26,28 +24,12 @@ from tests.support.vendor_harness import (
     VendorServer,
     fixture,
     fixture_bytes,
-    start_vendor_server,
     stripe_headers,
-    vendor_settings,
 )
 
 DISPUTE = "stripe_charge_dispute_created.json"
 EARLY_FRAUD = "stripe_early_fraud_warning_created.json"
 REFUND_FAILED = "stripe_charge_refund_updated_failed.json"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeVendorApi]:
-    with FakeVendorApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def vendor_server(database_url: str, slack: FakeSlack, sink: HttpSink) -> Iterator[VendorServer]:
-    with start_vendor_server(
-        database_url=database_url, slack=slack, sink=sink, vendors=vendor_settings()
-    ) as running:
-        yield running
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,8 +17,6 @@ from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, RetryableError, SignatureError
 from bot.vendors import zendesk
 from bot.vendors.zendesk import ZendeskExecutor
-from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.fakes.vendor_api import FakeVendorApi
 from tests.support.server_harness import free_port
 from tests.support.vendor_harness import (
@@ -28,32 +26,11 @@ from tests.support.vendor_harness import (
     VendorServer,
     fixture,
     fixture_bytes,
-    start_vendor_server,
-    vendor_settings,
     zendesk_headers,
 )
 
 CREATED = "zendesk_ticket_created.json"
 COMMENTED = "zendesk_ticket_comment_added.json"
-
-
-@pytest.fixture
-def api() -> Iterator[FakeVendorApi]:
-    with FakeVendorApi() as fake:
-        yield fake
-
-
-@pytest.fixture
-def vendor_server(
-    database_url: str, slack: FakeSlack, sink: HttpSink, api: FakeVendorApi
-) -> Iterator[VendorServer]:
-    with start_vendor_server(
-        database_url=database_url,
-        slack=slack,
-        sink=sink,
-        vendors=vendor_settings(api.url),
-    ) as running:
-        yield running
 
 
 @pytest.fixture
@@ -143,22 +120,24 @@ def test_other_event_types_are_ignored_and_broken_shapes_are_named() -> None:
 # --- over HTTP, on both databases -----------------------------------------------------------------
 
 
-def test_signed_ticket_is_stored_once(vendor_server: VendorServer) -> None:
+def test_signed_ticket_is_stored_once(routed_vendor_server: VendorServer) -> None:
     body = fixture_bytes(CREATED)
-    first = vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
+    first = routed_vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
     assert first.status_code == 202, first.text
-    item = vendor_server.item(first.json()["item_id"])
+    item = routed_vendor_server.item(first.json()["item_id"])
     assert (item.source, item.external_id) == ("zendesk", "cbe4028c-7239-495d-b020-f22348516046")
     assert item.subject == "Cannot login to mobile app"
     assert item.extra["zendesk_ticket_id"] == "5158"
-    again = vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
+    again = routed_vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
     assert again.status_code == 200
     assert again.json()["status"] == "duplicate"
     assert again.json()["item_id"] == first.json()["item_id"]
-    assert vendor_server.count_items() == 1
+    assert routed_vendor_server.count_items() == 1
 
 
-def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorServer) -> None:
+def test_bad_signatures_are_refused_and_nothing_is_stored(
+    routed_vendor_server: VendorServer,
+) -> None:
     body = fixture_bytes(CREATED)
     tampered = body.replace(b"Cannot login", b"Refund $5000")
     stale = datetime.now(UTC) - timedelta(minutes=6)
@@ -171,37 +150,43 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorS
         "future timestamp": (body, zendesk_headers(ZENDESK_SECRET, body, timestamp=future)),
     }
     for name, (sent, headers) in attempts.items():
-        response = vendor_server.post_vendor("zendesk", sent, headers)
+        response = routed_vendor_server.post_vendor("zendesk", sent, headers)
         assert response.status_code == 401, name
         assert response.json()["error"] == "invalid signature", name
-    assert vendor_server.count_items() == 0
+    assert routed_vendor_server.count_items() == 0
 
 
-def test_ignored_events_answer_200_and_bad_bodies_400(vendor_server: VendorServer) -> None:
+def test_ignored_events_answer_200_and_bad_bodies_400(routed_vendor_server: VendorServer) -> None:
     for name in ("zendesk_ticket_status_changed.json", "zendesk_user_active_changed.json"):
         body = fixture_bytes(name)
-        response = vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
+        response = routed_vendor_server.post_vendor(
+            "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
+        )
         assert response.status_code == 200
         assert response.json() == {"status": "ignored", "event_type": json.loads(body)["type"]}
     not_json = b'{"type": "zen:event-type:ticket.created", '
     no_detail = b'{"type": "zen:event-type:ticket.created", "id": "x"}'
     for body, error in ((not_json, "body is not valid JSON"), (no_detail, "unexpected Zendesk")):
-        response = vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
+        response = routed_vendor_server.post_vendor(
+            "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
+        )
         assert response.status_code == 400
         assert response.json()["error"].startswith(error)
-    assert vendor_server.count_items() == 0
+    assert routed_vendor_server.count_items() == 0
 
 
 def test_auto_approved_reply_is_posted_to_the_zendesk_ticket(
-    vendor_server: VendorServer, api: FakeVendorApi
+    routed_vendor_server: VendorServer, api: FakeVendorApi
 ) -> None:
     payload = fixture(CREATED)
     payload["detail"]["subject"] = "Password reset email never arrives"
     payload["detail"]["description"] = "I asked for a password reset link but got nothing."
     body = json.dumps(payload).encode()
-    response = vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
+    response = routed_vendor_server.post_vendor(
+        "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
+    )
     assert response.status_code == 202
-    item = vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
+    item = routed_vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
     assert item.state == "executed", item.last_error
     [call] = api.wait_for(1)
     assert (call.method, call.path) == ("PUT", "/api/v2/tickets/5158.json")
@@ -211,11 +196,11 @@ def test_auto_approved_reply_is_posted_to_the_zendesk_ticket(
     assert item.execution_result is not None
     assert item.execution_result["executor"] == "zendesk"
     assert item.execution_result["audit_id"] == 2127301143
-    assert "executed" in vendor_server.audit_events(item.id)
+    assert "executed" in routed_vendor_server.audit_events(item.id)
 
 
 def test_a_conflicting_update_is_sent_again_and_the_reply_posted_once(
-    vendor_server: VendorServer, api: FakeVendorApi
+    routed_vendor_server: VendorServer, api: FakeVendorApi
 ) -> None:
     """Zendesk answers the first PUT with 409 (another update to the ticket won): the worker
     schedules a retry instead of failing the item, and the second PUT posts the one reply."""
@@ -224,15 +209,17 @@ def test_a_conflicting_update_is_sent_again_and_the_reply_posted_once(
     payload["detail"]["subject"] = "Password reset email never arrives"
     payload["detail"]["description"] = "I asked for a password reset link but got nothing."
     body = json.dumps(payload).encode()
-    response = vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
+    response = routed_vendor_server.post_vendor(
+        "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
+    )
     assert response.status_code == 202
-    item = vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
+    item = routed_vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
     assert item.state == "executed", item.last_error
     first, second = api.wait_for(2)
     assert [first.status, second.status] == [409, 200]
     assert first.json() == second.json()  # the same comment, posted by the second call only
     assert item.attempts == 2
-    events = vendor_server.audit_events(item.id)
+    events = routed_vendor_server.audit_events(item.id)
     assert events.count("execution_retry_scheduled") == 1
     assert events.count("executed") == 1
 

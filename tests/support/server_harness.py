@@ -102,11 +102,7 @@ class RunningServer:
         )
 
     def item(self, item_id: str) -> Item:
-        with Session(self.db) as session:
-            item = session.get(Item, item_id)
-            assert item is not None, f"no item {item_id}"
-            session.expunge(item)
-            return item
+        return read_item(self.db, item_id)
 
     def audit_events(self, item_id: str) -> list[str]:
         with Session(self.db) as session:
@@ -123,6 +119,15 @@ class RunningServer:
             return item if item.state in states else None
 
         return wait_until(reached, timeout=timeout, what=f"{item_id} to reach {states}")
+
+
+def read_item(db: Engine, item_id: str) -> Item:
+    """The item as stored now, detached from its session so a test can read it at leisure."""
+    with Session(db) as session:
+        item = session.get(Item, item_id)
+        assert item is not None, f"no item {item_id}"
+        session.expunge(item)
+        return item
 
 
 def wait_until(

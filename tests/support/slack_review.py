@@ -1,4 +1,5 @@
-"""Shared steps for the Slack review tests: submit a ticket, wait for its card, open modals."""
+"""Shared steps for the Slack review tests: submit a ticket, wait for its card, open modals,
+reject with a reason, and run the server on SQLite alone."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from bot.slack.card import REJECT_ACTION
+from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK
 from bot.store.database import migrate
 from bot.store.models import AuditEvent
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack, SlackCall
 from tests.support.server_harness import RunningServer, start_server, wait_until
+from tests.support.slack_payloads import card_click, input_values, select_value, submit_view
 
 
 def submit(server: RunningServer, ticket: dict[str, Any]) -> str:
@@ -103,3 +107,22 @@ def sqlite_server(
     migrate(url)
     with start_server(database_url=url, slack=slack, sink=sink, **overrides) as running:
         yield running
+
+
+def reject_with_reason(server: RunningServer, item_id: str, *, user: str) -> None:
+    """Reject through the card's modal with a reason ("wrong facts") and a detail, and wait until
+    the item is rejected."""
+    assert server.slack is not None
+    opened = len(server.slack.calls("views.open"))
+    card_click(server, REJECT_ACTION, item_id, user=user)
+    modal = server.slack.wait_for("views.open", count=opened + 1)[-1]
+    submit_view(
+        server,
+        {**modal.params["view"], "id": f"V{opened}"},
+        user=user,
+        values={
+            **select_value(REASON_BLOCK, "wrong_facts"),
+            **input_values(**{DETAIL_BLOCK: "That is not the customer's address"}),
+        },
+    )
+    server.wait_for_state(item_id, "rejected")

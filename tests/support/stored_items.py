@@ -1,5 +1,5 @@
-"""A minimal stored ``Item`` for tests that write rows directly: the required columns filled
-with neutral values, everything the test is about passed in."""
+"""The one ``Item`` builder for tests that make rows (or render them) without the pipeline: the
+required columns filled with neutral values, everything a test is about passed in as keywords."""
 
 from __future__ import annotations
 
@@ -10,14 +10,42 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.store.database import sync_url
+from bot.store.item_states import ItemState
+from bot.store.items import new_item_id
 from bot.store.models import Item, utcnow
 from bot.store.stat_tally import rebuild
 from bot.store.ticket_threads import thread_key
 
+# What the heuristic classifier leaves on a high-risk refund of 80.00 USD waiting for review:
+# the fields a card, a modal or App Home renders.
+ASSESSED_REFUND: dict[str, Any] = {
+    "subject": "Refund",
+    "body": "Please refund me",
+    "customer_name": "Ann",
+    "customer_email": "ann@example.com",
+    "classifier": "heuristic",
+    "category": "refund",
+    "risk_level": "high",
+    "risk_score": 0.75,
+    "reasons": ["big refund"],
+    "draft_reply": "Hi Ann",
+    "proposed_action": {"kind": "refund", "amount": "80.00", "currency": "USD"},
+}
+
 
 def stored_item(
-    item_id: str, state: str, *, created_at: datetime | None = None, **fields: Any
+    item_id: str | None = None,
+    state: str = ItemState.PENDING_REVIEW,
+    *,
+    created_at: datetime | None = None,
+    assessed: bool = False,
+    **fields: Any,
 ) -> Item:
+    """An ``Item`` with a fresh id (unless given), created now (unless given) and updated then.
+
+    ``assessed`` starts from ``ASSESSED_REFUND`` instead of a bare ticket; ``fields`` override
+    any default, so a test names exactly what it is about."""
+    item_id = item_id or new_item_id()
     created = created_at or utcnow()
     values: dict[str, Any] = {
         "source": "generic",
@@ -28,6 +56,7 @@ def stored_item(
         "customer_name": "n",
         "customer_email": "e@example.com",
         "updated_at": created,
+        **(ASSESSED_REFUND if assessed else {}),
         **fields,
     }
     values.setdefault(

@@ -1,22 +1,21 @@
-"""Signoff's HMAC scheme, Slack text escaping and the card's Block Kit limits."""
+"""Signoff's HMAC scheme signs and verifies as documented (refusing with a reason); Slack text
+escaping leaves no control sequence in any text, and a card pings no one and confirms money.
+The card's Block Kit limits are specified in ``test_slack_card_limits``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from slack_sdk.models.blocks import Block
 
 from bot import signing
 from bot.errors import SignatureError
 from bot.slack.card import card_text, render_card
 from bot.slack.text import escape, quote, safe
-from bot.store.item_states import ItemState
-from bot.store.models import Item
 from tests.support.signatures import generic_signature
+from tests.support.stored_items import stored_item
 
 SECRET = "s3cret-value"
 
@@ -73,34 +72,9 @@ def test_safe_text_respects_limits_and_never_splits_an_escape(text: str, limit: 
     assert all(line.startswith("> ") or line == ">" for line in quoted.split("\n"))
 
 
-def _item(**fields: object) -> Item:
-    now = datetime(2026, 11, 25, tzinfo=UTC)
-    base: dict[str, Any] = dict(
-        id="itm_test",
-        source="generic",
-        external_id="T-1",
-        kind="ticket",
-        subject="Refund",
-        body="Please refund me",
-        customer_name="Ann",
-        customer_email="ann@example.com",
-        state=ItemState.PENDING_REVIEW,
-        classifier="heuristic",
-        category="refund",
-        risk_level="high",
-        risk_score=0.75,
-        reasons=["big refund"],
-        draft_reply="Hi Ann",
-        proposed_action={"kind": "refund", "amount": "80.00", "currency": "USD"},
-        created_at=now,
-        updated_at=now,
-    )
-    base.update(fields)
-    return Item(**base)
-
-
 def test_card_escapes_mentions_and_links_from_the_ticket_and_the_draft() -> None:
-    item = _item(
+    item = stored_item(
+        assessed=True,
         subject="<!channel> urgent",
         body="Hi <!here> and <@U999>, click <https://evil.example|your invoice>",
         draft_reply="Dear customer <!channel> see <https://evil.example|here>",
@@ -124,34 +98,10 @@ def _mrkdwn_texts(value: Any) -> list[str]:
     return []
 
 
-@given(st.text(min_size=0, max_size=20_000), st.text(max_size=5000), st.text(max_size=400))
-def test_card_respects_block_kit_limits_for_any_text(body: str, draft: str, subject: str) -> None:
-    item = _item(
-        body=body,
-        draft_reply=draft,
-        subject=subject,
-        customer_name=subject[:200] or "x",
-        reasons=[draft[:300]] * 10,
-        assessment_error=body[:1000] or None,
-    )
-    blocks = render_card(item)
-    Block.parse_all(blocks)  # slack_sdk validates limits on parse/to_dict
-    for parsed in Block.parse_all(blocks):
-        assert parsed is not None
-        parsed.to_dict()
-    assert len(blocks) <= 50
-    for block in blocks:
-        text = block.get("text", {})
-        if isinstance(text, dict) and text.get("type") == "mrkdwn":
-            assert len(text["text"]) <= 3000
-        for field in block.get("fields", []):
-            assert len(field["text"]) <= 2000
-        if block["type"] == "header":
-            assert len(block["text"]["text"]) <= 150
-
-
 def test_money_approval_asks_for_confirmation_with_the_amount() -> None:
-    approve = render_card(_item())[-1]["elements"][0]
+    approve = render_card(stored_item(assessed=True))[-1]["elements"][0]
     assert "refund 80.00 USD" in approve["confirm"]["text"]["text"]
-    reply = render_card(_item(proposed_action={"kind": "reply"}))[-1]["elements"][0]
+    reply = render_card(stored_item(assessed=True, proposed_action={"kind": "reply"}))[-1][
+        "elements"
+    ][0]
     assert "confirm" not in reply

@@ -1,6 +1,7 @@
-"""Block Kit limits hold for any text: cards in every state, the Edit and Reject modals and the
-App Home view. Checked with slack_sdk's own models (which raise on a broken limit) and by hand
-for the limits they do not check."""
+"""Block Kit limits hold for any text: cards in every state (with and without a decision), the
+Edit and Reject modals and the App Home view. Checked with slack_sdk's own models (whose
+``to_dict`` raises on a broken limit) and by hand for the limits they do not check, and no text
+from a ticket or draft carries a mention or link Slack would act on."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bot.stats.review_stats import ReviewStats
 from bot.store.item_states import ItemState
 from bot.store.models import Item, utcnow
 from policies.thresholds import Thresholds
+from tests.support.stored_items import stored_item
 
 NASTY = st.sampled_from(
     ["<!channel>", "<@U123>", "<https://evil.example|click>", "&amp;", "\u200b"]
@@ -31,26 +33,23 @@ TEXT = st.lists(st.one_of(st.text(max_size=400), NASTY), max_size=60).map("".joi
 LONG = st.one_of(TEXT, st.integers(0, 4_000).map(lambda n: "word " * n))
 
 
-def _item(subject: str, body: str, draft: str, name: str, state: str, amount: int) -> Item:
+def _rendered_item(subject: str, body: str, draft: str, name: str, state: str, amount: int) -> Item:
+    """An item with every field a card shows filled from the generated texts."""
     now = utcnow()
-    return Item(
-        id="itm_0123456789abcdef0123",
-        source="generic",
+    return stored_item(
+        "itm_0123456789abcdef0123",
+        state,
+        assessed=True,
         external_id=("T-" + subject)[:200],
-        kind="ticket",
         subject=subject,
         body=body,
         customer_name=name[:200] or "x",
         customer_email="maria@example.com",
         customer_tier="enterprise",
-        state=state,
-        risk_level="high",
         risk_score=0.8,
-        category="refund",
-        classifier="heuristic",
-        reasons=[body[:300], subject[:300]],
+        reasons=[body[:300], subject[:300], *[draft[:300]] * 8],
         route_why=subject,
-        assessment_error=subject or None,
+        assessment_error=body[:1000] or None,
         draft_reply=draft,
         proposed_action={"kind": "refund", "amount": f"{amount}.00", "currency": "USD"},
         approvals=["U1", "U2"] if state == ItemState.PENDING_REVIEW else [],
@@ -62,9 +61,14 @@ def _item(subject: str, body: str, draft: str, name: str, state: str, amount: in
         last_error=body,
         decided_at=now,
         executed_at=now,
-        created_at=now,
-        updated_at=now,
     )
+
+
+def _valid_blocks(blocks: list[dict[str, Any]]) -> None:
+    """slack_sdk's own models accept the blocks: ``to_dict`` validates each limit it knows."""
+    for parsed in Block.parse_all(blocks):
+        assert parsed is not None
+        parsed.to_dict()
 
 
 def _check_texts(node: Any) -> None:
@@ -79,6 +83,9 @@ def _check_texts(node: Any) -> None:
             assert len(node["value"]) <= 2000 and len(node["text"]["text"]) <= 75
         if node.get("type") == "header":
             assert len(node["text"]["text"]) <= 150
+        if node.get("type") == "section":
+            assert len(node.get("fields", [])) <= 10
+            assert all(len(field["text"]) <= 2000 for field in node.get("fields", []))
         for value in node.values():
             _check_texts(value)
     elif isinstance(node, list):
@@ -98,22 +105,23 @@ def _check_texts(node: Any) -> None:
 def test_cards_stay_within_block_kit_limits(
     subject: str, body: str, draft: str, name: str, state: str, amount: int
 ) -> None:
-    item = _item(subject, body, draft, name, state, amount)
-    blocks = render_card(item, decided_by="U0REVIEWER", reason=body[:5000])
-    Block.parse_all(blocks)
-    assert 1 <= len(blocks) <= 50
-    _check_texts(blocks)
-    assert "maria@example.com" not in json.dumps(blocks)
-    if state == ItemState.PENDING_REVIEW and len(body) > 2000:
-        assert SHOW_MORE_ACTION in json.dumps(blocks)
+    item = _rendered_item(subject, body, draft, name, state, amount)
+    decided = render_card(item, decided_by="U0REVIEWER", reason=body[:5000])
+    for blocks in (render_card(item), decided):
+        _valid_blocks(blocks)
+        assert 1 <= len(blocks) <= 50
+        _check_texts(blocks)
+        assert "maria@example.com" not in json.dumps(blocks)
+        if state == ItemState.PENDING_REVIEW and len(body) > 2000:
+            assert SHOW_MORE_ACTION in json.dumps(blocks)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(subject=TEXT, draft=LONG, name=TEXT)
 def test_modals_and_home_stay_within_limits(subject: str, draft: str, name: str) -> None:
-    item = _item(subject, draft, draft, name, ItemState.PENDING_REVIEW, 50)
+    item = _rendered_item(subject, draft, draft, name, ItemState.PENDING_REVIEW, 50)
     for view in (edit_view(item, channel="C1"), reject_view(item, channel=None)):
-        Block.parse_all(view["blocks"])
+        _valid_blocks(view["blocks"])
         _check_texts(view["blocks"])
         assert len(view["title"]["text"]) <= 24 and len(view["private_metadata"]) <= 3000
         for block in view["blocks"]:
@@ -131,6 +139,6 @@ def test_modals_and_home_stay_within_limits(subject: str, draft: str, name: str)
         lead_settings=lead,
     )
     assert len(home["blocks"]) <= 100
-    Block.parse_all(home["blocks"])
+    _valid_blocks(home["blocks"])
     _check_texts(home["blocks"])
-    Block.parse_all(settings_view(lead)["blocks"])
+    _valid_blocks(settings_view(lead)["blocks"])

@@ -25,7 +25,7 @@ from bot.review.queries import FilterError, parse_filters
 from bot.slack.card import parse_button_value
 from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK, RejectInput, validate_reject
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import Decision, Item, utcnow
+from bot.store.models import Decision, utcnow
 from handlers.commands.registry import STATS_SECTIONS, registry, stats_section, subcommand
 from handlers.slack.commands import mention_text
 from policies.approvers import approval_refusal
@@ -162,26 +162,25 @@ def test_mentions_and_button_values() -> None:
     assert parse_button_value("itm_1:x") == ("itm_1", None)
 
 
-def _item(state: str, **extra: Any) -> Item:
-    return stored_item("itm_1", state, **extra)
-
-
 def _decision(outcome: str) -> Decision:
     return Decision(item_id="itm_1", outcome=outcome, actor="U1", created_at=utcnow())
 
 
 def test_outcomes_are_distinct() -> None:
     approved = _decision(DecisionOutcome.APPROVED)
-    assert outcome_of(_item(ItemState.PENDING_REVIEW), None) == Outcome.PENDING
-    assert outcome_of(_item(ItemState.PENDING_REVIEW, stale_reason="x"), None) == Outcome.STALE
-    assert outcome_of(_item(ItemState.EXPIRED), None) == Outcome.EXPIRED
-    assert outcome_of(_item(ItemState.REJECTED), _decision("rejected")) == Outcome.REJECTED
-    assert outcome_of(_item(ItemState.EXECUTED), approved) == Outcome.APPROVED
-    edited = _item(ItemState.EXECUTED, edited_by="U1")
-    assert outcome_of(edited, approved) == Outcome.APPROVED_AFTER_EDIT
     auto = _decision(DecisionOutcome.AUTO_APPROVED)
-    assert outcome_of(_item(ItemState.EXECUTED), auto) == Outcome.AUTO_EXECUTED
-    assert outcome_of(_item(ItemState.FAILED), approved) == Outcome.FAILED
+    cases: list[tuple[str, dict[str, Any], Decision | None, Outcome]] = [
+        (ItemState.PENDING_REVIEW, {}, None, Outcome.PENDING),
+        (ItemState.PENDING_REVIEW, {"stale_reason": "x"}, None, Outcome.STALE),
+        (ItemState.EXPIRED, {}, None, Outcome.EXPIRED),
+        (ItemState.REJECTED, {}, _decision("rejected"), Outcome.REJECTED),
+        (ItemState.EXECUTED, {}, approved, Outcome.APPROVED),
+        (ItemState.EXECUTED, {"edited_by": "U1"}, approved, Outcome.APPROVED_AFTER_EDIT),
+        (ItemState.EXECUTED, {}, auto, Outcome.AUTO_EXECUTED),
+        (ItemState.FAILED, {}, approved, Outcome.FAILED),
+    ]
+    for state, fields, decision, expected in cases:
+        assert outcome_of(stored_item("itm_1", state, **fields), decision) == expected
     assert len({o.label for o in Outcome}) == len(Outcome)
 
 

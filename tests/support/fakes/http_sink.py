@@ -10,10 +10,9 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Self
 
-from tests.support.fakes.loopback import LoopbackServer, QuietServer
+from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
 
 __all__ = ["HeldRequest", "HttpSink", "SinkRequest"]
 
@@ -44,49 +43,19 @@ class HeldRequest:
     release: threading.Event
 
 
-class _Server(QuietServer):
-    """Knows its HttpSink, so handlers can reach the shared state."""
-
-    def __init__(self, sink: HttpSink) -> None:
-        super().__init__(_Handler)
-        self.sink = sink
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     """Records the request, then answers with the sink's queued or default response."""
 
-    server: _Server
+    server: FakeServer[HttpSink]
 
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Stay quiet: test output should show the tests, not an access log."""
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        status, payload, replayed = self.server.sink._record(self.command, self.path, headers, body)
-        self.server.sink._hold_if_asked(headers.get("idempotency-key"), replayed)
-        if self.server.sink.delay > 0:
-            time.sleep(self.server.sink.delay)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        if replayed:
-            self.send_header("Idempotent-Replayed", "true")
-        self.end_headers()
-        self.wfile.write(payload)
+    def respond(self) -> None:
+        headers, body = self.read_request()
+        sink = self.server.fake
+        status, payload, replayed = sink._record(self.command, self.path, headers, body)
+        sink._hold_if_asked(headers.get("idempotency-key"), replayed)
+        if sink.delay > 0:
+            time.sleep(sink.delay)
+        self.send_json(status, payload, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
 class HttpSink(LoopbackServer):
@@ -107,8 +76,8 @@ class HttpSink(LoopbackServer):
         self._effects: dict[str, int] = {}
         self._holds: dict[str, HeldRequest] = {}
 
-    def _make_server(self) -> _Server:
-        return _Server(self)
+    def _make_server(self) -> FakeServer[Self]:
+        return FakeServer(_Handler, self)
 
     @property
     def url(self) -> str:

@@ -1,13 +1,17 @@
-"""The lifecycle every local fake shares: bind a free loopback port, serve in a daemon thread (so
-a hung test cannot block interpreter exit), stop idempotently, and work as a context manager."""
+"""What every local fake shares: bind a free loopback port, serve in a daemon thread (so a hung
+test cannot block interpreter exit), stop idempotently, work as a context manager; and on the
+request side, read a request whole, answer with JSON and print no access log."""
 
 from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import ClassVar, Generic, Self, TypeVar
+
+F = TypeVar("F")
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -24,6 +28,67 @@ class QuietServer(ThreadingHTTPServer):
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class FakeServer(QuietServer, Generic[F]):
+    """A QuietServer that knows the fake it serves, so its handlers reach the fake's state."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], fake: F) -> None:
+        super().__init__(handler)
+        self.fake = fake
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """Reads a request whole and answers with JSON through :meth:`respond`; a method not in
+    ``methods`` gets the 501 ``BaseHTTPRequestHandler`` gives any method it has no ``do_`` for."""
+
+    methods: ClassVar[frozenset[str]] = frozenset({"GET", "POST", "PUT", "PATCH"})
+
+    def respond(self) -> None:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        if self.command in self.methods:
+            self.respond()
+        else:
+            self.send_error(501, f"Unsupported method ({self.command!r})")
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Stay quiet: test output should show the tests, not an access log."""
+
+    def read_request(self) -> tuple[dict[str, str], bytes]:
+        """The request's headers (names lower-cased) and its body."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        return {key.lower(): value for key, value in self.headers.items()}, body
+
+    def send_json(
+        self,
+        status: int,
+        payload: bytes,
+        headers: Mapping[str, str] | None = None,
+        *,
+        content_type: str = "application/json",
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
 
 
 class LoopbackServer:

@@ -33,10 +33,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Self
 
-from tests.support.fakes.loopback import LoopbackServer, QuietServer
+from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
+from tests.support.model_answers import model_answer
 
 __all__ = [
     "Behaviour",
@@ -171,22 +171,9 @@ def schema_violation(output: dict[str, Any], **action: Any) -> RawContent:
 
 def _default_answer(request: ChatRequest) -> dict[str, Any]:
     """A harmless, valid answer: a low-risk informational reply."""
-    return {
-        "category": "general_question",
-        "sentiment": "neutral",
-        "risk_level": "low",
-        "risk_score": 0.1,
-        "confidence": 0.9,
-        "reasons": ["routine question"],
-        "draft_reply": "Hi there,\n\nThanks for getting in touch. Here is the answer.\n\nBest",
-        "action": {
-            "kind": "reply",
-            "amount": None,
-            "currency": None,
-            "field": None,
-            "value": None,
-        },
-    }
+    return model_answer(
+        draft_reply="Hi there,\n\nThanks for getting in touch. Here is the answer.\n\nBest"
+    )
 
 
 # --- A small JSON-schema checker: the subset strict structured outputs use -------------------
@@ -297,23 +284,14 @@ class _Reply:
     delay: float = 0.0
 
 
-class _Server(QuietServer):
-    """Knows its FakeOpenAI, so handlers can reach the shared state."""
-
-    def __init__(self, fake: FakeOpenAI) -> None:
-        super().__init__(_Handler)
-        self.fake = fake
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     """HTTP/1.0 (the default) so every answer closes its connection: no idle sockets linger."""
 
-    server: _Server
+    methods = frozenset({"POST"})
+    server: FakeServer[FakeOpenAI]
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        headers = {key.lower(): value for key, value in self.headers.items()}
+    def respond(self) -> None:
+        headers, raw = self.read_request()
         fake = self.server.fake
         fake._enter()
         try:
@@ -322,17 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return  # the fake is shutting down: drop the request
         finally:
             fake._leave()
-        payload = json.dumps(reply.body).encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Stay quiet: test output should show the tests, not an access log."""
+        self.send_json(reply.status, json.dumps(reply.body).encode("utf-8"), reply.headers)
 
 
 class FakeOpenAI(LoopbackServer):
@@ -357,8 +325,8 @@ class FakeOpenAI(LoopbackServer):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def _make_server(self) -> _Server:
-        return _Server(self)
+    def _make_server(self) -> FakeServer[Self]:
+        return FakeServer(_Handler, self)
 
     def _before_start(self) -> None:
         self._stopping.clear()

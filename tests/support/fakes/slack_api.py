@@ -11,11 +11,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from tests.support.fakes.loopback import LoopbackServer, QuietServer
+from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
 
 __all__ = ["FakeSlack", "SlackCall"]
 
@@ -63,38 +62,21 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class _Server(QuietServer):
-    """Knows its FakeSlack, so handlers can reach the shared state."""
-
-    def __init__(self, fake: FakeSlack) -> None:
-        super().__init__(_Handler)
-        self.fake = fake
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     """Parses a request and hands it to FakeSlack; HTTP/1.0 so no idle keep-alive sockets linger,
     unless the fake was made with ``keep_alive=True`` (as slack.com keeps connections open)."""
 
-    server: _Server
+    methods = frozenset({"GET", "POST"})
+    server: FakeServer[FakeSlack]
 
     def setup(self) -> None:
         super().setup()
         if self.server.fake.keep_alive:
             self.protocol_version = "HTTP/1.1"
 
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Stay quiet: test output should show the tests, not an access log."""
-
-    def _handle(self) -> None:
+    def respond(self) -> None:
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        _, raw = self.read_request()
         params: dict[str, Any] = dict(parse_qsl(split.query, keep_blank_values=True))
         params.update(_parse_body(raw, self.headers.get("Content-Type", "")))
         fake = self.server.fake
@@ -110,13 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             reply = _Reply(404, {"ok": False, "error": "unknown_path"})
         payload = json.dumps(reply.body).encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in reply.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        self.send_json(
+            reply.status, payload, reply.headers, content_type="application/json; charset=utf-8"
+        )
 
 
 def _bearer(header: str | None) -> str | None:
@@ -177,8 +155,8 @@ class FakeSlack(LoopbackServer):
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def _make_server(self) -> _Server:
-        return _Server(self)
+    def _make_server(self) -> FakeServer[Self]:
+        return FakeServer(_Handler, self)
 
     @property
     def api_url(self) -> str:

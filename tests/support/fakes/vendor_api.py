@@ -15,11 +15,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.support.fakes.loopback import LoopbackServer, QuietServer
+from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
 
 __all__ = ["FakeVendorApi", "VendorRequest"]
 
@@ -52,47 +51,16 @@ class _Scripted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class _Server(QuietServer):
-    """Knows its FakeVendorApi, so handlers can reach the shared state."""
+class _Handler(JsonHandler):
+    server: FakeServer[FakeVendorApi]
 
-    def __init__(self, fake: FakeVendorApi) -> None:
-        super().__init__(_Handler)
-        self.fake = fake
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Stay quiet: test output should show the tests, not an access log."""
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        status, payload, extra = self.server.fake._answer(self.command, self.path, headers, body)
-        if self.server.fake.delay > 0:
-            time.sleep(self.server.fake.delay)
-        encoded = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(encoded)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(encoded)
+    def respond(self) -> None:
+        headers, body = self.read_request()
+        fake = self.server.fake
+        status, payload, extra = fake._answer(self.command, self.path, headers, body)
+        if fake.delay > 0:
+            time.sleep(fake.delay)
+        self.send_json(status, json.dumps(payload).encode(), extra)
 
 
 class FakeVendorApi(LoopbackServer):
@@ -107,8 +75,8 @@ class FakeVendorApi(LoopbackServer):
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def _make_server(self) -> _Server:
-        return _Server(self)
+    def _make_server(self) -> FakeServer[Self]:
+        return FakeServer(_Handler, self)
 
     @property
     def url(self) -> str:
