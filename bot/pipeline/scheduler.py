@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.logging_setup import get_logger
+from bot.pipeline.audit_anchoring import Published, anchoring_configured, publish_anchor
 from bot.pipeline.worker import Worker
 from bot.review.reminders import FollowUpCounts, run_follow_ups
 from bot.slack.daily_digest import send_daily_digest
@@ -40,6 +41,7 @@ FOLLOW_UP_JOB = "follow_up"
 DAILY_DIGEST_JOB = "daily_digest"
 HEARTBEAT_JOB = "heartbeat"
 HOUSEKEEPING_JOB = "housekeeping"
+AUDIT_ANCHOR_JOB = "audit_anchor"
 # Every instance fires this often; the run claim lets one per hour act (bot/housekeeping.py).
 HOUSEKEEPING_INTERVAL_SECONDS = 600
 
@@ -137,6 +139,25 @@ def build_scheduler(
         coalesce=True,
         misfire_grace_time=HOUSEKEEPING_INTERVAL_SECONDS,
     )
+    if anchoring_configured(worker.rt.settings):
+
+        async def audit_anchor() -> Published | None:
+            rt = worker.rt
+            client = rt.publisher.client if rt.publisher is not None else None
+            return await publish_anchor(
+                rt.sessions, rt.settings, client, now=utcnow(), by=worker.worker_id
+            )
+
+        # Fired as often as housekeeping; the hour's run claim lets one instance publish.
+        scheduler.add_job(
+            jobs.shielded(audit_anchor),
+            "interval",
+            seconds=HOUSEKEEPING_INTERVAL_SECONDS,
+            id=AUDIT_ANCHOR_JOB,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=HOUSEKEEPING_INTERVAL_SECONDS,
+        )
     at = worker.rt.settings.daily_digest_at
     if at:
         hour, minute = (int(part) for part in at.split(":"))
