@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, select, text, update
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ KEY_B = "audit-key-B-fedcba9876543210fedcba9876543210"
 AUDIT_CHANNEL = "C0AUDIT"
 
 
-def _activity(database_url: str, sink: HttpSink, **settings: object) -> None:
+def _activity(database_url: str, sink: HttpSink, **settings: Any) -> None:
     """A real server decides a few tickets (one is auto-approved), then stops."""
     with start_server(database_url=database_url, slack=None, sink=sink, **settings) as server:
         for ticket in (password_ticket(), refund_ticket("300.00"), password_ticket()):
