@@ -114,49 +114,46 @@ def build_scheduler(
     async def housekeeping() -> Pruned | None:
         return await prune_old_rows(worker.rt.sessions, utcnow(), by=worker.worker_id)
 
+    async def audit_anchor() -> Published | None:
+        rt = worker.rt
+        client = rt.publisher.client if rt.publisher is not None else None
+        return await publish_anchor(
+            rt.sessions, rt.settings, client, now=utcnow(), by=worker.worker_id
+        )
+
     scheduler = AsyncIOScheduler(timezone=UTC)
-    every_tick = (
-        (SWEEP_JOB, worker.run_once),
-        (FOLLOW_UP_JOB, follow_up),
-        (HEARTBEAT_JOB, heartbeat),
-    )
-    for job_id, job in every_tick:
+    tick = max(1, int(interval_seconds))
+    # (id, job, every, misfire grace). Housekeeping and the audit anchor fire every ten minutes
+    # in every instance; their run claims let one instance act per hour.
+    interval_jobs: list[tuple[str, Callable[[], Awaitable[Any]], float, int]] = [
+        (SWEEP_JOB, worker.run_once, interval_seconds, tick),
+        (FOLLOW_UP_JOB, follow_up, interval_seconds, tick),
+        (HEARTBEAT_JOB, heartbeat, interval_seconds, tick),
+        (
+            HOUSEKEEPING_JOB,
+            housekeeping,
+            HOUSEKEEPING_INTERVAL_SECONDS,
+            HOUSEKEEPING_INTERVAL_SECONDS,
+        ),
+    ]
+    if anchoring_configured(worker.rt.settings):
+        interval_jobs.append(
+            (
+                AUDIT_ANCHOR_JOB,
+                audit_anchor,
+                HOUSEKEEPING_INTERVAL_SECONDS,
+                HOUSEKEEPING_INTERVAL_SECONDS,
+            )
+        )
+    for job_id, job, seconds, grace in interval_jobs:
         scheduler.add_job(
             jobs.shielded(job),
             "interval",
-            seconds=interval_seconds,
+            seconds=seconds,
             id=job_id,
             max_instances=1,
             coalesce=True,
-            misfire_grace_time=max(1, int(interval_seconds)),
-        )
-    scheduler.add_job(
-        jobs.shielded(housekeeping),
-        "interval",
-        seconds=HOUSEKEEPING_INTERVAL_SECONDS,
-        id=HOUSEKEEPING_JOB,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=HOUSEKEEPING_INTERVAL_SECONDS,
-    )
-    if anchoring_configured(worker.rt.settings):
-
-        async def audit_anchor() -> Published | None:
-            rt = worker.rt
-            client = rt.publisher.client if rt.publisher is not None else None
-            return await publish_anchor(
-                rt.sessions, rt.settings, client, now=utcnow(), by=worker.worker_id
-            )
-
-        # Fired as often as housekeeping; the hour's run claim lets one instance publish.
-        scheduler.add_job(
-            jobs.shielded(audit_anchor),
-            "interval",
-            seconds=HOUSEKEEPING_INTERVAL_SECONDS,
-            id=AUDIT_ANCHOR_JOB,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=HOUSEKEEPING_INTERVAL_SECONDS,
+            misfire_grace_time=grace,
         )
     at = worker.rt.settings.daily_digest_at
     if at:

@@ -3,14 +3,21 @@ kept, and a mask that stands for two different values is refused rather than gue
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.assess.pii_redaction import mask_for_display
 from bot.errors import ConfigurationError
-from bot.review.edit_validation import REPLY_BLOCK, EditErrors, EditedDraft, validate_edit
+from bot.review.edit_validation import REPLY_BLOCK, EditedDraft, EditErrors, validate_edit
 from bot.review.masked_edit import mask_table, unmask
 from bot.settings import load_settings
-from tests.support.slack_payloads import input_values
+
+
+def _reply(text: str) -> dict[str, Any]:
+    """A view submission's ``state.values`` with only the reply typed."""
+    return {REPLY_BLOCK: {"value": {"type": "plain_text_input", "value": text}}}
+
 
 DRAFT = "Hi, we changed mike@example.com; your card 4111 1111 1111 1111 was not charged."
 
@@ -28,13 +35,9 @@ def test_one_mask_for_two_values_is_refused_not_guessed() -> None:
     draft = "Old: mike@example.com, new: mary@example.com."
     shown = mask_for_display(draft)
     assert shown.count("m***@example.com") == 2
-    checked = validate_edit(
-        {"kind": "reply"}, input_values(**{REPLY_BLOCK: shown}), original_reply=draft
-    )
+    checked = validate_edit({"kind": "reply"}, _reply(shown), original_reply=draft)
     assert isinstance(checked, EditErrors) and "m***@example.com" in checked.errors[REPLY_BLOCK]
-    retyped = validate_edit(
-        {"kind": "reply"}, input_values(**{REPLY_BLOCK: draft}), original_reply=draft
-    )
+    retyped = validate_edit({"kind": "reply"}, _reply(draft), original_reply=draft)
     assert isinstance(retyped, EditedDraft) and retyped.reply == draft
 
 
