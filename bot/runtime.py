@@ -24,7 +24,9 @@ from bot.slack.card_publisher import CardPublisher
 from bot.slack.client import build_slack_client, open_slack_session
 from bot.slack.pacing import ChannelPacer
 from bot.stats.metrics import Metrics
-from bot.store.database import SessionFactory, create_engine, session_factory
+from bot.store.audit import start_keyed_chain
+from bot.store.audit_keys import AuditKeys
+from bot.store.database import SessionFactory, create_engine, session_factory, transaction
 from bot.store.prompt_store import remember_prompt
 from bot.vendors.executors import build_vendor_executors, unconfigured_sources
 from bot.vendors.settings import VendorSettings
@@ -93,6 +95,20 @@ def _log_vendor_setup(vendors: VendorSettings, *, fallback_configured: bool) -> 
         )
 
 
+async def _start_audit_chain(sessions: SessionFactory, keys: AuditKeys) -> None:
+    """Seal the chain with the configured key from here on (or refuse: ``start_keyed_chain``),
+    and say plainly when there is no key."""
+    async with transaction(sessions) as session:
+        started = await start_keyed_chain(session)
+    if started is not None:
+        log.info(f"audit chain: {started} (the keyed chain continues from here)")
+    if keys.current is None:
+        log.warning(
+            "SIGNOFF_AUDIT_KEY is not set: the audit chain is unkeyed, so anyone with write "
+            "access to the database can rewrite it undetected (see docs/security.md)"
+        )
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings,
@@ -103,6 +119,7 @@ async def open_runtime(
     """``vendors`` is passed by the CLI (read from the environment); tests pass their own, and
     leaving it out disables every vendor source and executor."""
     engine = create_engine(settings.database_url)
+    audit_keys = AuditKeys.from_settings(settings)
     http = httpx.AsyncClient(timeout=settings.action_timeout_seconds)
     metrics = Metrics()
     publisher = None
@@ -113,7 +130,7 @@ async def open_runtime(
         publisher = CardPublisher(
             build_slack_client(settings, metrics.slack_retries, session=slack_session, pacer=pacer),
             settings.review_channel,
-            session_factory(engine),
+            session_factory(engine, audit_keys),
             metrics.slack_errors,
             pacer=pacer,
         )
@@ -122,8 +139,9 @@ async def open_runtime(
     chosen = classifier or build_classifier(settings)
     if vendors is not None:
         _log_vendor_setup(vendors, fallback_configured=bool(settings.action_url))
-    sessions = session_factory(engine)
+    sessions = session_factory(engine, audit_keys)
     try:
+        await _start_audit_chain(sessions, audit_keys)
         prompt = chosen.prompt_record()
         if prompt is not None:
             await remember_prompt(sessions, prompt)  # what prompt_sha256 will name

@@ -129,12 +129,47 @@ class Settings(BaseSettings):
     daily_digest_at: str = Field(default="09:00", alias="SIGNOFF_DAILY_DIGEST_AT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
+    # The audit chain's HMAC key (never stored in the database), keys it replaced (verification
+    # only), and where the chain head is anchored outside the database (docs/security.md).
+    audit_key: SecretStr | None = Field(default=None, alias="SIGNOFF_AUDIT_KEY")
+    audit_previous_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(), alias="SIGNOFF_AUDIT_PREVIOUS_KEYS"
+    )
+    audit_channel: str | None = Field(default=None, alias="SIGNOFF_AUDIT_CHANNEL")
+    audit_anchor_file: Path | None = Field(default=None, alias="SIGNOFF_AUDIT_ANCHOR_FILE")
+
     @field_validator("reviewers", "leads", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("audit_key", mode="before")
+    @classmethod
+    def _audit_key(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            _long_enough(value)
+        return value
+
+    @field_validator("audit_previous_keys", mode="before")
+    @classmethod
+    def _audit_previous_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if isinstance(value, tuple | list):
+            for key in value:
+                _long_enough(key.get_secret_value() if isinstance(key, SecretStr) else str(key))
+        return value
+
+    @field_validator("audit_channel", "audit_anchor_file", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("escalate_after", "expire_after", mode="before")
     @classmethod
@@ -245,6 +280,8 @@ class Settings(BaseSettings):
             self.openai_api_key,
             self.webhook_secret,
             self.action_secret,
+            self.audit_key,
+            *self.audit_previous_keys,
         ]
         values = [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
         # A password in DATABASE_URL, which driver and migration errors may repeat.
@@ -282,6 +319,19 @@ _DRIVERS = {
     "postgres": set(),
     "postgresql": {"psycopg", "psycopg2", "asyncpg"},
 }
+AUDIT_KEY_MIN_BYTES = 32
+
+
+def _long_enough(key: str) -> None:
+    """An HMAC key guessable by brute force protects nothing: at least 32 bytes, as
+    ``openssl rand -base64 48`` gives."""
+    if len(key.encode()) < AUDIT_KEY_MIN_BYTES:
+        raise ValueError(
+            f"an audit key must be at least {AUDIT_KEY_MIN_BYTES} bytes "
+            "(generate one with: openssl rand -base64 48)"
+        )
+
+
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 

@@ -44,6 +44,7 @@ __all__ = [
     "Redaction",
     "find_personal_data",
     "mask_for_display",
+    "masks_of",
     "redact",
     "redact_many",
     "restore",
@@ -407,6 +408,16 @@ def mask_for_display(text: str, *, names: Iterable[str] = ()) -> str:
     if not names and len(text) <= _MASK_CACHE_MAX_LENGTH:
         return _cached_mask(text)
     return _mask_text(text, names)
+
+
+def masks_of(text: str) -> list[tuple[str, str]]:
+    """``(mask, original)`` for each piece of personal data :func:`mask_for_display` hides in
+    ``text``: what lets a form show masked text and still keep the originals a reviewer left
+    untouched (``bot/review/masked_edit.py``)."""
+    return [
+        (_mask(f.label, text[f.start : f.end]), text[f.start : f.end])
+        for f in find_personal_data(text)
+    ]
 
 
 @functools.lru_cache(maxsize=_MASK_CACHE_SIZE)

@@ -28,7 +28,7 @@ from bot.logging_setup import get_logger
 from bot.review.decisions import raised_by
 from bot.review.roster import Roles
 from bot.runtime import Runtime
-from bot.slack.card import describe_action
+from bot.slack.card import masked_action
 from bot.slack.text import quote, safe
 from bot.store import audit
 from bot.store.database import transaction
@@ -66,7 +66,7 @@ def spot_check_blocks(item: Item) -> list[dict[str, Any]]:
                     f":mag: *Spot check* — Signoff auto-executed `{item.id}` "
                     f"(policy `{safe(item.route_policy or '?', 64)}`, "
                     f"bucket `{safe(item.autonomy_bucket or '?', 120)}`): "
-                    f"{safe(describe_action(item), 300)}."
+                    f"{safe(masked_action(item), 300)}."
                 ),
             },
         },

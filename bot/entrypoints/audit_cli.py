@@ -1,4 +1,10 @@
-"""``python -m bot audit verify|export|prompt``: for operators and compliance teams."""
+"""``python -m bot audit verify|export|prompt|anchor``: for operators and compliance teams.
+
+``verify`` checks every row against ``SIGNOFF_AUDIT_KEY`` (and ``SIGNOFF_AUDIT_PREVIOUS_KEYS``)
+and against the newest anchors it can read outside the database: the anchor file, and the bot's
+own anchor messages in Slack when a bot token is configured. It exits 1 naming the first bad row
+or the missing tail, and says plainly when the chain is unkeyed or no anchor could be read.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +15,75 @@ from pathlib import Path
 from typing import Annotated, TextIO
 
 import typer
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.entrypoints.startup import settings_or_exit
-from bot.store.audit import ChainReport, iter_events, verify_chain
+from bot.pipeline.audit_anchoring import Published, publish_anchor
+from bot.settings import Settings
+from bot.slack.audit_anchor_posts import anchor_channel, anchor_client, read_slack_anchors
+from bot.store.audit import iter_events
+from bot.store.audit_anchors import Anchor, read_anchor_file
+from bot.store.audit_keys import AuditKeys
+from bot.store.audit_verify import ChainReport, verify_chain
 from bot.store.database import create_engine, session_factory
-from bot.store.models import PromptText
+from bot.store.models import PromptText, utcnow
 from bot.store.prompt_store import stored_prompt
 
 audit_app = typer.Typer(help="Check and export the tamper-evident audit log.", no_args_is_help=True)
 
 
-async def verify_database(url: str) -> ChainReport:
-    engine = create_engine(url)
+async def read_anchors(settings: Settings, notes: list[str]) -> list[Anchor]:
+    """Every anchor readable outside the database; what could not be read goes to ``notes``."""
+    anchors: list[Anchor] = []
+    path = settings.audit_anchor_file
+    if path is not None:
+        try:
+            found = await asyncio.to_thread(read_anchor_file, path)
+            anchors.extend(found)
+            notes.append(f"anchor file {path}: {len(found)} anchor(s) read")
+        except OSError as exc:
+            notes.append(f"WARNING: anchor file {path} could not be read: {exc}")
+    client, channel = anchor_client(settings), anchor_channel(settings)
+    if client is not None and channel:
+        try:
+            found = await read_slack_anchors(client, channel)
+            anchors.extend(found)
+            notes.append(f"Slack channel {channel}: {len(found)} anchor(s) read")
+        except (SlackApiError, SlackClientError) as exc:
+            notes.append(f"WARNING: Slack anchors in {channel} could not be read: {exc}")
+    if not anchors:
+        notes.append(
+            "WARNING: no anchor could be read: deleted tail rows cannot be detected (set "
+            "SIGNOFF_AUDIT_ANCHOR_FILE or SIGNOFF_AUDIT_CHANNEL)"
+        )
+    return anchors
+
+
+async def verify_database(settings: Settings, notes: list[str]) -> ChainReport:
+    keys = AuditKeys.from_settings(settings)
+    if keys.current is None:
+        notes.append(
+            "WARNING: SIGNOFF_AUDIT_KEY is not set: unkeyed rows can be rewritten and re-hashed "
+            "by anyone with database access, and keyed rows cannot be checked"
+        )
+    anchors = await read_anchors(settings, notes)
+    engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:
-            return await verify_chain(session)
+            return await verify_chain(session, keys, anchors)
     finally:
         await engine.dispose()
+
+
+def _key_line(report: ChainReport) -> str:
+    if report.keyed_from is None:
+        return "WARNING: the chain is unkeyed (no row is sealed with SIGNOFF_AUDIT_KEY)"
+    if report.keyed_from == 1:
+        return "every row is sealed with the audit key (HMAC-SHA256)"
+    return (
+        f"rows before {report.keyed_from} are unkeyed (written before the key was set); "
+        f"rows from {report.keyed_from} are sealed with the audit key (HMAC-SHA256)"
+    )
 
 
 async def export_database(url: str, out: TextIO) -> int:
@@ -43,13 +101,61 @@ async def export_database(url: str, out: TextIO) -> int:
 
 @audit_app.command("verify")
 def verify_command() -> None:
-    """Recompute the hash chain; exit 1 naming the first row that does not match."""
-    report = asyncio.run(verify_database(settings_or_exit().database_url))
+    """Check every row's link and HMAC and the newest anchors; exit 1 naming the first bad row
+    or the missing tail."""
+    notes: list[str] = []
+    report = asyncio.run(verify_database(settings_or_exit(), notes))
+    for note in notes:
+        typer.echo(note, err=note.startswith("WARNING"))
     if report.ok:
-        typer.echo(f"audit log intact: {report.rows} rows, hash chain verified")
+        typer.echo(_key_line(report), err=report.keyed_from is None)
+        typer.echo(
+            f"audit log intact: {report.rows} rows, hash chain verified, "
+            f"{report.anchors_checked} anchor(s) matched"
+        )
         return
-    typer.echo(f"audit log TAMPERED at row {report.first_bad_id}: {report.problem}", err=True)
+    where = f" at row {report.first_bad_id}" if report.first_bad_id is not None else ""
+    typer.echo(f"audit log TAMPERED{where}: {report.problem}", err=True)
     raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def anchor_command() -> None:
+    """Publish the chain head now to SIGNOFF_AUDIT_CHANNEL and SIGNOFF_AUDIT_ANCHOR_FILE."""
+    settings = settings_or_exit()
+    if not (settings.audit_channel and settings.slack_bot_token) and not (
+        settings.audit_anchor_file
+    ):
+        typer.echo(
+            "Nowhere to publish: set SIGNOFF_AUDIT_ANCHOR_FILE, or SIGNOFF_AUDIT_CHANNEL with "
+            "SLACK_BOT_TOKEN",
+            err=True,
+        )
+        raise typer.Exit(2)
+    published = asyncio.run(_anchor(settings))
+    if published.anchor is None:
+        typer.echo("the audit log is empty: nothing to anchor")
+        return
+    anchor = published.anchor
+    for failure in published.failures:
+        typer.echo(f"not published to {failure}", err=True)
+    typer.echo(
+        f"anchored row {anchor.row_id} ({anchor.count} rows, hash {anchor.row_hash}) to "
+        + (", ".join(published.targets) or "nowhere")
+    )
+    if published.failures:
+        raise typer.Exit(1)
+
+
+async def _anchor(settings: Settings) -> Published:
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = session_factory(engine, AuditKeys.from_settings(settings))
+        published = await publish_anchor(sessions, settings, anchor_client(settings), now=utcnow())
+        assert published is not None  # no claim asked for: always an answer
+        return published
+    finally:
+        await engine.dispose()
 
 
 @audit_app.command("export")

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.logging_setup import get_logger
+from bot.pipeline.audit_anchoring import Published, anchoring_configured, publish_anchor
 from bot.pipeline.worker import Worker
 from bot.review.reminders import FollowUpCounts, run_follow_ups
 from bot.slack.daily_digest import send_daily_digest
@@ -40,6 +41,7 @@ FOLLOW_UP_JOB = "follow_up"
 DAILY_DIGEST_JOB = "daily_digest"
 HEARTBEAT_JOB = "heartbeat"
 HOUSEKEEPING_JOB = "housekeeping"
+AUDIT_ANCHOR_JOB = "audit_anchor"
 # Every instance fires this often; the run claim lets one per hour act (bot/housekeeping.py).
 HOUSEKEEPING_INTERVAL_SECONDS = 600
 
@@ -112,31 +114,47 @@ def build_scheduler(
     async def housekeeping() -> Pruned | None:
         return await prune_old_rows(worker.rt.sessions, utcnow(), by=worker.worker_id)
 
+    async def audit_anchor() -> Published | None:
+        rt = worker.rt
+        client = rt.publisher.client if rt.publisher is not None else None
+        return await publish_anchor(
+            rt.sessions, rt.settings, client, now=utcnow(), by=worker.worker_id
+        )
+
     scheduler = AsyncIOScheduler(timezone=UTC)
-    every_tick = (
-        (SWEEP_JOB, worker.run_once),
-        (FOLLOW_UP_JOB, follow_up),
-        (HEARTBEAT_JOB, heartbeat),
-    )
-    for job_id, job in every_tick:
+    tick = max(1, int(interval_seconds))
+    # (id, job, every, misfire grace). Housekeeping and the audit anchor fire every ten minutes
+    # in every instance; their run claims let one instance act per hour.
+    interval_jobs: list[tuple[str, Callable[[], Awaitable[Any]], float, int]] = [
+        (SWEEP_JOB, worker.run_once, interval_seconds, tick),
+        (FOLLOW_UP_JOB, follow_up, interval_seconds, tick),
+        (HEARTBEAT_JOB, heartbeat, interval_seconds, tick),
+        (
+            HOUSEKEEPING_JOB,
+            housekeeping,
+            HOUSEKEEPING_INTERVAL_SECONDS,
+            HOUSEKEEPING_INTERVAL_SECONDS,
+        ),
+    ]
+    if anchoring_configured(worker.rt.settings):
+        interval_jobs.append(
+            (
+                AUDIT_ANCHOR_JOB,
+                audit_anchor,
+                HOUSEKEEPING_INTERVAL_SECONDS,
+                HOUSEKEEPING_INTERVAL_SECONDS,
+            )
+        )
+    for job_id, job, seconds, grace in interval_jobs:
         scheduler.add_job(
             jobs.shielded(job),
             "interval",
-            seconds=interval_seconds,
+            seconds=seconds,
             id=job_id,
             max_instances=1,
             coalesce=True,
-            misfire_grace_time=max(1, int(interval_seconds)),
+            misfire_grace_time=grace,
         )
-    scheduler.add_job(
-        jobs.shielded(housekeeping),
-        "interval",
-        seconds=HOUSEKEEPING_INTERVAL_SECONDS,
-        id=HOUSEKEEPING_JOB,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=HOUSEKEEPING_INTERVAL_SECONDS,
-    )
     at = worker.rt.settings.daily_digest_at
     if at:
         hour, minute = (int(part) for part in at.split(":"))

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.assess.assessment import ProposedAction
+from bot.review.masked_edit import mask_table, unmask
 
 REPLY_BLOCK = "edit_reply"
 AMOUNT_BLOCK = "edit_amount"
@@ -46,16 +47,34 @@ def submitted_text(values: dict[str, Any], block_id: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _unmasked(
+    values: dict[str, Any], block_id: str, table: dict[str, str | None], errors: dict[str, str]
+) -> str:
+    """The typed text with the masks the reviewer left alone put back (``masked_edit``)."""
+    result = unmask((submitted_text(values, block_id) or "").strip(), table)
+    if result.ambiguous:
+        errors[block_id] = (
+            f"{result.ambiguous[0]} stands for more than one value here: type it in full "
+            "(Reveal shows it)."
+        )
+    return result.text
+
+
 def validate_edit(
-    original_action: dict[str, Any], values: dict[str, Any]
+    original_action: dict[str, Any],
+    values: dict[str, Any],
+    *,
+    original_reply: str | None = None,
 ) -> EditedDraft | EditErrors:
-    """Turn a view submission's ``state.values`` into a validated draft, or per-field errors."""
+    """Turn a view submission's ``state.values`` into a validated draft, or per-field errors.
+    The modal showed ``original_reply`` and the action masked; masks left in are restored."""
     errors: dict[str, str] = {}
-    reply = (submitted_text(values, REPLY_BLOCK) or "").strip()
+    table = mask_table(original_reply, str(original_action.get("value") or ""))
+    reply = _unmasked(values, REPLY_BLOCK, table, errors)
     if not reply:
         errors[REPLY_BLOCK] = "The reply can't be empty (Reject instead if nothing should be sent)."
     elif len(reply) > REPLY_MAX:
-        errors[REPLY_BLOCK] = f"Keep the reply under {REPLY_MAX} characters."
+        errors.setdefault(REPLY_BLOCK, f"Keep the reply under {REPLY_MAX} characters.")
     action = dict(original_action)
     kind = action.get("kind", "reply")
     if kind in {"refund", "credit"}:
@@ -77,10 +96,10 @@ def validate_edit(
         else:
             action["currency"] = currency
     elif kind == "update_field":
-        value = (submitted_text(values, VALUE_BLOCK) or "").strip()
+        value = _unmasked(values, VALUE_BLOCK, table, errors)
         if not value:
             errors[VALUE_BLOCK] = "The new value can't be empty."
-        else:
+        elif VALUE_BLOCK not in errors:
             action["value"] = value
     if errors:
         return EditErrors(errors)

@@ -24,8 +24,8 @@ from bot.slack.card import (
     EDIT_ACTION,
     REJECT_ACTION,
     button_value,
-    describe_action,
     masked,
+    masked_action,
     money,
 )
 from bot.slack.text import safe, truncate
@@ -54,7 +54,7 @@ def _queue_entry(item: Item, roles: Roles) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         _section(
             f"*{safe(masked(item.subject), 200)}* · {(item.risk_level or '?').upper()} · "
-            f"{safe(describe_action(item), 120)}{votes}{stale}\n`{item.id}` · "
+            f"{safe(masked_action(item), 120)}{votes}{stale}\n`{item.id}` · "
             f"{safe(item.customer_name, 100)}"
         )
     ]
@@ -72,7 +72,7 @@ def _queue_entry(item: Item, roles: Roles) -> list[dict[str, Any]]:
                 "title": {"type": "plain_text", "text": "Approve this payment?"},
                 "text": {
                     "type": "plain_text",
-                    "text": truncate(f"This will {describe_action(item)}.", 300),
+                    "text": truncate(f"This will {masked_action(item)}.", 300),
                 },
                 "confirm": {"type": "plain_text", "text": "Approve"},
                 "deny": {"type": "plain_text", "text": "Cancel"},

@@ -55,6 +55,12 @@ def masked(text: str | None) -> str:
     return mask_for_display(text or "")
 
 
+def masked_action(item: Item) -> str:
+    """The proposed action as every surface but Reveal shows it: masked like the texts (a CRM
+    update's new email is personal data too)."""
+    return masked(describe_action(item))
+
+
 def button_value(item: Item) -> str:
     """``item_id:version``: a click on a card older than the latest edit is recognised."""
     return f"{item.id}:{item.draft_version}"[:MAX_BUTTON_VALUE]
@@ -148,7 +154,7 @@ def render_card(
                     },
                     {
                         "type": "mrkdwn",
-                        "text": f"*Proposed action*\n{safe(masked(describe_action(item)), 300)}",
+                        "text": f"*Proposed action*\n{safe(masked_action(item), 300)}",
                     },
                 ],
             },
@@ -168,7 +174,7 @@ def render_card(
         blocks.append(
             _context(
                 f":pencil2: Edited by <@{item.edited_by}> at {slack_date(item.edited_at)}: "
-                + safe(item.edit_summary or "changed", 500)
+                + safe(masked(item.edit_summary or "changed"), 500)
             )
         )
     if item.autonomy_note:
@@ -227,7 +233,7 @@ def _buttons(item: Item) -> dict[str, Any]:
                 "text": {
                     "type": "plain_text",
                     "text": truncate(
-                        f"This will {masked(describe_action(item))} to {item.customer_name}. "
+                        f"This will {masked_action(item)} to {item.customer_name}. "
                         f"Amount: {amount:.2f} {(item.proposed_action or {}).get('currency', '')}",
                         300,
                     ),
@@ -259,8 +265,7 @@ def _retry_button(item: Item) -> dict[str, Any]:
                     "text": {
                         "type": "plain_text",
                         "text": truncate(
-                            f"Runs {masked(describe_action(item))} again with the same "
-                            "idempotency key.",
+                            f"Runs {masked_action(item)} again with the same idempotency key.",
                             300,
                         ),
                     },
@@ -298,14 +303,14 @@ def _outcome(item: Item, decided_by: str | None, reason: str | None) -> str:
     else:
         approved = f":white_check_mark: {verb} by {_approvers(item, decided_by)} at {when}"
     if state == ItemState.REJECTED:
-        why = f" — {safe(reason, 500)}" if reason else ""
+        why = f" — {safe(masked(reason), 500)}" if reason else ""
         return f":no_entry: *Rejected* by <@{decided_by}> at {when}{why}"
     if state in {ItemState.APPROVED, ItemState.EXECUTING}:
         return f"{approved} · executing…"
     if state == ItemState.EXECUTED:
         return f"{approved} · executed {slack_date(item.executed_at)}"
     if state == ItemState.FAILED:
-        error = safe(item.last_error or "unknown error", 500)
+        error = safe(masked(item.last_error or "unknown error"), 500)
         return f":x: {approved.removeprefix(':white_check_mark: ')} · *execution failed:* {error}"
     if state == ItemState.EXPIRED:
         return f":hourglass: *Expired* at {when} without a decision (not a rejection)"
@@ -317,7 +322,7 @@ def _outcome(item: Item, decided_by: str | None, reason: str | None) -> str:
 def auto_line(item: Item) -> str:
     """The short channel line for an auto-executed item when ``SIGNOFF_POST_AUTO`` is on."""
     return (
-        f":robot_face: Auto-executed `{item.id}`: {safe(masked(describe_action(item)), 300)} for "
+        f":robot_face: Auto-executed `{item.id}`: {safe(masked_action(item), 300)} for "
         f"{safe(item.customer_name, 200)} — {safe(item.category or 'unknown', 64)}, "
         f"{safe(item.risk_level or 'unknown', 16)} risk "
         f"(policy `{safe(item.route_policy or '?', 64)}`)"

@@ -9,6 +9,8 @@ busy the card is left to ``CardPoster``, so a burst of cards cannot stall assess
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -180,12 +182,17 @@ class CardPublisher:
         except (SlackApiError, SlackClientError) as exc:
             self._failed("post_auto_line", item.id, exc)
 
-    async def post_message(self, text: str) -> bool:
-        """A plain message in the review channel (the daily digest), paced like every post."""
+    async def post_message(self, text: str, *, metadata: dict[str, Any] | None = None) -> bool:
+        """A plain message in the review channel (the daily digest), paced like every post;
+        ``metadata`` is Slack message metadata (the digest's audit anchor)."""
         await self._pacer.wait(self.channel)
         try:
             await self.client.chat_postMessage(
-                channel=self.channel, text=text, unfurl_links=False, unfurl_media=False
+                channel=self.channel,
+                text=text,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata=metadata,
             )
         except (SlackApiError, SlackClientError) as exc:
             self._failed("post_message", None, exc)

@@ -32,13 +32,13 @@ async def refresh(rt: Runtime, item: Item | None, *, thread: str | None = None) 
 def edit_details(item: Item) -> str:
     """The thread message for an edit: what changed and the full edited text."""
     return (
-        f":pencil2: <@{item.edited_by}> edited the draft: {safe(item.edit_summary or '', 500)}\n"
+        f":pencil2: <@{item.edited_by}> edited the draft: {safe(masked(item.edit_summary), 500)}\n"
         f"*Edited reply:*\n{quote(masked(item.draft_reply), _THREAD_CHUNK)}"
     )
 
 
 def reject_details(actor: str, reason: str) -> str:
-    return f":no_entry: <@{actor}> rejected this: {safe(reason, 2500)}"
+    return f":no_entry: <@{actor}> rejected this: {safe(masked(reason), 2500)}"
 
 
 async def close_redrafted_card(rt: Runtime, old: Item, actor: str) -> None:

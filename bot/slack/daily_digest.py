@@ -5,6 +5,10 @@ APScheduler fires it in every instance at ``SIGNOFF_DAILY_DIGEST_AT`` (UTC); the
 to claim ``daily_digest:<date>`` in ``run_claim`` sends it and the others stand down, so N
 instances post one digest. Counts come from the database, so it says the same whichever instance
 sends it. "Yesterday" is the UTC day before the run.
+
+Without ``SIGNOFF_AUDIT_CHANNEL`` the digest also carries the audit chain's head (an anchor, as a
+line and as message metadata that ``audit verify`` reads back), so every deployment with Slack
+anchors its audit log outside the database at least daily.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from sqlmodel import col
 
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
+from bot.slack.audit_anchor_posts import anchor_line, anchor_metadata
 from bot.slack.card import masked
 from bot.slack.text import safe
-from bot.store.database import SessionFactory
+from bot.store.audit_anchors import chain_head, record_published
+from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.models import Decision, Item
 from bot.store.run_claims import claim_run
@@ -156,6 +162,18 @@ async def send_daily_digest(rt: Runtime, now: datetime, *, by: str) -> bool:
     if not await claim_run(rt.sessions, key, by=by, now=now, until=now + CLAIM_HOLD):
         return False
     text = render(await gather_facts(rt.sessions, now), now)
-    posted = await publisher.post_message(text)
+    anchor = None
+    if not rt.settings.audit_channel:
+        async with rt.sessions() as session:
+            anchor = await chain_head(session)
+    if anchor is None:
+        posted = await publisher.post_message(text)
+    else:
+        text += "\n" + anchor_line(anchor)
+        posted = await publisher.post_message(text, metadata=anchor_metadata(anchor))
+        if posted:
+            async with transaction(rt.sessions) as session:
+                target = f"slack:{publisher.channel}"
+                await record_published(session, anchor, target=target, ref="daily digest")
     log.info("daily digest", posted=posted, key=key)
     return posted

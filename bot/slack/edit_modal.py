@@ -18,7 +18,7 @@ from bot.review.edit_validation import (
     REPLY_MAX,
     VALUE_BLOCK,
 )
-from bot.slack.card import describe_action, masked
+from bot.slack.card import masked, masked_action
 from bot.slack.text import safe, truncate
 from bot.store.models import Item
 
@@ -60,14 +60,14 @@ def edit_view(item: Item, *, channel: str | None) -> dict[str, Any]:
                 {
                     "type": "mrkdwn",
                     "text": f"`{item.id}` · {safe(masked(item.subject), 2000)} · "
-                    f"{safe(describe_action(item), 300)}",
+                    f"{safe(masked_action(item), 300)}",
                 }
             ],
         },
         _input(
             REPLY_BLOCK,
             "Reply to the customer",
-            item.draft_reply or "",
+            masked(item.draft_reply),
             multiline=True,
             max_length=REPLY_MAX,
         ),
@@ -98,7 +98,7 @@ def edit_view(item: Item, *, channel: str | None) -> dict[str, Any]:
             _input(
                 VALUE_BLOCK,
                 f"New value for {action.get('field') or 'the field'}",
-                str(action.get("value") or ""),
+                masked(str(action.get("value") or "")),
                 max_length=1000,
             )
         )

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.slack.card import describe_action, masked
+from bot.slack.card import masked, masked_action
 from bot.slack.text import safe
 from bot.store.models import Item
 from policies.reject_reasons import RejectReason, needs_detail
@@ -40,7 +40,7 @@ def reject_view(item: Item, *, channel: str | None) -> dict[str, Any]:
                 "text": {
                     "type": "mrkdwn",
                     "text": f"Reject `{item.id}` ({safe(masked(item.subject), 2000)} · "
-                    f"{safe(describe_action(item), 300)})? "
+                    f"{safe(masked_action(item), 300)})? "
                     "Nothing will be sent to the customer and no action taken.",
                 },
             },

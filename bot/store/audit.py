@@ -1,61 +1,68 @@
 """The append-only, tamper-evident audit log: one row per step and per human decision.
 
-``record`` only ever inserts; the migration installs triggers that refuse UPDATE and DELETE, so a
-bug elsewhere cannot rewrite history. Each row also carries the hash of the previous row, so an
-edit made around the triggers (by someone with direct database access) breaks the chain and
-``verify_chain`` names the first row that no longer matches.
+``record`` only ever inserts; the migrations install triggers that refuse UPDATE and DELETE, so
+a bug elsewhere cannot rewrite history. Each row also carries the hash of the previous row, and
+with ``SIGNOFF_AUDIT_KEY`` set that hash is an HMAC (``bot/store/audit_keys.py``): an edit made
+around the triggers by someone with direct database access breaks the chain, and without the key
+it cannot be re-sealed. ``bot/store/audit_verify.py`` walks it; anchors published outside the
+database (``bot/store/audit_anchors.py``) catch deleted tail rows.
+
+The keyed chain begins at a recorded boundary: the first time a process with a key starts on a
+chain whose last row is unkeyed (or on an empty one), it appends ``audit_chain_keyed`` (keyed,
+naming the key id and the last unkeyed row); a new key appends ``audit_key_rotated``. After the
+first keyed row no unkeyed row is valid, and a process without the key refuses to start.
 
 Callers pass the session of the transaction that made the change, so the change and its audit
 row commit together or not at all. On PostgreSQL a transaction-scoped advisory lock serialises
-chain appends across instances; SQLite serialises writers already.
+chain appends across instances; SQLite serialises writers already. The key travels in the
+session's ``info`` (set once by ``session_factory``), so callers never handle it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, insert, select, text
+from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.errors import ConfigurationError
+from bot.store.audit_keys import (
+    AUDIT_KEYS_INFO,
+    NO_KEYS,
+    AuditKeys,
+    detail_mac,
+    keyed_row_mac,
+    legacy_hash,
+)
 from bot.store.models import AuditEvent, utcnow
 
 SYSTEM = "system"
 AUTO = "auto"
 GENESIS = "0" * 64
+CHAIN_KEYED = "audit_chain_keyed"
+KEY_ROTATED = "audit_key_rotated"
 _CHAIN_LOCK = 0x5160FF  # arbitrary, fixed advisory-lock key for the audit chain
 _AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 # Built once: constructing and cache-keying a statement per row cost more than running it.
-_LAST_HASH = select(_AUDIT.c.row_hash).order_by(_AUDIT.c.id.desc()).limit(1)
+_LAST_ROW = select(_AUDIT.c.row_hash, _AUDIT.c.key_id).order_by(_AUDIT.c.id.desc()).limit(1)
 _APPEND = insert(_AUDIT)
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 # session.info key: (weakref to the transaction holding the chain, last row hash it appended)
 _CHAIN_STATE = "signoff_audit_chain"
 
 
-def row_hash(
-    prev_hash: str, at: datetime, item_id: str | None, actor: str, event: str, detail: Any
-) -> str:
-    canonical = json.dumps(
-        {
-            "prev": prev_hash,
-            "at": at.isoformat(timespec="microseconds"),
-            "item_id": item_id,
-            "actor": actor,
-            "event": event,
-            "detail": detail,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+class AuditKeyMissingError(ConfigurationError):
+    """The chain is keyed but this process has no key: an unkeyed row now would be a
+    downgrade that verification reports as tampering, so nothing is appended."""
+
+
+def _keys(session: AsyncSession) -> AuditKeys:
+    keys = session.info.get(AUDIT_KEYS_INFO)
+    return keys if isinstance(keys, AuditKeys) else NO_KEYS
 
 
 def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +80,7 @@ async def lock_chain(session: AsyncSession) -> None:
     transactions that touch no row another transaction may hold while it waits for the chain.
     """
     if session.bind.dialect.name == "postgresql":
-        await session.execute(_LOCK, {"key": _CHAIN_LOCK})
+        await _lock(session)
     else:
         await session.execute(text("SELECT 1"))
     _remember_chain(session, None)
@@ -103,6 +110,11 @@ def _chain_held(session: AsyncSession) -> tuple[bool, str | None]:
     return True, state[1]
 
 
+async def _lock(session: AsyncSession) -> None:
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(_LOCK, {"key": _CHAIN_LOCK})
+
+
 async def record(
     session: AsyncSession,
     event: str,
@@ -112,39 +124,68 @@ async def record(
     **detail: Any,
 ) -> None:
     held, prev_hash = _chain_held(session)
-    if not held and session.bind.dialect.name == "postgresql":
-        await session.execute(_LOCK, {"key": _CHAIN_LOCK})
+    key = _keys(session).current
+    if not held:
+        await _lock(session)
     if prev_hash is None:
-        previous = (await session.execute(_LAST_HASH)).scalar_one_or_none()
-        prev_hash = previous or GENESIS
+        previous = (await session.execute(_LAST_ROW)).one_or_none()
+        if previous is not None and previous.key_id is not None and key is None:
+            raise AuditKeyMissingError(
+                ["the audit chain is keyed but SIGNOFF_AUDIT_KEY is not set: set it"]
+            )
+        prev_hash = previous.row_hash if previous is not None else GENESIS
     at = utcnow()
     clean = _jsonable(detail)
-    digest = row_hash(prev_hash, at, item_id, actor, event, clean)
+    row: dict[str, Any] = {
+        "at": at,
+        "item_id": item_id,
+        "actor": actor,
+        "event": event,
+        "detail": clean,
+        "prev_hash": prev_hash,
+    }
+    if key is None:
+        row["row_hash"] = legacy_hash(prev_hash, at, item_id, actor, event, clean)
+    else:
+        content = detail_mac(key, clean)
+        row["key_id"] = key.key_id
+        row["detail_mac"] = content
+        row["row_hash"] = keyed_row_mac(key, prev_hash, at, item_id, actor, event, content)
     # A Core insert: an ORM object and a flush cost more than the row itself.
-    await session.execute(
-        _APPEND,
-        {
-            "at": at,
-            "item_id": item_id,
-            "actor": actor,
-            "event": event,
-            "detail": clean,
-            "prev_hash": prev_hash,
-            "row_hash": digest,
-        },
-    )
-    _remember_chain(session, digest)
+    await session.execute(_APPEND, row)
+    _remember_chain(session, row["row_hash"])
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    rows: int
-    first_bad_id: int | None
-    problem: str | None
+async def start_keyed_chain(session: AsyncSession) -> str | None:
+    """Record where this process's key takes over the chain, once (call at start-up, inside a
+    transaction). Returns the event appended, if any.
 
-    @property
-    def ok(self) -> bool:
-        return self.first_bad_id is None
+    * no key, unkeyed or empty chain: nothing (the chain stays unkeyed; start-up warns);
+    * no key, keyed chain: refused (``AuditKeyMissingError``);
+    * a key on an unkeyed or empty chain: ``audit_chain_keyed`` marks the boundary;
+    * a key other than the last row's: ``audit_key_rotated`` names both key ids.
+    """
+    await _lock(session)
+    key = _keys(session).current
+    last = (await session.execute(_LAST_ROW)).one_or_none()
+    last_key = last.key_id if last is not None else None
+    if key is None:
+        if last_key is not None:
+            raise AuditKeyMissingError(
+                [
+                    f"SIGNOFF_AUDIT_KEY is not set, but the audit chain is keyed (key "
+                    f"{last_key}): set the key, or every audited step would fail"
+                ]
+            )
+        return None
+    if last_key == key.key_id:
+        return None
+    if last_key is None:
+        unkeyed = (await session.execute(select(func.count()).select_from(_AUDIT))).scalar_one()
+        await record(session, CHAIN_KEYED, key_id=key.key_id, unkeyed_rows=int(unkeyed))
+        return CHAIN_KEYED
+    await record(session, KEY_ROTATED, from_key_id=last_key, to_key_id=key.key_id)
+    return KEY_ROTATED
 
 
 async def iter_events(session: AsyncSession, batch: int = 1000) -> AsyncIterator[AuditEvent]:
@@ -167,18 +208,3 @@ async def iter_events(session: AsyncSession, batch: int = 1000) -> AsyncIterator
         for row in rows:
             yield row
         last_id = rows[-1].id or last_id
-
-
-async def verify_chain(session: AsyncSession) -> ChainReport:
-    expected_prev = GENESIS
-    count = 0
-    async for row in iter_events(session):
-        count += 1
-        assert row.id is not None
-        if row.prev_hash != expected_prev:
-            return ChainReport(count, row.id, "previous-hash link does not match the row before")
-        recomputed = row_hash(row.prev_hash, row.at, row.item_id, row.actor, row.event, row.detail)
-        if row.row_hash != recomputed:
-            return ChainReport(count, row.id, "row content does not match its hash")
-        expected_prev = row.row_hash
-    return ChainReport(count, None, None)

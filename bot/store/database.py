@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util.concurrency import await_only, in_greenlet
 
+from bot.store.audit_keys import AUDIT_KEYS_INFO, AuditKeys
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -152,8 +154,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-def session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def session_factory(engine: AsyncEngine, audit_keys: AuditKeys | None = None) -> SessionFactory:
+    """``audit_keys`` ride in every session's ``info``, so ``audit.record`` seals rows with the
+    configured key without any caller handling it (``None``: an unkeyed chain)."""
+    info = {AUDIT_KEYS_INFO: audit_keys} if audit_keys is not None else None
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False, info=info)
 
 
 @asynccontextmanager

@@ -219,6 +219,26 @@ class AuditEvent(SQLModel, table=True):
     # Tamper evidence: each row's hash covers its content and the previous row's hash.
     prev_hash: str | None = Field(default=None, max_length=64)
     row_hash: str | None = Field(default=None, max_length=64)
+    # Keyed rows (bot/store/audit_keys.py): which key made row_hash (an HMAC), and the keyed
+    # digest of ``detail`` that the row's MAC covers. NULL on rows from before the key.
+    key_id: str | None = Field(default=None, max_length=16)
+    detail_mac: str | None = Field(default=None, max_length=64)
+
+
+class AuditAnchor(SQLModel, table=True):
+    """A chain head published outside the database (Slack, the anchor file): which row, hash
+    and count were shown where. Append-only like the log (triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "audit_anchor"
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    published_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    row_id: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    row_hash: str = Field(max_length=64)
+    row_count: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    key_id: str | None = Field(default=None, max_length=16)
+    target: str = Field(max_length=100)
+    ref: str | None = Field(default=None, max_length=300)
 
 
 class ThresholdSetting(SQLModel, table=True):

@@ -17,7 +17,7 @@ from bot.review.queries import (
     pending_page,
     waiting_for,
 )
-from bot.slack.card import describe_action, masked
+from bot.slack.card import masked, masked_action
 from bot.slack.text import safe
 from bot.stats.review_stats import parse_period, review_stats
 from bot.store.models import Item, utcnow
@@ -31,8 +31,9 @@ from handlers.commands.registry import (
 
 
 def describe(action: dict[str, Any]) -> str:
+    """An action as the queue shows it: masked like the card."""
     try:
-        return ProposedAction.model_validate(action).describe()
+        return masked(ProposedAction.model_validate(action).describe())
     except ValidationError:
         return str(action.get("kind", "?"))
 
@@ -44,7 +45,7 @@ def item_line(item: Item) -> str:
     )
     return (
         f"• `{item.id}` {(item.risk_level or '?').upper()} · "
-        f"{safe(masked(item.subject), 80)} · {safe(describe_action(item), 80)}{votes}{stale}"
+        f"{safe(masked(item.subject), 80)} · {safe(masked_action(item), 80)}{votes}{stale}"
     )
 
 
@@ -96,18 +97,18 @@ async def show(ctx: CommandContext) -> str:
         if decision.policy:
             who += f" (`{safe(decision.policy, 64)}`)"
         if decision.reason:
-            who += f" — {safe(decision.reason, 300)}"
+            who += f" — {safe(masked(decision.reason), 300)}"
     lines = [
         f"*`{item.id}`* {safe(masked(item.subject), 150)}",
         f"• Outcome: *{outcome.label}*{who}",
         f"• Risk: {(item.risk_level or '?').upper()} · category {safe(item.category or '?', 64)}"
-        f" · action {safe(describe_action(item), 120)}",
+        f" · action {safe(masked_action(item), 120)}",
         f"• Customer: {safe(item.customer_name, 100)} · {safe(masked(item.customer_email), 100)}",
     ]
     if item.assessment_error:
         lines.append(f"• AI assessment unavailable: {safe(item.assessment_error, 300)}")
     if item.edited_by:
-        lines.append(f"• Edited by <@{item.edited_by}>: {safe(item.edit_summary or '', 300)}")
+        lines.append(f"• Edited by <@{item.edited_by}>: {safe(masked(item.edit_summary), 300)}")
     records = [
         ("AI proposed", item.ai_action if item.ai_action is not None else item.proposed_action),
         ("approved", item.approved_action),
@@ -122,9 +123,9 @@ async def show(ctx: CommandContext) -> str:
             f"• Approvals: {len(item.approvals)} of {item.approvals_required} ({who_approved})"
         )
     if item.stale_reason:
-        lines.append(f"• Stale: {safe(item.stale_reason, 300)}")
+        lines.append(f"• Stale: {safe(masked(item.stale_reason), 300)}")
     if item.last_error:
-        lines.append(f"• Last error: {safe(item.last_error, 300)}")
+        lines.append(f"• Last error: {safe(masked(item.last_error), 300)}")
     return "\n".join(lines)
 
 
@@ -146,7 +147,7 @@ async def mine(ctx: CommandContext) -> str:
             item_, decision = await item_with_decision(ctx.rt.sessions, item.id)
             assert item_ is not None
             outcome = outcome_of(item_, decision).label
-            lines.append(f"• `{item.id}` {outcome} · {safe(describe_action(item), 80)}")
+            lines.append(f"• `{item.id}` {outcome} · {safe(masked_action(item), 80)}")
     return "\n".join(lines)
 
 

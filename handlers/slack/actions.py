@@ -41,6 +41,7 @@ from bot.slack.card import (
     RETRY_ACTION,
     REVEAL_ACTION,
     SHOW_MORE_ACTION,
+    describe_action,
     parse_button_value,
 )
 from bot.slack.card_updates import close_redrafted_card, post_full_text, refresh
@@ -193,7 +194,9 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         text = (
             f":eyes: Unmasked details of `{item.id}` (only you see this; the reveal is audited)\n"
             f"*Customer:* {safe(item.customer_name, 200)} · {escape(item.customer_email)}\n"
-            f"*Subject:* {safe(item.subject, 300)}\n*Ticket:*\n{safe(item.body, 2500)}"
+            f"*Subject:* {safe(item.subject, 300)}\n*Ticket:*\n{safe(item.body, 2500)}\n"
+            f"*Proposed action:* {safe(describe_action(item), 300)}\n"
+            f"*Drafted reply:*\n{safe(item.draft_reply or '(no draft)', 2500)}"
         )
         await tell(client, user=user, channel=channel, text=text)
 

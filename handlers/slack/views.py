@@ -6,6 +6,7 @@ before anything is stored; valid input closes the modal at once and is then reco
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -70,7 +71,14 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
                 "Nothing was changed.",
             )
             return
-        checked = validate_edit(item.proposed_action or {"kind": "reply"}, _values(view))
+        # The modal showed the draft masked: masks left in are restored from the draft (PII
+        # detection, so off the event loop).
+        checked = await asyncio.to_thread(
+            validate_edit,
+            item.proposed_action or {"kind": "reply"},
+            _values(view),
+            original_reply=item.draft_reply,
+        )
         if isinstance(checked, EditErrors):
             await ack(response_action="errors", errors=checked.errors)
             return

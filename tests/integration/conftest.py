@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from bot.assess.openai_classifier import OpenAIClassifier
+from bot.assess.llm.client import OpenAIClassifier
 from bot.lead_settings.seed import seed_thresholds
 from bot.runtime import Runtime, open_runtime
 from tests.support.fakes.http_sink import HttpSink

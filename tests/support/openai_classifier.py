@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from bot.assess.openai_classifier import OpenAIClassifier
+from bot.assess.llm.client import OpenAIClassifier
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import Answer, FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack

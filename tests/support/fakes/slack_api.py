@@ -315,6 +315,8 @@ class FakeSlack(LoopbackServer):
             return self._update_message(params)
         if method == "chat.delete":
             return self._delete_message(params)
+        if method == "conversations.history":
+            return self._history(params)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
@@ -386,6 +388,22 @@ class FakeSlack(LoopbackServer):
         if self._messages.pop((channel, ts), None) is None:
             return {"ok": False, "error": "message_not_found"}
         return {"ok": True, "channel": channel, "ts": ts}
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A channel's messages, newest first; metadata only when asked, as Slack does."""
+        channel = str(params.get("channel", ""))
+        limit = int(params.get("limit") or 100)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
+        found = sorted(
+            ((ts, msg) for (ch, ts), msg in self._messages.items() if ch == channel),
+            key=lambda pair: float(pair[0]),
+            reverse=True,
+        )
+        messages = []
+        for _, msg in found[:limit]:
+            shown = {k: v for k, v in msg.items() if k != "metadata" or with_metadata}
+            messages.append(shown)
+        return {"ok": True, "messages": messages, "has_more": len(found) > limit}
 
     def _view(self, params: dict[str, Any]) -> dict[str, Any]:
         view = params.get("view")
