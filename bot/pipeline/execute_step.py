@@ -22,6 +22,7 @@ from bot.errors import ExecutionRefusedError, PermanentError, RetryableError
 from bot.logging_setup import get_logger
 from bot.pipeline.step import reread
 from bot.runtime import Runtime
+from bot.slack.card import masked
 from bot.slack.text import safe
 from bot.store import audit
 from bot.store.database import transaction
@@ -250,7 +251,7 @@ async def _announce(rt: Runtime, finished: Item, to: ItemState) -> None:
         await rt.publisher.refresh_card(finished)
         if to == ItemState.FAILED:
             await rt.publisher.post_in_thread(
-                finished, f":x: Execution failed: {safe(finished.last_error or '?', 2000)}"
+                finished, f":x: Execution failed: {safe(masked(finished.last_error or '?'), 2000)}"
             )
     elif to == ItemState.FAILED:
         # Auto-approved, so no card yet: a failure needs a human and a Retry button. Posted
