@@ -4,6 +4,9 @@ Due times live in item rows (``next_attempt_at``, ``claimed_until``, ``next_remi
 never in APScheduler's job store, which cannot be shared between processes: each sweep only claims
 rows that are due, so any number of instances can run it without doing the same work twice.
 
+The interaction inbox's sweep (given by the entry point, which knows how interactions are
+applied) takes over Slack interactions whose instance died, on the same tick.
+
 Beside the sweeps, each tick records the worker loop's heartbeat (what a web process without a
 worker reports in ``/healthz``), and an hourly housekeeping run deletes rows nobody needs.
 
@@ -40,6 +43,9 @@ FOLLOW_UP_JOB = "follow_up"
 DAILY_DIGEST_JOB = "daily_digest"
 HEARTBEAT_JOB = "heartbeat"
 HOUSEKEEPING_JOB = "housekeeping"
+INBOX_JOB = "interaction_inbox"
+# Takes over acknowledged Slack interactions nobody holds; returns how many.
+InboxSweep = Callable[[], Awaitable[int]]
 # Every instance fires this often; the run claim lets one per hour act (bot/housekeeping.py).
 HOUSEKEEPING_INTERVAL_SECONDS = 600
 
@@ -93,7 +99,11 @@ class JobsInFlight:
 
 
 def build_scheduler(
-    worker: Worker, *, interval_seconds: float, in_flight: JobsInFlight | None = None
+    worker: Worker,
+    *,
+    interval_seconds: float,
+    in_flight: JobsInFlight | None = None,
+    inbox_sweep: InboxSweep | None = None,
 ) -> AsyncIOScheduler:
     """``in_flight`` is what shutdown waits on; a caller that never shuts down mid-run (a test
     that only inspects the jobs) can leave it out."""
@@ -113,11 +123,13 @@ def build_scheduler(
         return await prune_old_rows(worker.rt.sessions, utcnow(), by=worker.worker_id)
 
     scheduler = AsyncIOScheduler(timezone=UTC)
-    every_tick = (
+    every_tick: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
         (SWEEP_JOB, worker.run_once),
         (FOLLOW_UP_JOB, follow_up),
         (HEARTBEAT_JOB, heartbeat),
-    )
+    ]
+    if inbox_sweep is not None:
+        every_tick.append((INBOX_JOB, inbox_sweep))
     for job_id, job in every_tick:
         scheduler.add_job(
             jobs.shielded(job),
