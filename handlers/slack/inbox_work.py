@@ -83,10 +83,13 @@ class InteractionInbox:
     async def sweep(self) -> int:
         """Take over rows nobody holds (their instance died or gave them back); returns how
         many. Called on every scheduler tick."""
-        if self._closing:
+        # Only as many as the runners can start within a lease: rows that wait here longer would
+        # run out of lease and be taken over again.
+        room = SWEEP_BATCH - len(self._waiting)
+        if self._closing or room <= 0:
             return 0
         claimed = await inbox.claim_due(
-            self.rt.sessions, self.worker_id, lease=self.lease, limit=SWEEP_BATCH
+            self.rt.sessions, self.worker_id, lease=self.lease, limit=room
         )
         for entry, token in claimed:
             log.info("interaction taken over", entry_id=entry.id, kind=entry.kind)

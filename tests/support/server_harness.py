@@ -143,7 +143,7 @@ def wait_until(
 
 def new_trigger_id() -> str:
     """Slack gives every interaction its own ``trigger_id`` (a retry of it keeps it)."""
-    return f"{uuid.uuid4().int % 10**10}.2222222222.{uuid.uuid4().hex[:16]}"
+    return f"{uuid.uuid4().int % 10**10}.2222222222.abcdef"
 
 
 def block_actions(
