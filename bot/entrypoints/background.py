@@ -21,8 +21,7 @@ from bot.pipeline.worker import SHUTDOWN_GRACE_SECONDS, Worker
 from bot.runtime import Runtime
 from bot.store.worker_heartbeats import forget_heartbeat
 from handlers.slack.app import build_slack_app
-from handlers.slack.inbox_work import InteractionInbox
-from handlers.slack.listener_work import LISTENER_WORK_GRACE
+from handlers.slack.inbox_work import INBOX_GRACE_SECONDS, InteractionInbox
 
 log = get_logger(__name__)
 
@@ -70,10 +69,11 @@ async def run_worker_process(
             # building the Slack app registers how (no Slack request is served).
             inbox = InteractionInbox(rt)
             build_slack_app(rt, worker.notify, inbox)
-            stack.push_async_callback(inbox.close, within=LISTENER_WORK_GRACE)
         scheduler = await stack.enter_async_context(
             running_background(rt, worker, inbox_sweep=inbox.sweep if inbox else None)
         )
+        if inbox is not None:  # closed first at shutdown
+            stack.push_async_callback(inbox.close, within=INBOX_GRACE_SECONDS)
         if http_port is None:
             await stop.wait()
             return

@@ -44,6 +44,10 @@ MAX_LEASE_SECONDS = 30.0
 # The payload key a handler finds the attempt in (above 1: a crash may have cut an earlier one
 # off after its work committed).
 ATTEMPT = "_attempt"
+# How long shutdown lets acked interactions finish before handing the rest back. Shutdown runs
+# this first, then the worker's grace (``bot.pipeline.worker``): 8 + 10 + 5 s stays under the
+# 25 s a process has before Heroku's or Kubernetes' default 30 s ends in SIGKILL.
+INBOX_GRACE_SECONDS = 8.0
 # Rows one sweep takes over; more wait for the next tick.
 SWEEP_BATCH = 50
 
