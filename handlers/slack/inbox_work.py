@@ -16,6 +16,7 @@ hands back the rows it holds but has not started, so another instance takes them
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -66,6 +67,8 @@ class InteractionInbox:
         # Rows this instance holds and has not started: handed back at shutdown.
         self._waiting: set[str] = set()
         self._closing = False
+        # At shutdown: no row is started after this (monotonic) time; the rest is handed back.
+        self._last_start = float("inf")
 
     def handle(self, kind: str, handler: Handler) -> None:
         """Register how rows of ``kind`` are applied (every process registers the same)."""
@@ -101,7 +104,10 @@ class InteractionInbox:
         return len(claimed)
 
     async def close(self, *, within: float) -> None:
+        """Take no new rows; start queued ones for half of ``within`` (the other half lets the
+        last ones finish), then hand back what was not started."""
         self._closing = True
+        self._last_start = time.monotonic() + within / 2
         await self.work.close(within=within)
         left = sorted(self._waiting)
         self._waiting.clear()
@@ -124,7 +130,7 @@ class InteractionInbox:
     async def _drain(self, lane: str) -> None:
         queue = self._lanes[lane]
         try:
-            while queue and not self._closing:
+            while queue and time.monotonic() < self._last_start:
                 entry_id, token = queue.popleft()
                 try:
                     await self._apply(entry_id, token)

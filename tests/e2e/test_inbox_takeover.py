@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -275,3 +276,37 @@ def test_interactions_acked_by_a_killed_instance_are_applied_once_by_another(
     keys = {final[i].idempotency_key for i in singles + quorum + edits}
     assert None not in keys and effects == dict.fromkeys(keys, 1)
     assert set(answers) == {f"response_url:cmd-{n}" for n in range(PER_KIND)}
+
+
+def test_sigterm_right_after_the_acks_exits_in_time_and_leaves_nothing_held(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Graceful shutdown: stops taking work, applies or hands back every acked interaction
+    (nothing stays leased to the leaving instance), and exits within 25 s."""
+    db = create_engine(sync_url(database_url))
+    try:
+        ids = seed_pending(db, 3 * PER_KIND)
+        items = [_item(db, item_id) for item_id in ids]
+        with FakeSlack() as slack, HttpSink(idempotent=True) as sink:
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            server = start_worker(
+                _env(database_url, slack, sink, port), tmp_path, "a", command="serve"
+            )
+            try:
+                wait_until(lambda: _serving(url, server), timeout=60, what="the server")
+                bodies = [_click(item, REVIEWER) for item in items]
+                assert _send_all(url, bodies) == [200] * len(bodies)
+                server.send_signal(signal.SIGTERM)
+                started = time.monotonic()
+                code = server.wait(timeout=40)
+                took = time.monotonic() - started
+            finally:
+                stop(server)
+        rows = _inbox(db)
+    finally:
+        db.dispose()
+    assert code in (0, -signal.SIGTERM), logs(tmp_path)  # uvicorn re-raises the signal it took
+    assert took < 25
+    assert len(rows) == len(items)
+    assert all(row.done_at is not None or row.claimed_by is None for row in rows)
