@@ -21,15 +21,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, Table, and_, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
-from bot.store.database import SessionFactory, transaction
+from bot.store.database import SessionFactory, changed_rows, transaction
 from bot.store.group_commit import GroupCommit
 from bot.store.items import claim_token
 from bot.store.models import InboxEntry, utcnow
@@ -149,16 +149,9 @@ def _no_earlier_undone() -> ColumnElement[bool]:
 
 async def _update(*conditions: ColumnElement[bool], sessions: SessionFactory, **values: Any) -> int:
     async with transaction(sessions) as session:
-        result = cast(
-            CursorResult[Any],
-            await session.execute(
-                update(InboxEntry)
-                .where(and_(*conditions))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            ),
+        return await changed_rows(
+            session, update(InboxEntry).where(and_(*conditions)).values(**values)
         )
-        return int(result.rowcount)
 
 
 async def start(
@@ -167,21 +160,18 @@ async def start(
     """Begin applying a row this worker holds: only if it is still ours, undone, and every
     earlier row of its lane is done (else None: it must wait its turn). Counts the attempt."""
     async with transaction(sessions) as session:
-        result = cast(
-            CursorResult[Any],
-            await session.execute(
-                update(InboxEntry)
-                .where(
-                    col(InboxEntry.id) == entry_id,
-                    col(InboxEntry.claimed_by) == token,
-                    col(InboxEntry.done_at).is_(None),
-                    _no_earlier_undone(),
-                )
-                .values(attempts=col(InboxEntry.attempts) + 1, claimed_until=utcnow() + lease)
-                .execution_options(synchronize_session=False)
-            ),
+        started = await changed_rows(
+            session,
+            update(InboxEntry)
+            .where(
+                col(InboxEntry.id) == entry_id,
+                col(InboxEntry.claimed_by) == token,
+                col(InboxEntry.done_at).is_(None),
+                _no_earlier_undone(),
+            )
+            .values(attempts=col(InboxEntry.attempts) + 1, claimed_until=utcnow() + lease),
         )
-        if result.rowcount != 1:
+        if started != 1:
             return None
         return await session.get(InboxEntry, entry_id)
 
@@ -251,16 +241,13 @@ async def claim_due(
         claimed: list[tuple[InboxEntry, str]] = []
         for entry_id in list(candidates):
             token = claim_token(worker_id)
-            taken = cast(
-                CursorResult[Any],
-                await session.execute(
-                    update(InboxEntry)
-                    .where(col(InboxEntry.id) == entry_id, col(InboxEntry.done_at).is_(None), free)
-                    .values(claimed_by=token, claimed_until=now + lease)
-                    .execution_options(synchronize_session=False)
-                ),
+            taken = await changed_rows(
+                session,
+                update(InboxEntry)
+                .where(col(InboxEntry.id) == entry_id, col(InboxEntry.done_at).is_(None), free)
+                .values(claimed_by=token, claimed_until=now + lease),
             )
-            if taken.rowcount == 1:
+            if taken == 1:
                 entry = await session.get(InboxEntry, entry_id)
                 if entry is not None:
                     claimed.append((entry, token))
@@ -270,12 +257,6 @@ async def claim_due(
 async def delete_done_before(sessions: SessionFactory, cutoff: datetime) -> int:
     """Forget rows done before ``cutoff``; an undone row is never deleted."""
     async with transaction(sessions) as session:
-        result = cast(
-            CursorResult[Any],
-            await session.execute(
-                delete(InboxEntry)
-                .where(col(InboxEntry.done_at) < cutoff)
-                .execution_options(synchronize_session=False)
-            ),
+        return await changed_rows(
+            session, delete(InboxEntry).where(col(InboxEntry.done_at) < cutoff)
         )
-        return int(result.rowcount)
