@@ -10,27 +10,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.entrypoints.worker_http import create_worker_app, serving
 from bot.logging_setup import get_logger
-from bot.pipeline.scheduler import JobsInFlight, build_scheduler
+from bot.pipeline.scheduler import InboxSweep, JobsInFlight, build_scheduler
 from bot.pipeline.worker import SHUTDOWN_GRACE_SECONDS, Worker
 from bot.runtime import Runtime
 from bot.store.worker_heartbeats import forget_heartbeat
+from handlers.slack.app import build_slack_app
+from handlers.slack.inbox_work import INBOX_GRACE_SECONDS, InteractionInbox
 
 log = get_logger(__name__)
 
 
 @asynccontextmanager
-async def running_background(rt: Runtime, worker: Worker) -> AsyncIterator[AsyncIOScheduler]:
+async def running_background(
+    rt: Runtime, worker: Worker, *, inbox_sweep: InboxSweep | None = None
+) -> AsyncIterator[AsyncIOScheduler]:
     """Shutdown stops new runs, lets the sweeps and the loop's items in flight finish (bounded),
-    then closes the worker; nothing is cancelled half-way through a step."""
+    then closes the worker; nothing is cancelled half-way through a step. ``inbox_sweep`` takes
+    over Slack interactions a crashed instance acknowledged."""
     in_flight = JobsInFlight()
     scheduler = build_scheduler(
-        worker, interval_seconds=rt.settings.sweep_interval_seconds, in_flight=in_flight
+        worker,
+        interval_seconds=rt.settings.sweep_interval_seconds,
+        in_flight=in_flight,
+        inbox_sweep=inbox_sweep,
     )
     task = asyncio.create_task(worker.run_forever(), name="signoff-worker")
     scheduler.start()
@@ -54,7 +62,18 @@ async def run_worker_process(
     """``python -m bot work``: process items until ``stop`` is set (SIGTERM/SIGINT); with
     ``http_port``, serve ``/healthz`` and ``/metrics`` on ``HOST`` at that port meanwhile."""
     worker = Worker(rt)
-    async with running_background(rt, worker) as scheduler:
+    async with AsyncExitStack() as stack:
+        inbox = None
+        if rt.publisher is not None:
+            # Interactions acknowledged by a ``serve`` instance that died are applied here too;
+            # building the Slack app registers how (no Slack request is served).
+            inbox = InteractionInbox(rt)
+            build_slack_app(rt, worker.notify, inbox)
+        scheduler = await stack.enter_async_context(
+            running_background(rt, worker, inbox_sweep=inbox.sweep if inbox else None)
+        )
+        if inbox is not None:  # closed first at shutdown
+            stack.push_async_callback(inbox.close, within=INBOX_GRACE_SECONDS)
         if http_port is None:
             await stop.wait()
             return

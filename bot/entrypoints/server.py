@@ -28,7 +28,7 @@ from bot.store.schema_check import ensure_schema
 from bot.vendors.settings import VendorSettings
 from handlers import health, metrics
 from handlers.slack.app import build_slack_app
-from handlers.slack.listener_work import LISTENER_WORK_GRACE, ListenerWork
+from handlers.slack.inbox_work import INBOX_GRACE_SECONDS, InteractionInbox
 from handlers.webhooks import generic as generic_webhook
 from handlers.webhooks import vendors as vendor_webhooks
 from handlers.webhooks.intake import answer_refusal
@@ -60,15 +60,16 @@ def create_app(
             app.state.worker = worker
             app.state.scheduler = None
             app.state.vendor_settings = vendors
-            listener_work = ListenerWork()
-            slack_app = build_slack_app(rt, worker.notify, listener_work)
-            # Runs before the runtime closes: clicks already acked still get their work done.
-            stack.push_async_callback(listener_work.close, within=LISTENER_WORK_GRACE)
+            inbox = InteractionInbox(rt)
+            slack_app = build_slack_app(rt, worker.notify, inbox)
             app.state.slack_handler = AsyncSlackRequestHandler(slack_app)
             if settings.inprocess_worker:
                 app.state.scheduler = await stack.enter_async_context(
-                    running_background(rt, worker)
+                    running_background(rt, worker, inbox_sweep=inbox.sweep)
                 )
+            # Runs first at shutdown: interactions already acked get their work done, or are
+            # handed back for another instance to apply.
+            stack.push_async_callback(inbox.close, within=INBOX_GRACE_SECONDS)
             if settings.socket_mode:
                 await stack.enter_async_context(_socket_mode(slack_app, settings))
             log.info(

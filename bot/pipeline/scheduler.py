@@ -4,6 +4,9 @@ Due times live in item rows (``next_attempt_at``, ``claimed_until``, ``next_remi
 never in APScheduler's job store, which cannot be shared between processes: each sweep only claims
 rows that are due, so any number of instances can run it without doing the same work twice.
 
+The interaction inbox's sweep (given by the entry point, which knows how interactions are
+applied) takes over Slack interactions whose instance died, on the same tick.
+
 Beside the sweeps, each tick records the worker loop's heartbeat (what a web process without a
 worker reports in ``/healthz``), and an hourly housekeeping run deletes rows nobody needs.
 
@@ -42,6 +45,9 @@ DAILY_DIGEST_JOB = "daily_digest"
 HEARTBEAT_JOB = "heartbeat"
 HOUSEKEEPING_JOB = "housekeeping"
 AUDIT_ANCHOR_JOB = "audit_anchor"
+INBOX_JOB = "interaction_inbox"
+# Takes over acknowledged Slack interactions nobody holds; returns how many.
+InboxSweep = Callable[[], Awaitable[int]]
 # Every instance fires this often; the run claim lets one per hour act (bot/housekeeping.py).
 HOUSEKEEPING_INTERVAL_SECONDS = 600
 
@@ -95,7 +101,11 @@ class JobsInFlight:
 
 
 def build_scheduler(
-    worker: Worker, *, interval_seconds: float, in_flight: JobsInFlight | None = None
+    worker: Worker,
+    *,
+    interval_seconds: float,
+    in_flight: JobsInFlight | None = None,
+    inbox_sweep: InboxSweep | None = None,
 ) -> AsyncIOScheduler:
     """``in_flight`` is what shutdown waits on; a caller that never shuts down mid-run (a test
     that only inspects the jobs) can leave it out."""
@@ -136,6 +146,8 @@ def build_scheduler(
             HOUSEKEEPING_INTERVAL_SECONDS,
         ),
     ]
+    if inbox_sweep is not None:
+        interval_jobs.append((INBOX_JOB, inbox_sweep, interval_seconds, tick))
     if anchoring_configured(worker.rt.settings):
         interval_jobs.append(
             (

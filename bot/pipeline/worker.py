@@ -26,8 +26,9 @@ from bot.store.items import claim
 from bot.store.models import Item
 
 log = get_logger(__name__)
-# How long shutdown waits for passes in flight to finish their items.
-SHUTDOWN_GRACE_SECONDS = 30.0
+# How long shutdown waits for passes in flight to finish their items (an item cut off keeps its
+# lease and is taken over). With the inbox's grace and the poster's, under 25 s in all.
+SHUTDOWN_GRACE_SECONDS = 10.0
 # How long shutdown waits for the card poster to finish the card in hand.
 POSTER_GRACE_SECONDS = 5.0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,6 +31,20 @@ class ClaimState:
 async def kept_claim(
     sessions: SessionFactory, item_id: str, worker_id: str, *, lease: timedelta
 ) -> AsyncIterator[ClaimState]:
+    async def renew() -> bool:
+        async with transaction(sessions) as session:
+            return await renew_claim(session, item_id, worker_id, lease=lease)
+
+    async with kept_lease(renew, lease=lease, name=item_id) as state:
+        yield state
+
+
+@contextlib.asynccontextmanager
+async def kept_lease(
+    renew: Callable[[], Awaitable[bool]], *, lease: timedelta, name: str
+) -> AsyncIterator[ClaimState]:
+    """Call ``renew`` every third of ``lease`` until the block ends; ``renew`` returning False
+    (the claim is someone else's now) sets ``lost`` and stops. Items and inbox rows use it."""
     state = ClaimState()
     every = max(lease.total_seconds() / 3, 0.05)
     done = asyncio.Event()
@@ -43,18 +57,17 @@ async def kept_claim(
                 await asyncio.wait_for(done.wait(), timeout=every)
                 return
             try:
-                async with transaction(sessions) as session:
-                    held = await renew_claim(session, item_id, worker_id, lease=lease)
+                held = await renew()
             except Exception:
                 # The database is unreachable: the lease may run out; the fence decides.
-                log.warning("could not renew the claim", item_id=item_id, exc_info=True)
+                log.warning("could not renew the claim", claimed=name, exc_info=True)
                 continue
             if not held:
                 state.lost = True
-                log.warning("claim taken over by another worker", item_id=item_id)
+                log.warning("claim taken over by another worker", claimed=name)
                 return
 
-    task = asyncio.create_task(renew_until_done(), name=f"signoff-claim-{item_id}")
+    task = asyncio.create_task(renew_until_done(), name=f"signoff-claim-{name}")
     try:
         yield state
     finally:

@@ -14,11 +14,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, exc
+from sqlalchemy import CursorResult, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from bot.store.audit_keys import AUDIT_KEYS_INFO, AuditKeys
@@ -166,6 +167,13 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     """A session whose work commits on success and rolls back on any exception."""
     async with sessions() as session, session.begin():
         yield session
+
+
+async def changed_rows(session: AsyncSession, statement: UpdateBase) -> int:
+    """Run an UPDATE or DELETE and return how many rows it changed: the row count is the only
+    truth about who won a race (SQLite ignores ``SKIP LOCKED``)."""
+    result = await session.execute(statement.execution_options(synchronize_session=False))
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def alembic_config(url: str) -> Config:

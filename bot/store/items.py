@@ -8,12 +8,10 @@ correctness never depends on that (SQLite ignores it): the claim itself is condi
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
 import uuid
-import weakref
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from sqlmodel import col
 
 from bot.store import audit
 from bot.store.database import SessionFactory, transaction
+from bot.store.group_commit import GroupCommit
 from bot.store.item_states import WORKER_STATES, ItemState
 from bot.store.models import Item, utcnow
 from bot.store.stat_tally import Metric, count_events, hour_of
@@ -108,70 +107,6 @@ class _Arrival:
     ticket: TicketIn
     row: dict[str, Any]
     digest: str
-    answer: asyncio.Future[IngestResult]
-
-
-class _GroupCommit:
-    """Tickets that arrive while a batch is being written go into the next one, written in one
-    transaction: one insert for all their rows (a repeated id is skipped, not an error), the
-    audit chain's lock taken once and its rows appended in arrival order, one commit. Each
-    sender is answered only after the commit. Alone, a ticket is written at once, as before."""
-
-    def __init__(self) -> None:
-        self._waiting: list[_Arrival] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def ingest(self, sessions: SessionFactory, source: str, ticket: TicketIn) -> IngestResult:
-        arrival = _Arrival(
-            source,
-            ticket,
-            _new_row(source, ticket),
-            content_digest(ticket),
-            asyncio.get_running_loop().create_future(),
-        )
-        self._waiting.append(arrival)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_waiting(sessions), name="signoff-ingest")
-        # Shielded: a sender that hangs up does not cancel the others' batch.
-        return await asyncio.shield(arrival.answer)
-
-    async def _write_waiting(self, sessions: SessionFactory) -> None:
-        batch: list[_Arrival] = []
-        try:
-            while self._waiting:
-                batch = self._waiting[:INGEST_BATCH]
-                del self._waiting[:INGEST_BATCH]
-                try:
-                    answers = await _write_batch(sessions, batch)
-                except Exception as exc:
-                    if len(batch) == 1:
-                        _answer(batch[0], error=exc)
-                        continue
-                    # One bad row must not fail the others: write each on its own.
-                    for arrival in batch:
-                        try:
-                            answers = await _write_batch(sessions, [arrival])
-                        except Exception as single:
-                            _answer(arrival, error=single)
-                        else:
-                            _answer(arrival, answers[0])
-                    continue
-                for arrival, answer in zip(batch, answers, strict=True):
-                    _answer(arrival, answer)
-        finally:  # cancelled mid-batch (shutdown): nobody may wait for an answer forever
-            for arrival in batch:
-                _answer(arrival, error=RuntimeError("ingest was interrupted"))
-
-
-def _answer(
-    arrival: _Arrival, result: IngestResult | None = None, *, error: Exception | None = None
-) -> None:
-    if arrival.answer.done():
-        return
-    if result is not None:
-        arrival.answer.set_result(result)
-    else:
-        arrival.answer.set_exception(error or RuntimeError("ingest gave no answer"))
 
 
 async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[IngestResult]:
@@ -222,8 +157,12 @@ async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[
     return answers
 
 
-# Per database; a writer holds no reference to its key, so a closed runtime's entry goes away.
-_writers: weakref.WeakKeyDictionary[SessionFactory, _GroupCommit] = weakref.WeakKeyDictionary()
+# Tickets that arrive while a batch is being written go into the next one: one insert for all
+# their rows (a repeated id is skipped, not an error), the audit chain's lock taken once and its
+# rows appended in arrival order, one commit.
+_writer: GroupCommit[_Arrival, IngestResult] = GroupCommit(
+    _write_batch, batch_size=INGEST_BATCH, name="ingest"
+)
 
 
 async def ingest(sessions: SessionFactory, source: str, ticket: TicketIn) -> IngestResult:
@@ -231,13 +170,11 @@ async def ingest(sessions: SessionFactory, source: str, ticket: TicketIn) -> Ing
 
     The unique (source, external_id) constraint decides, not a read-then-write check, so
     concurrent deliveries of the same ticket create exactly one item. Concurrent tickets share
-    one transaction (see ``_GroupCommit``): per ticket, the audit chain's lock and the round
-    trips of a transaction cost more than its insert.
+    one transaction (``bot.store.group_commit``): per ticket, the audit chain's lock and the
+    round trips of a transaction cost more than its insert.
     """
-    writer = _writers.get(sessions)
-    if writer is None:
-        writer = _writers[sessions] = _GroupCommit()
-    return await writer.ingest(sessions, source, ticket)
+    arrival = _Arrival(source, ticket, _new_row(source, ticket), content_digest(ticket))
+    return await _writer.submit(sessions, arrival)
 
 
 def content_digest(ticket: TicketIn) -> str:

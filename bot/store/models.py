@@ -274,6 +274,38 @@ class SlackEvent(SQLModel, table=True):
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
+class InboxEntry(SQLModel, table=True):
+    """One acknowledged Slack interaction, recorded before its ack and applied after it
+    (``bot.store.inbox``). ``id`` is the arrival order; rows of one ``lane`` (an item, a user)
+    are applied in that order. A done row stays, with its outcome, until housekeeping."""
+
+    __tablename__ = "interaction_inbox"
+    __table_args__ = (
+        UniqueConstraint("retry_key", name="uq_interaction_inbox_retry_key"),
+        Index("ix_interaction_inbox_lane_id", "lane", "id"),
+        Index("ix_interaction_inbox_done_at_id", "done_at", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    # Slack's identity of the request: a retry of it carries the same one.
+    retry_key: str = Field(max_length=64)
+    kind: str = Field(max_length=64)
+    lane: str = Field(max_length=100)
+    actor: str | None = Field(default=None, max_length=64)
+    # What the work needs, parsed and validated at the ack (not Bolt's whole body).
+    payload: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONType, nullable=False)
+    )
+    # The request's X-Slack-Request-Timestamp: when Slack signed it.
+    signed_at: str | None = Field(default=None, max_length=20)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    claimed_by: str | None = Field(default=None, max_length=80)
+    claimed_until: datetime | None = _ts()
+    attempts: int = Field(default=0)
+    done_at: datetime | None = _ts()
+    outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
 class AutonomyOutcome(SQLModel, table=True):
     """What a human did with one item of a bucket (a review, or a spot check after the fact):
     the evidence earned autonomy is computed from."""

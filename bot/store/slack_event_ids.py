@@ -8,13 +8,12 @@ Slack retries a delivery three times within minutes, so an id is only worth keep
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from bot.store.database import SessionFactory, transaction
+from bot.store.database import SessionFactory, changed_rows, transaction
 from bot.store.models import SlackEvent, utcnow
 
 # Far longer than Slack's retries (immediately, after 1 minute, after 5 minutes).
@@ -35,12 +34,6 @@ async def first_delivery(sessions: SessionFactory, event_id: str) -> bool:
 async def delete_received_before(sessions: SessionFactory, cutoff: datetime) -> int:
     """Forget the ids of events received before ``cutoff``; returns how many."""
     async with transaction(sessions) as session:
-        result = cast(
-            CursorResult[Any],
-            await session.execute(
-                delete(SlackEvent)
-                .where(col(SlackEvent.received_at) < cutoff)
-                .execution_options(synchronize_session=False)
-            ),
+        return await changed_rows(
+            session, delete(SlackEvent).where(col(SlackEvent.received_at) < cutoff)
         )
-        return int(result.rowcount)

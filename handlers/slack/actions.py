@@ -56,6 +56,7 @@ from bot.store.models import Item, RunClaim, utcnow
 from bot.store.run_claims import claim_run
 from handlers.slack.app_home import publish_home
 from handlers.slack.deps import SlackDeps, clicked_channel, from_home, on_click, tell
+from handlers.slack.inbox_work import ATTEMPT
 from policies.approvers import approval_refusal
 
 log = get_logger(__name__)
@@ -93,14 +94,16 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         if from_home(body):
             await publish_home(deps, client, user)
 
-    async def approve_work(body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def approve_work(body: dict[str, Any], client: AsyncWebClient) -> str:
         user, item_id, version, channel = _click(body)
         roles = await deps.roles(user)
         result = await approve(
             rt.sessions, item_id=item_id, roles=roles, policy=await deps.policy(), version=version
         )
         log.info("approve click", item_id=item_id, user=user, status=result.status.value)
-        if result.changed_card:
+        # Applied again after a crash: the first attempt may have counted the approval and died
+        # before the card showed it.
+        if result.changed_card or (body.get(ATTEMPT, 1) > 1 and result.item is not None):
             thread = None
             if result.status == ReviewStatus.WAITING and result.item is not None:
                 thread = (
@@ -113,8 +116,9 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         else:
             await tell(client, user=user, channel=channel, text=result.message)
         await after_home_click(body, client, user)
+        return result.status.value
 
-    on_click(app, APPROVE_ACTION, approve_work, deps.work)
+    on_click(app, APPROVE_ACTION, approve_work, deps.inbox)
 
     async def open_modal(
         body: dict[str, Any], client: AsyncWebClient, attempted: str, build: Any
@@ -164,12 +168,12 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
     async def edit_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         await open_modal(body, client, "edit", edit_view)
 
-    on_click(app, EDIT_ACTION, edit_work, deps.work, opens_modal=True)
+    on_click(app, EDIT_ACTION, edit_work, deps.inbox, opens_modal=True)
 
     async def reject_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         await open_modal(body, client, "reject", reject_view)
 
-    on_click(app, REJECT_ACTION, reject_work, deps.work, opens_modal=True)
+    on_click(app, REJECT_ACTION, reject_work, deps.inbox, opens_modal=True)
 
     async def redraft_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -182,7 +186,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await tell(client, user=user, channel=channel, text=result.message)
 
-    on_click(app, REDRAFT_ACTION, redraft_work, deps.work)
+    on_click(app, REDRAFT_ACTION, redraft_work, deps.inbox)
 
     async def reveal_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -200,7 +204,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         )
         await tell(client, user=user, channel=channel, text=text)
 
-    on_click(app, REVEAL_ACTION, reveal_work, deps.work)
+    on_click(app, REVEAL_ACTION, reveal_work, deps.inbox)
 
     async def show_more_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -236,7 +240,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
                 text="Slack did not take the full text just now; please click again.",
             )
 
-    on_click(app, SHOW_MORE_ACTION, show_more_work, deps.work)
+    on_click(app, SHOW_MORE_ACTION, show_more_work, deps.inbox)
 
     async def retry_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         user, item_id, _, channel = _click(body)
@@ -251,4 +255,4 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await tell(client, user=user, channel=channel, text=result.message)
 
-    on_click(app, RETRY_ACTION, retry_work, deps.work)
+    on_click(app, RETRY_ACTION, retry_work, deps.inbox)

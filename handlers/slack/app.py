@@ -12,13 +12,17 @@ from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.store.slack_event_ids import first_delivery
 from handlers.slack import spot_checks as spot_check_listeners
-from handlers.slack.listener_work import ListenerWork
+from handlers.slack.inbox_work import InteractionInbox
 from handlers.slack.listeners import register_listeners
 
 log = get_logger(__name__)
 
 
-def build_slack_app(rt: Runtime, notify_worker: Callable[[], None], work: ListenerWork) -> AsyncApp:
+def build_slack_app(
+    rt: Runtime, notify_worker: Callable[[], None], inbox: InteractionInbox
+) -> AsyncApp:
+    """Also registers, on ``inbox``, how each recorded interaction is applied (a ``work``
+    process builds the app for that alone, to take over interactions of a crashed instance)."""
     settings = rt.settings
     if rt.publisher is None:
         raise ValueError("Slack is not configured (SLACK_BOT_TOKEN, SIGNOFF_REVIEW_CHANNEL)")
@@ -49,6 +53,6 @@ def build_slack_app(rt: Runtime, notify_worker: Callable[[], None], work: Listen
         return None
 
     app.use(skip_redelivered_events)
-    register_listeners(app, rt, notify_worker, work)
-    spot_check_listeners.register(app, rt, work)
+    register_listeners(app, rt, notify_worker, inbox)
+    spot_check_listeners.register(app, rt, inbox)
     return app

@@ -16,6 +16,9 @@ from bot.stats.review_stats import parse_period, review_stats
 from bot.store.models import utcnow
 from handlers.commands.registry import run_signoff_command
 from handlers.slack.deps import SlackDeps, on_click, tell
+from handlers.slack.event_inbox import on_event
+
+HOME_OPENED = "app_home_opened"
 
 log = get_logger(__name__)
 
@@ -44,13 +47,16 @@ async def publish_home(deps: SlackDeps, client: AsyncWebClient, user_id: str) ->
 
 
 def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
-    @app.event("app_home_opened")
-    async def on_home_opened(
-        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    def home_opened(event: dict[str, Any]) -> dict[str, Any] | None:
         if event.get("tab", "home") != "home":
-            return
-        deps.later(client, body, publish_home(deps, client, str(event["user"])))
+            return None
+        return {"user_id": str(event["user"])}
+
+    async def publish_opened(payload: dict[str, Any]) -> None:
+        await publish_home(deps, deps.inbox.client, str(payload["user_id"]))
+
+    deps.inbox.handle(HOME_OPENED, publish_opened)
+    on_event(app, deps.inbox, HOME_OPENED, home_opened)
 
     async def switch(body: dict[str, Any], client: AsyncWebClient, word: str) -> None:
         user = str(body["user"]["id"])
@@ -65,8 +71,8 @@ def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
     async def resume(body: dict[str, Any], client: AsyncWebClient) -> None:
         await switch(body, client, "resume")
 
-    on_click(app, HOME_PAUSE, pause, deps.work)
-    on_click(app, HOME_RESUME, resume, deps.work)
+    on_click(app, HOME_PAUSE, pause, deps.inbox)
+    on_click(app, HOME_RESUME, resume, deps.inbox)
 
     async def open_settings(body: dict[str, Any], client: AsyncWebClient) -> None:
         user = str(body["user"]["id"])
@@ -86,4 +92,4 @@ def register_app_home(app: AsyncApp, deps: SlackDeps) -> None:
         except (SlackApiError, SlackClientError) as exc:
             log.warning("views.open failed", user=user, error=str(exc))
 
-    on_click(app, HOME_SETTINGS, open_settings, deps.work, opens_modal=True)
+    on_click(app, HOME_SETTINGS, open_settings, deps.inbox, opens_modal=True)

@@ -1,14 +1,15 @@
-"""What every Slack listener needs, built once per app: the runtime, who is who, and a way to
-wake the worker; plus the one helper for answering a user privately."""
+"""What every Slack listener needs, built once per app: the runtime, who is who, a way to wake
+the worker and the interaction inbox; plus the helpers for recording a click before its ack and
+for answering a user privately."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -16,9 +17,18 @@ from bot.lead_settings.registry import LeadSettings, load_lead_settings
 from bot.logging_setup import get_logger
 from bot.review.roster import ReviewerRoster, Roles
 from bot.runtime import Runtime
-from handlers.slack.listener_work import ListenerWork
+from bot.slack.card import parse_button_value
+from bot.store.inbox import Interaction, retry_key
+
+if TYPE_CHECKING:
+    from handlers.slack.inbox_work import InteractionInbox
 
 log = get_logger(__name__)
+
+FAILED_TEXT = (
+    "Something went wrong handling that, and it has been logged. "
+    "Nothing was changed; please try again."
+)
 
 
 @dataclass
@@ -26,13 +36,11 @@ class SlackDeps:
     rt: Runtime
     roster: ReviewerRoster
     notify_worker: Callable[[], None]
-    # Where listener work waits its turn after the ack (one queue per app).
-    work: ListenerWork
+    # Where listener work is recorded before the ack and applied after it.
+    inbox: InteractionInbox
 
-    def later(self, client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
-        """Run ``work`` after the ack, in turn (see ``handlers.slack.listener_work``), under
-        :func:`guarded`."""
-        self.work.submit(guarded(client, body, work))
+    async def recorded(self, ack: AsyncAck, interaction: Interaction, **answer: Any) -> None:
+        await ack_recorded(self.inbox, ack, interaction, **answer)
 
     async def roles(self, user_id: str) -> Roles:
         return await self.roster.roles(user_id)
@@ -65,34 +73,106 @@ async def tell(client: AsyncWebClient, *, user: str, channel: str | None, text: 
         log.warning("could not answer user", user=user, error=str(exc))
 
 
-ClickWork = Callable[[dict[str, Any], AsyncWebClient], Awaitable[None]]
+async def ack_recorded(
+    inbox: InteractionInbox, ack: AsyncAck, interaction: Interaction, **answer: Any
+) -> None:
+    """Record ``interaction``, then ack (with ``answer``), then apply it: an ack Slack gets is
+    never for work that only lived in this process's memory. A failed insert raises before the
+    ack, so Slack shows the person an error instead of a success that would be lost."""
+    accepted = await inbox.record(interaction)
+    await ack(**answer)
+    inbox.run(accepted)
+
+
+ClickWork = Callable[[dict[str, Any], AsyncWebClient], Awaitable[str | None]]
+
+
+def signed_at(request: AsyncBoltRequest) -> str | None:
+    """The request's ``X-Slack-Request-Timestamp`` (when Slack signed it)."""
+    values = request.headers.get("x-slack-request-timestamp") or []
+    return values[0] if values else None
+
+
+def request_identity(body: dict[str, Any]) -> str:
+    """What a retry of this request has in common with it: all of it. Slack resends the same
+    payload (its ``trigger_id``, ``action_ts``, ``view.hash`` make each interaction unique)."""
+    return retry_key("slack", body)
+
+
+def click_interaction(
+    action_id: str, body: dict[str, Any], request: AsyncBoltRequest, *, keeps_message: bool
+) -> Interaction:
+    """A click's essentials, in the shape of Bolt's body (the work reads them as it did). The
+    card's blocks are left out unless the work rebuilds the message from them."""
+    user = str(body["user"]["id"])
+    action = body["actions"][0]
+    value = str(action.get("value") or "")
+    item_id = parse_button_value(value)[0] if value.startswith("itm_") else None
+    payload: dict[str, Any] = {
+        "type": body.get("type"),
+        "user": {"id": user},
+        "actions": [{"action_id": action_id, "value": value}],
+        "response_url": body.get("response_url"),
+    }
+    channel = clicked_channel(body)
+    if channel:
+        payload["channel"] = {"id": channel}
+    view = body.get("view")
+    if isinstance(view, dict):
+        payload["view"] = {"type": view.get("type"), "id": view.get("id")}
+    message = body.get("message")
+    if isinstance(message, dict):
+        payload["message"] = {"ts": message.get("ts")}
+        if keeps_message:
+            payload["message"]["blocks"] = message.get("blocks", [])
+    return Interaction(
+        kind=action_id,
+        lane=f"item:{item_id}" if item_id else f"user:{user}",
+        actor=user,
+        payload=payload,
+        retry_key=request_identity(body),
+        signed_at=signed_at(request),
+    )
 
 
 def on_click(
     app: AsyncApp,
     action_id: str,
     work: ClickWork,
-    queue: ListenerWork,
+    inbox: InteractionInbox,
     *,
     opens_modal: bool = False,
+    keeps_message: bool = False,
 ) -> None:
-    """Register a button: ack at once (Slack allows three seconds and the work may need a
-    database row lock or a Web API call), then run ``work`` under :func:`guarded` in ``queue``.
+    """Register a button. Its click is recorded in the inbox and acked (Slack allows three
+    seconds and the work may need a database row lock or a Web API call); ``work`` runs after,
+    here or, if this instance dies, on another (``handlers.slack.inbox_work``).
 
-    ``opens_modal`` work runs at once instead: its ``trigger_id`` expires three seconds after the
-    click, so it cannot wait its turn behind other clicks."""
+    ``opens_modal`` work runs at once instead, not recorded: its ``trigger_id`` expires three
+    seconds after the click, so it can neither wait its turn nor be taken over later (a modal
+    that did not open is seen at once and clicked again)."""
+    client = inbox.client
 
-    async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
+    async def apply(payload: dict[str, Any]) -> str | None:
+        return await work(payload, client)
+
+    if not opens_modal:
+        inbox.handle(action_id, apply)
+
+    async def listener(
+        ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest, client: AsyncWebClient
+    ) -> None:
         if opens_modal:
+            await ack()
             await guarded(client, body, work(body, client))
-        else:
-            queue.submit(guarded(client, body, work(body, client)))
+            return
+        interaction = click_interaction(action_id, body, request, keeps_message=keeps_message)
+        await ack_recorded(inbox, ack, interaction)
 
     app.action(action_id)(listener)
 
 
-async def guarded(client: AsyncWebClient, body: dict[str, Any], work: Awaitable[None]) -> None:
+async def guarded(client: AsyncWebClient, body: dict[str, Any], work: Awaitable[object]) -> None:
     """Run a listener's work after its ack; a failure is logged and told to the user.
 
     A listener must not raise after acking: Bolt then drops the ack it already has and Slack sees
@@ -102,15 +182,9 @@ async def guarded(client: AsyncWebClient, body: dict[str, Any], work: Awaitable[
         await work
     except Exception:
         log.exception("slack listener failed", kind=body.get("type"))
-        user_id, channel = _who_and_where(body)
+        user_id, channel = who_and_where(body)
         if user_id:
-            await tell(
-                client,
-                user=user_id,
-                channel=channel,
-                text="Something went wrong handling that, and it has been logged. "
-                "Nothing was changed; please try again.",
-            )
+            await tell(client, user=user_id, channel=channel, text=FAILED_TEXT)
 
 
 def metadata_channel(body: dict[str, Any]) -> str | None:
@@ -124,7 +198,7 @@ def metadata_channel(body: dict[str, Any]) -> str | None:
     return str(channel) if channel else None
 
 
-def _who_and_where(body: dict[str, Any]) -> tuple[str | None, str | None]:
+def who_and_where(body: dict[str, Any]) -> tuple[str | None, str | None]:
     """The user and channel of any payload: a click, a modal, a slash command or an event."""
     user = body.get("user")
     raw_event = body.get("event")

@@ -6,7 +6,8 @@ takes as many pooled connections as there are clicks in flight: acks slow down, 
 pool's limit the work fails with ``QueuePool limit … reached``. Here the listener acks and hands
 its work over; ``runners`` tasks take it first in, first out, so at most that many listener
 transactions are open at once, the rest waits its turn (nothing is dropped), and Bolt's task
-ends right after the ack. ``close`` lets queued work finish (bounded) at shutdown.
+ends right after the ack. ``close`` lets queued work finish (bounded) at shutdown. What the
+runners run is recorded first (``handlers.slack.inbox_work``), so work cut off here is not lost.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ log = get_logger(__name__)
 # Enough to overlap one listener's database wait with another's work, few enough to leave the
 # pool (10 + 20) to the worker and the event loop to the acks.
 DEFAULT_RUNNERS = 4
-# How long shutdown lets queued work finish (after the worker's own grace period).
-LISTENER_WORK_GRACE = 10.0
 # A queue this long is logged (once per crossing), so a backlog is visible before it is felt.
 BACKLOG_WARNING = 500
 

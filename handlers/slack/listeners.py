@@ -1,8 +1,9 @@
 """Registers every Slack listener: buttons, modals, the ``/signoff`` command, mentions, App Home.
 
-Every listener acknowledges first (Slack gives three seconds and the ack must never wait for an
-LLM or an executor; a modal submission's ack carries its field errors), then resolves the user's
-roles on the server and records what they did; the worker does the slow part.
+Every listener records the interaction in the inbox and acknowledges (Slack gives three seconds
+and the ack must never wait for an LLM or an executor; a modal submission's ack carries its field
+errors), then the inbox's runners resolve the user's roles on the server and record what they
+did, here or on another instance if this one dies; the worker does the slow part.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from handlers.slack.actions import register_actions
 from handlers.slack.app_home import register_app_home
 from handlers.slack.commands import register_commands
 from handlers.slack.deps import SlackDeps, guarded
-from handlers.slack.listener_work import ListenerWork
+from handlers.slack.inbox_work import InteractionInbox
 from handlers.slack.views import register_views
 
 
 def register_listeners(
-    app: AsyncApp, rt: Runtime, notify_worker: Callable[[], None], work: ListenerWork
+    app: AsyncApp, rt: Runtime, notify_worker: Callable[[], None], inbox: InteractionInbox
 ) -> None:
-    deps = SlackDeps(rt=rt, roster=rt.roster, notify_worker=notify_worker, work=work)
+    deps = SlackDeps(rt=rt, roster=rt.roster, notify_worker=notify_worker, inbox=inbox)
     register_actions(app, deps)
     register_views(app, deps)
     register_commands(app, deps)

@@ -28,7 +28,7 @@ from bot.autonomy.spot_checks import SPOT_BAD_ACTION, SPOT_OK_ACTION, answer_spo
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from handlers.slack.deps import on_click
-from handlers.slack.listener_work import ListenerWork
+from handlers.slack.inbox_work import InteractionInbox
 
 log = get_logger(__name__)
 
@@ -40,7 +40,7 @@ _INTERACTIONS = frozenset({"block_actions", "view_submission"})
 MAX_PENDING = 3
 
 
-def register(app: AsyncApp, rt: Runtime, work: ListenerWork) -> None:
+def register(app: AsyncApp, rt: Runtime, inbox: InteractionInbox) -> None:
     pending: set[asyncio.Task[None]] = set()
 
     async def catch_up_soon() -> None:
@@ -90,5 +90,5 @@ def register(app: AsyncApp, rt: Runtime, work: ListenerWork) -> None:
     async def thumbs_down(body: dict[str, Any], client: AsyncWebClient) -> None:
         await answer(body, client, good=False)
 
-    on_click(app, SPOT_OK_ACTION, thumbs_up, work)
-    on_click(app, SPOT_BAD_ACTION, thumbs_down, work)
+    on_click(app, SPOT_OK_ACTION, thumbs_up, inbox, keeps_message=True)
+    on_click(app, SPOT_BAD_ACTION, thumbs_down, inbox, keeps_message=True)

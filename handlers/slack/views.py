@@ -1,7 +1,9 @@
 """Modal submissions: Edit (save and approve), Reject (with reason), lead thresholds.
 
 Invalid input is answered inside the modal (``response_action: errors``, one message per field)
-before anything is stored; valid input closes the modal at once and is then recorded.
+before anything is stored, within Slack's three seconds as before; valid input is recorded in
+the interaction inbox (its validated essentials), the modal closes, and the work is applied
+after the ack (``handlers.slack.inbox_work``), by another instance if this one dies.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 import json
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SettingChangeRefusedError
@@ -18,7 +20,7 @@ from bot.lead_settings.changes import apply_now, propose_change
 from bot.lead_settings.registry import ChangeKind, change_kind, parse_value
 from bot.logging_setup import get_logger
 from bot.review.decisions import ReviewStatus, reject, save_edit
-from bot.review.edit_validation import EditedDraft, EditErrors, edit_summary, validate_edit
+from bot.review.edit_validation import EditErrors, edit_summary, validate_edit
 from bot.slack.app_home_view import SETTING_INPUT, SETTINGS_CALLBACK, SETTINGS_FIELDS
 from bot.slack.card_updates import edit_details, refresh, reject_details
 from bot.slack.channel_notices import notify_channel
@@ -27,10 +29,12 @@ from bot.slack.reject_modal import REJECT_CALLBACK, RejectInput, validate_reject
 from bot.slack.text import safe
 from bot.store import audit
 from bot.store.database import transaction
+from bot.store.inbox import Interaction
 from bot.store.items import get_item
-from bot.store.models import Item, utcnow
+from bot.store.models import utcnow
 from handlers.slack.app_home import publish_home
-from handlers.slack.deps import SlackDeps, tell
+from handlers.slack.deps import SlackDeps, request_identity, signed_at, tell
+from policies.reject_reasons import RejectReason
 
 log = get_logger(__name__)
 
@@ -48,12 +52,35 @@ def _values(view: dict[str, Any]) -> dict[str, Any]:
     return values if isinstance(values, dict) else {}
 
 
+def _submission(
+    kind: str,
+    lane: str,
+    body: dict[str, Any],
+    request: AsyncBoltRequest,
+    essentials: dict[str, Any],
+) -> Interaction:
+    """A validated submission's essentials (not the modal's blocks) and who submitted it."""
+    user = str(body["user"]["id"])
+    return Interaction(
+        kind=kind,
+        lane=lane,
+        actor=user,
+        payload={**essentials, "user_id": user},
+        retry_key=request_identity(body),
+        signed_at=signed_at(request),
+    )
+
+
 def register_views(app: AsyncApp, deps: SlackDeps) -> None:
     rt = deps.rt
 
     @app.view(EDIT_CALLBACK)
     async def on_edit_submit(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        ack: AsyncAck,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: AsyncWebClient,
+        request: AsyncBoltRequest,
     ) -> None:
         user = str(body["user"]["id"])
         meta = _metadata(view)
@@ -82,30 +109,34 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         if isinstance(checked, EditErrors):
             await ack(response_action="errors", errors=checked.errors)
             return
-        await ack()
-        deps.later(client, body, record_edit(client, user, item, checked, version, channel))
-
-    async def record_edit(
-        client: AsyncWebClient,
-        user: str,
-        item: Item,
-        checked: EditedDraft,
-        version: int,
-        channel: str | None,
-    ) -> None:
-        item_id = item.id
         summary = edit_summary(
             item.draft_reply, checked.reply, item.proposed_action or {}, checked.action
         )
+        essentials = {
+            "item_id": item_id,
+            "version": version,
+            "channel_id": channel,
+            "reply": checked.reply,
+            "action": checked.action,
+            "summary": summary,
+        }
+        await deps.recorded(
+            ack, _submission(EDIT_CALLBACK, f"item:{item_id}", body, request, essentials)
+        )
+
+    async def record_edit(payload: dict[str, Any]) -> str:
+        client = deps.inbox.client
+        user, item_id, channel = str(payload["user_id"]), str(payload["item_id"]), None
+        channel = payload["channel_id"]
         result = await save_edit(
             rt.sessions,
             item_id=item_id,
             roles=await deps.roles(user),
             policy=await deps.policy(),
-            version=version,
-            reply=checked.reply,
-            action=checked.action,
-            summary=summary,
+            version=int(payload["version"]),
+            reply=str(payload["reply"]),
+            action=dict(payload["action"]),
+            summary=str(payload["summary"]),
         )
         log.info("edit submitted", item_id=item_id, user=user, status=result.status.value)
         if result.changed_card and result.status != ReviewStatus.STALE:
@@ -118,44 +149,51 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             deps.notify_worker()
         else:
             await tell(client, user=user, channel=channel, text=result.message)
+        return result.status.value
+
+    deps.inbox.handle(EDIT_CALLBACK, record_edit)
 
     @app.view(REJECT_CALLBACK)
     async def on_reject_submit(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], request: AsyncBoltRequest
     ) -> None:
-        user = str(body["user"]["id"])
         meta = _metadata(view)
         checked = validate_reject(_values(view))
         if not isinstance(checked, RejectInput):
             await ack(response_action="errors", errors=checked)
             return
-        await ack()
-        deps.later(client, body, record_reject(client, user, meta, checked))
-
-    async def record_reject(
-        client: AsyncWebClient, user: str, meta: dict[str, Any], checked: RejectInput
-    ) -> None:
         item_id = str(meta.get("item_id") or "")
-        channel = meta.get("channel") or None
+        essentials = {
+            "item_id": item_id,
+            "channel_id": meta.get("channel") or None,
+            "reason": checked.reason.value,
+            "detail": checked.detail,
+        }
+        await deps.recorded(
+            ack, _submission(REJECT_CALLBACK, f"item:{item_id}", body, request, essentials)
+        )
+
+    async def record_reject(payload: dict[str, Any]) -> str:
+        user, item_id = str(payload["user_id"]), str(payload["item_id"])
+        reason, detail = RejectReason(payload["reason"]), str(payload["detail"])
         result = await reject(
-            rt.sessions,
-            item_id=item_id,
-            roles=await deps.roles(user),
-            reason=checked.reason,
-            detail=checked.detail,
+            rt.sessions, item_id=item_id, roles=await deps.roles(user), reason=reason, detail=detail
         )
         log.info("reject submitted", item_id=item_id, user=user, status=result.status.value)
         if result.status == ReviewStatus.RECORDED:
-            text = f"{checked.reason.label}: {checked.detail}" if checked.detail else None
-            await refresh(
-                rt, result.item, thread=reject_details(user, text or checked.reason.label)
-            )
+            text = f"{reason.label}: {detail}" if detail else None
+            await refresh(rt, result.item, thread=reject_details(user, text or reason.label))
         else:
-            await tell(client, user=user, channel=channel, text=result.message)
+            await tell(
+                deps.inbox.client, user=user, channel=payload["channel_id"], text=result.message
+            )
+        return result.status.value
+
+    deps.inbox.handle(REJECT_CALLBACK, record_reject)
 
     @app.view(SETTINGS_CALLBACK)
     async def on_settings_submit(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], request: AsyncBoltRequest
     ) -> None:
         user = str(body["user"]["id"])
         roles = await deps.roles(user)
@@ -188,10 +226,12 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        await ack()
-        deps.later(client, body, save_settings(client, user, typed))
+        await deps.recorded(
+            ack, _submission(SETTINGS_CALLBACK, f"user:{user}", body, request, {"typed": typed})
+        )
 
-    async def save_settings(client: AsyncWebClient, user: str, typed: dict[str, str]) -> None:
+    async def save_settings(payload: dict[str, Any]) -> None:
+        user, typed = str(payload["user_id"]), dict(payload["typed"])
         changed = []
         proposals: list[str] = []
         problems: list[str] = []
@@ -221,4 +261,6 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             await notify_channel(rt, f":gear: <@{user}> changed " + ", ".join(changed) + ".")
         if (proposals or problems) and rt.publisher is not None:
             await rt.publisher.direct_message(user, "\n\n".join([*problems, *proposals]))
-        await publish_home(deps, client, user)
+        await publish_home(deps, deps.inbox.client, user)
+
+    deps.inbox.handle(SETTINGS_CALLBACK, save_settings)

@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -145,6 +146,11 @@ def wait_until(
         time.sleep(0.02)
 
 
+def new_trigger_id() -> str:
+    """Slack gives every interaction its own ``trigger_id`` (a retry of it keeps it)."""
+    return f"{uuid.uuid4().int % 10**10}.2222222222.abcdef"
+
+
 def block_actions(
     *, action_id: str, item_id: str, user: str, channel: str, message_ts: str, response_url: str
 ) -> dict[str, Any]:
@@ -160,7 +166,7 @@ def block_actions(
             "channel_id": channel,
             "is_ephemeral": False,
         },
-        "trigger_id": "1111111111.2222222222.abcdef0123456789",
+        "trigger_id": new_trigger_id(),
         "team": {"id": "T0FAKE", "domain": "fake"},
         "enterprise": None,
         "is_enterprise_install": False,
@@ -194,7 +200,7 @@ def slash_command(text: str, *, user: str = REVIEWER, response_url: str) -> dict
         "text": text,
         "api_app_id": "A0SIGNOFF",
         "response_url": response_url,
-        "trigger_id": "1111111111.2222222222.abcdef0123456789",
+        "trigger_id": new_trigger_id(),
     }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.server_harness import SIGNING_SECRET, RunningServer
+from tests.support.server_harness import SIGNING_SECRET, RunningServer, new_trigger_id
 from tests.support.signatures import slack_headers
 
 
@@ -41,7 +41,7 @@ def view_submission(*, view: dict[str, Any], user: str, values: dict[str, Any]) 
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0FAKE"},
         "api_app_id": "A0SIGNOFF",
         "token": "legacy-verification-token",
-        "trigger_id": "1111111111.2222222222.abcdef0123456789",
+        "trigger_id": new_trigger_id(),
         "view": {
             "id": view.get("id", "V0000001"),
             "team_id": "T0FAKE",
@@ -78,7 +78,7 @@ def home_click(*, action_id: str, value: str, user: str, response_url: str) -> d
         "api_app_id": "A0SIGNOFF",
         "token": "legacy-verification-token",
         "container": {"type": "view", "view_id": "VHOME0001"},
-        "trigger_id": "1111111111.2222222222.abcdef0123456789",
+        "trigger_id": new_trigger_id(),
         "team": {"id": "T0FAKE", "domain": "fake"},
         "view": {"id": "VHOME0001", "type": "home", "blocks": [], "state": {"values": {}}},
         "response_url": response_url,
@@ -111,7 +111,7 @@ def card_click(
             "channel_id": item.slack_channel,
             "is_ephemeral": False,
         },
-        "trigger_id": f"{uuid.uuid4().int % 10**10}.2222222222.abcdef",
+        "trigger_id": new_trigger_id(),
         "team": {"id": "T0FAKE", "domain": "fake"},
         "channel": {"id": item.slack_channel, "name": "signoff-review"},
         "message": {"type": "message", "ts": item.slack_ts, "bot_id": "B0BOT", "text": "card"},

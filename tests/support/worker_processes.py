@@ -33,12 +33,14 @@ def worker_env(database_url: str, **settings: str) -> dict[str, str]:
     return {**inherited, **BASE_ENV, "DATABASE_URL": database_url, **settings}
 
 
-def start_worker(env: dict[str, str], workdir: Path, log_name: str) -> subprocess.Popen[bytes]:
-    """One ``python -m bot work`` process, run in ``workdir`` so no ``.env`` is picked up; its
-    stderr goes to a file the test can show when something goes wrong."""
+def start_worker(
+    env: dict[str, str], workdir: Path, log_name: str, *, command: str = "work"
+) -> subprocess.Popen[bytes]:
+    """One ``python -m bot work`` (or ``serve``) process, run in ``workdir`` so no ``.env`` is
+    picked up; its stderr goes to a file the test can show when something goes wrong."""
     with (workdir / f"{log_name}.log").open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "bot", "work"],
+            [sys.executable, "-m", "bot", command],
             cwd=workdir,
             env=env,
             stdout=log,

@@ -1,0 +1,262 @@
+"""The interaction inbox: every Slack interaction Signoff acknowledges is a row here first.
+
+Slack never resends an interaction it got a 200 for, so the work behind an ack must not live only
+in the memory of the process that acked. ``accept`` records the interaction (group-committed with
+the others arriving meanwhile, so the ack waits for one shared insert) and hands it, already
+leased, to the instance that received it. Rows are applied in arrival order per ``lane`` (an
+item, a user): a row is only started when no earlier row of its lane is still undone. A worker
+that dies leaves its rows leased; when the lease runs out, ``claim_due`` lets any instance take
+them over. ``finish`` marks a row done with its outcome, conditional on the claim, and the row
+stays (audit, de-duplication of Slack's retries) until ``delete_done_before``.
+
+Applying a row twice (a crash after the work committed but before ``finish``) is safe because
+the work itself is conditional (``bot.review.decisions``: an approval already counted, a decided
+item, a changed draft version change nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
+from sqlmodel import col
+
+from bot.store.database import SessionFactory, changed_rows, transaction
+from bot.store.group_commit import GroupCommit
+from bot.store.items import claim_token
+from bot.store.models import InboxEntry, utcnow
+
+_INBOX: Table = InboxEntry.__table__  # type: ignore[attr-defined]
+# Most interactions in one statement; each row is a few hundred bytes of essentials.
+ACCEPT_BATCH = 200
+# Kept this long after they are done: far beyond any retry, long enough to look into a day.
+KEEP_DONE_FOR = timedelta(days=1)
+OUTCOME_CHARS = 500
+
+
+def retry_key(*identity: object) -> str:
+    """Slack's identity of one request, hashed to a fixed width: a retry carries the same."""
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Interaction:
+    kind: str
+    lane: str
+    actor: str | None
+    payload: dict[str, Any]
+    retry_key: str
+    signed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A recorded interaction: ``first`` is False for Slack's retry of one already recorded
+    (``entry_id`` is then the original's and ``token`` is None: its work is not ours)."""
+
+    entry_id: int
+    first: bool
+    lane: str
+    token: str | None
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    interaction: Interaction
+    token: str
+    lease: timedelta
+
+
+async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[Accepted]:
+    now = utcnow()
+    rows = [
+        {
+            "retry_key": a.interaction.retry_key,
+            "kind": a.interaction.kind,
+            "lane": a.interaction.lane[:100],
+            "actor": (a.interaction.actor or "")[:64] or None,
+            "payload": a.interaction.payload,
+            "signed_at": (a.interaction.signed_at or "")[:20] or None,
+            "received_at": now,
+            "claimed_by": a.token,
+            "claimed_until": now + a.lease,
+            "attempts": 0,
+        }
+        for a in batch
+    ]
+    async with transaction(sessions) as session:
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            insert(_INBOX)
+            .on_conflict_do_nothing(index_elements=["retry_key"])
+            .returning(_INBOX.c.id, _INBOX.c.retry_key)
+        )
+        created = dict((await session.execute(statement, rows)).tuples().all())
+        if len(created) < len(batch):
+            keys = {a.interaction.retry_key for a in batch} - set(created.values())
+            found = await session.execute(
+                select(_INBOX.c.retry_key, _INBOX.c.id).where(_INBOX.c.retry_key.in_(keys))
+            )
+            earlier = dict(found.tuples().all())
+        else:
+            earlier = {}
+    by_key = {key: entry_id for entry_id, key in created.items()}
+    answers = []
+    seen: set[str] = set()
+    for a in batch:
+        key = a.interaction.retry_key
+        if key in by_key and key not in seen:  # a key twice in one batch: the second is a retry
+            seen.add(key)
+            answers.append(Accepted(int(by_key[key]), True, a.interaction.lane, a.token))
+        else:
+            original = by_key.get(key) or earlier[key]
+            answers.append(Accepted(int(original), False, a.interaction.lane, None))
+    return answers
+
+
+_writer: GroupCommit[_Arrival, Accepted] = GroupCommit(
+    _write_batch, batch_size=ACCEPT_BATCH, name="inbox"
+)
+
+
+async def accept(
+    sessions: SessionFactory, interaction: Interaction, *, token: str, lease: timedelta
+) -> Accepted:
+    """Record ``interaction`` (held by ``token`` for ``lease``) or recognise Slack's retry of
+    one already recorded. Returns after the commit: only then may Slack get its ack."""
+    return await _writer.submit(sessions, _Arrival(interaction, token, lease))
+
+
+def _no_earlier_undone() -> ColumnElement[bool]:
+    earlier = aliased(InboxEntry)
+    return ~exists(
+        select(col(earlier.id)).where(
+            col(earlier.lane) == col(InboxEntry.lane),
+            col(earlier.id) < col(InboxEntry.id),
+            col(earlier.done_at).is_(None),
+        )
+    )
+
+
+async def _update(*conditions: ColumnElement[bool], sessions: SessionFactory, **values: Any) -> int:
+    async with transaction(sessions) as session:
+        return await changed_rows(
+            session, update(InboxEntry).where(and_(*conditions)).values(**values)
+        )
+
+
+async def start(
+    sessions: SessionFactory, entry_id: int, token: str, *, lease: timedelta
+) -> InboxEntry | None:
+    """Begin applying a row this worker holds: only if it is still ours, undone, and every
+    earlier row of its lane is done (else None: it must wait its turn). Counts the attempt."""
+    async with transaction(sessions) as session:
+        started = await changed_rows(
+            session,
+            update(InboxEntry)
+            .where(
+                col(InboxEntry.id) == entry_id,
+                col(InboxEntry.claimed_by) == token,
+                col(InboxEntry.done_at).is_(None),
+                _no_earlier_undone(),
+            )
+            .values(attempts=col(InboxEntry.attempts) + 1, claimed_until=utcnow() + lease),
+        )
+        if started != 1:
+            return None
+        return await session.get(InboxEntry, entry_id)
+
+
+async def renew(sessions: SessionFactory, entry_id: int, token: str, *, lease: timedelta) -> bool:
+    """Extend the lease of a row being applied; False when it is no longer ours."""
+    held = await _update(
+        col(InboxEntry.id) == entry_id,
+        col(InboxEntry.claimed_by) == token,
+        sessions=sessions,
+        claimed_until=utcnow() + lease,
+    )
+    return held == 1
+
+
+async def finish(sessions: SessionFactory, entry_id: int, token: str, outcome: str) -> bool:
+    """Mark the row done with ``outcome``; False when another worker took it over meanwhile."""
+    done = await _update(
+        col(InboxEntry.id) == entry_id,
+        col(InboxEntry.claimed_by) == token,
+        col(InboxEntry.done_at).is_(None),
+        sessions=sessions,
+        done_at=utcnow(),
+        outcome=outcome[:OUTCOME_CHARS],
+        claimed_by=None,
+        claimed_until=None,
+    )
+    return done == 1
+
+
+async def release(sessions: SessionFactory, tokens: Sequence[str]) -> int:
+    """Give undone rows back (their work was not started): any instance's sweep takes them at
+    once instead of after the lease."""
+    if not tokens:
+        return 0
+    return await _update(
+        col(InboxEntry.claimed_by).in_(list(tokens)),
+        col(InboxEntry.done_at).is_(None),
+        sessions=sessions,
+        claimed_by=None,
+        claimed_until=None,
+    )
+
+
+async def claim_due(
+    sessions: SessionFactory,
+    worker_id: str,
+    *,
+    lease: timedelta,
+    limit: int,
+    now: datetime | None = None,
+) -> list[tuple[InboxEntry, str]]:
+    """Claim up to ``limit`` undone rows nobody holds (never held, released, or whose holder's
+    lease ran out: it crashed) and whose lane has no earlier undone row. Oldest first."""
+    now = now or utcnow()
+    free = or_(col(InboxEntry.claimed_until).is_(None), col(InboxEntry.claimed_until) < now)
+    async with transaction(sessions) as session:
+        candidates = (
+            await session.execute(
+                select(col(InboxEntry.id))
+                .where(col(InboxEntry.done_at).is_(None), free, _no_earlier_undone())
+                .order_by(col(InboxEntry.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+        claimed: list[tuple[InboxEntry, str]] = []
+        for entry_id in list(candidates):
+            token = claim_token(worker_id)
+            taken = await changed_rows(
+                session,
+                update(InboxEntry)
+                .where(col(InboxEntry.id) == entry_id, col(InboxEntry.done_at).is_(None), free)
+                .values(claimed_by=token, claimed_until=now + lease),
+            )
+            if taken == 1:
+                entry = await session.get(InboxEntry, entry_id)
+                if entry is not None:
+                    claimed.append((entry, token))
+        return claimed
+
+
+async def delete_done_before(sessions: SessionFactory, cutoff: datetime) -> int:
+    """Forget rows done before ``cutoff``; an undone row is never deleted."""
+    async with transaction(sessions) as session:
+        return await changed_rows(
+            session, delete(InboxEntry).where(col(InboxEntry.done_at) < cutoff)
+        )
