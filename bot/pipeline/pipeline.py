@@ -29,9 +29,9 @@ from bot.errors import (
 )
 from bot.lead_settings.registry import load_lead_settings
 from bot.logging_setup import get_logger
-from bot.review.decisions import requirement_for
 from bot.review.outcomes import is_merged
 from bot.review.reminders import review_schedule
+from bot.review.requirements import requirement_for
 from bot.review.stale_drafts import mark_older_drafts_stale
 from bot.runtime import Runtime
 from bot.slack.text import safe

@@ -128,7 +128,8 @@ async def test_keep_waiting_leaves_the_item_pending(
 async def test_decided_items_get_no_follow_up(
     two_instances: tuple[Runtime, Runtime], slack: FakeSlack
 ) -> None:
-    from bot.review.decisions import ReviewStatus, reject
+    from bot.review.reject import reject
+    from bot.review.result import ReviewStatus
     from bot.review.roster import Roles
     from policies.reject_reasons import RejectReason
 

@@ -24,8 +24,9 @@ from bot.errors import (
 from bot.lead_settings.registry import load_lead_settings
 from bot.lead_settings.seed import seed_thresholds
 from bot.pipeline.pipeline import Pipeline, backoff_delay
-from bot.review.decisions import ReviewStatus, approve
+from bot.review.approve import approve
 from bot.review.outcomes import MERGED_PREFIX
+from bot.review.result import ReviewStatus
 from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
 from bot.store.database import transaction

@@ -16,8 +16,11 @@ from sqlalchemy.orm import Session
 from bot.lead_settings.registry import load_lead_settings
 from bot.lead_settings.seed import seed_thresholds
 from bot.pipeline.pipeline import Pipeline
-from bot.review.decisions import ReviewStatus, approve, reject, save_edit
+from bot.review.approve import approve
+from bot.review.edit import save_edit
+from bot.review.reject import reject
 from bot.review.reminders import run_follow_ups
+from bot.review.result import ReviewStatus
 from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
 from bot.stats.review_stats import parse_period, review_stats

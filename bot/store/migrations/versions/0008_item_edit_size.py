@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from bot.stats.edit_stats import edit_size
+from bot.review.edit_size import edit_size
 from bot.store.row_batches import in_batches
 
 revision: str = "0008"
