@@ -20,9 +20,10 @@ from bot.slack.card import auto_line, card_text, masked, render_card
 from bot.slack.pacing import ChannelPacer
 from bot.slack.text import safe
 from bot.store import audit
+from bot.store.card_queue import other_cards_waiting
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import ItemState
-from bot.store.items import other_cards_waiting, update_item
+from bot.store.items import update_item
 from bot.store.models import Decision, Item
 
 log = get_logger(__name__)

@@ -27,8 +27,8 @@ from bot.lead_settings.dry_run import replay, summary_lines
 from bot.runtime import Runtime, open_runtime
 from bot.store import audit
 from bot.store.database import transaction
+from bot.store.ingest import new_item_id
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.items import new_item_id
 from bot.store.models import (
     AutonomyBucket,
     AutonomyOutcome,

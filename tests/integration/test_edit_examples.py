@@ -17,8 +17,8 @@ from sqlalchemy import insert
 from bot.assess.edit_examples import EditExample, examples_for, most_similar, rerank, similarity
 from bot.assess.openai_classifier import SYSTEM_PROMPT, OpenAIClassifier, build_examples_message
 from bot.runtime import open_runtime
+from bot.store.ingest import new_item_id
 from bot.store.item_states import ItemState
-from bot.store.items import new_item_id
 from bot.store.models import Item, utcnow
 from tests.integration.test_openai_classifier import (
     API_KEY,

@@ -14,8 +14,9 @@ from bot.errors import RetryableError
 from bot.lead_settings.seed import seed_thresholds
 from bot.pipeline.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
+from bot.store.ingest import ingest
 from bot.store.item_states import ItemState
-from bot.store.items import claim, get_item, ingest
+from bot.store.items import claim, get_item
 from bot.store.models import Item, utcnow
 from bot.tickets import TicketIn
 from tests.support.server_harness import REVIEWER, make_settings

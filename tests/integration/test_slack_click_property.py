@@ -27,7 +27,8 @@ from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.retry import retry_failed
 from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
-from bot.store.items import get_item, ingest
+from bot.store.ingest import ingest
+from bot.store.items import get_item
 from bot.store.models import AuditEvent, Decision
 from bot.tickets import TicketIn
 from policies.reject_reasons import RejectReason
