@@ -11,6 +11,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from bot.assess.assessment import describe_action
+from bot.assess.pii_masking import masked
 from bot.lead_settings.registry import (
     ESCALATE_AFTER,
     EXPIRE_AFTER,
@@ -24,8 +26,6 @@ from bot.slack.card import (
     EDIT_ACTION,
     REJECT_ACTION,
     button_value,
-    describe_action,
-    masked,
     money,
 )
 from bot.slack.text import safe, truncate

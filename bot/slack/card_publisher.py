@@ -14,9 +14,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import col
 
+from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
 from bot.settings import Settings
-from bot.slack.card import auto_line, card_text, masked, render_card
+from bot.slack.card import auto_line, card_text, render_card
 from bot.slack.pacing import ChannelPacer
 from bot.slack.text import safe
 from bot.store import audit

@@ -17,9 +17,9 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
-from bot.slack.card import masked
 from bot.slack.text import safe
 from bot.store.database import SessionFactory
 from bot.store.item_states import DecisionOutcome, ItemState

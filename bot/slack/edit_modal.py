@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.assess.assessment import describe_action
+from bot.assess.pii_masking import masked
 from bot.review.edit_validation import (
     AMOUNT_BLOCK,
     CURRENCY_BLOCK,
@@ -18,7 +20,6 @@ from bot.review.edit_validation import (
     REPLY_MAX,
     VALUE_BLOCK,
 )
-from bot.slack.card import describe_action, masked
 from bot.slack.text import safe, truncate
 from bot.store.models import Item
 

@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.slack.card import describe_action, masked
+from bot.assess.assessment import describe_action
+from bot.assess.pii_masking import masked
 from bot.slack.text import safe
 from bot.store.models import Item
 from policies.reject_reasons import RejectReason, needs_detail

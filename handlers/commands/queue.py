@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.assess.assessment import ProposedAction
+from bot.assess.assessment import ProposedAction, describe_action
+from bot.assess.pii_masking import masked
 from bot.review.outcomes import outcome_of
 from bot.review.queries import (
     FilterError,
@@ -17,7 +18,6 @@ from bot.review.queries import (
     pending_page,
     waiting_for,
 )
-from bot.slack.card import describe_action, masked
 from bot.slack.text import safe
 from bot.stats.review_stats import parse_period, review_stats
 from bot.store.models import Item, utcnow
