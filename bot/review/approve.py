@@ -18,10 +18,8 @@ from bot.review.decision_steps import (
     LostRaceError,
     after_lost_race,
     freeze_ai_version,
-    lock_item,
-    not_found,
+    lock_for_decision,
     not_pending,
-    refuse,
     with_item,
 )
 from bot.review.edit_size import edit_size
@@ -34,9 +32,8 @@ from bot.store import audit
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import transition
-from bot.store.models import Decision, Item, raised_by, utcnow
+from bot.store.models import Decision, Item, utcnow
 from bot.store.stat_tally import count_decision, wait_seconds
-from policies.approvers import approval_refusal
 from policies.quorum import missing_approvals, quorum_met
 
 
@@ -50,17 +47,9 @@ async def approve(
 ) -> ReviewResult:
     try:
         async with transaction(sessions) as session:
-            item = await lock_item(session, item_id)
-            if item is None:
-                return not_found(item_id)
-            why = approval_refusal(
-                roles.user_id,
-                reviewers=roles.reviewers,
-                leads=roles.leads,
-                raised_by=raised_by(item),
-            )
-            if why is not None:
-                return await refuse(session, item, roles, "approve", why)
+            item = await lock_for_decision(session, item_id, roles, "approve", approving=True)
+            if isinstance(item, ReviewResult):
+                return item
             if item.state != ItemState.PENDING_REVIEW:
                 result = await not_pending(session, item)
             elif await mark_stale_if_superseded(session, item):

@@ -22,7 +22,8 @@ from bot.review.roster import Roles
 from bot.store import audit
 from bot.store.database import SessionFactory
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import Decision, Item
+from bot.store.models import Decision, Item, raised_by
+from policies.approvers import approval_refusal
 
 ONLY_DECIDERS = "only reviewers and leads can decide (SIGNOFF_REVIEWERS / SIGNOFF_LEADS)"
 
@@ -39,6 +40,26 @@ async def lock_item(session: AsyncSession, item_id: str) -> Item | None:
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
+
+
+async def lock_for_decision(
+    session: AsyncSession, item_id: str, roles: Roles, attempted: str, *, approving: bool = False
+) -> Item | ReviewResult:
+    """The item, locked, or the answer that ends the command: it does not exist, or
+    ``roles.user_id`` may not ``attempted`` it (refused and audited). An approval (approve, save
+    and approve) is also refused to the person who raised the item."""
+    item = await lock_item(session, item_id)
+    if item is None:
+        return not_found(item_id)
+    if approving:
+        why = approval_refusal(
+            roles.user_id, reviewers=roles.reviewers, leads=roles.leads, raised_by=raised_by(item)
+        )
+    else:
+        why = None if roles.may_decide else ONLY_DECIDERS
+    if why is not None:
+        return await refuse(session, item, roles, attempted, why)
+    return item
 
 
 def who(user: str) -> str:

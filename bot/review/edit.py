@@ -18,10 +18,8 @@ from bot.review.decision_steps import (
     LostRaceError,
     after_lost_race,
     freeze_ai_version,
-    lock_item,
-    not_found,
+    lock_for_decision,
     not_pending,
-    refuse,
     with_item,
 )
 from bot.review.outcomes import is_merged
@@ -32,8 +30,7 @@ from bot.review.stale_drafts import mark_stale_if_superseded
 from bot.store import audit
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import ItemState
-from bot.store.models import Item, raised_by, utcnow
-from policies.approvers import approval_refusal
+from bot.store.models import Item, utcnow
 from policies.risk_levels import highest
 from policies.risk_rules import TicketFacts, risk_floor
 
@@ -57,17 +54,11 @@ async def save_edit(
     """
     try:
         async with transaction(sessions) as session:
-            item = await lock_item(session, item_id)
-            if item is None:
-                return not_found(item_id)
-            why = approval_refusal(
-                roles.user_id,
-                reviewers=roles.reviewers,
-                leads=roles.leads,
-                raised_by=raised_by(item),
+            item = await lock_for_decision(
+                session, item_id, roles, "edit and approve", approving=True
             )
-            if why is not None:
-                return await refuse(session, item, roles, "edit and approve", why)
+            if isinstance(item, ReviewResult):
+                return item
             if item.state != ItemState.PENDING_REVIEW:
                 result = await not_pending(session, item)
             elif await mark_stale_if_superseded(session, item):

@@ -7,7 +7,7 @@ merged in the same transaction (``bot.review.stale_drafts``).
 
 from __future__ import annotations
 
-from bot.review.decision_steps import ONLY_DECIDERS, lock_item, not_found, not_pending, refuse
+from bot.review.decision_steps import lock_for_decision, not_pending
 from bot.review.outcomes import is_merged
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
@@ -21,11 +21,9 @@ from bot.store.items import transition
 async def redraft(sessions: SessionFactory, *, item_id: str, roles: Roles) -> ReviewResult:
     """Send a stale item back to the classifier with the newer messages folded in."""
     async with transaction(sessions) as session:
-        item = await lock_item(session, item_id)
-        if item is None:
-            return not_found(item_id)
-        if not roles.may_decide:
-            return await refuse(session, item, roles, "re-draft", ONLY_DECIDERS)
+        item = await lock_for_decision(session, item_id, roles, "re-draft")
+        if isinstance(item, ReviewResult):
+            return item
         if item.state != ItemState.PENDING_REVIEW:
             return await not_pending(session, item)
         if is_merged(item):

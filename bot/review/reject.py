@@ -6,15 +6,7 @@ what ``/signoff stats`` counts (``policies.reject_reasons``).
 
 from __future__ import annotations
 
-from bot.review.decision_steps import (
-    ONLY_DECIDERS,
-    freeze_ai_version,
-    lock_item,
-    not_found,
-    not_pending,
-    refuse,
-    with_item,
-)
+from bot.review.decision_steps import freeze_ai_version, lock_for_decision, not_pending, with_item
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
 from bot.store import audit
@@ -35,11 +27,9 @@ async def reject(
     detail: str,
 ) -> ReviewResult:
     async with transaction(sessions) as session:
-        item = await lock_item(session, item_id)
-        if item is None:
-            return not_found(item_id)
-        if not roles.may_decide:
-            return await refuse(session, item, roles, "reject", ONLY_DECIDERS)
+        item = await lock_for_decision(session, item_id, roles, "reject")
+        if isinstance(item, ReviewResult):
+            return item
         if item.state != ItemState.PENDING_REVIEW:
             result = await not_pending(session, item)
         else:
