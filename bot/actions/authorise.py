@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.actions.sink import ActionRequest, Executor, ExecutorRouter
 from bot.errors import ExecutionRefusedError
 from bot.store.item_states import EXECUTABLE_OUTCOMES, DecisionOutcome, ItemState
-from bot.store.models import Decision, Item
+from bot.store.models import Decision, Item, raised_by
 from policies.approvers import may_decide
 
 
@@ -83,8 +83,8 @@ def _check_people(
     for person in sorted(approvers):
         if not may_decide(person, reviewers=reviewers, leads=leads):
             raise ExecutionRefusedError(f"{person} is not allowed to approve")
-    raiser = (item.extra or {}).get("slack_user_id")
-    if raiser and str(raiser) in approvers:
+    raiser = raised_by(item)
+    if raiser and raiser in approvers:
         raise ExecutionRefusedError(f"{raiser} raised this item and cannot approve it")
     if len(approvers) < item.approvals_required:
         raise ExecutionRefusedError(

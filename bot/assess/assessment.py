@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,9 @@ from bot.assess.llm.usage import LlmUsage
 from bot.store.models import PromptText
 from bot.tickets import TicketIn
 from policies.risk_levels import RiskLevel
+
+if TYPE_CHECKING:
+    from bot.store.models import Item
 
 ProposedActionKind = Literal["reply", "refund", "credit", "update_field", "escalate"]
 Sentiment = Literal["positive", "neutral", "negative"]
@@ -45,6 +48,13 @@ class ProposedAction(BaseModel):
         if self.kind == "escalate":
             return "escalate to a specialist"
         return "send the drafted reply"
+
+
+def describe_action(item: Item) -> str:
+    """The item's proposed action in one line (``none`` when it has none yet)."""
+    if not item.proposed_action:
+        return "none"
+    return ProposedAction.model_validate(item.proposed_action).describe()
 
 
 class Assessment(BaseModel):

@@ -3,8 +3,8 @@
 Why: OWASP LLM02 (sensitive information disclosure). A model provider never needs a customer's
 email, card or phone number to draft a reply, so we replace them with stable placeholders
 (``<EMAIL_1>``) and keep the mapping in memory; :func:`restore` puts the originals back into the
-model's draft. Slack cards use :func:`mask_for_display` (``m***@example.com``) instead, because a
-review channel is a wider audience than the customer's own inbox.
+model's draft. Slack surfaces mask instead (``bot.assess.pii_masking``: ``m***@example.com``),
+because a review channel is a wider audience than the customer's own inbox.
 
 Detection is Presidio's analyzer with its ``no_op`` NLP engine: only pattern and checksum
 recognizers (email, phone numbers through libphonenumber, payment cards with a Luhn check, IBANs
@@ -43,8 +43,7 @@ __all__ = [
     "Finding",
     "Redaction",
     "find_personal_data",
-    "mask_for_display",
-    "masks_of",
+    "mask_value",
     "redact",
     "redact_many",
     "restore",
@@ -328,7 +327,7 @@ def restore(text: str, mapping: Mapping[str, str]) -> str:
         if value is None:
             return placeholder
         label = _label_of(placeholder)
-        return _mask(label, value) if label in NEVER_RESTORED else value
+        return mask_value(label, value) if label in NEVER_RESTORED else value
 
     return PLACEHOLDER_PATTERN.sub(original, text)
 
@@ -341,7 +340,7 @@ def _index_of(placeholder: str) -> int:
     return int(placeholder[1:-1].rsplit("_", 1)[1])
 
 
-# --- Masks for Slack ------------------------------------------------------------------------
+# --- Masks of single values: for data never restored into a draft, and for display ---
 
 
 def _keep_last(value: str, keep: int) -> str:
@@ -373,7 +372,8 @@ def _mask_iban(value: str) -> str:
     return f"{compact[:2]}** **** {compact[-4:]}"
 
 
-def _mask(label: str, value: str) -> str:
+def mask_value(label: str, value: str) -> str:
+    """One finding masked for people: the shape kept, most of the value hidden."""
     if label == "EMAIL":
         return _mask_email(value)
     if label == "CARD":
@@ -389,48 +389,3 @@ def _mask(label: str, value: str) -> str:
     if label == "IP":
         return "[IP address]"
     return "[redacted]"
-
-
-# Masks of short texts (subjects, card lines) kept per process: ``/signoff pending``, App Home
-# and card renders mask the same few subjects over and over, at about a millisecond each.
-_MASK_CACHE_SIZE = 4096
-_MASK_CACHE_MAX_LENGTH = 1000
-
-
-def mask_for_display(text: str, *, names: Iterable[str] = ()) -> str:
-    """The text with personal data partly hidden, for Slack cards: enough for a reviewer to
-    recognise it (``m***@example.com``, ``**** **** **** 4242``), not enough to misuse it.
-
-    ``names`` is empty by default because reviewers need to see who the customer is.
-    Deterministic, so short texts are masked once per process and then answered from a cache.
-    """
-    names = tuple(names)
-    if not names and len(text) <= _MASK_CACHE_MAX_LENGTH:
-        return _cached_mask(text)
-    return _mask_text(text, names)
-
-
-def masks_of(text: str) -> list[tuple[str, str]]:
-    """``(mask, original)`` for each piece of personal data :func:`mask_for_display` hides in
-    ``text``: what lets a form show masked text and still keep the originals a reviewer left
-    untouched (``bot/review/masked_edit.py``)."""
-    return [
-        (_mask(f.label, text[f.start : f.end]), text[f.start : f.end])
-        for f in find_personal_data(text)
-    ]
-
-
-@functools.lru_cache(maxsize=_MASK_CACHE_SIZE)
-def _cached_mask(text: str) -> str:
-    return _mask_text(text, ())
-
-
-def _mask_text(text: str, names: Iterable[str]) -> str:
-    pieces: list[str] = []
-    cursor = 0
-    for finding in find_personal_data(text, names=names):
-        pieces.append(text[cursor : finding.start])
-        pieces.append(_mask(finding.label, text[finding.start : finding.end]))
-        cursor = finding.end
-    pieces.append(text[cursor:])
-    return "".join(pieces)

@@ -1,4 +1,5 @@
-"""Earned autonomy's evidence in the database: outcomes per bucket, bucket pins and resets.
+"""Earned autonomy's evidence in the database: outcomes per bucket, bucket pins and resets (the
+plain reads of a bucket's state are ``bot.store.autonomy_buckets``).
 
 Audit rows here are bucket events: they name the item in their detail (``item``) rather than
 in ``item_id``, so an item's own trail stays the story of that item.
@@ -16,7 +17,7 @@ to its time: evidence counts only outcomes after it, so trust has to be earned a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,24 +26,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.lead_settings.cache import stored_settings
-from bot.logging_setup import get_logger
-from bot.settings import Settings
 from bot.store import audit
+from bot.store.autonomy_buckets import bucket_row, load_bucket_state
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.models import AutonomyBucket, AutonomyOutcome, Decision, Item, utcnow
 from policies.autonomy import (
     AutonomyPolicy,
     BucketState,
-    Evidence,
     Pin,
     ReviewOutcome,
     is_material_edit,
     revokes,
 )
-
-log = get_logger(__name__)
 
 REVIEW = "review"
 SPOT_CHECK = "spot_check"
@@ -50,14 +46,6 @@ SYNC_BATCH = 500
 # Catch-ups run every few seconds; a decision older than this that was never counted (the
 # service was down for a week) is left out rather than scanning every item ever decided.
 SYNC_LOOKBACK = timedelta(days=7)
-
-# Keys in the ``threshold_setting`` table a lead may set to override the deploy's seeds.
-POLICY_KEYS = {
-    "autonomy_min_reviews": "reviews a bucket needs before it can be trusted",
-    "autonomy_target": "lower bound (95% Wilson) on approved-unchanged a bucket must reach",
-    "autonomy_sample": "share of a trusted bucket's items still sent to a human",
-    "spot_check_share": "share of auto-executed items posted for a 👍/👎 spot check",
-}
 
 _DECIDED_STATES = [
     ItemState.APPROVED,
@@ -67,93 +55,6 @@ _DECIDED_STATES = [
     ItemState.REJECTED,
     ItemState.EXPIRED,
 ]
-
-
-@dataclass(frozen=True)
-class LearningSettings:
-    policy: AutonomyPolicy
-    spot_check_share: float
-
-
-def parse_policy_value(key: str, raw: str) -> str:
-    """Validate one lead-set value; ``ValueError`` says what to type instead."""
-    text = raw.strip()
-    if key == "autonomy_min_reviews":
-        if not text.isdigit() or int(text) < 1:
-            raise ValueError(f"{key} must be a whole number of 1 or more, not {raw!r}")
-        return str(int(text))
-    if key in POLICY_KEYS:
-        try:
-            value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-        except ValueError:
-            raise ValueError(f"{key} must be a number such as 0.95 or 95%, not {raw!r}") from None
-        low_ok = value > 0 if key == "autonomy_target" else value >= 0
-        high_ok = value < 1 if key == "autonomy_target" else value <= 1
-        if not (low_ok and high_ok):
-            raise ValueError(f"{key} must be between 0 and 1, not {raw!r}")
-        return repr(value)
-    raise ValueError(f"unknown setting {key!r}")
-
-
-def policy_with(policy: AutonomyPolicy, key: str, stored: str) -> AutonomyPolicy:
-    """``policy`` with one lead-set value changed (a dry run's "what if"); the window grows
-    with ``min_reviews`` as ``load_learning_settings`` grows it."""
-    if key == "autonomy_min_reviews":
-        reviews = int(stored)
-        return replace(policy, min_reviews=reviews, window=max(policy.window, reviews))
-    if key == "autonomy_target":
-        return replace(policy, target=float(stored))
-    if key == "autonomy_sample":
-        return replace(policy, sample_share=float(stored))
-    return policy
-
-
-async def load_learning_settings(sessions: SessionFactory, settings: Settings) -> LearningSettings:
-    """The deploy's seeds overridden by what leads stored; a bad stored value falls back."""
-    stored = {k: v for k, v in (await stored_settings(sessions)).items() if k in POLICY_KEYS}
-    values: dict[str, float] = {
-        "autonomy_min_reviews": settings.autonomy_min_reviews,
-        "autonomy_target": settings.autonomy_target,
-        "autonomy_sample": settings.autonomy_sample,
-        "spot_check_share": settings.spot_check_share,
-    }
-    for key, raw in stored.items():
-        try:
-            values[key] = float(parse_policy_value(key, raw))
-        except ValueError:
-            log.warning("ignoring a bad stored autonomy setting", key=key, value=raw)
-    min_reviews = int(values["autonomy_min_reviews"])
-    policy = AutonomyPolicy(
-        min_reviews=min_reviews,
-        target=values["autonomy_target"],
-        sample_share=values["autonomy_sample"],
-        window=max(settings.autonomy_window, min_reviews),
-    )
-    return LearningSettings(policy, values["spot_check_share"])
-
-
-async def bucket_row(session: AsyncSession, key: str) -> AutonomyBucket | None:
-    return await session.get(AutonomyBucket, key)
-
-
-async def bucket_outcomes(
-    session: AsyncSession, key: str, since: datetime | None, limit: int
-) -> list[ReviewOutcome]:
-    """Outcomes after ``since`` (the last reset), oldest first, at most ``limit`` newest ones."""
-    query = select(col(AutonomyOutcome.outcome)).where(col(AutonomyOutcome.bucket) == key)
-    if since is not None:
-        query = query.where(col(AutonomyOutcome.at) > since)
-    query = query.order_by(col(AutonomyOutcome.at).desc(), col(AutonomyOutcome.id).desc())
-    rows = (await session.execute(query.limit(limit))).scalars().all()
-    return [ReviewOutcome(value) for value in reversed(rows)]
-
-
-async def load_bucket_state(session: AsyncSession, key: str, policy: AutonomyPolicy) -> BucketState:
-    row = await bucket_row(session, key)
-    # Expiries are kept but not counted, so read a little more than the window.
-    outcomes = await bucket_outcomes(session, key, row.reset_at if row else None, policy.window * 2)
-    pin = Pin(row.pin) if row is not None else Pin.NONE
-    return BucketState(Evidence.from_outcomes(outcomes, policy.window), pin)
 
 
 async def _ensure_bucket(session: AsyncSession, key: str) -> AutonomyBucket:

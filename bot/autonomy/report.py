@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlmodel import col
-
-from bot.autonomy.evidence import LearningSettings, load_bucket_state
+from bot.lead_settings.autonomy_settings import LearningSettings
+from bot.store.autonomy_buckets import known_buckets, load_bucket_state
 from bot.store.database import SessionFactory
-from bot.store.models import AutonomyBucket, AutonomyOutcome, Item
+from bot.store.models import AutonomyBucket
 from policies.autonomy import AutonomyPolicy, BucketState, Evidence, Pin
 
 MAX_STREAK_SHOWN = 10_000
@@ -64,19 +62,6 @@ def more_unchanged_needed(evidence: Evidence, policy: AutonomyPolicy) -> int | N
         if grown.eligible(policy):
             return extra
     return None
-
-
-async def known_buckets(sessions: SessionFactory) -> list[str]:
-    async with sessions() as session:
-        found: set[str] = set()
-        for column in (
-            col(AutonomyOutcome.bucket),
-            col(AutonomyBucket.key),
-            col(Item.autonomy_bucket),
-        ):
-            rows = (await session.execute(select(column).distinct())).scalars().all()
-            found.update(str(row) for row in rows if row)
-    return sorted(found)
 
 
 async def bucket_report(sessions: SessionFactory, key: str, policy: AutonomyPolicy) -> BucketReport:

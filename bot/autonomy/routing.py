@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.autonomy.evidence import (
-    LearningSettings,
     Revocation,
-    load_bucket_state,
-    load_learning_settings,
     mark_trusted,
     revocation_text,
     sync_review_outcomes,
 )
+from bot.lead_settings.autonomy_settings import LearningSettings, load_learning_settings
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
+from bot.store.autonomy_buckets import load_bucket_state
 from policies.autonomy import (
     EARNED_AUTONOMY,
     AutonomyDecision,

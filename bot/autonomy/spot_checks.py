@@ -21,19 +21,18 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import IntegrityError
 
-from bot.assess.pii_redaction import mask_for_display
-from bot.autonomy.evidence import SPOT_CHECK, load_learning_settings, record_outcome
+from bot.assess.pii_masking import mask_for_display, masked_action
+from bot.autonomy.evidence import SPOT_CHECK, record_outcome
 from bot.autonomy.routing import tell_leads
+from bot.lead_settings.autonomy_settings import load_learning_settings
 from bot.logging_setup import get_logger
-from bot.review.decisions import raised_by
 from bot.review.roster import Roles
 from bot.runtime import Runtime
-from bot.slack.card import masked_action
 from bot.slack.text import quote, safe
 from bot.store import audit
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
-from bot.store.models import Item, utcnow
+from bot.store.models import Item, raised_by, utcnow
 from policies.approvers import approval_refusal
 from policies.autonomy import ReviewOutcome, sampled
 

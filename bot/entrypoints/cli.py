@@ -206,9 +206,9 @@ def evaluate_routing(
     """Route real customer messages (BANKING77) with the embedded classifier and report how many
     high-risk ones would run without a human (goal: none) and how many informational ones
     would be answered automatically."""
-    from bot.entrypoints.routing_eval import RowSelection, run
+    from bot.entrypoints.routing_eval import ROW_SELECTIONS, RowSelection, run
 
-    if rows not in {"all", "even", "odd"}:
+    if rows not in ROW_SELECTIONS:
         typer.echo("--rows must be all, even or odd", err=True)
         raise typer.Exit(EXIT_CONFIG)
     raise typer.Exit(run(dataset, limit=limit, output=output, rows=cast(RowSelection, rows)))

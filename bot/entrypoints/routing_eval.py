@@ -1,15 +1,9 @@
 """``python -m bot eval``: how the real routing treats text written by people outside the project.
 
 BANKING77 (PolyAI, CC BY 4.0) holds about 10,000 customer messages to a bank, each labelled with
-one of 77 intents. We decide here, per intent, what a careful support lead would expect:
-
-* ``high`` — money moves or should move, a charge is disputed or unrecognised, a card or phone
-  is compromised, the account is closed or its personal details change. None of these may ever
-  be executed without a human.
-* ``informational`` — a question that a correct answer settles without any action. These are
-  what automation is for: the goal is that most are answered automatically.
-* ``attention`` — something is stuck or broken (a pending or declined payment, a blocked PIN):
-  neither dangerous nor answerable from a FAQ. Reported, not scored.
+one of 77 intents; ``bot.entrypoints.banking77_intents`` says, per intent, what a careful support
+lead would expect: ``high`` (never without a human), ``informational`` (what automation is for)
+or ``attention`` (stuck or broken: reported, not scored).
 
 Each message goes through the given classifier (the embedded heuristic by default), then the
 same rule floor and routing the pipeline uses (``policies.risk_rules.risk_floor`` and
@@ -18,9 +12,9 @@ high-risk messages would have been auto-executed (goal: none), what share of inf
 would have been answered automatically (goal: over 60 %), which intents are misrouted and how
 long it took, so the same command also serves as a benchmark.
 
-``--rows even|odd|all`` (``python -m bot.entrypoints.routing_eval``) picks half of the data: the
-embedded classifier's signals were designed and tuned on the even rows only, so the odd rows are the
-held-out half and say how the rules do on messages nobody read while writing them.
+``python -m bot eval --rows even|odd|all`` picks half of the data: the embedded classifier's
+signals were designed and tuned on the even rows only, so the odd rows are the held-out half and
+say how the rules do on messages nobody read while writing them.
 
 The dataset is read in place and never copied into the project. Where the folder is absent the
 evaluation is skipped with a message and exit status 0, so a checkout without it still works.
@@ -40,6 +34,7 @@ from typing import Any, Literal, get_args
 
 from bot.assess.assessment import Classifier
 from bot.assess.heuristic import HeuristicClassifier
+from bot.entrypoints.banking77_intents import INTENT_RISK, RiskClass
 from bot.errors import AssessmentUnavailableError
 from bot.tickets import Customer, TicketIn
 from policies.risk_rules import TicketFacts, risk_floor
@@ -48,7 +43,6 @@ from policies.thresholds import Thresholds
 
 __all__ = [
     "DEFAULT_DATASET",
-    "INTENT_RISK",
     "ROW_SELECTIONS",
     "EvalReport",
     "default_dataset_path",
@@ -56,107 +50,11 @@ __all__ = [
     "run",
 ]
 
-RiskClass = Literal["high", "informational", "attention"]
 # Which data rows to read, numbered from 0 after the header. The classifier is designed and tuned
 # on the even rows only; the odd rows are held out, so a report on them says how the rules do on
 # messages nobody looked at while writing them.
 RowSelection = Literal["all", "even", "odd"]
 ROW_SELECTIONS: tuple[str, ...] = get_args(RowSelection)
-
-HIGH: frozenset[str] = frozenset(
-    {
-        "Refund_not_showing_up",
-        "balance_not_updated_after_bank_transfer",
-        "balance_not_updated_after_cheque_or_cash_deposit",
-        "cancel_transfer",
-        "card_payment_not_recognised",
-        "card_payment_wrong_exchange_rate",
-        "card_swallowed",
-        "cash_withdrawal_not_recognised",
-        "compromised_card",
-        "direct_debit_payment_not_recognised",
-        "edit_personal_details",
-        "extra_charge_on_statement",
-        "lost_or_stolen_card",
-        "lost_or_stolen_phone",
-        "request_refund",
-        "terminate_account",
-        "top_up_reverted",
-        "transaction_charged_twice",
-        "transfer_not_received_by_recipient",
-        "wrong_amount_of_cash_received",
-        "wrong_exchange_rate_for_cash_withdrawal",
-    }
-)
-INFORMATIONAL: frozenset[str] = frozenset(
-    {
-        "activate_my_card",
-        "age_limit",
-        "apple_pay_or_google_pay",
-        "atm_support",
-        "automatic_top_up",
-        "card_about_to_expire",
-        "card_acceptance",
-        "card_arrival",
-        "card_delivery_estimate",
-        "card_linking",
-        "cash_withdrawal_charge",
-        "change_pin",
-        "country_support",
-        "disposable_card_limits",
-        "exchange_charge",
-        "exchange_rate",
-        "exchange_via_app",
-        "fiat_currency_support",
-        "get_disposable_virtual_card",
-        "get_physical_card",
-        "getting_spare_card",
-        "getting_virtual_card",
-        "order_physical_card",
-        "receiving_money",
-        "supported_cards_and_currencies",
-        "top_up_by_bank_transfer_charge",
-        "top_up_by_card_charge",
-        "top_up_by_cash_or_cheque",
-        "top_up_limits",
-        "topping_up_by_card",
-        "transfer_into_account",
-        "transfer_timing",
-        "verify_my_identity",
-        "verify_top_up",
-        "visa_or_mastercard",
-        "why_verify_identity",
-    }
-)
-ATTENTION: frozenset[str] = frozenset(
-    {
-        "beneficiary_not_allowed",
-        "card_not_working",
-        "card_payment_fee_charged",
-        "contactless_not_working",
-        "declined_card_payment",
-        "declined_cash_withdrawal",
-        "declined_transfer",
-        "failed_transfer",
-        "passcode_forgotten",
-        "pending_card_payment",
-        "pending_cash_withdrawal",
-        "pending_top_up",
-        "pending_transfer",
-        "pin_blocked",
-        "reverted_card_payment?",
-        "top_up_failed",
-        "transfer_fee_charged",
-        "unable_to_verify_identity",
-        "verify_source_of_funds",
-        "virtual_card_not_working",
-    }
-)
-INTENT_RISK: dict[str, RiskClass] = {
-    **{intent: "high" for intent in HIGH},
-    **{intent: "informational" for intent in INFORMATIONAL},
-    **{intent: "attention" for intent in ATTENTION},
-}
 
 HIGH_AUTO_GOAL = 0
 INFORMATIONAL_AUTO_GOAL = 0.60
@@ -434,28 +332,3 @@ def run(
     if output is not None:
         output.write_text(text + "\n", encoding="utf-8")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m bot.entrypoints.routing_eval [--rows even|odd|all]``: the same report with a row
-    selection, so the held-out half can be evaluated without touching the ``python -m bot`` CLI."""
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m bot.entrypoints.routing_eval", description=__doc__
-    )
-    parser.add_argument("--dataset", type=Path, default=None, help="BANKING77 train.csv")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N selected rows")
-    parser.add_argument("--output", type=Path, default=None, help="also write the JSON here")
-    parser.add_argument(
-        "--rows",
-        choices=ROW_SELECTIONS,
-        default="all",
-        help="even rows (used to design the classifier), odd rows (held out) or all",
-    )
-    args = parser.parse_args(argv)
-    return run(args.dataset, limit=args.limit, output=args.output, rows=args.rows)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -18,8 +18,8 @@ from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.autonomy.evidence import load_learning_settings, policy_with
 from bot.errors import SettingChangeRefusedError
+from bot.lead_settings.autonomy_settings import load_learning_settings, policy_with
 from bot.lead_settings.cache import forget
 from bot.lead_settings.dry_run import replay, replay_autonomy, summary_lines
 from bot.lead_settings.registry import (

@@ -23,12 +23,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot.autonomy.evidence import load_bucket_state
-from bot.autonomy.report import known_buckets
+from bot.assess.pii_masking import masked
 from bot.lead_settings.registry import ChangeKind, change_kind
-from bot.slack.card import masked
 from bot.slack.text import safe, truncate
 from bot.store import audit
+from bot.store.autonomy_buckets import known_buckets, load_bucket_state
 from bot.store.database import SessionFactory
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.models import AuditEvent, Decision, Item

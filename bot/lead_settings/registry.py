@@ -5,7 +5,7 @@ The values live in the ``threshold_setting`` table, so a change takes effect for
 once and survives restarts. A change to what runs without a human (a routing threshold, an
 autonomy setting) is first shown as a dry run and waits for the lead's confirm; the others apply
 at once. Either way a change is one compare-and-set in one transaction with its audit row
-(``bot.lead_settings.dry_run`` keeps the change records that make each one revertible).
+(``bot.lead_settings.changes`` keeps the change records that make each one revertible).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.autonomy.evidence import POLICY_KEYS, parse_policy_value
 from bot.errors import SettingChangeRefusedError
+from bot.lead_settings.autonomy_settings import POLICY_KEYS, parse_policy_value
 from bot.lead_settings.cache import stored_settings
 from bot.lead_settings.seed import default_thresholds
 from bot.settings import Settings, format_duration

@@ -16,13 +16,13 @@ from typing import Any
 
 from bot.actions.authorise import authorise, resends_safely
 from bot.actions.sink import ActionRequest
+from bot.assess.pii_masking import masked
 from bot.autonomy.routing import catch_up
 from bot.autonomy.spot_checks import post_spot_check_if_chosen
 from bot.errors import ExecutionRefusedError, PermanentError, RetryableError
 from bot.logging_setup import get_logger
 from bot.pipeline.step import reread
 from bot.runtime import Runtime
-from bot.slack.card import masked
 from bot.slack.text import safe
 from bot.store import audit
 from bot.store.database import transaction

@@ -23,9 +23,9 @@ from bot.autonomy.evidence import evidence_summary
 from bot.autonomy.routing import AutonomyRoute, route_with_autonomy
 from bot.lead_settings.registry import LeadSettings, load_lead_settings
 from bot.pipeline.step import reread
-from bot.review.decisions import requirement_for
 from bot.review.outcomes import is_merged
 from bot.review.reminders import review_schedule
+from bot.review.requirements import requirement_for
 from bot.runtime import Runtime
 from bot.store import audit
 from bot.store.database import transaction

@@ -3,7 +3,7 @@
 The modal's own limits (lengths, required fields) are a convenience; this is the check that
 counts. Errors are keyed by the modal's block ids so Slack shows each under its field
 (``response_action: errors``). Policy (risk, quorum) is applied after this, in
-``bot.review.decisions.save_edit``.
+``bot.review.edit.save_edit``.
 """
 
 from __future__ import annotations

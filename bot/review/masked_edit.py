@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.assess.pii_redaction import masks_of
+from bot.assess.pii_masking import masks_of
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from sqlmodel import col
 
 from bot.lead_settings.registry import LeadSettings
 from bot.logging_setup import get_logger
-from bot.runtime import Runtime
+from bot.review.services import ReviewServices
 from bot.settings import Settings
 from bot.store import audit
 from bot.store.database import transaction
@@ -53,7 +53,7 @@ class FollowUpCounts:
     expiries: int = 0
 
 
-async def run_follow_ups(rt: Runtime, now: datetime) -> FollowUpCounts:
+async def run_follow_ups(rt: ReviewServices, now: datetime) -> FollowUpCounts:
     counts = FollowUpCounts()
     counts.expiries = await _expire(rt, now)
     counts.escalations = await _escalate(rt, now)
@@ -61,7 +61,7 @@ async def run_follow_ups(rt: Runtime, now: datetime) -> FollowUpCounts:
     return counts
 
 
-async def _due(rt: Runtime, column: Any, now: datetime, *extra: Any) -> Sequence[Item]:
+async def _due(rt: ReviewServices, column: Any, now: datetime, *extra: Any) -> Sequence[Item]:
     async with rt.sessions() as session:
         query = (
             select(Item)
@@ -72,7 +72,7 @@ async def _due(rt: Runtime, column: Any, now: datetime, *extra: Any) -> Sequence
         return (await session.execute(query)).scalars().all()
 
 
-async def _claim(rt: Runtime, item_id: str, guard: Any, values: dict[str, Any]) -> bool:
+async def _claim(rt: ReviewServices, item_id: str, guard: Any, values: dict[str, Any]) -> bool:
     async with transaction(rt.sessions) as session:
         return await update_item(
             session, item_id, col(Item.state) == ItemState.PENDING_REVIEW, guard, **values
@@ -85,7 +85,7 @@ def _waiting(item: Item, now: datetime) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
-async def _remind(rt: Runtime, now: datetime) -> int:
+async def _remind(rt: ReviewServices, now: datetime) -> int:
     if rt.publisher is None:
         return 0
     sent = 0
@@ -117,7 +117,7 @@ async def _remind(rt: Runtime, now: datetime) -> int:
     return sent
 
 
-async def _escalate(rt: Runtime, now: datetime) -> int:
+async def _escalate(rt: ReviewServices, now: datetime) -> int:
     done = 0
     for item in await _due(rt, col(Item.escalate_at), now, col(Item.escalated_at).is_(None)):
         if not await _claim(rt, item.id, col(Item.escalated_at).is_(None), {"escalated_at": now}):
@@ -145,7 +145,7 @@ async def _escalate(rt: Runtime, now: datetime) -> int:
     return done
 
 
-async def _expire(rt: Runtime, now: datetime) -> int:
+async def _expire(rt: ReviewServices, now: datetime) -> int:
     done = 0
     keep_waiting = rt.settings.expiry_action == "keep_waiting"
     for item in await _due(rt, col(Item.expires_at), now):

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.review.outcomes import MERGED_PREFIX
-from bot.runtime import Runtime
+from bot.review.services import ReviewServices
 from bot.store import audit
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
@@ -115,7 +115,7 @@ def redraft_body(item: Item, newer: Sequence[Item]) -> str:
 
 
 async def mark_older_drafts_stale(
-    rt: Runtime, new_item_id: str, *, new_item: Item | None = None
+    rt: ReviewServices, new_item_id: str, *, new_item: Item | None = None
 ) -> list[str]:
     """Hook for the pipeline, called when a new event is stored: mark the pending drafts it makes
     stale and re-render their cards at once (a click would find out anyway, but the card should

@@ -2,7 +2,7 @@
 
 One function renders every version of the card (pending, partly approved, stale, approved,
 rejected, executed, failed, expired), so ``chat.update`` after any change shows the truth. All
-customer and model text is masked (email, phone, card numbers: ``bot.assess.pii_redaction``),
+customer and model text is masked (email, phone, card numbers: ``bot.assess.pii_masking``),
 escaped and cut to Block Kit's limits here, the one place text reaches Slack from an item: at
 most 50 blocks, 3000 characters per text, 150 per header, 2000 per button value. When the ticket
 or the draft is cut, a *Show full text* button posts the whole (masked) text in the card's thread.
@@ -14,8 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.assess.assessment import ProposedAction
-from bot.assess.pii_redaction import mask_for_display
+from bot.assess.assessment import describe_action
+from bot.assess.pii_masking import masked, masked_action
 from bot.review.outcomes import is_merged
 from bot.slack.text import quote, safe, truncate
 from bot.store.item_states import ItemState
@@ -42,23 +42,6 @@ _RISK_EMOJI = {
 }
 EXCERPT_LIMIT = 700
 DRAFT_LIMIT = 2500
-
-
-def describe_action(item: Item) -> str:
-    if not item.proposed_action:
-        return "none"
-    return ProposedAction.model_validate(item.proposed_action).describe()
-
-
-def masked(text: str | None) -> str:
-    """Personal data partly hidden; the only form in which ticket text reaches a card."""
-    return mask_for_display(text or "")
-
-
-def masked_action(item: Item) -> str:
-    """The proposed action as every surface but Reveal shows it: masked like the texts (a CRM
-    update's new email is personal data too)."""
-    return masked(describe_action(item))
 
 
 def button_value(item: Item) -> str:

@@ -16,15 +16,17 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import col
 
+from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
 from bot.settings import Settings
-from bot.slack.card import auto_line, card_text, masked, render_card
+from bot.slack.card import auto_line, card_text, render_card
 from bot.slack.pacing import ChannelPacer
 from bot.slack.text import safe
 from bot.store import audit
+from bot.store.card_queue import other_cards_waiting
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import ItemState
-from bot.store.items import other_cards_waiting, update_item
+from bot.store.items import update_item
 from bot.store.models import Decision, Item
 
 log = get_logger(__name__)

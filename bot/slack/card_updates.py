@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
-from bot.slack.card import DRAFT_LIMIT, EXCERPT_LIMIT, masked, render_card, slack_date
+from bot.slack.card import DRAFT_LIMIT, EXCERPT_LIMIT, render_card, slack_date
 from bot.slack.text import escape, quote, safe
 from bot.store.models import Item, utcnow
 

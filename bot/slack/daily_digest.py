@@ -21,10 +21,10 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.slack.audit_anchor_posts import anchor_line, anchor_metadata
-from bot.slack.card import masked
 from bot.slack.text import safe
 from bot.store.audit_anchors import chain_head, record_published
 from bot.store.database import SessionFactory, transaction

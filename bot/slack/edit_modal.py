@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.assess.pii_masking import masked, masked_action
 from bot.review.edit_validation import (
     AMOUNT_BLOCK,
     CURRENCY_BLOCK,
@@ -18,7 +19,6 @@ from bot.review.edit_validation import (
     REPLY_MAX,
     VALUE_BLOCK,
 )
-from bot.slack.card import masked, masked_action
 from bot.slack.text import safe, truncate
 from bot.store.models import Item
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.slack.card import masked, masked_action
+from bot.assess.pii_masking import masked, masked_action
 from bot.slack.text import safe
 from bot.store.models import Item
 from policies.reject_reasons import RejectReason, needs_detail

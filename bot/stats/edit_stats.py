@@ -1,9 +1,8 @@
 """Edit rate and edit size per category and week: are the drafts getting better?
 
-An edit's size is how much of the AI's reply the reviewer changed: 1 - difflib's similarity
-ratio over words between the AI's draft and the approved text (0% = untouched, 100% =
-rewritten). Falling edit rates and sizes are the evidence that the examples fed back into the
-prompt are working.
+An edit's size is how much of the AI's reply the reviewer changed, fixed at approval
+(``bot.review.edit_size``: 0% = untouched, 100% = rewritten). Falling edit rates and sizes are
+the evidence that the examples fed back into the prompt are working.
 """
 
 from __future__ import annotations
@@ -14,12 +13,7 @@ from datetime import date, datetime, timedelta
 
 from bot.store.database import SessionFactory
 from bot.store.stat_tally import REJECTED_PREFIX, Metric, summed
-from policies.autonomy import reply_similarity
 from policies.reject_reasons import RejectReason
-
-
-def edit_size(original: str | None, edited: str | None) -> float:
-    return 1.0 - reply_similarity(original, edited)
 
 
 @dataclass

@@ -152,6 +152,13 @@ class Item(SQLModel, table=True):
     executed_at: datetime | None = _ts()
 
 
+def raised_by(item: Item) -> str | None:
+    """The Slack user who raised ``item`` from Slack (``extra.slack_user_id``), if any: they may
+    not approve their own request (``policies.approvers``)."""
+    value = (item.extra or {}).get("slack_user_id")
+    return str(value) if value else None
+
+
 class Decision(SQLModel, table=True):
     """A human's or a policy's decision on an item: the executor's proof of authority."""
 

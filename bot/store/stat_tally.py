@@ -9,8 +9,9 @@ small rows whatever the volume, and a period starts on the hour.
 
 Every increment happens after the transaction took the audit chain's lock (``audit.record``), so
 tally rows are written in the chain's order: no extra waiting and no lock-order deadlocks.
-:func:`rebuild` recomputes every row from items and decisions: the migration's backfill, the
-repair for a database restored from elsewhere, and the oracle the tests compare against.
+:func:`rebuild` recomputes every row from items and decisions: the repair for a database restored
+from elsewhere, and the oracle the tests compare against (migration 0009 backfilled with a frozen
+copy of it).
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.autonomy.evidence import POLICY_KEYS, load_learning_settings, set_pin
+from bot.autonomy.evidence import set_pin
 from bot.autonomy.report import autonomy_overview, bucket_report
 from bot.autonomy.routing import catch_up
+from bot.lead_settings.autonomy_settings import POLICY_KEYS, load_learning_settings
 from bot.lead_settings.registry import canonical_key
 from bot.slack.channel_notices import notify_channel
 from bot.slack.text import safe

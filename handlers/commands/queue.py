@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.assess.assessment import ProposedAction
+from bot.assess.pii_masking import masked, masked_action
 from bot.review.outcomes import outcome_of
 from bot.review.queries import (
     FilterError,
@@ -17,7 +18,6 @@ from bot.review.queries import (
     pending_page,
     waiting_for,
 )
-from bot.slack.card import masked, masked_action
 from bot.slack.text import safe
 from bot.stats.review_stats import parse_period, review_stats
 from bot.store.models import Item, utcnow

@@ -23,15 +23,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import update
 from sqlmodel import col
 
+from bot.assess.assessment import describe_action
 from bot.logging_setup import get_logger
-from bot.review.decisions import (
-    ReviewStatus,
-    approve,
-    raised_by,
-    record_reveal,
-    redraft,
-    retry_failed,
-)
+from bot.review.approve import approve
+from bot.review.redraft import redraft
+from bot.review.result import ReviewStatus
+from bot.review.retry import retry_failed
+from bot.review.reveal import record_reveal
 from bot.review.roster import Roles
 from bot.slack.card import (
     APPROVE_ACTION,
@@ -41,7 +39,6 @@ from bot.slack.card import (
     RETRY_ACTION,
     REVEAL_ACTION,
     SHOW_MORE_ACTION,
-    describe_action,
     parse_button_value,
 )
 from bot.slack.card_updates import close_redrafted_card, post_full_text, refresh
@@ -52,7 +49,7 @@ from bot.store import audit
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
 from bot.store.items import get_item
-from bot.store.models import Item, RunClaim, utcnow
+from bot.store.models import Item, RunClaim, raised_by, utcnow
 from bot.store.run_claims import claim_run
 from handlers.slack.app_home import publish_home
 from handlers.slack.deps import SlackDeps, clicked_channel, from_home, on_click, tell

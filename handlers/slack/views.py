@@ -19,8 +19,10 @@ from bot.errors import SettingChangeRefusedError
 from bot.lead_settings.changes import apply_now, propose_change
 from bot.lead_settings.registry import ChangeKind, change_kind, parse_value
 from bot.logging_setup import get_logger
-from bot.review.decisions import ReviewStatus, reject, save_edit
+from bot.review.edit import save_edit
 from bot.review.edit_validation import EditErrors, edit_summary, validate_edit
+from bot.review.reject import reject
+from bot.review.result import ReviewStatus
 from bot.slack.app_home_view import SETTING_INPUT, SETTINGS_CALLBACK, SETTINGS_FIELDS
 from bot.slack.card_updates import edit_details, refresh, reject_details
 from bot.slack.channel_notices import notify_channel

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from bot import signing
 from bot.errors import InputRejectedError
 from bot.logging_setup import get_logger
-from bot.store.items import ingest
+from bot.store.ingest import ingest
 from bot.tickets import TicketIn
 from handlers.webhooks.intake import signed_json, validated
 

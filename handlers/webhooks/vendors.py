@@ -23,7 +23,7 @@ from pydantic import SecretStr, ValidationError
 
 from bot.errors import InputRejectedError, PayloadError
 from bot.logging_setup import get_logger
-from bot.store.items import IngestResult, ingest
+from bot.store.ingest import IngestResult, ingest
 from bot.tickets import TicketIn
 from bot.vendors import hubspot, intercom, stripe, zendesk
 from bot.vendors.settings import VendorSettings

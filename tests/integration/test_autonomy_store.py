@@ -15,20 +15,19 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.autonomy.evidence import (
-    load_bucket_state,
-    load_learning_settings,
-    parse_policy_value,
     review_outcome_of,
     revocation_text,
     sync_review_outcomes,
 )
 from bot.autonomy.routing import WOULD_HAVE_AUTO_APPROVED, catch_up, route_with_autonomy
+from bot.lead_settings.autonomy_settings import load_learning_settings, parse_policy_value
 from bot.lead_settings.dry_run import replay, summary_lines
 from bot.runtime import Runtime, open_runtime
 from bot.store import audit
+from bot.store.autonomy_buckets import load_bucket_state
 from bot.store.database import transaction
+from bot.store.ingest import new_item_id
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.items import new_item_id
 from bot.store.models import (
     AutonomyBucket,
     AutonomyOutcome,

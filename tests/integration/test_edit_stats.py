@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from bot.stats.edit_stats import edit_size, edit_stats, reject_reasons
+from bot.review.edit_size import edit_size
+from bot.stats.edit_stats import edit_stats, reject_reasons
 from bot.store.database import (
     create_engine,
     is_sqlite,

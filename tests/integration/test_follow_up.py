@@ -15,7 +15,8 @@ from bot.pipeline.pipeline import Pipeline
 from bot.review.reminders import FollowUpCounts, run_follow_ups
 from bot.runtime import Runtime, open_runtime
 from bot.slack.card_backlog import CardPoster
-from bot.store.items import claim, get_item, ingest
+from bot.store.ingest import ingest
+from bot.store.items import claim, get_item
 from bot.tickets import TicketIn
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import BOT_TOKEN, LEAD, REVIEW_CHANNEL, REVIEWER, make_settings
@@ -128,7 +129,8 @@ async def test_keep_waiting_leaves_the_item_pending(
 async def test_decided_items_get_no_follow_up(
     two_instances: tuple[Runtime, Runtime], slack: FakeSlack
 ) -> None:
-    from bot.review.decisions import ReviewStatus, reject
+    from bot.review.reject import reject
+    from bot.review.result import ReviewStatus
     from bot.review.roster import Roles
     from policies.reject_reasons import RejectReason
 

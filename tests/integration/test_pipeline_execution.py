@@ -8,8 +8,9 @@ from datetime import timedelta
 from bot.errors import RetryableError
 from bot.pipeline.pipeline import Pipeline
 from bot.runtime import Runtime
+from bot.store.ingest import ingest
 from bot.store.item_states import ItemState
-from bot.store.items import claim, get_item, ingest
+from bot.store.items import claim, get_item
 from bot.store.models import Item, utcnow
 from bot.tickets import TicketIn
 from tests.support.scripted_executor import ScriptedExecutor

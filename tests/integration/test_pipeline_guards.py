@@ -24,13 +24,15 @@ from bot.lead_settings.registry import load_lead_settings
 from bot.lead_settings.seed import seed_thresholds
 from bot.pipeline.execute_step import backoff_delay
 from bot.pipeline.pipeline import Pipeline
-from bot.review.decisions import ReviewStatus, approve
+from bot.review.approve import approve
 from bot.review.outcomes import MERGED_PREFIX
+from bot.review.result import ReviewStatus
 from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
 from bot.store.database import transaction
+from bot.store.ingest import ingest
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.items import claim, get_item, ingest, transition
+from bot.store.items import claim, get_item, transition
 from bot.store.models import Decision, Item, utcnow
 from bot.tickets import TicketIn
 from tests.support.fakes.http_sink import HttpSink

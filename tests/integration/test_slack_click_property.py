@@ -19,18 +19,16 @@ from sqlmodel import col
 from bot.lead_settings.registry import load_lead_settings
 from bot.lead_settings.seed import seed_thresholds
 from bot.pipeline.worker import Worker
-from bot.review.decisions import (
-    ReviewResult,
-    ReviewStatus,
-    approve,
-    redraft,
-    reject,
-    retry_failed,
-    save_edit,
-)
+from bot.review.approve import approve
+from bot.review.edit import save_edit
+from bot.review.redraft import redraft
+from bot.review.reject import reject
+from bot.review.result import ReviewResult, ReviewStatus
+from bot.review.retry import retry_failed
 from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
-from bot.store.items import get_item, ingest
+from bot.store.ingest import ingest
+from bot.store.items import get_item
 from bot.store.models import AuditEvent, Decision
 from bot.tickets import TicketIn
 from policies.reject_reasons import RejectReason

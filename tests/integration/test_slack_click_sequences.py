@@ -2,11 +2,11 @@
 to the running server, executes the action at most once, and the audit log explains every state
 the item went through.
 
-``test_slack_click_property`` drives the same kind of sequences through ``bot.review.decisions``
-directly (fast, many examples); this one goes through everything a real click goes through:
-signature checks, Bolt, the listeners, the roster, the worker woken by the click, the executor
-posting to the action sink. The sink sometimes refuses the action (HTTP 400, a permanent
-failure), so the lead's Retry has something to retry.
+``test_slack_click_property`` drives the same kind of sequences through the review commands
+(``bot.review.approve``, ``edit``, ``reject``, …) directly (fast, many examples); this one goes
+through everything a real click goes through: signature checks, Bolt, the listeners, the roster,
+the worker woken by the click, the executor posting to the action sink. The sink sometimes
+refuses the action (HTTP 400, a permanent failure), so the lead's Retry has something to retry.
 
 Modal submissions carry the view the bot builds for the item as it is at that moment, exactly
 what Slack sends back when someone presses Submit; who may submit is the server's business.

@@ -9,7 +9,8 @@ from bot.lead_settings.seed import seed_thresholds
 from bot.pipeline.worker import Worker
 from bot.review.stale_drafts import mark_older_drafts_stale
 from bot.runtime import open_runtime
-from bot.store.items import get_item, ingest
+from bot.store.ingest import ingest
+from bot.store.items import get_item
 from bot.tickets import TicketIn
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import BOT_TOKEN, REVIEW_CHANNEL, REVIEWER, make_settings

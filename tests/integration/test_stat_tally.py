@@ -16,15 +16,19 @@ from sqlalchemy.orm import Session
 from bot.lead_settings.registry import load_lead_settings
 from bot.lead_settings.seed import seed_thresholds
 from bot.pipeline.pipeline import Pipeline
-from bot.review.decisions import ReviewStatus, approve, reject, save_edit
+from bot.review.approve import approve
+from bot.review.edit import save_edit
+from bot.review.reject import reject
 from bot.review.reminders import run_follow_ups
+from bot.review.result import ReviewStatus
 from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
 from bot.stats.review_stats import parse_period, review_stats
 from bot.store import audit
 from bot.store.database import create_engine, migrate, session_factory, sync_url, transaction
+from bot.store.ingest import ingest
 from bot.store.item_states import ItemState
-from bot.store.items import claim, get_item, ingest
+from bot.store.items import claim, get_item
 from bot.store.models import utcnow
 from bot.store.stat_tally import Metric, hour_of, rejected_metric, wait_seconds
 from bot.tickets import TicketIn

@@ -16,8 +16,9 @@ from bot.store.database import (
     sync_url,
     transaction,
 )
+from bot.store.ingest import ingest
 from bot.store.item_states import ItemState
-from bot.store.items import ingest, update_item
+from bot.store.items import update_item
 from bot.store.models import Item
 from bot.store.ticket_threads import MAX_KEY, thread_key
 from bot.tickets import TicketIn

@@ -13,7 +13,7 @@ from bot.assess.heuristic import HeuristicClassifier
 from bot.logging_setup import configure_logging
 from bot.pipeline.worker import Worker
 from bot.runtime import open_runtime
-from bot.store.items import ingest
+from bot.store.ingest import ingest
 from bot.tickets import TicketIn
 from tests.support.server_harness import make_settings
 from tests.support.ticket_factory import password_ticket

@@ -17,8 +17,9 @@ from bot.assess.assessment import Assessment, Classifier
 from bot.assess.heuristic import HeuristicClassifier
 from bot.pipeline.worker import Worker
 from bot.runtime import Runtime, open_runtime
+from bot.store.ingest import ingest
 from bot.store.item_states import ItemState
-from bot.store.items import get_item, ingest
+from bot.store.items import get_item
 from bot.store.models import Item
 from bot.tickets import TicketIn
 from tests.support.server_harness import make_settings

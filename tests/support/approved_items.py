@@ -15,8 +15,8 @@ from sqlalchemy import Engine, insert, select
 from sqlmodel import col
 
 from bot.actions.authorise import idempotency_key
+from bot.store.ingest import new_item_id
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.items import new_item_id
 from bot.store.models import AuditEvent, Decision, Item, utcnow
 
 SEED_POLICY = "test_seed"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.assess.pii_redaction import mask_for_display
+from bot.assess.pii_masking import mask_for_display
 from bot.errors import ConfigurationError
 from bot.review.edit_validation import REPLY_BLOCK, EditedDraft, EditErrors, validate_edit
 from bot.review.masked_edit import mask_table, unmask

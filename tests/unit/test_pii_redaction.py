@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.assess import pii_redaction
+from bot.assess.pii_masking import mask_for_display
 from bot.assess.pii_redaction import (
     NEVER_RESTORED,
     PLACEHOLDER_PATTERN,
     Redaction,
     find_personal_data,
-    mask_for_display,
     redact,
     redact_many,
     restore,

@@ -11,17 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from bot.entrypoints.routing_eval import (
-    ATTENTION,
-    HIGH,
-    INFORMATIONAL,
-    INTENT_RISK,
-    default_dataset_path,
-    evaluate,
-    main,
-    run,
-)
+from bot.entrypoints.banking77_intents import ATTENTION, HIGH, INFORMATIONAL, INTENT_RISK
+from bot.entrypoints.cli import app
+from bot.entrypoints.routing_eval import default_dataset_path, evaluate, run
 
 ROWS = [
     # high: theft, an unrecognised payment and a dispute all go to a human
@@ -152,15 +146,17 @@ async def test_an_unknown_row_selection_is_refused(tmp_path: Path) -> None:
         await evaluate(dataset, rows="first")  # type: ignore[arg-type]
 
 
-def test_main_takes_rows_and_prints_the_selected_half(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_eval_command_takes_rows_and_prints_the_selected_half(tmp_path: Path) -> None:
+    """``python -m bot eval --rows odd``, in process: the one CLI of the evaluation."""
     dataset = _write_csv(tmp_path / "train.csv", ROWS)
-    assert main(["--dataset", str(dataset), "--rows", "odd"]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    runner = CliRunner()
+    result = runner.invoke(app, ["eval", "--dataset", str(dataset), "--rows", "odd"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
     assert (printed["rows"], printed["messages"]) == ("odd", 5)
-    with pytest.raises(SystemExit):
-        main(["--dataset", str(dataset), "--rows", "middle"])
+    refused = runner.invoke(app, ["eval", "--dataset", str(dataset), "--rows", "middle"])
+    assert refused.exit_code != 0
+    assert "--rows must be all, even or odd" in refused.output
 
 
 def test_run_skips_cleanly_when_the_dataset_is_absent(

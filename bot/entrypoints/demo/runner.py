@@ -22,8 +22,8 @@ from bot.pipeline.worker import Worker
 from bot.runtime import open_runtime
 from bot.settings import Settings
 from bot.store.database import migrate
+from bot.store.ingest import ingest
 from bot.store.item_states import ItemState
-from bot.store.items import ingest
 from bot.store.models import Item
 from bot.tickets import TicketIn
 

@@ -3,19 +3,22 @@
 ``/signoff stats`` used to diff the AI's and the approved texts of every edited approval in the
 period, in Python, on each answer (and read a row per approval to count them): over a million
 items that alone took more than a second. Fixed at approval, the size is summed by the database.
-Rows approved before this migration get their size computed here, in batches.
+Rows approved before this migration get their size computed here, in batches, by a frozen copy
+of the measure as it was when this migration was written (``bot.review.edit_size`` may change;
+this migration must not).
 
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01 10:00:00
 """
 
+import re
 from collections.abc import Sequence
+from difflib import SequenceMatcher
 
 import sqlalchemy as sa
 from alembic import op
 
-from bot.stats.edit_stats import edit_size
 from bot.store.row_batches import in_batches
 
 revision: str = "0008"
@@ -24,6 +27,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _APPROVED = ("approved", "executing", "executed", "failed")
+_TOKENS = re.compile(r"\w+|[^\w\s]")
+
+
+def _edit_size(original: str | None, edited: str | None) -> float:
+    """Frozen copy: 1 - difflib's ratio over words and punctuation (0 = untouched)."""
+    a, b = (original or "").strip(), (edited or "").strip()
+    if a == b:
+        return 0.0
+    return (
+        1.0 - SequenceMatcher(None, _TOKENS.findall(a), _TOKENS.findall(b), autojunk=False).ratio()
+    )
 
 
 def upgrade() -> None:
@@ -51,7 +65,7 @@ def upgrade() -> None:
             connection.execute(
                 item.update()
                 .where(item.c.id == item_id)
-                .values(edit_size=edit_size(original, approved_reply or draft_reply))
+                .values(edit_size=_edit_size(original, approved_reply or draft_reply))
             )
 
 

@@ -1,0 +1,131 @@
+"""The steps every review command shares: lock the item's row, refuse, say what already happened.
+
+Every command (``approve``, ``edit``, ``reject``, ``redraft``, ``retry``, ``reveal``) is one
+transaction that first locks the item's row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises writers), re-checks permission, state, staleness and the
+draft version, and only then changes anything, with its audit row in the same transaction. So of
+fifty simultaneous clicks exactly one moves the item, a quorum's second approval never gets lost
+between two concurrent first approvals, and every refusal changes nothing but the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.errors import SignoffError
+from bot.review.result import ReviewResult, ReviewStatus
+from bot.review.roster import Roles
+from bot.store import audit
+from bot.store.database import SessionFactory
+from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.models import Decision, Item, raised_by
+from policies.approvers import approval_refusal
+
+ONLY_DECIDERS = "only reviewers and leads can decide (SIGNOFF_REVIEWERS / SIGNOFF_LEADS)"
+
+
+class LostRaceError(SignoffError):
+    """The locked row moved anyway (another transaction decided it first): nothing was changed."""
+
+
+async def lock_item(session: AsyncSession, item_id: str) -> Item | None:
+    result = await session.execute(
+        select(Item)
+        .where(col(Item.id) == item_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def lock_for_decision(
+    session: AsyncSession, item_id: str, roles: Roles, attempted: str, *, approving: bool = False
+) -> Item | ReviewResult:
+    """The item, locked, or the answer that ends the command: it does not exist, or
+    ``roles.user_id`` may not ``attempted`` it (refused and audited). An approval (approve, save
+    and approve) is also refused to the person who raised the item."""
+    item = await lock_item(session, item_id)
+    if item is None:
+        return not_found(item_id)
+    if approving:
+        why = approval_refusal(
+            roles.user_id, reviewers=roles.reviewers, leads=roles.leads, raised_by=raised_by(item)
+        )
+    else:
+        why = None if roles.may_decide else ONLY_DECIDERS
+    if why is not None:
+        return await refuse(session, item, roles, attempted, why)
+    return item
+
+
+def who(user: str) -> str:
+    return "policy (auto)" if user == audit.AUTO else f"<@{user}>"
+
+
+async def not_pending(session: AsyncSession, item: Item) -> ReviewResult:
+    """Exactly what happened to an item that is no longer waiting (an expiry is not a reject)."""
+    decision = await session.get(Decision, item.decision_id) if item.decision_id else None
+    if item.state == ItemState.EXPIRED:
+        text = "This item expired without a decision and can't be decided now."
+    elif decision is not None and decision.outcome == DecisionOutcome.REJECTED:
+        text = f"Already rejected by {who(decision.actor)}."
+    elif decision is not None:
+        text = f"Already approved by {who(decision.actor)}."
+    else:
+        text = f"This item is {item.state.replace('_', ' ')} and can't be decided now."
+    return ReviewResult(ReviewStatus.ALREADY_DECIDED, f"{text} Nothing was changed.", item)
+
+
+async def after_lost_race(sessions: SessionFactory, item_id: str) -> ReviewResult:
+    """What to answer when a transaction lost the race it locked for (``LostRaceError``)."""
+    async with sessions() as session:
+        item = await session.get(Item, item_id)
+        assert item is not None
+        return await not_pending(session, item)
+
+
+async def refuse(
+    session: AsyncSession, item: Item, roles: Roles, attempted: str, why: str
+) -> ReviewResult:
+    await audit.record(
+        session,
+        "decision_refused",
+        item_id=item.id,
+        actor=roles.user_id,
+        attempted=attempted,
+        why=why,
+    )
+    return ReviewResult(
+        ReviewStatus.NOT_ALLOWED, f"You can't {attempted} this: {why}. Nothing was changed."
+    )
+
+
+def freeze_ai_version(item: Item) -> dict[str, Any]:
+    """Keep the AI's own proposal before anything overwrites the working copy."""
+    if item.ai_reply is not None or item.ai_action is not None:
+        return {}
+    return {"ai_reply": item.draft_reply, "ai_action": item.proposed_action}
+
+
+async def reload(sessions: SessionFactory, item_id: str) -> Item | None:
+    async with sessions() as session:
+        return await session.get(Item, item_id)
+
+
+async def with_item(result: ReviewResult, sessions: SessionFactory, item_id: str) -> ReviewResult:
+    if result.status in {ReviewStatus.NOT_ALLOWED, ReviewStatus.NOT_FOUND}:
+        return result
+    decided = result.item is not None and result.item.state != ItemState.PENDING_REVIEW
+    if result.status == ReviewStatus.ALREADY_DECIDED and decided:
+        # Read under the row lock by the transaction that found it decided and changed nothing:
+        # as fresh as a reload (repeated clicks on a decided card are most clicks under load).
+        return result
+    return ReviewResult(result.status, result.message, await reload(sessions, item_id))
+
+
+def not_found(item_id: str) -> ReviewResult:
+    return ReviewResult(ReviewStatus.NOT_FOUND, f"Item `{item_id}` does not exist.")

@@ -1,0 +1,156 @@
+"""Save and approve: store a reviewer's edited draft and count their approval of it.
+
+The Edit modal's input is checked first at the edge (``bot.review.edit_validation``); here the
+edit re-runs the risk floor and the approval requirement on the edited action, in the same
+transaction that saves it (``bot.review.decision_steps`` says why every command locks the row).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.assess.assessment import ProposedAction
+from bot.lead_settings.registry import LeadSettings
+from bot.review.approve import count_approval
+from bot.review.decision_steps import (
+    LostRaceError,
+    after_lost_race,
+    freeze_ai_version,
+    lock_for_decision,
+    not_pending,
+    with_item,
+)
+from bot.review.outcomes import is_merged
+from bot.review.requirements import risk_of
+from bot.review.result import ReviewResult, ReviewStatus
+from bot.review.roster import Roles
+from bot.review.stale_drafts import mark_stale_if_superseded
+from bot.store import audit
+from bot.store.database import SessionFactory, transaction
+from bot.store.item_states import ItemState
+from bot.store.models import Item, utcnow
+from policies.risk_levels import highest
+from policies.risk_rules import TicketFacts, risk_floor
+
+
+async def save_edit(
+    sessions: SessionFactory,
+    *,
+    item_id: str,
+    roles: Roles,
+    policy: LeadSettings,
+    version: int,
+    reply: str,
+    action: dict[str, Any],
+    summary: str,
+) -> ReviewResult:
+    """Save an edited draft and approve it as edited ("Save and approve").
+
+    The edit re-runs the risk floor and the approval requirement on the edited action: raising a
+    refund can add a second approver or a lead, and risk never goes down because of an edit.
+    Earlier approvals were of another text, so they no longer count.
+    """
+    try:
+        async with transaction(sessions) as session:
+            item = await lock_for_decision(
+                session, item_id, roles, "edit and approve", approving=True
+            )
+            if isinstance(item, ReviewResult):
+                return item
+            if item.state != ItemState.PENDING_REVIEW:
+                result = await not_pending(session, item)
+            elif await mark_stale_if_superseded(session, item):
+                await audit.record(
+                    session, "edit_refused_stale", item_id=item.id, actor=roles.user_id
+                )
+                result = ReviewResult(
+                    ReviewStatus.STALE,
+                    f"{item.stale_reason} Your edit was not saved"
+                    + ("." if is_merged(item) else ": press *Re-draft* first."),
+                )
+            elif version != item.draft_version:
+                result = ReviewResult(
+                    ReviewStatus.CHANGED,
+                    f"<@{item.edited_by}> edited this draft while you were editing; your edit "
+                    "was not saved. Open Edit again to start from their version.",
+                )
+            else:
+                result = await _apply_edit(
+                    session, item, roles, policy, reply=reply, action=action, summary=summary
+                )
+    except LostRaceError:
+        result = await after_lost_race(sessions, item_id)
+    return await with_item(result, sessions, item_id)
+
+
+async def _apply_edit(
+    session: AsyncSession,
+    item: Item,
+    roles: Roles,
+    policy: LeadSettings,
+    *,
+    reply: str,
+    action: dict[str, Any],
+    summary: str,
+) -> ReviewResult:
+    checked = ProposedAction.model_validate(action)
+    facts = TicketFacts.of(
+        text=f"{item.subject}\n{item.body}",
+        action=checked.model_dump(mode="json", exclude_none=True),
+        requested=item.requested_action,
+        customer_tier=item.customer_tier,
+        sentiment=item.sentiment,
+        category=item.category,
+    )
+    floor = risk_floor(facts, policy.thresholds)
+    risk = highest(floor.level, risk_of(item))
+    reasons = list(dict.fromkeys([*item.reasons, *floor.reasons]))
+    now = utcnow()
+    edited = {
+        **freeze_ai_version(item),
+        "draft_reply": reply,
+        "proposed_action": checked.model_dump(mode="json", exclude_none=True),
+        "draft_version": item.draft_version + 1,
+        "edited_by": roles.user_id,
+        "edited_at": now,
+        "edit_summary": summary,
+        "risk_level": risk.value,
+        "reasons": reasons,
+    }
+    before_risk = item.risk_level
+    await audit.record(
+        session,
+        "edited",
+        item_id=item.id,
+        actor=roles.user_id,
+        version=item.draft_version + 1,
+        original_reply=item.ai_reply if item.ai_reply is not None else item.draft_reply,
+        original_action=item.ai_action if item.ai_action is not None else item.proposed_action,
+        previous_reply=item.draft_reply,
+        previous_action=item.proposed_action,
+        edited_reply=reply,
+        edited_action=edited["proposed_action"],
+        summary=summary,
+        risk_before=before_risk,
+        risk_after=risk.value,
+    )
+    # The approvals so far were given to another text: start counting again, with the editor.
+    # (Detached first, so these in-memory changes never flush over the conditional UPDATE.)
+    session.expunge(item)
+    item.approvals = []
+    item.draft_version = edited["draft_version"]
+    item.risk_level = risk.value
+    item.proposed_action = edited["proposed_action"]
+    item.edited_by = roles.user_id
+    result = await count_approval(
+        session, item, roles, policy, extra_values=edited, event_detail={"after_edit": True}
+    )
+    if result.status == ReviewStatus.WAITING:
+        return ReviewResult(
+            ReviewStatus.WAITING, f"Edit saved ({summary}). {result.message}", result.item
+        )
+    if result.status == ReviewStatus.RECORDED:
+        return ReviewResult(ReviewStatus.RECORDED, f"Edit saved and approved ({summary}).")
+    return result

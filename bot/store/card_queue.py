@@ -1,0 +1,84 @@
+"""The card queue: items that need a Slack card and have none yet, oldest first.
+
+Cards go out in the order items entered review, and a card is claimed (under a lease, like any
+worker claim) before it is posted, so two instances never post the same card. The backlog loop
+(``bot.slack.card_backlog``) drains it; the publisher asks whether others wait.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlmodel import col
+
+from bot.store.database import SessionFactory, transaction
+from bot.store.item_states import ItemState
+from bot.store.items import attempt_due, claim_is_free, claim_token, update_item
+from bot.store.models import Item, utcnow
+
+# Items that need a card and have none: waiting for review, or failed without ever having had
+# one (an auto-approved action that failed needs a human and a Retry button too).
+CARD_STATES = (ItemState.PENDING_REVIEW, ItemState.FAILED)
+
+
+def _unposted() -> ColumnElement[bool]:
+    return and_(col(Item.state).in_(CARD_STATES), col(Item.slack_ts).is_(None))
+
+
+def _review_order() -> Any:
+    """Cards go out in the order items entered review (arrival order, unless an assessment took
+    longer: a card is not held back for an older item that is not ready yet)."""
+    return func.coalesce(col(Item.review_started_at), col(Item.created_at))
+
+
+async def other_cards_waiting(sessions: SessionFactory, item_id: str) -> bool:
+    async with sessions() as session:
+        found = await session.execute(
+            select(col(Item.id)).where(_unposted(), col(Item.id) != item_id).limit(1)
+        )
+        return found.first() is not None
+
+
+async def unposted_cards(sessions: SessionFactory, *, limit: int) -> tuple[int, list[Item]]:
+    """How many cards wait to be posted, and the oldest ``limit`` of them."""
+    async with sessions() as session:
+        total = (
+            await session.execute(select(func.count()).select_from(Item).where(_unposted()))
+        ).scalar_one()
+        oldest = await session.execute(
+            select(Item).where(_unposted()).order_by(_review_order(), col(Item.id)).limit(limit)
+        )
+        return int(total), list(oldest.scalars())
+
+
+async def claim_unposted_card(
+    sessions: SessionFactory, worker_id: str, *, lease: timedelta, now: datetime | None = None
+) -> Item | None:
+    """Claim the card that has waited longest, so cards appear in the order items entered review
+    and two instances never post the same card."""
+    now = now or utcnow()
+    free, ready = claim_is_free(now), attempt_due(now)
+    async with transaction(sessions) as session:
+        item_id = (
+            await session.execute(
+                select(col(Item.id))
+                .where(_unposted(), free, ready)
+                .order_by(_review_order(), col(Item.id))
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalar_one_or_none()
+        if item_id is None:
+            return None
+        if not await update_item(
+            session,
+            item_id,
+            free,
+            _unposted(),
+            claimed_by=claim_token(worker_id),
+            claimed_until=now + lease,
+        ):
+            return None
+        return await session.get(Item, item_id)
