@@ -10,8 +10,8 @@ them over. ``finish`` marks a row done with its outcome, conditional on the clai
 stays (audit, de-duplication of Slack's retries) until ``delete_done_before``.
 
 Applying a row twice (a crash after the work committed but before ``finish``) is safe because
-the work itself is conditional (``bot.review.approve`` and its siblings: an approval already counted, a decided
-item, a changed draft version change nothing).
+the work itself is conditional (``bot.review.approve`` and its siblings: an approval already
+counted, a decided item, a changed draft version change nothing).
 """
 
 from __future__ import annotations
