@@ -41,6 +41,7 @@ from bot.store.database import transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import begin_send, get_item, release, transition
 from bot.store.models import Decision, Item, utcnow
+from bot.store.money_budget import hold_money_budget, release_money_budget
 from bot.store.stat_tally import Metric, count_decision, count_events
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
@@ -254,6 +255,17 @@ class Pipeline:
             # first; then the times below are in commit order, and cards go out in that order.
             await audit.lock_chain(session)
             now = utcnow()
+            # Money without a human spends the lead's budgets: reserved here, or to review.
+            route = await hold_money_budget(
+                session,
+                route,
+                item_id=item.id,
+                customer_email=item.customer_email,
+                action=item.proposed_action,
+                thresholds=thresholds,
+                now=now,
+            )
+            common |= {"route_policy": route.policy, "route_why": route.why}
             if route.route == Route.AUTO:
                 decision = Decision(
                     item_id=item.id,
@@ -492,6 +504,7 @@ class Pipeline:
             )
             if to == ItemState.FAILED:
                 await count_events(session, utcnow(), [Metric.FAILED], category=item.category)
+                await release_money_budget(session, item.id, utcnow())
             finished = await self._moved(session, item.id)
         log.info("item finished", item_id=item.id, state=to.value)
         self.rt.metrics.executions.labels(event).inc()
