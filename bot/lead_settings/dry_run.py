@@ -34,8 +34,8 @@ from bot.store.database import SessionFactory
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.models import AuditEvent, Decision, Item
 from policies.autonomy import AutonomyPolicy
-from policies.risk_levels import RiskLevel
 from policies.money_budget import MoneyLedger, customer_key
+from policies.risk_levels import RiskLevel
 from policies.risk_rules import MONEY_ACTIONS, TicketFacts, risk_floor
 from policies.routing import Route, decide_route
 from policies.thresholds import Thresholds

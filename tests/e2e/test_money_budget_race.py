@@ -79,9 +79,7 @@ def _routed(db: Engine) -> int:
         )
 
 
-def test_two_processes_never_spend_more_than_the_budgets(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_two_processes_never_spend_more_than_the_budgets(database_url: str, tmp_path: Path) -> None:
     db = create_engine(sync_url(database_url))
     try:
         ids = _seed(db)

@@ -101,9 +101,7 @@ def test_the_customer_budget_refuses_the_amount_that_would_pass_it_and_says_why(
     assert over_budget(Decimal("5"), spent, thresholds) is None
     refusal = over_budget(Decimal("5.01"), spent, thresholds)
     assert refusal is not None
-    assert refusal.startswith(
-        "this customer received 45.00 USD without review in the last 30 days"
-    )
+    assert refusal.startswith("this customer received 45.00 USD without review in the last 30 days")
 
 
 def test_the_daily_budget_counts_everyone() -> None:
