@@ -111,11 +111,11 @@ _NEEDS_ACCOUNT = re.compile(
     r"(?:\w+\s+)?(?:charges?|transactions?|payments?|debits?|withdrawals?|entries)\b"
     # Their own card or account, and what they did with it.
     r"|\b(?:on|in|from) (?:my|our) (?:\w+\s+)?(?:card|account|statement|app)\b"
-    r"|\b(?:find|locate|trace) (?:my|our|the)\b|\b(?:not |un)successful\w*"
+    r"|\b(?:find|locate|trace) (?:my|our)\b|\b(?:not |un)successful\w*"
     r"|\b(?:i|we)\s+(?:have\s+|had\s+|just\s+|recently\s+|already\s+)?"
     r"(?!(?:wanted|needed|wondered|hoped|liked|decided|planned|wished)\b)"
     r"(?:[a-z]{3,}ed|did|made|took|got|went|sent|paid|bought|gave|saw|put|kept|froze|spent|"
-    r"withdrew|lost|forgot|left)\b",
+    r"withdrew|lost|left)\b",
     re.IGNORECASE,
 )
 # Cash or an ATM with an exchange rate or currency: a withdrawal abroad and what it cost.
