@@ -97,9 +97,11 @@ _NEEDS_ACCOUNT = re.compile(
     r"rates?|rates?|currency)\b"
     r"|\b(?:status|whereabouts|locat\w*|track\w*)\b"
     r"|\b(?:worr\w*|concern\w*|afraid|scared|panic\w*|nervous|anxious|upset)\b"
-    # Something they cannot do is a problem, not a question ("Can I ...?" is a question).
-    r"|\b(?:can'?t|cannot|can not|unable|couldn'?t|could not|not able|don'?t have|do not have|"
-    r"no longer have|without (?:a|an|my|the|any|access))\b"
+    # Something they cannot do is a problem, not a question ("Can I ...?" is a question); not
+    # signing in is the password template's own topic.
+    r"|\b(?:(?:can'?t|cannot|can not|unable(?: to)?|couldn'?t|could not|not able(?: to)?)"
+    r"(?!\s+(?:log|sign)\s?(?:in|on)\b)|don'?t have|do not have|no longer have|"
+    r"without (?:a|an|my|the|any|access))\b"
     # "Why ...?" and "how come" ask about something that happened; "why do I need to ..." asks
     # about a rule and stays a question.
     r"|\bhow come\b|\bwhy\b(?!\s+(?:do|would|should|must|does)\s+(?:i|we|you|one|they)\s+"
