@@ -5,7 +5,6 @@ execution gives its reservation back."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,12 +14,10 @@ from sqlalchemy import select
 from bot.actions.sink import ActionRequest
 from bot.errors import PermanentError
 from bot.lead_settings.seed import seed_thresholds
-from bot.pipeline.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
 from bot.store.item_states import ItemState
-from bot.store.items import claim, get_item, ingest
 from bot.store.models import AutoMoneyReservation, Item
-from bot.tickets import TicketIn
+from tests.support.pipeline_runs import run_ticket
 from tests.support.server_harness import REVIEWER, make_settings
 from tests.support.ticket_factory import refund_ticket
 
@@ -65,16 +62,7 @@ def _shipping_refund(amount: str, email: str = "dana@example.com") -> dict[str, 
 
 
 async def _run(rt: Runtime, ticket: dict[str, Any]) -> Item:
-    item_id = (await ingest(rt.sessions, "generic", TicketIn.model_validate(ticket))).item_id
-    pipeline = Pipeline(rt, "w-test")
-    for _ in range(3):
-        for claimed in await claim(
-            rt.sessions, "w-test", lease=timedelta(seconds=30), limit=10, include_unposted=False
-        ):
-            await pipeline.advance(claimed)
-    item = await get_item(rt.sessions, item_id)
-    assert item is not None
-    return item
+    return await run_ticket(rt, ticket)
 
 
 async def test_six_small_refunds_for_one_customer_stop_at_the_customer_budget(
