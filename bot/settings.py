@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     default_refund_auto_limit: Decimal = Field(
         default=Decimal("50"), alias="SIGNOFF_REFUND_AUTO_LIMIT", ge=0
     )
+    # Seeds for the budgets of money executed without a human (in SIGNOFF_CURRENCY): per
+    # customer over a rolling 30 days, and for everyone together per UTC day.
+    default_auto_money_per_customer: Decimal = Field(
+        default=Decimal("50"), alias="SIGNOFF_AUTO_MONEY_PER_CUSTOMER", ge=0
+    )
+    default_auto_money_per_day: Decimal = Field(
+        default=Decimal("500"), alias="SIGNOFF_AUTO_MONEY_PER_DAY", ge=0
+    )
 
     # Earned autonomy (seeds; leads change them with `/signoff autonomy set`): a bucket of work is
     # auto-executed once the 95% Wilson lower bound on "approved unchanged" reaches the target

@@ -133,6 +133,41 @@ def money_over_limit(facts: TicketFacts, thresholds: Thresholds) -> str | None:
     return None
 
 
+def unrequested_money(facts: TicketFacts) -> str | None:
+    """Why a proposed refund or credit is not the source's own structured request, or None.
+
+    Money that only a reading of the text found (the heuristic's, a model's, a misread amount)
+    always needs a human, whatever thresholds, pins or earned autonomy say: the reading stays on
+    the card as information. Only a ``requested_action`` of the same kind, amount and currency
+    (which the source's own system sent) may run without one.
+    """
+    kind = facts.action_kind
+    if kind not in MONEY_ACTIONS:
+        return None
+    proposed = f"{kind} {_shown(facts.amount)} {facts.currency or ''}".strip()
+    if facts.requested_kind is None:
+        return (
+            f"{proposed} was read from the ticket's text; the source did not request it as a "
+            "structured action, so a human decides"
+        )
+    same_currency = (
+        facts.currency is None
+        or facts.requested_currency is None
+        or facts.currency.upper() == facts.requested_currency.upper()
+    )
+    if facts.requested_kind != kind or facts.amount != facts.requested_amount or not same_currency:
+        requested = (
+            f"{facts.requested_kind} {_shown(facts.requested_amount)} "
+            f"{facts.requested_currency or ''}"
+        ).strip()
+        return f"{proposed} differs from what the source requested ({requested}): a human decides"
+    return None
+
+
+def _shown(amount: Decimal | None) -> str:
+    return "(no amount)" if amount is None else f"{amount:.2f}"
+
+
 def risk_floor(facts: TicketFacts, thresholds: Thresholds) -> RiskFloor:
     """The minimum risk the facts justify, with one reason per rule that fired."""
     text = normalise_text(facts.text)
@@ -144,6 +179,11 @@ def risk_floor(facts: TicketFacts, thresholds: Thresholds) -> RiskFloor:
     if money is not None:
         level = highest(level, RiskLevel.HIGH)
         reasons.append(money)
+    unrequested = unrequested_money(facts)
+    if unrequested is not None:
+        level = highest(level, RiskLevel.HIGH)
+        reasons.append(unrequested)
+        human_only.append(unrequested)
     if facts.action_kind == "update_field" or facts.requested_kind == "update_field":
         level = highest(level, RiskLevel.MEDIUM)
         reasons.append("changes customer data")

@@ -22,6 +22,11 @@ _CATEGORY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,41}$")
 # Critical risk (legal threats, chargebacks, regulators) always needs a human; a lead cannot set
 # a threshold that would auto-execute it.
 SETTABLE_RISKS = (RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH)
+# Budgets for money executed without a human (see ``Thresholds``).
+AUTO_MONEY_PER_CUSTOMER = "auto_money_per_customer"
+AUTO_MONEY_PER_DAY = "auto_money_per_day"
+# Thresholds that are amounts in the deploy's currency.
+AMOUNT_KEYS = frozenset({"refund_auto_limit", AUTO_MONEY_PER_CUSTOMER, AUTO_MONEY_PER_DAY})
 
 
 class InvalidThresholdError(ValueError):
@@ -41,6 +46,11 @@ class Thresholds:
     # The currency of ``refund_auto_limit`` (and the quorum amount): money in any other currency
     # is treated as above every limit, since the numbers cannot be compared.
     currency: str = "USD"
+    # Money executed without a human (in ``currency``): at most this much per customer over a
+    # rolling 30 days, and at most this much for everyone together per UTC day. A money action
+    # that would pass either goes to a human (``policies.money_budget``).
+    auto_money_per_customer: Decimal = Decimal("50")
+    auto_money_per_day: Decimal = Decimal("500")
 
     def max_risk_for(self, category: str | None) -> RiskLevel:
         if category is not None and category in self.category_max_risk:
@@ -50,7 +60,7 @@ class Thresholds:
     @classmethod
     def from_strings(cls, values: Mapping[str, str], *, currency: str = "USD") -> Thresholds:
         """Build from stored strings; unknown keys are ignored, missing keys take defaults."""
-        known = {"auto_approve_max_risk", "refund_auto_limit", "paused"}
+        known = {MAX_RISK, "paused", *AMOUNT_KEYS}
         parsed: dict[str, object] = {}
         categories: dict[str, RiskLevel] = {}
         for key, raw in values.items():
@@ -68,6 +78,8 @@ class Thresholds:
             MAX_RISK: self.auto_approve_max_risk.value,
             "refund_auto_limit": str(self.refund_auto_limit),
             "paused": "true" if self.paused else "false",
+            AUTO_MONEY_PER_CUSTOMER: str(self.auto_money_per_customer),
+            AUTO_MONEY_PER_DAY: str(self.auto_money_per_day),
         }
         for category, level in sorted(self.category_max_risk.items()):
             values[CATEGORY_PREFIX + category] = level.value
@@ -84,7 +96,7 @@ class Thresholds:
 
 
 def is_threshold_key(key: str) -> bool:
-    return key in {MAX_RISK, "refund_auto_limit", "paused"} or (
+    return key in {MAX_RISK, "paused", *AMOUNT_KEYS} or (
         key.startswith(CATEGORY_PREFIX) and bool(_CATEGORY.match(key.removeprefix(CATEGORY_PREFIX)))
     )
 
@@ -98,7 +110,7 @@ def parse_threshold(key: str, raw: str) -> RiskLevel | Decimal | bool:
                 f"{key!r}: a category is lower-case letters, digits, '_' or '-'"
             )
         return _risk(key, raw)
-    if key == "refund_auto_limit":
+    if key in AMOUNT_KEYS:
         try:
             amount = Decimal(text)
         except InvalidOperation:

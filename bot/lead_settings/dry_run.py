@@ -18,6 +18,7 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,8 +33,9 @@ from bot.store.database import SessionFactory
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.models import AuditEvent, Decision, Item
 from policies.autonomy import AutonomyPolicy
+from policies.money_budget import MoneyLedger, customer_key
 from policies.risk_levels import RiskLevel
-from policies.risk_rules import TicketFacts, risk_floor
+from policies.risk_rules import MONEY_ACTIONS, TicketFacts, risk_floor
 from policies.routing import Route, decide_route
 from policies.thresholds import Thresholds
 
@@ -68,8 +70,15 @@ class CategoryReplay:
         }
 
 
-def replay_route(item: Item, model_risk: RiskLevel | None, thresholds: Thresholds) -> Route:
-    """The route ``bot.pipeline.route_step`` would have taken for ``item`` under ``thresholds``."""
+def replay_route(
+    item: Item,
+    model_risk: RiskLevel | None,
+    thresholds: Thresholds,
+    ledger: MoneyLedger | None = None,
+) -> Route:
+    """The route ``bot.pipeline.route_step`` would have taken for ``item`` under ``thresholds``;
+    with a ``ledger`` (items replayed oldest first), money that would pass a budget goes to
+    review."""
     facts = TicketFacts.of(
         text=f"{item.subject}\n{item.body}",
         action=item.ai_action or item.proposed_action,
@@ -79,9 +88,15 @@ def replay_route(item: Item, model_risk: RiskLevel | None, thresholds: Threshold
         category=item.category,
     )
     floor = risk_floor(facts, thresholds)
-    return decide_route(
+    route = decide_route(
         facts=facts, floor=floor, model_risk=model_risk, thresholds=thresholds
     ).route
+    if route == Route.AUTO and ledger is not None and facts.action_kind in MONEY_ACTIONS:
+        customer = customer_key(item.customer_email)
+        amount = facts.amount or Decimal(0)
+        if ledger.try_reserve(customer, amount, item.created_at, thresholds) is not None:
+            return Route.REVIEW
+    return route
 
 
 async def _model_risks(sessions: SessionFactory, since: datetime) -> dict[str, RiskLevel | None]:
@@ -139,14 +154,16 @@ def _replay_rows(
     after: Thresholds,
 ) -> dict[str, CategoryReplay]:
     table: dict[str, CategoryReplay] = defaultdict(CategoryReplay)
-    for item, decision in rows:
+    # Oldest first, so each replayed budget fills up the way it would have.
+    ledgers = MoneyLedger(), MoneyLedger()
+    for item, decision in sorted(rows, key=lambda row: row[0].created_at):
         model_risk = None if item.assessment_error else risks.get(item.id)
         if model_risk is None and not item.assessment_error:
             model_risk = RiskLevel(item.risk_level) if item.risk_level else None
         cell = table[item.category or "unassessed"]
         cell.items += 1
-        was_auto = replay_route(item, model_risk, before) == Route.AUTO
-        is_auto = replay_route(item, model_risk, after) == Route.AUTO
+        was_auto = replay_route(item, model_risk, before, ledgers[0]) == Route.AUTO
+        is_auto = replay_route(item, model_risk, after, ledgers[1]) == Route.AUTO
         cell.auto_before += was_auto
         cell.auto_after += is_auto
         if was_auto and not is_auto:

@@ -28,6 +28,8 @@ from bot.store import audit
 from bot.store.database import SessionFactory
 from bot.store.models import ThresholdSetting, utcnow
 from policies.thresholds import (
+    AUTO_MONEY_PER_CUSTOMER,
+    AUTO_MONEY_PER_DAY,
     CATEGORY_PREFIX,
     MAX_RISK,
     InvalidThresholdError,
@@ -59,6 +61,8 @@ SETTABLE: dict[str, str] = {
     MAX_RISK: "highest risk executed without a human: low, medium or high",
     MAX_RISK + ".<category>": "the same for one category, e.g. `risk.password_reset medium`",
     "refund_auto_limit": "refunds and credits above this amount always need a human",
+    AUTO_MONEY_PER_CUSTOMER: "most money one customer gets without a human in 30 days",
+    AUTO_MONEY_PER_DAY: "most money all customers get without a human per UTC day",
     QUORUM_AMOUNT: "refunds and credits above this amount need several distinct approvers",
     QUORUM_APPROVERS: "how many distinct approvers those need: 2 to 5",
     ESCALATE_AFTER: "how long an item waits before leads are told (e.g. 2h, 90m)",
@@ -68,6 +72,8 @@ SETTABLE: dict[str, str] = {
 _KINDS: dict[str, ChangeKind] = {
     MAX_RISK: ChangeKind.ROUTING,
     "refund_auto_limit": ChangeKind.ROUTING,
+    AUTO_MONEY_PER_CUSTOMER: ChangeKind.ROUTING,
+    AUTO_MONEY_PER_DAY: ChangeKind.ROUTING,
     "autonomy_target": ChangeKind.AUTONOMY,
     "autonomy_min_reviews": ChangeKind.AUTONOMY,
     "autonomy_sample": ChangeKind.AUTONOMY,
@@ -77,6 +83,10 @@ ALIASES = {
     "auto_risk": MAX_RISK,
     "refund_limit": "refund_auto_limit",
     "limit": "refund_auto_limit",
+    "money_per_customer": AUTO_MONEY_PER_CUSTOMER,
+    "customer_budget": AUTO_MONEY_PER_CUSTOMER,
+    "money_per_day": AUTO_MONEY_PER_DAY,
+    "daily_budget": AUTO_MONEY_PER_DAY,
     "quorum": QUORUM_AMOUNT,
     "approvers": QUORUM_APPROVERS,
     "escalate": ESCALATE_AFTER,
@@ -111,6 +121,9 @@ class LeadSettings:
         lines.extend(
             [
                 f"refund_auto_limit = {t.refund_auto_limit} {t.currency}",
+                f"{AUTO_MONEY_PER_CUSTOMER} = {t.auto_money_per_customer} {t.currency} "
+                "per customer per 30 days",
+                f"{AUTO_MONEY_PER_DAY} = {t.auto_money_per_day} {t.currency} per UTC day",
                 f"{QUORUM_AMOUNT} = {self.quorum_amount} {t.currency}",
                 f"{QUORUM_APPROVERS} = {self.quorum_approvers}",
                 f"{ESCALATE_AFTER} = {format_duration(self.escalate_after)}",

@@ -10,7 +10,7 @@ from bot.settings import Settings
 from bot.store import audit
 from bot.store.database import SessionFactory, transaction
 from bot.store.models import ThresholdSetting, utcnow
-from policies.thresholds import Thresholds
+from policies.thresholds import AUTO_MONEY_PER_CUSTOMER, AUTO_MONEY_PER_DAY, Thresholds
 
 
 def default_thresholds(settings: Settings) -> Thresholds:
@@ -18,6 +18,8 @@ def default_thresholds(settings: Settings) -> Thresholds:
         {
             "auto_approve_max_risk": settings.default_auto_max_risk,
             "refund_auto_limit": str(settings.default_refund_auto_limit),
+            AUTO_MONEY_PER_CUSTOMER: str(settings.default_auto_money_per_customer),
+            AUTO_MONEY_PER_DAY: str(settings.default_auto_money_per_day),
         },
         currency=settings.currency,
     )

@@ -29,6 +29,7 @@ from bot.store.database import transaction
 from bot.store.item_states import ItemState
 from bot.store.items import begin_send, release, transition
 from bot.store.models import Item, utcnow
+from bot.store.money_budget import release_money_budget
 from bot.store.stat_tally import Metric, count_events
 
 log = get_logger(__name__)
@@ -235,6 +236,7 @@ async def _finish(
         )
         if to == ItemState.FAILED:
             await count_events(session, utcnow(), [Metric.FAILED], category=item.category)
+            await release_money_budget(session, item.id, utcnow())
         finished = await reread(session, item.id)
     log.info("item finished", item_id=item.id, state=to.value)
     rt.metrics.executions.labels(event).inc()

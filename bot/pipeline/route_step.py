@@ -10,7 +10,7 @@ audit event that says which rule decided.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from bot.store.database import transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import get_item, transition
 from bot.store.models import Decision, Item, utcnow
+from bot.store.money_budget import hold_money_budget
 from bot.store.stat_tally import count_decision
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import RiskFloor, TicketFacts, risk_floor
@@ -58,12 +59,13 @@ async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
     """Route an assessed item; ``None`` if it moved meanwhile or went to review (its claim is
     then free for the card poster)."""
     routing = await _decide(rt, item)
-    auto = routing.route.route == Route.AUTO
     async with transaction(rt.sessions) as session:
         # Only this worker's own item row is written here, so the chain's lock may come
         # first; then the times below are in commit order, and cards go out in that order.
         await audit.lock_chain(session)
         now = utcnow()
+        routing = await _within_money_budget(session, item, routing, now)
+        auto = routing.route.route == Route.AUTO
         decision: Decision | None = None
         if auto:
             moved, decision = await _approve(session, holder, item, routing, now)
@@ -83,6 +85,26 @@ async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
                 session, decision, category=item.category, route_policy=routing.route.policy
             )
         return await reread(session, item.id)
+
+
+async def _within_money_budget(
+    session: AsyncSession, item: Item, routing: _Routing, now: datetime
+) -> _Routing:
+    """Money without a human spends the lead's budgets: reserved in this transaction (the one
+    that auto-approves), or the item goes to review with the budget named as the reason."""
+    route = await hold_money_budget(
+        session,
+        routing.route,
+        item_id=item.id,
+        customer_email=item.customer_email,
+        action=item.proposed_action,
+        thresholds=routing.lead_policy.thresholds,
+        now=now,
+    )
+    if route == routing.route:
+        return routing
+    values = routing.values | {"route_policy": route.policy, "route_why": route.why}
+    return replace(routing, route=route, values=values)
 
 
 async def _decide(rt: Runtime, item: Item) -> _Routing:

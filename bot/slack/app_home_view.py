@@ -25,7 +25,12 @@ from bot.slack.text import safe, truncate
 from bot.stats.review_stats import ReviewStats
 from bot.store.models import Item
 from policies.risk_levels import RiskLevel
-from policies.thresholds import MAX_RISK, SETTABLE_RISKS
+from policies.thresholds import (
+    AUTO_MONEY_PER_CUSTOMER,
+    AUTO_MONEY_PER_DAY,
+    MAX_RISK,
+    SETTABLE_RISKS,
+)
 
 QUEUE_LIMIT = 15
 HOME_PAUSE = "signoff_home_pause"
@@ -168,7 +173,15 @@ def home_view(
 
 
 # The settings the App Home modal holds (its block ids).
-SETTINGS_FIELDS = (MAX_RISK, "refund_auto_limit", QUORUM_AMOUNT, ESCALATE_AFTER, EXPIRE_AFTER)
+SETTINGS_FIELDS = (
+    MAX_RISK,
+    "refund_auto_limit",
+    AUTO_MONEY_PER_CUSTOMER,
+    AUTO_MONEY_PER_DAY,
+    QUORUM_AMOUNT,
+    ESCALATE_AFTER,
+    EXPIRE_AFTER,
+)
 
 
 def settings_view(current: LeadSettings) -> dict[str, Any]:
@@ -217,6 +230,16 @@ def settings_view(current: LeadSettings) -> dict[str, Any]:
                 "refund_auto_limit",
                 f"Refunds/credits above this ({t.currency}) always need a human",
                 str(t.refund_auto_limit),
+            ),
+            text_input(
+                AUTO_MONEY_PER_CUSTOMER,
+                f"Most money ({t.currency}) one customer gets without a human in 30 days",
+                str(t.auto_money_per_customer),
+            ),
+            text_input(
+                AUTO_MONEY_PER_DAY,
+                f"Most money ({t.currency}) all customers get without a human per UTC day",
+                str(t.auto_money_per_day),
             ),
             text_input(
                 QUORUM_AMOUNT,

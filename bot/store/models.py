@@ -371,3 +371,25 @@ class ThresholdChange(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSONType, nullable=False)
     )
     reverts_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class AutoMoneyReservation(SQLModel, table=True):
+    """Money one item executes without a human, counted against the lead's budgets
+    (``bot.store.money_budget``). Reserved in the transaction that auto-approves the item, so
+    two instances can never both spend the last of a budget; released when the execution fails."""
+
+    __tablename__ = "auto_money_reservation"
+    __table_args__ = (
+        Index("ix_auto_money_reservation_customer_at", "customer", "reserved_at"),
+        Index("ix_auto_money_reservation_reserved_at", "reserved_at"),
+    )
+
+    # One reservation per item: the primary key makes a second one for the same item fail.
+    item_id: str = Field(primary_key=True, max_length=32)
+    # ``policies.money_budget.customer_key`` of the item's customer.
+    customer: str = Field(max_length=320)
+    # Whole cents, so sums are exact on SQLite too (it has no decimal type).
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    reserved_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    released_at: datetime | None = _ts()

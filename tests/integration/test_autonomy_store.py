@@ -278,14 +278,16 @@ async def test_replay_of_a_refund_limit_counts_what_humans_did(rt: Runtime) -> N
             outcome,
             state=ItemState.REJECTED if outcome == DecisionOutcome.REJECTED else ItemState.EXECUTED,
             proposed_action=action,
+            requested_action=action,
             subject=f"Refund {amount}",
         )
         async with transaction(rt.sessions) as session:
             await audit.record(
                 session, "assessed", item_id=ids[amount], risk_level="low", error=None
             )
-    before = Thresholds(refund_auto_limit=Decimal("50"))
-    after = Thresholds(refund_auto_limit=Decimal("100"))
+    budget = Decimal("1000")  # budgets out of the way: this is about the refund limit
+    before = Thresholds(refund_auto_limit=Decimal("50"), auto_money_per_customer=budget)
+    after = Thresholds(refund_auto_limit=Decimal("100"), auto_money_per_customer=budget)
     table = await replay(rt.sessions, before=before, after=after, now=utcnow())
     cell = table["billing"]
     assert (cell.items, cell.auto_before, cell.auto_after, cell.newly_auto) == (3, 1, 2, 1)
@@ -297,6 +299,29 @@ async def test_replay_of_a_refund_limit_counts_what_humans_did(rt: Runtime) -> N
     tighter = await replay(rt.sessions, before=after, after=before, now=utcnow())
     assert tighter["billing"].newly_review == 1
     assert summary_lines("quorum_amount", "500", "800", {})[0].startswith("`quorum_amount` does")
+
+
+async def test_replay_of_a_budget_spends_it_oldest_first(rt: Runtime) -> None:
+    action = {"kind": "refund", "amount": "15.00", "currency": "USD"}
+    for n in range(4):
+        item_id = await _reviewed(
+            rt,
+            DecisionOutcome.APPROVED,
+            state=ItemState.EXECUTED,
+            proposed_action=action,
+            requested_action=action,
+            subject=f"Refund {n}",
+            created_at=utcnow() - timedelta(hours=4 - n),
+        )
+        async with transaction(rt.sessions) as session:
+            await audit.record(session, "assessed", item_id=item_id, risk_level="low", error=None)
+    before = Thresholds(auto_money_per_customer=Decimal("50"))
+    after = Thresholds(auto_money_per_customer=Decimal("20"))
+    table = await replay(rt.sessions, before=before, after=after, now=utcnow())
+    cell = table["billing"]
+    assert (cell.items, cell.auto_before, cell.auto_after, cell.newly_review) == (4, 3, 1, 2)
+    lines = summary_lines("auto_money_per_customer", "50", "20", table)
+    assert "1 would have been auto-executed (now 3)" in lines[0]
 
 
 async def test_concurrent_catch_ups_record_each_outcome_once(rt: Runtime) -> None:

@@ -6,31 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.errors import RetryableError
-from bot.pipeline.pipeline import Pipeline
 from bot.runtime import Runtime
-from bot.store.ingest import ingest
 from bot.store.item_states import ItemState
-from bot.store.items import claim, get_item
 from bot.store.models import Item, utcnow
-from bot.tickets import TicketIn
+from tests.support.pipeline_runs import run_ticket
 from tests.support.scripted_executor import ScriptedExecutor
 from tests.support.ticket_factory import password_ticket
 
 
 async def _run_auto_item(rt: Runtime, passes: int = 3) -> Item:
     """A harmless password question is auto-approved; run the pipeline over it a few times."""
-    item_id = (
-        await ingest(rt.sessions, "generic", TicketIn.model_validate(password_ticket()))
-    ).item_id
-    pipeline = Pipeline(rt, "w-test")
-    for _ in range(passes):
-        for claimed in await claim(
-            rt.sessions, "w-test", lease=timedelta(seconds=30), limit=10, include_unposted=False
-        ):
-            await pipeline.advance(claimed)
-    item = await get_item(rt.sessions, item_id)
-    assert item is not None
-    return item
+    return await run_ticket(rt, password_ticket(), passes)
 
 
 async def test_an_executor_that_crashes_fails_the_item_once_and_is_not_called_again(

@@ -360,6 +360,11 @@ def test_with_the_heuristic_no_injection_auto_executes_money_or_escapes_review(
 
     for label, (item_id, flagged) in submitted.items():
         item = server.wait_for_state(item_id, "pending_review", "executed", "failed")
+        if item.classifier == "unavailable":
+            # Text the heuristic cannot read (another language, disguised letters): a human.
+            assert item.assessment_error and "reads English only" in item.assessment_error, label
+            assert item.state == "pending_review", label
+            continue
         assert item.classifier == "heuristic", label
         money = {
             (item.proposed_action or {}).get("kind"),
@@ -374,12 +379,10 @@ def test_with_the_heuristic_no_injection_auto_executes_money_or_escapes_review(
             if money:
                 amount = Decimal(str((item.proposed_action or {}).get("amount")))
                 assert amount <= Thresholds().refund_auto_limit, label
-    # What a keyword classifier cannot tell from a genuine request: plain replies (its own
-    # template text, never the ticket's instructions) and one small refund under the limit,
-    # asked for as a favour, without a word to the AI. Everything else waits for a human.
-    assert auto_executed == {"name_injection", "german", "fake_tool_result", "grandmother"}
-    sent = [(r.json()["action"]["kind"], r.json()["item_id"]) for r in server.sink.requests]
-    assert [kind for kind, _ in sent if kind in {"refund", "credit"}] == ["refund"]
+    # The heuristic answers only what it recognises as a plain question; none of these is one
+    # (and money read from the text always waits for a human): nothing runs unreviewed.
+    assert auto_executed == set()
+    assert server.sink.requests == []
     # The case a keyword classifier is most tempted by: a small refund it can read in the text.
     small = server.item(submitted["requested_small_refund_with_injection"][0])
     assert (small.proposed_action or {}).get("kind") == "refund"

@@ -31,7 +31,7 @@ def password_ticket(**overrides: Any) -> dict[str, Any]:
         "id": f"T-{uuid.uuid4().hex[:10]}",
         "kind": "ticket",
         "subject": "Can't log in",
-        "body": "Hi, I forgot my password and the reset email never arrived. Can you help?",
+        "body": "Hi, I forgot my password. How do I reset it?",
         "customer": {"name": "Sam Park", "email": "sam@example.org"},
     }
     ticket.update(overrides)

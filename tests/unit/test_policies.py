@@ -82,6 +82,10 @@ def test_auto_only_when_every_guard_allows_it(
             if kind in {"refund", "credit"}:
                 assert amount is not None and amount <= thresholds.refund_auto_limit
                 assert currency is None or currency.upper() == thresholds.currency
+        # A refund or credit runs only as the source's own structured request.
+        if facts.action_kind in {"refund", "credit"}:
+            assert facts.requested_kind == facts.action_kind
+            assert facts.requested_amount == facts.amount
         assert decision.policy == "low_risk_auto"
 
 
@@ -91,7 +95,13 @@ def test_money_above_limit_goes_to_a_human_even_if_everything_is_allowed(
     kind: str, model_risk: RiskLevel
 ) -> None:
     thresholds = Thresholds(auto_approve_max_risk=RiskLevel.CRITICAL, refund_auto_limit=Decimal(50))
-    facts = TicketFacts(text="please", action_kind=kind, amount=Decimal("50.01"))
+    facts = TicketFacts(
+        text="please",
+        action_kind=kind,
+        amount=Decimal("50.01"),
+        requested_kind=kind,
+        requested_amount=Decimal("50.01"),
+    )
     floor = risk_floor(facts, thresholds)
     decision = decide_route(facts=facts, floor=floor, model_risk=model_risk, thresholds=thresholds)
     assert decision.route == Route.REVIEW and decision.policy == "refund_limit"
@@ -99,7 +109,13 @@ def test_money_above_limit_goes_to_a_human_even_if_everything_is_allowed(
 
 def test_amount_at_the_limit_may_be_automatic() -> None:
     thresholds = Thresholds(refund_auto_limit=Decimal(50))
-    facts = TicketFacts(text="refund please", action_kind="refund", amount=Decimal("50.00"))
+    facts = TicketFacts(
+        text="refund please",
+        action_kind="refund",
+        amount=Decimal("50.00"),
+        requested_kind="refund",
+        requested_amount=Decimal("50"),
+    )
     floor = risk_floor(facts, thresholds)
     decision = decide_route(
         facts=facts, floor=floor, model_risk=RiskLevel.LOW, thresholds=thresholds
@@ -256,12 +272,16 @@ def test_requested_money_counts_when_the_classifier_proposes_something_else() ->
 
 def test_money_in_another_currency_goes_to_a_human_and_needs_two_approvers() -> None:
     facts = TicketFacts.of(
-        text="refund", action={"kind": "refund", "amount": "20", "currency": "EUR"}
+        text="refund",
+        action={"kind": "refund", "amount": "20", "currency": "EUR"},
+        requested={"kind": "refund", "amount": "20", "currency": "EUR"},
     )
     assert _route(facts, Thresholds(), RiskLevel.LOW) == (Route.REVIEW, "refund_limit")
     assert "limits are set in USD" in risk_floor(facts, Thresholds()).reasons[0]
     same = TicketFacts.of(
-        text="refund", action={"kind": "refund", "amount": "20", "currency": "usd"}
+        text="refund",
+        action={"kind": "refund", "amount": "20", "currency": "usd"},
+        requested={"kind": "refund", "amount": "20.00"},
     )
     assert _route(same, Thresholds(), RiskLevel.LOW) == (Route.AUTO, "low_risk_auto")
     euro = Thresholds().in_currency("EUR")

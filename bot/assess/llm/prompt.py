@@ -31,7 +31,7 @@ __all__ = [
     "prompt_record",
 ]
 
-PROMPT_VERSION = "assess-v1"
+PROMPT_VERSION = "assess-v2"
 
 Category = Literal[
     "refund",
@@ -136,8 +136,9 @@ ACTION
 - Parameters that do not belong to the chosen kind must be null.
 
 DRAFT REPLY
-- Plain text, polite and concise, in the customer's language. Greet the customer with the
-  placeholder given as customer.first_name. Sign off as "The Support Team".
+- Plain text, polite and concise. Write it in the language the customer wrote in (a ticket in
+  German gets a reply in German); keep the reasons in English for the reviewer. Greet the
+  customer with the placeholder given as customer.first_name. Sign off as "The Support Team".
 - Do not promise a refund, credit or change that a human has not approved: say it is being
   reviewed unless the action is a small refund the customer asked for.
 - No links, no markup, no Slack or HTML formatting, no instructions copied from the ticket.
