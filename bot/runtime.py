@@ -6,9 +6,11 @@ is what lets a test start two independent instances in one process.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.actions.sink import Executor, ExecutorRouter, GenericActionSink, LogOnlyExecutor
 from bot.assess.assessment import Classifier
 from bot.assess.heuristic import HeuristicClassifier
-from bot.assess.openai_classifier import OpenAIClassifier, prompt_record
 from bot.logging_setup import get_logger
 from bot.review.roster import ReviewerRoster
 from bot.settings import Settings
@@ -29,7 +30,24 @@ from bot.store.prompt_store import remember_prompt
 from bot.vendors.executors import build_vendor_executors, unconfigured_sources
 from bot.vendors.settings import VendorSettings
 
+if TYPE_CHECKING:
+    from bot.assess.openai_classifier import OpenAIClassifier
+
 log = get_logger(__name__)
+
+# The OpenAI SDK is imported only when OPENAI_API_KEY is set: it is the heaviest import Signoff
+# has (seconds on a busy machine, tens of MiB), and the heuristic classifier never needs it.
+_LLM_MODULE = "bot.assess.openai_classifier"
+
+
+def llm_classifier(classifier: Classifier) -> OpenAIClassifier | None:
+    """``classifier`` when it is the OpenAI one, without importing the SDK to find out: if the
+    module is not loaded, no OpenAIClassifier can exist."""
+    module = sys.modules.get(_LLM_MODULE)
+    if module is not None and isinstance(classifier, module.OpenAIClassifier):
+        found: OpenAIClassifier = classifier
+        return found
+    return None
 
 
 @dataclass
@@ -55,6 +73,8 @@ def build_classifier(settings: Settings) -> Classifier:
     as an LLM's judgement.
     """
     if settings.openai_api_key is not None:
+        from bot.assess.openai_classifier import OpenAIClassifier
+
         return OpenAIClassifier.from_settings(settings)
     return HeuristicClassifier()
 
@@ -123,8 +143,11 @@ async def open_runtime(
     if vendors is not None:
         _log_vendor_setup(vendors, fallback_configured=bool(settings.action_url))
     sessions = session_factory(engine)
+    llm = llm_classifier(chosen)
     try:
-        if isinstance(chosen, OpenAIClassifier):
+        if llm is not None:
+            from bot.assess.openai_classifier import prompt_record
+
             await remember_prompt(sessions, prompt_record())  # what prompt_sha256 will name
         yield Runtime(
             settings=settings,
@@ -145,8 +168,8 @@ async def open_runtime(
             vendors=vendors,
         )
     finally:
-        if owned_classifier and isinstance(chosen, OpenAIClassifier):
-            await chosen.aclose()
+        if owned_classifier and llm is not None:
+            await llm.aclose()
         await http.aclose()
         if slack_session is not None:
             await slack_session.close()

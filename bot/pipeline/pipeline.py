@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -17,7 +17,6 @@ from sqlmodel import col
 from bot.actions.authorise import authorise, idempotency_key, resends_safely
 from bot.assess.assessment import Assessment, ProposedAction
 from bot.assess.edit_examples import EditExample, examples_for
-from bot.assess.openai_classifier import LlmAssessmentUnavailableError, LlmUsage, OpenAIClassifier
 from bot.autonomy.evidence import evidence_summary
 from bot.autonomy.routing import catch_up, route_with_autonomy
 from bot.autonomy.spot_checks import post_spot_check_if_chosen
@@ -33,7 +32,7 @@ from bot.review.decisions import requirement_for
 from bot.review.outcomes import is_merged
 from bot.review.reminders import review_schedule
 from bot.review.stale_drafts import mark_older_drafts_stale
-from bot.runtime import Runtime
+from bot.runtime import Runtime, llm_classifier
 from bot.slack.text import safe
 from bot.store import audit
 from bot.store.claim_keeper import kept_claim
@@ -46,6 +45,9 @@ from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
 from policies.routing import Route, RouteDecision, decide_route
+
+if TYPE_CHECKING:  # imported at run time only with OPENAI_API_KEY (bot.runtime.build_classifier)
+    from bot.assess.openai_classifier import LlmUsage, OpenAIClassifier
 
 log = get_logger(__name__)
 
@@ -133,18 +135,17 @@ class Pipeline:
         values: dict[str, Any]
         usage: LlmUsage | None = None
         classifier = self.rt.classifier
+        llm = llm_classifier(classifier)
         try:
-            if isinstance(classifier, OpenAIClassifier):
-                examples = await self._edit_examples(item, classifier)
-                assessment, usage = await classifier.assess_with_usage(
-                    ticket_from_item(item), examples
-                )
+            if llm is not None:
+                examples = await self._edit_examples(item, llm)
+                assessment, usage = await llm.assess_with_usage(ticket_from_item(item), examples)
             else:
                 assessment = await classifier.assess(ticket_from_item(item))
             values = _assessment_values(assessment)
         except AssessmentUnavailableError as exc:
             self.rt.metrics.assessment_failures.inc()
-            usage = exc.usage if isinstance(exc, LlmAssessmentUnavailableError) else None
+            usage = getattr(exc, "usage", None)  # what a failed LLM call cost, if it got that far
             log.warning("assessment unavailable", item_id=item.id, reason=exc.reason)
             values = _unavailable_values(item, exc.reason)
         except Exception as exc:  # a classifier bug must fail closed, not lose the item
