@@ -175,3 +175,29 @@ def test_the_manifest_command_prints_the_manifest_for_a_url_and_explains_socket_
         [*run, "--url", "http://plain.test"], env=env, capture_output=True, text=True, timeout=60
     )
     assert refused.returncode == 2
+
+
+def test_postgres_without_its_driver_installed_is_one_clear_line(tmp_path: Path) -> None:
+    """SQLite installs need no ``signoff[postgres]``; pointing one at PostgreSQL says what to
+    install instead of failing on the first query. (``sys.modules[name] = None`` is how Python
+    itself marks a module as not importable.)"""
+    code = (
+        "import sys; sys.modules['psycopg'] = None; sys.argv = ['bot', 'migrate'];"
+        "from bot.entrypoints.cli import main; main()"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": "postgresql://signoff@127.0.0.1:5432/signoff",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "pip install 'signoff[postgres]'" in result.stderr
