@@ -39,7 +39,7 @@ from stdnum import iban, luhn
 from stdnum.exceptions import ValidationError
 from stdnum.gb import nhs
 
-__all__ = ["Finding", "detect", "load"]
+__all__ = ["Finding", "detect", "load", "resolve"]
 
 _CONFIRMED = 1.0
 _CUSTOM = 0.7
@@ -257,6 +257,17 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str, float, _Check | None], ...] = (
     (_PHONE_BACKSTOP, "PHONE", _CUSTOM, None),
 )
 _VALUE_PATTERNS = ((_ORDER, "ORDER"), (_ACCOUNT, "ACCOUNT"))
+
+
+def resolve(candidates: list[Finding]) -> list[Finding]:
+    """Non-overlapping findings in reading order, chosen in a fixed order (higher score, longer
+    span, earlier start, label name), so the same text always gives the same findings."""
+    ranked = sorted(candidates, key=lambda f: (-f.score, -(f.end - f.start), f.start, f.label))
+    chosen: list[Finding] = []
+    for candidate in ranked:
+        if all(candidate.end <= kept.start or candidate.start >= kept.end for kept in chosen):
+            chosen.append(candidate)
+    return sorted(chosen, key=lambda f: f.start)
 
 
 def detect(text: str) -> list[Finding]:

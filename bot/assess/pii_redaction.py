@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.assess.pii_detectors import Finding, detect, load
+from bot.assess.pii_detectors import Finding, detect, load, resolve
 
 __all__ = [
     "NEVER_RESTORED",
@@ -97,12 +97,7 @@ def find_personal_data(text: str, *, names: Iterable[str] = ()) -> list[Finding]
         return []
     candidates = [f for f in detect(text) if f.end > f.start]
     candidates.extend(_name_findings(text, names))
-    candidates.sort(key=lambda f: (-f.score, -(f.end - f.start), f.start, f.label))
-    chosen: list[Finding] = []
-    for candidate in candidates:
-        if all(candidate.end <= kept.start or candidate.start >= kept.end for kept in chosen):
-            chosen.append(candidate)
-    return sorted(chosen, key=lambda f: f.start)
+    return resolve(candidates)
 
 
 def redact_many(

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.bot_cli import run_bot
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import BOT_TOKEN, REVIEW_CHANNEL, SIGNING_SECRET, free_port
 
@@ -152,29 +153,15 @@ def test_each_service_command_runs_after_migrate_and_passes_its_health_check(
 
 
 def test_the_manifest_command_prints_the_manifest_for_a_url_and_explains_socket_mode() -> None:
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
-    run = [sys.executable, "-m", "bot", "manifest"]
-    printed = subprocess.run(
-        [*run, "--url", "https://signoff.acme.test"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    printed = run_bot("manifest", "--url", "https://signoff.acme.test")
     manifest = yaml.safe_load(printed.stdout)  # JSON is YAML: either form pastes into Slack
     assert manifest["settings"]["interactivity"]["request_url"] == (
         "https://signoff.acme.test/slack/events"
     )
-    socket = subprocess.run(
-        [*run, "--socket-mode"], env=env, capture_output=True, text=True, check=True, timeout=60
-    )
+    socket = run_bot("manifest", "--socket-mode")
     assert yaml.safe_load(socket.stdout)["settings"]["socket_mode_enabled"] is True
     assert "connections:write" in socket.stderr and "SLACK_APP_TOKEN" in socket.stderr
-    refused = subprocess.run(
-        [*run, "--url", "http://plain.test"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert refused.returncode == 2
+    assert run_bot("manifest", "--url", "http://plain.test").returncode == 2
 
 
 def test_postgres_without_its_driver_installed_is_one_clear_line(tmp_path: Path) -> None:

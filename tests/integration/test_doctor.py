@@ -3,9 +3,6 @@ configuration passes every check, and each kind of mistake fails its own check w
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ from sqlalchemy import create_engine, text
 from bot.entrypoints.doctor import run_checks
 from bot.settings import Settings
 from bot.store.database import sync_url
+from tests.support.bot_cli import run_bot
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
@@ -121,22 +119,13 @@ def test_the_command_prints_each_check_and_fails_when_one_does(
     backend: str, tmp_path: Path, slack: FakeSlack
 ) -> None:
     env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(ROOT),
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.api_url,
         "SIGNOFF_REVIEW_CHANNEL": REVIEW_CHANNEL,
-        "DATABASE_URL": f"{backend}:///{tmp_path / 'doctor.db'}",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "doctor"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_bot(
+        "doctor", database_url=f"{backend}:///{tmp_path / 'doctor.db'}", cwd=tmp_path, env=env
     )
     assert result.returncode == 1, result.stderr
     assert "ok    Slack token: bot " in result.stdout

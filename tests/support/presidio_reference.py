@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from bot.assess.pii_detectors import Finding
+from bot.assess.pii_detectors import Finding, resolve
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
@@ -125,9 +125,4 @@ def presidio_findings(text: str) -> list[Finding]:
         for r in results
         if r.entity_type in _LABELS and r.end > r.start
     ]
-    candidates.sort(key=lambda f: (-f.score, -(f.end - f.start), f.start, f.label))
-    chosen: list[Finding] = []
-    for candidate in candidates:
-        if all(candidate.end <= kept.start or candidate.start >= kept.end for kept in chosen):
-            chosen.append(candidate)
-    return sorted(chosen, key=lambda f: f.start)
+    return resolve(candidates)
