@@ -1,4 +1,5 @@
-"""Structured logging: JSON when not on a terminal, readable lines when it is.
+"""Structured logging: JSON lines (``LOG_FORMAT=json``, the default) or readable lines
+(``LOG_FORMAT=console``), as configured rather than guessed from the terminal.
 
 Every record passes through a scrubber that replaces configured secret values, so a token that
 slips into an exception message or a URL still never reaches the logs.
@@ -42,11 +43,9 @@ class SecretScrubber:
         return event_dict
 
 
-def configure_logging(
-    level: str = "INFO", secrets: Iterable[str] = (), json: bool | None = None
-) -> None:
+def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), json: bool = True) -> None:
     """Route stdlib and structlog records through one pipeline so library logs are scrubbed too."""
-    use_json = (not sys.stderr.isatty()) if json is None else json
+    use_json = json
     scrubber = SecretScrubber(secrets)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.actions.sink import Executor, ExecutorRouter, GenericActionSink, LogOnlyExecutor
 from bot.assess.assessment import Classifier
 from bot.assess.heuristic import HeuristicClassifier
-from bot.assess.llm.client import OpenAIClassifier
 from bot.logging_setup import get_logger
 from bot.review.roster import ReviewerRoster
 from bot.settings import Settings
@@ -32,6 +31,10 @@ from bot.vendors.executors import build_vendor_executors, unconfigured_sources
 from bot.vendors.settings import VendorSettings
 
 log = get_logger(__name__)
+
+# The OpenAI SDK is imported only when OPENAI_API_KEY is set (``build_classifier``): it is the
+# heaviest import Signoff has (seconds on a busy machine, tens of MiB), and the heuristic
+# classifier never needs it. Everything else reaches a classifier through its protocol.
 
 
 @dataclass
@@ -57,6 +60,8 @@ def build_classifier(settings: Settings) -> Classifier:
     as an LLM's judgement.
     """
     if settings.openai_api_key is not None:
+        from bot.assess.llm.client import OpenAIClassifier
+
         return OpenAIClassifier.from_settings(settings)
     return HeuristicClassifier()
 

@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     # "HH:MM" (UTC) for the daily digest in the review channel; empty turns it off.
     daily_digest_at: str = Field(default="09:00", alias="SIGNOFF_DAILY_DIGEST_AT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # Said, not guessed from the terminal: a container's log collector and a person at a
+    # terminal want different things, and a tty test picks wrongly under `docker run -t`.
+    log_format: Literal["json", "console"] = Field(default="json", alias="LOG_FORMAT")
 
     # The audit chain's HMAC key (never stored in the database), keys it replaced (verification
     # only), and where the chain head is anchored outside the database (docs/security.md).

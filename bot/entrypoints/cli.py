@@ -32,7 +32,7 @@ def _configure_logging(settings: Settings, vendors: VendorSettings | None = None
     from bot.logging_setup import configure_logging
 
     secrets = settings.secret_values() + (vendors.secret_values() if vendors else [])
-    configure_logging(settings.log_level, secrets)
+    configure_logging(settings.log_level, secrets, json=settings.log_format == "json")
 
 
 @app.callback(invoke_without_command=True)
@@ -190,6 +190,56 @@ def rebuild_stats() -> None:
     typer.echo(f"stats rebuilt: {rows} hourly tallies")
 
 
+@app.command()
+def doctor() -> None:
+    """Check a real configuration (Slack token, scopes and channel, database, action endpoint,
+    OpenAI model) and print what to fix; exit status 1 when a check fails."""
+    from bot.entrypoints.doctor import report, run_checks
+
+    settings = settings_or_exit()
+    _configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    checks = run_checks(settings)
+    typer.echo(report(checks))
+    raise typer.Exit(0 if all(check.ok for check in checks) else 1)
+
+
+@app.command()
+def manifest(
+    url: Annotated[
+        str | None, typer.Option(help="Public HTTPS URL Slack will call (…/slack/events).")
+    ] = None,
+    socket_mode: Annotated[
+        bool, typer.Option(help="No public URL: events arrive over Socket Mode.")
+    ] = False,
+) -> None:
+    """Print the Slack app manifest (JSON, which Slack's "From an app manifest" accepts)."""
+    import json
+
+    from bot.slack.manifest import SOCKET_MODE_APP_TOKEN_SCOPE, build_manifest
+
+    if not socket_mode and not (url and url.startswith("https://")):
+        typer.echo(
+            "give --url https://your.host (Slack calls HTTPS only), or --socket-mode",
+            err=True,
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    typer.echo(json.dumps(build_manifest(url, socket_mode=socket_mode), indent=2))
+    if socket_mode:
+        typer.echo(
+            f"Socket Mode: under Basic Information → App-Level Tokens, create a token with the "
+            f"{SOCKET_MODE_APP_TOKEN_SCOPE} scope and set it as SLACK_APP_TOKEN (xapp-…).",
+            err=True,
+        )
+
+
+@app.command("env-example")
+def env_example() -> None:
+    """Print .env.example: every setting with its default, generated from the settings models."""
+    from bot.entrypoints.env_example import render
+
+    typer.echo(render(), nl=False)
+
+
 @app.command("eval")
 def evaluate_routing(
     dataset: Annotated[
@@ -214,7 +264,18 @@ def evaluate_routing(
     raise typer.Exit(run(dataset, limit=limit, output=output, rows=cast(RowSelection, rows)))
 
 
+def _load_dotenv() -> None:
+    """Put ``.env`` (in the working directory) into the process environment before anything
+    reads it. pydantic-settings reads ``.env`` for the settings models by itself, but options
+    read from the environment (``work``'s port from ``PORT``) and child processes see only the
+    process environment. Variables already set win, as they do in pydantic-settings."""
+    from dotenv import load_dotenv
+
+    load_dotenv(Path(".env"), override=False)
+
+
 def main() -> None:
+    _load_dotenv()
     _register_subcommands()
     app(prog_name="python -m bot")
 

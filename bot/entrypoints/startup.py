@@ -32,7 +32,24 @@ def _or_exit(load: Callable[[], Loaded], what: str) -> Loaded:
 
 
 def settings_or_exit() -> Settings:
-    return _or_exit(load_settings, "the configuration has problems")
+    return _or_exit(_settings_with_driver, "the configuration has problems")
+
+
+def _settings_with_driver() -> Settings:
+    """PostgreSQL's driver is the ``signoff[postgres]`` extra: say so at start rather than with
+    a ModuleNotFoundError from the first query."""
+    import importlib.util
+
+    settings = load_settings()
+    postgres = settings.database_url.startswith(("postgres://", "postgresql"))
+    if postgres and importlib.util.find_spec("psycopg") is None:
+        raise ConfigurationError(
+            [
+                "DATABASE_URL is PostgreSQL but its driver is not installed: "
+                "pip install 'signoff[postgres]'"
+            ]
+        )
+    return settings
 
 
 def vendor_settings_or_exit() -> VendorSettings:

@@ -3,12 +3,17 @@ every Web API method the code calls has its scope, and no scope is asked for wit
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import yaml
+
+from bot.slack.manifest import EXAMPLE_URL, build_manifest
+
 ROOT = Path(__file__).resolve().parents[2]
 
-# Web API methods (as slack_sdk calls them) → the bot scope each needs; None: no scope needed.
+# Web API methods (as slack_sdk calls them) → the bot scopes each needs (none: no scope needed).
 SCOPE_OF: dict[str, tuple[str, ...]] = {
     "auth_test": (),
     "chat_delete": ("chat:write",),
@@ -17,6 +22,7 @@ SCOPE_OF: dict[str, tuple[str, ...]] = {
     "chat_update": ("chat:write",),
     # Reading back audit anchors, from a public or a private audit channel.
     "conversations_history": ("channels:history", "groups:history"),
+    "conversations_info": ("channels:read", "groups:read"),  # public and private channels
     "conversations_open": ("im:write",),
     "usergroups_users_list": ("usergroups:read",),
     "views_open": (),
@@ -58,6 +64,19 @@ def test_every_method_the_code_calls_has_its_scope_and_no_scope_is_unused() -> N
     assert not unknown, f"add these methods to SCOPE_OF with their scope: {sorted(unknown)}"
     needed = {s for m in called for s in SCOPE_OF[m]} | {"commands", "app_mentions:read"}
     assert _scopes(_manifest()) == needed
+
+
+def test_manifest_yml_is_what_the_manifest_command_prints_for_the_example_url() -> None:
+    assert yaml.safe_load(_manifest()) == build_manifest(EXAMPLE_URL)
+
+
+def test_the_manifest_for_a_url_points_there_and_socket_mode_has_no_urls() -> None:
+    text = json.dumps(build_manifest("https://signoff.acme.test/"))
+    assert text.count('"https://signoff.acme.test/slack/events"') == 3
+    socket = build_manifest(None, socket_mode=True)
+    assert "https://" not in json.dumps(socket)
+    assert socket["settings"]["socket_mode_enabled"] is True
+    assert socket["oauth_config"] == build_manifest(EXAMPLE_URL)["oauth_config"]
 
 
 def test_procfile_migrates_on_release_serves_on_web_and_works_on_worker() -> None:

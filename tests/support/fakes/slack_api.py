@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot.slack.manifest import BOT_SCOPES
 from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
 
 __all__ = ["FakeSlack", "SlackCall"]
@@ -144,6 +145,12 @@ class FakeSlack(LoopbackServer):
         self.keep_alive = keep_alive
         self._peers: set[tuple[str, int]] = set()
         self.usergroup_members: dict[str, list[str]] = {}
+        # Scopes the token was granted, sent as Slack's `x-oauth-scopes` header on every answer
+        # (None: no header). Starts as the manifest's, as for an app installed from it.
+        self.granted_scopes: list[str] | None = list(BOT_SCOPES)
+        # conversations.info: channel ID → whether the bot is a member; unknown IDs are
+        # channel_not_found.
+        self.channels: dict[str, bool] = {}
         self.rate_limit_per_channel: float | None = None
         self._lock = threading.Lock()
         self._calls: list[SlackCall] = []
@@ -208,6 +215,8 @@ class FakeSlack(LoopbackServer):
             self._messages.clear()
             self._failures.clear()
             self._buckets.clear()
+            self.granted_scopes = list(BOT_SCOPES)
+            self.channels = {}
 
     # -- failure injection -----------------------------------------------------------------
 
@@ -259,7 +268,9 @@ class FakeSlack(LoopbackServer):
             body = self._answer(method, params)
             failed = body.get("ok") is not True
             self._calls.append(SlackCall(method, params, token, time.time(), failed))
-        return _Reply(200, body)
+            scopes = self.granted_scopes
+        headers = {"x-oauth-scopes": ",".join(scopes)} if scopes is not None else {}
+        return _Reply(200, body, headers)
 
     def _pop_failure(self, method: str) -> _Reply | None:
         with self._lock:
@@ -338,6 +349,12 @@ class FakeSlack(LoopbackServer):
             if isinstance(users, list):
                 users = ",".join(str(u) for u in users)
             return {"ok": True, "channel": {"id": "D" + str(users).replace(",", "")}}
+        if method == "conversations.info":
+            channel = str(params.get("channel", ""))
+            if channel not in self.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            info = {"id": channel, "name": channel.lower(), "is_member": self.channels[channel]}
+            return {"ok": True, "channel": info}
         if method == "usergroups.users.list":
             group = str(params.get("usergroup", ""))
             return {"ok": True, "users": list(self.usergroup_members.get(group, []))}
