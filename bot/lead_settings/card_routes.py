@@ -32,7 +32,9 @@ _cache: PerDatabaseCache[list[CardRoute]] = PerDatabaseCache(TTL_SECONDS)
 
 def describe(route: CardRoute) -> str:
     """``#3 category:refund → <#C123>`` (with ``, decided by <!subteam^S1>`` for a group)."""
-    who = f", decided by <!subteam^{route.reviewer_group}> and leads" if route.reviewer_group else ""
+    who = (
+        f", decided by <!subteam^{route.reviewer_group}> and leads" if route.reviewer_group else ""
+    )
     return f"#{route.id} `{route.selector}` → <#{route.channel}>{who}"
 
 
@@ -85,7 +87,9 @@ async def add_route(
     return rule, change.id
 
 
-async def remove_route(sessions: SessionFactory, *, route_id: int, actor: str) -> tuple[CardRoute, int]:
+async def remove_route(
+    sessions: SessionFactory, *, route_id: int, actor: str
+) -> tuple[CardRoute, int]:
     async with transaction(sessions) as session:
         row = await session.get(CardRouteRow, route_id)
         if row is None or row.removed_at is not None:
@@ -139,17 +143,17 @@ async def _set_removed(
 ) -> None:
     """Remove or restore ``rule``, only from the opposite state (two leads at once: one wins)."""
     now = utcnow()
-    expect = col(CardRouteRow.removed_at).is_(None) if removed else col(
-        CardRouteRow.removed_at
-    ).is_not(None)
+    expect = (
+        col(CardRouteRow.removed_at).is_(None)
+        if removed
+        else col(CardRouteRow.removed_at).is_not(None)
+    )
     result = cast(
         CursorResult[Any],
         await session.execute(
             update(CardRouteRow)
             .where(col(CardRouteRow.id) == rule.id, expect)
-            .values(
-                removed_at=now if removed else None, removed_by=actor if removed else None
-            )
+            .values(removed_at=now if removed else None, removed_by=actor if removed else None)
             .execution_options(synchronize_session=False)
         ),
     )

@@ -201,11 +201,11 @@ async def _revert_setting(
         conflict="by a later change: revert that one first",
     )
     record = await _record(
-            session,
-            key=change.key,
-            old=change.new_value,
-            new=change.old_value,
-            actor=actor,
+        session,
+        key=change.key,
+        old=change.new_value,
+        new=change.old_value,
+        actor=actor,
         note=f"revert of change #{change.id}",
         reverts_id=change.id,
     )

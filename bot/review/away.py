@@ -70,8 +70,7 @@ async def recorded_absences(sessions: SessionFactory) -> dict[str, Absence]:
                 select(ReviewerAway).where(col(ReviewerAway.until) > utcnow())
             )
             return {
-                row.user_id: Absence(row.user_id, row.until, row.delegate)
-                for row in rows.scalars()
+                row.user_id: Absence(row.user_id, row.until, row.delegate) for row in rows.scalars()
             }
 
     return dict(await _rows.get(sessions, load))
@@ -90,7 +89,9 @@ class AwayBook:
     async def absences(self, people: Iterable[str], now: datetime) -> dict[str, Absence]:
         """Absences of ``people`` and of their delegates, in force at ``now``. What a person set
         in Signoff wins over their Slack status (it names a delegate)."""
-        found = {k: v for k, v in (await recorded_absences(self._sessions)).items() if v.until > now}
+        found = {
+            k: v for k, v in (await recorded_absences(self._sessions)).items() if v.until > now
+        }
         if self._client is None:
             return found
         wanted = set(people) | {a.delegate for a in found.values() if a.delegate}

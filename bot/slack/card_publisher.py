@@ -21,9 +21,9 @@ from sqlmodel import col
 
 from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
-from bot.settings import Settings
 from bot.review.away import AwayBook
 from bot.review.roster import ReviewerRoster
+from bot.settings import Settings
 from bot.slack.card import auto_line, card_text, render_card, slack_date
 from bot.slack.pacing import ChannelPacer
 from bot.slack.text import safe
@@ -34,6 +34,7 @@ from bot.store.item_states import ItemState
 from bot.store.items import update_item
 from bot.store.models import Decision, Item, utcnow
 from policies.away import Absence, is_away
+
 MAX_AWAY_NAMED = 8
 
 
@@ -62,6 +63,7 @@ def away_line(people: Iterable[str], absences: dict[str, Absence], now: datetime
         parts.append(f"<@{person}> (until {slack_date(absence.until)}{stand_in})")
     more = f" and {len(gone) - MAX_AWAY_NAMED} more" if len(gone) > MAX_AWAY_NAMED else ""
     return ":palm_tree: Away: " + ", ".join(parts) + more
+
 
 log = get_logger(__name__)
 DIGEST_LINES = 40
