@@ -144,6 +144,11 @@ class FakeSlack(LoopbackServer):
         self.keep_alive = keep_alive
         self._peers: set[tuple[str, int]] = set()
         self.usergroup_members: dict[str, list[str]] = {}
+        # conversations.info: channel id → is the bot a member (unknown ids: channel_not_found).
+        self.channels: dict[str, bool] = {}
+        # users.profile.get and dnd.info answers by user (absent users: no status, no DND).
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.dnd: dict[str, dict[str, Any]] = {}
         self.rate_limit_per_channel: float | None = None
         self._lock = threading.Lock()
         self._calls: list[SlackCall] = []
@@ -338,6 +343,22 @@ class FakeSlack(LoopbackServer):
             if isinstance(users, list):
                 users = ",".join(str(u) for u in users)
             return {"ok": True, "channel": {"id": "D" + str(users).replace(",", "")}}
+        if method == "conversations.info":
+            channel = str(params.get("channel", ""))
+            if channel not in self.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            return {
+                "ok": True,
+                "channel": {"id": channel, "is_member": self.channels[channel], "is_archived": False},
+            }
+        if method == "users.profile.get":
+            user = str(params.get("user", ""))
+            profile = {"status_text": "", "status_emoji": "", "status_expiration": 0}
+            return {"ok": True, "profile": {**profile, **self.profiles.get(user, {})}}
+        if method == "dnd.info":
+            user = str(params.get("user", ""))
+            quiet = {"dnd_enabled": False, "next_dnd_start_ts": 1, "next_dnd_end_ts": 1}
+            return {"ok": True, "snooze_enabled": False, **quiet, **self.dnd.get(user, {})}
         if method == "usergroups.users.list":
             group = str(params.get("usergroup", ""))
             return {"ok": True, "users": list(self.usergroup_members.get(group, []))}
