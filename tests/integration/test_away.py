@@ -131,9 +131,7 @@ async def test_an_escalation_never_reaches_nobody(rt: Runtime, slack: FakeSlack)
 
 
 @pytest.mark.parametrize("rt", [{"respect_slack_status": True}], indirect=True)
-async def test_slack_status_and_do_not_disturb_count_as_away(
-    rt: Runtime, slack: FakeSlack
-) -> None:
+async def test_slack_status_and_do_not_disturb_count_as_away(rt: Runtime, slack: FakeSlack) -> None:
     now = utcnow().timestamp()
     slack.profiles[LEAD] = {"status_text": "On leave", "status_expiration": int(now + 86_400)}
     slack.dnd[REVIEWER] = {"dnd_enabled": True, "next_dnd_start_ts": int(now - 60)}

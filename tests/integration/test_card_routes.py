@@ -15,7 +15,7 @@ from bot.store.models import AuditEvent, Decision
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import LEAD, OUTSIDER, REVIEW_CHANNEL, REVIEWER, RunningServer
-from tests.support.slack_payloads import card_click
+from tests.support.slack_payloads import card_click, post_event
 from tests.support.slack_review import carded, sqlite_server, wait_ephemeral
 from tests.support.slash_commands import ask
 from tests.support.ticket_factory import address_ticket, refund_ticket
@@ -95,6 +95,10 @@ def test_routes_are_checked_listed_removed_and_reverted(
         saved = ask(server, f"route amount&gt;500 <#{BILLING}|billing>", user=LEAD)
         assert "Saved #1 `amount>500`" in saved and "threshold revert 1" in saved
         assert "#1 `amount>500` → <#C0BILLING>" in ask(server, "routes")
+        event = {"type": "app_home_opened", "user": LEAD, "channel": "D0HOME", "tab": "home"}
+        assert post_event(server, event).status_code == 200
+        home = str(slack.wait_for("views.publish")[0].params["view"])
+        assert "*Card routes*" in home and "#1 `amount>500` → <#C0BILLING>" in home
         removed = ask(server, "route remove #1", user=LEAD)
         assert "Removed #1" in removed and "threshold revert 2" in removed
         assert "No card routes" in ask(server, "routes")

@@ -49,7 +49,8 @@ def test_selectors_match_the_facts_they_name(text: str, matches: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["colour:red", "category:", "amount>", "amount>-5", "category:a b", "amount<5", "x" * 90]
+    "text",
+    ["colour:red", "category:", "amount>", "amount>-5", "category:a b", "amount<5", "x" * 90],
 )
 def test_unknown_selectors_are_refused(text: str) -> None:
     with pytest.raises(InvalidSelectorError):

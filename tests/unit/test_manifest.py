@@ -17,8 +17,12 @@ SCOPE_OF: dict[str, tuple[str, ...]] = {
     "chat_update": ("chat:write",),
     # Reading back audit anchors, from a public or a private audit channel.
     "conversations_history": ("channels:history", "groups:history"),
+    "conversations_info": ("channels:read", "groups:read"),
     "conversations_open": ("im:write",),
+    "dnd_info": ("dnd:read",),
     "usergroups_users_list": ("usergroups:read",),
+    "users_info": ("users:read",),
+    "users_profile_get": ("users.profile:read",),
     "views_open": (),
     "views_publish": (),
 }

@@ -349,7 +349,11 @@ class FakeSlack(LoopbackServer):
                 return {"ok": False, "error": "channel_not_found"}
             return {
                 "ok": True,
-                "channel": {"id": channel, "is_member": self.channels[channel], "is_archived": False},
+                "channel": {
+                    "id": channel,
+                    "is_member": self.channels[channel],
+                    "is_archived": False,
+                },
             }
         if method == "users.profile.get":
             user = str(params.get("user", ""))
