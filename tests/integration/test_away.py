@@ -11,18 +11,13 @@ from typing import Any
 import pytest
 
 from bot.lead_settings.seed import seed_thresholds
-from bot.pipeline.pipeline import Pipeline
 from bot.review.reminders import run_follow_ups
 from bot.runtime import Runtime, open_runtime
-from bot.slack.card_backlog import CardPoster
-from bot.store.ingest import ingest
-from bot.store.items import claim, get_item
 from bot.store.models import utcnow
-from bot.tickets import TicketIn
 from handlers.commands.registry import run_signoff_command
 from tests.support.fakes.slack_api import FakeSlack
+from tests.support.pending_items import carded_item
 from tests.support.server_harness import BOT_TOKEN, LEAD, REVIEW_CHANNEL, REVIEWER, make_settings
-from tests.support.ticket_factory import refund_ticket
 
 LEAD_2 = "U0LEAD2"
 OTHER = "U0NOBODY"
@@ -55,18 +50,9 @@ async def _say(rt: Runtime, user: str, text: str) -> str:
 
 
 async def _pending_item(rt: Runtime) -> tuple[str, str, datetime]:
-    item_id = (
-        await ingest(rt.sessions, "generic", TicketIn.model_validate(refund_ticket()))
-    ).item_id
-    pipeline = Pipeline(rt, "w")
-    for claimed in await claim(
-        rt.sessions, "w", lease=timedelta(seconds=30), limit=5, include_unposted=True
-    ):
-        await pipeline.advance(claimed)
-    await CardPoster(rt, "w").run()
-    item = await get_item(rt.sessions, item_id)
-    assert item is not None and item.slack_ts and item.review_started_at
-    return item_id, item.slack_ts, item.review_started_at
+    item = await carded_item(rt)
+    assert item.slack_ts is not None and item.review_started_at is not None
+    return item.id, item.slack_ts, item.review_started_at
 
 
 def _thread(slack: FakeSlack, ts: str) -> list[str]:
