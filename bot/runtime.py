@@ -17,9 +17,10 @@ from bot.actions.sink import Executor, ExecutorRouter, GenericActionSink, LogOnl
 from bot.assess.assessment import Classifier
 from bot.assess.heuristic import HeuristicClassifier
 from bot.logging_setup import get_logger
+from bot.review.away import AwayBook
 from bot.review.roster import ReviewerRoster
 from bot.settings import Settings
-from bot.slack.card_publisher import CardPublisher
+from bot.slack.card_publisher import CardPeople, CardPublisher
 from bot.slack.client import build_slack_client, open_slack_session
 from bot.slack.pacing import ChannelPacer
 from bot.stats.metrics import Metrics
@@ -50,6 +51,8 @@ class Runtime:
     # Who may decide and who leads: one per runtime, so listeners and the executor's authority
     # re-check see the same group membership.
     roster: ReviewerRoster
+    # Who is away (``/signoff away``, and Slack's status when SIGNOFF_RESPECT_SLACK_STATUS).
+    away: AwayBook
     vendors: VendorSettings | None = None
 
 
@@ -129,22 +132,36 @@ async def open_runtime(
     metrics = Metrics()
     publisher = None
     slack_session = None
+    client = None
+    sessions = session_factory(engine, audit_keys)
+    pacer = ChannelPacer.from_settings(settings)
     if settings.slack_bot_token is not None and settings.review_channel:
         slack_session = open_slack_session()
-        pacer = ChannelPacer.from_settings(settings)
+        client = build_slack_client(
+            settings, metrics.slack_retries, session=slack_session, pacer=pacer
+        )
+    roster = ReviewerRoster(
+        client,
+        reviewers=settings.reviewers,
+        leads=settings.leads,
+        group_id=settings.reviewer_group,
+        ttl_seconds=settings.reviewer_group_ttl_seconds,
+    )
+    away = AwayBook(sessions, client, respect_slack=settings.respect_slack_status)
+    if client is not None and settings.review_channel:
         publisher = CardPublisher(
-            build_slack_client(settings, metrics.slack_retries, session=slack_session, pacer=pacer),
+            client,
             settings.review_channel,
             session_factory(engine, audit_keys),
             metrics.slack_errors,
             pacer=pacer,
+            people=CardPeople(roster, away),
         )
         publisher.configure(settings)  # posting pace and digest threshold
     owned_classifier = classifier is None
     chosen = classifier or build_classifier(settings)
     if vendors is not None:
         _log_vendor_setup(vendors, fallback_configured=bool(settings.action_url))
-    sessions = session_factory(engine, audit_keys)
     try:
         await _start_audit_chain(sessions, audit_keys)
         prompt = chosen.prompt_record()
@@ -159,13 +176,8 @@ async def open_runtime(
             publisher=publisher,
             http=http,
             metrics=metrics,
-            roster=ReviewerRoster(
-                publisher.client if publisher is not None else None,
-                reviewers=settings.reviewers,
-                leads=settings.leads,
-                group_id=settings.reviewer_group,
-                ttl_seconds=settings.reviewer_group_ttl_seconds,
-            ),
+            roster=roster,
+            away=away,
             vendors=vendors,
         )
     finally:

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     reviewer_group_ttl_seconds: float = Field(
         default=300.0, alias="SIGNOFF_REVIEWER_GROUP_TTL", gt=0
     )
+    # Count a reviewer as away while Slack says so (a status that expires later, or Do Not
+    # Disturb): users.profile.get and dnd.info, cached per user.
+    respect_slack_status: bool = Field(default=False, alias="SIGNOFF_RESPECT_SLACK_STATUS")
     # Seed: refunds and credits above this need two distinct approvers (leads change it later).
     default_quorum_amount: Decimal = Field(
         default=Decimal("500"), alias="SIGNOFF_QUORUM_AMOUNT", ge=0

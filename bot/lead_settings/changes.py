@@ -21,6 +21,7 @@ from sqlmodel import col
 from bot.errors import SettingChangeRefusedError
 from bot.lead_settings.autonomy_settings import load_learning_settings, policy_with
 from bot.lead_settings.cache import forget
+from bot.lead_settings.card_routes import ROUTE_KEY, forget_routes, revert_route_change
 from bot.lead_settings.dry_run import replay, replay_autonomy, summary_lines
 from bot.lead_settings.registry import (
     ChangeKind,
@@ -177,25 +178,37 @@ async def revert_change(
                 f"Change #{change_id} was reverted by someone else meanwhile."
             )
         await _audit_status(session, change, REVERTED, actor)
-        setting = await _write(
-            session,
-            settings,
-            key=change.key,
-            expect=change.new_value,
-            new=change.old_value,
-            actor=actor,
-            conflict="by a later change: revert that one first",
-        )
-        record = await _record(
-            session,
-            key=change.key,
-            old=change.new_value,
-            new=change.old_value,
-            actor=actor,
-            note=f"revert of change #{change_id}",
-            reverts_id=change_id,
-        )
+        if change.key == ROUTE_KEY:
+            record = await revert_route_change(session, change, actor=actor)
+            setting = SettingChange(change.key, change.new_value, change.old_value)
+        else:
+            record, setting = await _revert_setting(session, settings, change, actor)
     forget(sessions)
+    forget_routes(sessions)
+    return record, setting
+
+
+async def _revert_setting(
+    session: AsyncSession, settings: Settings, change: ThresholdChange, actor: str
+) -> tuple[ThresholdChange, SettingChange]:
+    setting = await _write(
+        session,
+        settings,
+        key=change.key,
+        expect=change.new_value,
+        new=change.old_value,
+        actor=actor,
+        conflict="by a later change: revert that one first",
+    )
+    record = await _record(
+        session,
+        key=change.key,
+        old=change.new_value,
+        new=change.old_value,
+        actor=actor,
+        note=f"revert of change #{change.id}",
+        reverts_id=change.id,
+    )
     return record, setting
 
 

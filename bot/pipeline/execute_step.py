@@ -76,7 +76,8 @@ async def start_execution(rt: Runtime, holder: str, item: Item) -> Item | None:
 async def execute(rt: Runtime, holder: str, item: Item) -> None:
     """Authorise, fence and send one attempt, then record its outcome."""
     settings = rt.settings
-    reviewers = await rt.roster.reviewers()
+    # The route's reviewers for a routed card, else the general ones (leads always).
+    reviewers = await rt.roster.deciders_for(item.reviewer_group)
     attempts = item.attempts + 1
     # Why not to send, if so: (event, last_error). The authority check and the send fence
     # share one transaction (a refusal writes nothing in it).

@@ -21,6 +21,7 @@ from bot.actions.authorise import idempotency_key
 from bot.assess.assessment import ProposedAction
 from bot.autonomy.evidence import evidence_summary
 from bot.autonomy.routing import AutonomyRoute, route_with_autonomy
+from bot.lead_settings.card_routes import active_routes
 from bot.lead_settings.registry import LeadSettings, load_lead_settings
 from bot.pipeline.step import reread
 from bot.review.outcomes import is_merged
@@ -34,6 +35,7 @@ from bot.store.items import get_item, transition
 from bot.store.models import Decision, Item, utcnow
 from bot.store.money_budget import hold_money_budget
 from bot.store.stat_tally import count_decision
+from policies.card_routes import CardFacts, CardRoute, first_match
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import RiskFloor, TicketFacts, risk_floor
 from policies.routing import Route, RouteDecision, decide_route
@@ -53,6 +55,7 @@ class _Routing:
     autonomy: AutonomyRoute
     lead_policy: LeadSettings
     values: dict[str, Any]  # written on the item whichever way it goes
+    card_route: CardRoute | None  # the leads' rule choosing the card's channel, if any
 
 
 async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
@@ -144,7 +147,15 @@ async def _decide(rt: Runtime, item: Item) -> _Routing:
         "autonomy_would_auto": autonomy.decision.would_auto,
         "autonomy_note": autonomy.note,
     }
-    return _Routing(chosen, base, floor, model_risk, autonomy, lead_policy, values)
+    card_facts = CardFacts(
+        category=item.category,
+        action_kind=action.kind,
+        tier=item.customer_tier,
+        source=item.source,
+        amount=facts.amount,
+    )
+    card_route = first_match(await active_routes(rt.sessions), card_facts)
+    return _Routing(chosen, base, floor, model_risk, autonomy, lead_policy, values, card_route)
 
 
 def _unless_merged(item: Item, chosen: RouteDecision) -> RouteDecision:
@@ -201,6 +212,7 @@ async def _send_to_review(
     needs = requirement_for(
         item.model_copy(update={"risk_level": routing.route.risk.value}), routing.lead_policy
     )
+    card = routing.card_route
     return await transition(
         session,
         item.id,
@@ -213,6 +225,11 @@ async def _send_to_review(
         # review first is never passed over while its worker is still finishing.
         claimed_by=None,
         claimed_until=None,
+        # Where the card goes and who decides it there: fixed now, so a later rule change
+        # never moves a waiting card or changes who may decide it.
+        review_channel=card.channel if card else None,
+        reviewer_group=card.reviewer_group if card else None,
+        card_route_id=card.id if card else None,
         **routing.values,
         **review_schedule(rt.settings, routing.lead_policy, now),
     )
@@ -236,4 +253,9 @@ async def _record(session: AsyncSession, item: Item, routing: _Routing, event: s
         bucket=autonomy.bucket,
         would_auto=autonomy.decision.would_auto,
         evidence=evidence_summary(autonomy.state, autonomy.policy),
+        **(
+            {"card_route": routing.card_route.id, "channel": routing.card_route.channel}
+            if routing.card_route is not None and chosen.route != Route.AUTO
+            else {}
+        ),
     )

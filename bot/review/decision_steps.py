@@ -26,6 +26,7 @@ from bot.store.models import Decision, Item, raised_by
 from policies.approvers import approval_refusal
 
 ONLY_DECIDERS = "only reviewers and leads can decide (SIGNOFF_REVIEWERS / SIGNOFF_LEADS)"
+ONLY_ROUTE = "only this route's reviewers (<!subteam^{group}>) and leads can decide this card"
 
 
 class LostRaceError(SignoffError):
@@ -47,16 +48,21 @@ async def lock_for_decision(
 ) -> Item | ReviewResult:
     """The item, locked, or the answer that ends the command: it does not exist, or
     ``roles.user_id`` may not ``attempted`` it (refused and audited). An approval (approve, save
-    and approve) is also refused to the person who raised the item."""
+    and approve) is also refused to the person who raised the item. On a routed card (its
+    ``reviewer_group``) only that group's members and the leads may decide."""
     item = await lock_item(session, item_id)
     if item is None:
         return not_found(item_id)
+    # A card routed to a team's channel is decided by that route's reviewers and the leads.
+    roles = roles.for_route(item.reviewer_group)
     if approving:
         why = approval_refusal(
             roles.user_id, reviewers=roles.reviewers, leads=roles.leads, raised_by=raised_by(item)
         )
     else:
         why = None if roles.may_decide else ONLY_DECIDERS
+    if why is not None and item.reviewer_group and not roles.may_decide:
+        why = ONLY_ROUTE.format(group=item.reviewer_group)
     if why is not None:
         return await refuse(session, item, roles, attempted, why)
     return item

@@ -26,6 +26,7 @@ from bot.store.item_states import ItemState
 from bot.store.items import transition, update_item
 from bot.store.models import Item
 from bot.store.stat_tally import Metric, count_events
+from policies.away import escalation_targets, stand_ins
 
 log = get_logger(__name__)
 BATCH = 100
@@ -107,12 +108,24 @@ async def _remind(rt: ReviewServices, now: datetime) -> int:
             {"reminders_sent": handled, "next_reminder_at": following},
         ):
             continue
-        mentions = " ".join(f"<@{u}>" for u in sorted(rt.settings.reviewers)) or "Reviewers"
+        # The card's own deciders (its route's group, else the reviewers), minus who is away,
+        # plus who stands in for them.
+        deciders = await rt.roster.deciders_for(item.reviewer_group)
+        absences = await rt.away.absences(deciders, now)
+        people = stand_ins(deciders, absences, now)
+        mentions = " ".join(f"<@{u}>" for u in people) or "Reviewers"
         await rt.publisher.post_in_thread(
             item, f":alarm_clock: {mentions}: this item has been waiting {_waiting(item, now)}."
         )
         async with transaction(rt.sessions) as session:
-            await audit.record(session, "reminder_sent", item_id=item.id, number=handled)
+            await audit.record(
+                session,
+                "reminder_sent",
+                item_id=item.id,
+                number=handled,
+                to=people,
+                away=sorted(set(deciders) & set(absences)),
+            )
         sent += 1
     return sent
 
@@ -122,7 +135,12 @@ async def _escalate(rt: ReviewServices, now: datetime) -> int:
     for item in await _due(rt, col(Item.escalate_at), now, col(Item.escalated_at).is_(None)):
         if not await _claim(rt, item.id, col(Item.escalated_at).is_(None), {"escalated_at": now}):
             continue
-        leads = sorted(rt.settings.leads)
+        # Leads who are away are skipped (their delegates are told instead); when every lead
+        # is away and nobody stands in, all of them are told anyway.
+        targets = escalation_targets(
+            rt.settings.leads, await rt.away.absences(rt.settings.leads, now), now
+        )
+        leads = targets.people
         if rt.publisher is not None:
             text = (
                 f":rotating_light: Escalated: `{item.id}` has waited {_waiting(item, now)} "
@@ -130,17 +148,17 @@ async def _escalate(rt: ReviewServices, now: datetime) -> int:
             )
             for lead in leads:
                 await rt.publisher.direct_message(lead, text)
-            await rt.publisher.post_in_thread(
-                item,
-                text
-                + (
-                    " Leads notified: " + " ".join(f"<@{u}>" for u in leads)
-                    if leads
-                    else " No leads are configured (SIGNOFF_LEADS)."
-                ),
+            told = (
+                " Leads notified: " + " ".join(f"<@{u}>" for u in leads)
+                if leads
+                else " No leads are configured (SIGNOFF_LEADS)."
             )
+            note = f" {targets.note}" if targets.note else ""
+            await rt.publisher.post_in_thread(item, text + told + note)
         async with transaction(rt.sessions) as session:
-            await audit.record(session, "escalated", item_id=item.id, leads=leads)
+            await audit.record(
+                session, "escalated", item_id=item.id, leads=leads, note=targets.note
+            )
         done += 1
     return done
 

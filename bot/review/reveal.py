@@ -11,12 +11,13 @@ from bot.store.models import Item
 
 
 async def record_reveal(sessions: SessionFactory, *, item_id: str, roles: Roles) -> ReviewResult:
-    """Audit a reveal of masked personal data; only people who may decide may see it."""
+    """Audit a reveal of masked personal data; only people who may decide (this card: its
+    route's group and the leads, when it was routed to a team) may see it."""
     async with transaction(sessions) as session:
         item = await session.get(Item, item_id)
         if item is None:
             return not_found(item_id)
-        if not roles.may_decide:
+        if not roles.for_route(item.reviewer_group).may_decide:
             return await refuse(
                 session, item, roles, "reveal", "only reviewers and leads can see unmasked details"
             )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.review.away import AwayBook
+from bot.review.roster import ReviewerRoster
 from bot.settings import Settings
 from bot.store.database import SessionFactory
 from bot.store.models import Item
@@ -33,3 +35,9 @@ class ReviewServices(Protocol):
 
     @property
     def publisher(self) -> CardNotifier | None: ...
+
+    @property
+    def roster(self) -> ReviewerRoster: ...
+
+    @property
+    def away(self) -> AwayBook: ...

@@ -108,7 +108,9 @@ def home_view(
     by_risk: dict[str, int],
     today: ReviewStats,
     lead_settings: LeadSettings,
+    routes: Sequence[str] = (),
 ) -> dict[str, Any]:
+    """``routes`` are the card routes in force, one described line each (``card_routes``)."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Signoff"}},
         {
@@ -134,6 +136,17 @@ def home_view(
     blocks.append(_section("\n".join(today.lines())))
     blocks.append(
         _section("*Thresholds*\n" + "\n".join(f"• `{line}`" for line in lead_settings.as_lines()))
+    )
+    change = "\nChange them with `/signoff route …` and `/signoff route remove #n`." * roles.is_lead
+    blocks.append(
+        _section(
+            "*Card routes* (first match wins; the rest go to the review channel)\n"
+            + (
+                "\n".join(f"• {line}" for line in routes)
+                or "None: every card goes to the review channel."
+            )
+            + change
+        )
     )
     if roles.is_lead:
         blocks.append(

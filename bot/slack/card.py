@@ -88,8 +88,13 @@ def _context(*texts: str) -> dict[str, Any]:
 
 
 def render_card(
-    item: Item, *, decided_by: str | None = None, reason: str | None = None
+    item: Item,
+    *,
+    decided_by: str | None = None,
+    reason: str | None = None,
+    away: str | None = None,
 ) -> list[dict[str, Any]]:
+    """``away`` is the line naming who would decide this card but is away (``CardPeople``)."""
     risk = item.risk_level or "unknown"
     emoji = _RISK_EMOJI.get(risk, ":white_circle:")
     tier = f" · {safe(item.customer_tier, 50)}" if item.customer_tier else ""
@@ -165,6 +170,8 @@ def render_card(
     if item.state == ItemState.PENDING_REVIEW:
         if item.approvals:
             blocks.append(_context(_quorum_line(item)))
+        if away:
+            blocks.append(_context(away))
         blocks.append(_buttons(item))
     else:
         blocks.append(_context(_outcome(item, decided_by, reason)))

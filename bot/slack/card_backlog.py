@@ -63,8 +63,9 @@ class CardPoster:
                     # instance does not take the card over and post it too.
                     holder = item.claimed_by or self.worker_id
                     async with kept_claim(self.rt.sessions, item.id, holder, lease=lease) as claim:
-                        await self._digest_if_burst()
-                        await self._channel_slot(publisher.channel, publisher.slot_seconds)
+                        await self._digest_if_burst(item.review_channel)
+                        channel = publisher.channel_of(item)
+                        await self._channel_slot(channel, publisher.slot_seconds)
                         if not claim.lost:
                             ok = await publisher.post_card_paced(item)
                 finally:
@@ -83,24 +84,27 @@ class CardPoster:
         finally:
             publisher.backlog_active = False
 
-    async def _digest_if_burst(self) -> None:
+    async def _digest_if_burst(self, route_channel: str | None) -> None:
+        """The burst digest of one channel's waiting cards (a route's, or the review channel's),
+        posted in that channel: each team sees its own queue."""
         publisher = self.rt.publisher
         threshold = self.rt.settings.digest_threshold
         if publisher is None or threshold <= 0:
             return
-        total, oldest = await unposted_cards(self.rt.sessions, limit=40)
+        total, oldest = await unposted_cards(self.rt.sessions, limit=40, channel=route_channel)
         if total <= threshold:
             return
+        channel = route_channel or publisher.channel
         now = utcnow()
         if await claim_run(
             self.rt.sessions,
-            f"burst_digest:{publisher.channel}",
+            f"burst_digest:{channel}",
             by=self.worker_id,
             now=now,
             until=now + DIGEST_HOLD,
         ):
-            await self._channel_slot(publisher.channel, publisher.slot_seconds)
-            await publisher.post_backlog_digest(oldest, total)
+            await self._channel_slot(channel, publisher.slot_seconds)
+            await publisher.post_backlog_digest(oldest, total, channel)
 
     async def _channel_slot(self, channel: str, seconds: float) -> None:
         """The cross-instance half of pacing: one backlog post per slot per channel."""

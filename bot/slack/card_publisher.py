@@ -9,6 +9,9 @@ busy the card is left to ``CardPoster``, so a burst of cards cannot stall assess
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -18,8 +21,10 @@ from sqlmodel import col
 
 from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
+from bot.review.away import AwayBook
+from bot.review.roster import ReviewerRoster
 from bot.settings import Settings
-from bot.slack.card import auto_line, card_text, render_card
+from bot.slack.card import auto_line, card_text, render_card, slack_date
 from bot.slack.pacing import ChannelPacer
 from bot.slack.text import safe
 from bot.store import audit
@@ -27,7 +32,38 @@ from bot.store.card_queue import other_cards_waiting
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import ItemState
 from bot.store.items import update_item
-from bot.store.models import Decision, Item
+from bot.store.models import Decision, Item, utcnow
+from policies.away import Absence, is_away
+
+MAX_AWAY_NAMED = 8
+
+
+@dataclass(frozen=True)
+class CardPeople:
+    """Who decides a card and who of them is away: the card shows the absent ones."""
+
+    roster: ReviewerRoster
+    away: AwayBook
+
+    async def away_note(self, item: Item) -> str | None:
+        deciders = await self.roster.deciders_for(item.reviewer_group) | self.roster.leads
+        now = utcnow()
+        return away_line(deciders, await self.away.absences(deciders, now), now)
+
+
+def away_line(people: Iterable[str], absences: dict[str, Absence], now: datetime) -> str | None:
+    """``:palm_tree: Away: <@U1> until … (<@U2> stands in)``, or None when nobody is."""
+    gone = [person for person in sorted(set(people)) if is_away(person, absences, now)]
+    if not gone:
+        return None
+    parts = []
+    for person in gone[:MAX_AWAY_NAMED]:
+        absence = absences[person]
+        stand_in = f", <@{absence.delegate}> stands in" if absence.delegate else ""
+        parts.append(f"<@{person}> (until {slack_date(absence.until)}{stand_in})")
+    more = f" and {len(gone) - MAX_AWAY_NAMED} more" if len(gone) > MAX_AWAY_NAMED else ""
+    return ":palm_tree: Away: " + ", ".join(parts) + more
+
 
 log = get_logger(__name__)
 DIGEST_LINES = 40
@@ -42,9 +78,12 @@ class CardPublisher:
         errors: Counter | None = None,
         *,
         pacer: ChannelPacer | None = None,
+        people: CardPeople | None = None,
     ) -> None:
         self.client = client
+        # The review channel: every card goes here unless a lead's route sent it elsewhere.
         self.channel = channel
+        self._people = people
         self._sessions = sessions
         self._errors = errors
         self._pacer = pacer or ChannelPacer()
@@ -73,16 +112,34 @@ class CardPublisher:
     async def post_card(self, item: Item) -> bool:
         """Post the card now if the channel is free and no other card waits (it would be older);
         False leaves it pending for CardPoster, which posts in order."""
-        if self.backlog_active or await other_cards_waiting(self._sessions, item.id):
+        channel = self.channel_of(item)
+        if self.backlog_active or await other_cards_waiting(
+            self._sessions, item.id, item.review_channel
+        ):
             return False
-        if not self._pacer.try_reserve(self.channel):
+        if not self._pacer.try_reserve(channel):
             return False
         return await self._post_card(item)
 
+    def channel_of(self, item: Item) -> str:
+        """Where ``item``'s card goes: its route's channel, else the review channel."""
+        return item.review_channel or self.channel
+
     async def post_card_paced(self, item: Item) -> bool:
         """Wait for the channel's next slot, then post (CardPoster's path)."""
-        await self._pacer.wait(self.channel)
+        await self._pacer.wait(self.channel_of(item))
         return await self._post_card(item)
+
+    async def _render(self, item: Item) -> list[dict[str, Any]]:
+        decided_by, reason = (
+            await self._decision_summary(item)
+            if item.state != ItemState.PENDING_REVIEW
+            else (None, None)
+        )
+        away = None
+        if item.state == ItemState.PENDING_REVIEW and self._people is not None:
+            away = await self._people.away_note(item)
+        return render_card(item, decided_by=decided_by, reason=reason, away=away)
 
     async def _post_card(self, item: Item) -> bool:
         """Post the item's card; True when it is the item's card now.
@@ -92,16 +149,12 @@ class CardPublisher:
         was re-drafted meanwhile) the message just posted is deleted again, so a reviewer never
         sees two live cards for one item.
         """
-        decided_by, reason = (
-            await self._decision_summary(item)
-            if item.state != ItemState.PENDING_REVIEW
-            else (None, None)
-        )
+        blocks = await self._render(item)
         try:
             response = await self.client.chat_postMessage(
-                channel=self.channel,
+                channel=self.channel_of(item),
                 text=card_text(item),
-                blocks=render_card(item, decided_by=decided_by, reason=reason),
+                blocks=blocks,
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -135,13 +188,13 @@ class CardPublisher:
         """Re-render the card from the item's current state (after a decision or execution)."""
         if not item.slack_ts or not item.slack_channel:
             return
-        decided_by, reason = await self._decision_summary(item)
+        blocks = await self._render(item)
         try:
             await self.client.chat_update(
                 channel=item.slack_channel,
                 ts=item.slack_ts,
                 text=card_text(item),
-                blocks=render_card(item, decided_by=decided_by, reason=reason),
+                blocks=blocks,
             )
         except (SlackApiError, SlackClientError) as exc:
             self._failed("update_card", item.id, exc)
@@ -201,7 +254,9 @@ class CardPublisher:
             return False
         return True
 
-    async def post_backlog_digest(self, oldest: list[Item], total: int) -> bool:
+    async def post_backlog_digest(
+        self, oldest: list[Item], total: int, channel: str | None = None
+    ) -> bool:
         """One message listing a burst of cards that wait for Slack's rate, so reviewers see the
         whole queue at once instead of watching it trickle in (the cards still follow)."""
         minutes = max(1, round(total * self.slot_seconds / 60))
@@ -216,10 +271,11 @@ class CardPublisher:
             f"oldest first over about {minutes} min (Slack allows about one message per second "
             "per channel).\n" + "\n".join(lines)
         )
-        await self._pacer.wait(self.channel)
+        target = channel or self.channel
+        await self._pacer.wait(target)
         try:
             await self.client.chat_postMessage(
-                channel=self.channel, text=text, unfurl_links=False, unfurl_media=False
+                channel=target, text=text, unfurl_links=False, unfurl_media=False
             )
         except (SlackApiError, SlackClientError) as exc:
             self._failed("post_backlog_digest", None, exc)

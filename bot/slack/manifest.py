@@ -18,9 +18,12 @@ BOT_SCOPES: tuple[str, ...] = (
     "commands",  # the /signoff slash command
     "app_mentions:read",  # "@Signoff pending" in a channel
     "im:write",  # escalation DMs to leads (conversations.open)
-    "usergroups:read",  # SIGNOFF_REVIEWER_GROUP members (usergroups.users.list)
-    "channels:read",  # `doctor`: is the bot in a public review channel (conversations.info)
-    "groups:read",  # the same for a private review channel
+    "usergroups:read",  # SIGNOFF_REVIEWER_GROUP and route groups (usergroups.users.list)
+    "channels:read",  # /signoff route and `doctor`: is the bot in a public channel
+    "groups:read",  # ... or a private one (conversations.info)
+    "users:read",  # /signoff away reads dates and times in the person's time zone
+    "users.profile:read",  # SIGNOFF_RESPECT_SLACK_STATUS: a status that expires later
+    "dnd:read",  # SIGNOFF_RESPECT_SLACK_STATUS: Do Not Disturb
     "channels:history",  # `audit verify` reads back anchors in SIGNOFF_AUDIT_CHANNEL (public)
     "groups:history",  # ... or in a private audit channel
 )
@@ -39,9 +42,11 @@ def build_manifest(url: str | None = EXAMPLE_URL, *, socket_mode: bool = False) 
         "command": "/signoff",
         "description": "Review queue and controls for Signoff",
         "usage_hint": (
-            "pending | show <id> | mine | stats | thresholds | set <k> <v> | pause | resume | help"
+            "pending | show <id> | mine | stats | routes | away <until> | set <k> <v> | help"
         ),
-        "should_escape": False,
+        # Channels, people and groups arrive as IDs (``<#C123|name>``), which /signoff route and
+        # /signoff away read; ``>`` arrives as ``&gt;`` and is decoded.
+        "should_escape": True,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
     event_subscriptions: dict[str, Any] = {"bot_events": ["app_mention", "app_home_opened"]}

@@ -33,22 +33,36 @@ def _review_order() -> Any:
     return func.coalesce(col(Item.review_started_at), col(Item.created_at))
 
 
-async def other_cards_waiting(sessions: SessionFactory, item_id: str) -> bool:
+def _in_channel(channel: str | None) -> ColumnElement[bool]:
+    """Cards bound for ``channel`` (a route's; None: the review channel). Each channel's cards
+    keep their own order: a busy team channel does not hold back another's."""
+    column = col(Item.review_channel)
+    return column.is_(None) if channel is None else column == channel
+
+
+async def other_cards_waiting(
+    sessions: SessionFactory, item_id: str, channel: str | None = None
+) -> bool:
     async with sessions() as session:
         found = await session.execute(
-            select(col(Item.id)).where(_unposted(), col(Item.id) != item_id).limit(1)
+            select(col(Item.id))
+            .where(_unposted(), _in_channel(channel), col(Item.id) != item_id)
+            .limit(1)
         )
         return found.first() is not None
 
 
-async def unposted_cards(sessions: SessionFactory, *, limit: int) -> tuple[int, list[Item]]:
-    """How many cards wait to be posted, and the oldest ``limit`` of them."""
+async def unposted_cards(
+    sessions: SessionFactory, *, limit: int, channel: str | None = None
+) -> tuple[int, list[Item]]:
+    """How many cards wait to be posted to ``channel``, and the oldest ``limit`` of them."""
+    waiting = and_(_unposted(), _in_channel(channel))
     async with sessions() as session:
         total = (
-            await session.execute(select(func.count()).select_from(Item).where(_unposted()))
+            await session.execute(select(func.count()).select_from(Item).where(waiting))
         ).scalar_one()
         oldest = await session.execute(
-            select(Item).where(_unposted()).order_by(_review_order(), col(Item.id)).limit(limit)
+            select(Item).where(waiting).order_by(_review_order(), col(Item.id)).limit(limit)
         )
         return int(total), list(oldest.scalars())
 

@@ -94,6 +94,11 @@ class Item(SQLModel, table=True):
 
     decision_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     idempotency_key: str | None = Field(default=None, max_length=100)
+    # Where the card goes (a lead's route, ``bot.lead_settings.card_routes``; None = the review
+    # channel) and whose members decide there with the leads; fixed when it enters review.
+    review_channel: str | None = Field(default=None, max_length=32)
+    reviewer_group: str | None = Field(default=None, max_length=32)
+    card_route_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     slack_channel: str | None = Field(default=None, max_length=32)
     slack_ts: str | None = Field(default=None, max_length=32)
     attempts: int = Field(default=0)
@@ -393,3 +398,30 @@ class AutoMoneyReservation(SQLModel, table=True):
     currency: str = Field(max_length=3)
     reserved_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     released_at: datetime | None = _ts()
+
+
+class CardRoute(SQLModel, table=True):
+    """A lead's rule sending matching cards to a team's channel (``policies.card_routes``).
+    A removed rule keeps its row (``removed_at``) so the removal can be reverted."""
+
+    __tablename__ = "card_route"
+
+    id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    selector: str = Field(max_length=100)
+    channel: str = Field(max_length=32)
+    reviewer_group: str | None = Field(default=None, max_length=32)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    removed_by: str | None = Field(default=None, max_length=64)
+    removed_at: datetime | None = _ts()
+
+
+class ReviewerAway(SQLModel, table=True):
+    """A reviewer's absence (``/signoff away``) and who stands in for them meanwhile."""
+
+    __tablename__ = "reviewer_away"
+
+    user_id: str = Field(primary_key=True, max_length=64)
+    until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    delegate: str | None = Field(default=None, max_length=64)
+    set_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

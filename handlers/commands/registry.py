@@ -42,6 +42,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "handlers.commands.queue",
     "handlers.commands.autonomy",
     "handlers.commands.settings",
+    "handlers.commands.routes",
+    "handlers.commands.away",
 )
 
 

@@ -71,7 +71,9 @@ def _click(body: dict[str, Any]) -> tuple[str, str, int | None, str | None]:
 
 def _refusal(roles: Roles, item: Item, attempted: str) -> str | None:
     """Why the clicker may not open this modal, or ``None``. Submitting Edit approves, so it
-    takes what approving takes (four eyes included); Reject takes a reviewer or lead."""
+    takes what approving takes (four eyes included); Reject takes a reviewer or lead (of the
+    card's route, when it was routed to a team)."""
+    roles = roles.for_route(item.reviewer_group)
     if attempted == "edit":
         return approval_refusal(
             roles.user_id, reviewers=roles.reviewers, leads=roles.leads, raised_by=raised_by(item)

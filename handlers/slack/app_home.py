@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.lead_settings.card_routes import active_routes, describe
 from bot.logging_setup import get_logger
 from bot.review.queries import PendingFilter, pending_counts_by_risk, pending_page, waiting_for
 from bot.slack.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, home_view, settings_view
@@ -39,6 +40,7 @@ async def publish_home(deps: SlackDeps, client: AsyncWebClient, user_id: str) ->
         by_risk=by_risk,
         today=await review_stats(rt.sessions, since, label),
         lead_settings=await deps.policy(),
+        routes=[describe(route) for route in await active_routes(rt.sessions)],
     )
     try:
         await client.views_publish(user_id=user_id, view=view)

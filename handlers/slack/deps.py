@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.lead_settings.card_routes import active_routes
 from bot.lead_settings.registry import LeadSettings, load_lead_settings
 from bot.logging_setup import get_logger
 from bot.review.roster import ReviewerRoster, Roles
@@ -43,7 +44,11 @@ class SlackDeps:
         await ack_recorded(self.inbox, ack, interaction, **answer)
 
     async def roles(self, user_id: str) -> Roles:
-        return await self.roster.roles(user_id)
+        """``user_id``'s roles, with their membership of the card routes' reviewer groups (a
+        routed card is decided by its route's group: ``Roles.for_route``)."""
+        routes = await active_routes(self.rt.sessions)
+        groups = [route.reviewer_group for route in routes if route.reviewer_group]
+        return await self.roster.roles(user_id, groups)
 
     async def policy(self) -> LeadSettings:
         return await load_lead_settings(self.rt.sessions, self.rt.settings)

@@ -11,16 +11,12 @@ from typing import Any
 import pytest
 
 from bot.lead_settings.seed import seed_thresholds
-from bot.pipeline.pipeline import Pipeline
 from bot.review.reminders import FollowUpCounts, run_follow_ups
 from bot.runtime import Runtime, open_runtime
-from bot.slack.card_backlog import CardPoster
-from bot.store.ingest import ingest
-from bot.store.items import claim, get_item
-from bot.tickets import TicketIn
+from bot.store.items import get_item
 from tests.support.fakes.slack_api import FakeSlack
+from tests.support.pending_items import carded_item
 from tests.support.server_harness import BOT_TOKEN, LEAD, REVIEW_CHANNEL, REVIEWER, make_settings
-from tests.support.ticket_factory import refund_ticket
 
 
 @pytest.fixture
@@ -46,19 +42,9 @@ async def two_instances(
 
 
 async def _pending_item(rt: Runtime) -> tuple[str, datetime]:
-    item_id = (
-        await ingest(rt.sessions, "generic", TicketIn.model_validate(refund_ticket()))
-    ).item_id
-    pipeline = Pipeline(rt, "w")
-    for claimed in await claim(
-        rt.sessions, "w", lease=timedelta(seconds=30), limit=5, include_unposted=True
-    ):
-        await pipeline.advance(claimed)
-    await CardPoster(rt, "w").run()  # the card, if the channel's slot was taken just now
-    item = await get_item(rt.sessions, item_id)
-    assert item is not None and item.state == "pending_review" and item.slack_ts
+    item = await carded_item(rt)
     assert item.review_started_at is not None
-    return item_id, item.review_started_at
+    return item.id, item.review_started_at
 
 
 async def _sweep_both(pair: tuple[Runtime, Runtime], now: datetime) -> FollowUpCounts:

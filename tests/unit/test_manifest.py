@@ -24,7 +24,10 @@ SCOPE_OF: dict[str, tuple[str, ...]] = {
     "conversations_history": ("channels:history", "groups:history"),
     "conversations_info": ("channels:read", "groups:read"),  # public and private channels
     "conversations_open": ("im:write",),
+    "dnd_info": ("dnd:read",),
     "usergroups_users_list": ("usergroups:read",),
+    "users_info": ("users:read",),
+    "users_profile_get": ("users.profile:read",),
     "views_open": (),
     "views_publish": (),
 }

@@ -148,9 +148,11 @@ class FakeSlack(LoopbackServer):
         # Scopes the token was granted, sent as Slack's `x-oauth-scopes` header on every answer
         # (None: no header). Starts as the manifest's, as for an app installed from it.
         self.granted_scopes: list[str] | None = list(BOT_SCOPES)
-        # conversations.info: channel ID → whether the bot is a member; unknown IDs are
-        # channel_not_found.
+        # conversations.info: channel id → is the bot a member (unknown ids: channel_not_found).
         self.channels: dict[str, bool] = {}
+        # users.profile.get and dnd.info answers by user (absent users: no status, no DND).
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.dnd: dict[str, dict[str, Any]] = {}
         self.rate_limit_per_channel: float | None = None
         self._lock = threading.Lock()
         self._calls: list[SlackCall] = []
@@ -353,8 +355,23 @@ class FakeSlack(LoopbackServer):
             channel = str(params.get("channel", ""))
             if channel not in self.channels:
                 return {"ok": False, "error": "channel_not_found"}
-            info = {"id": channel, "name": channel.lower(), "is_member": self.channels[channel]}
-            return {"ok": True, "channel": info}
+            return {
+                "ok": True,
+                "channel": {
+                    "id": channel,
+                    "name": channel.lower(),
+                    "is_member": self.channels[channel],
+                    "is_archived": False,
+                },
+            }
+        if method == "users.profile.get":
+            user = str(params.get("user", ""))
+            profile = {"status_text": "", "status_emoji": "", "status_expiration": 0}
+            return {"ok": True, "profile": {**profile, **self.profiles.get(user, {})}}
+        if method == "dnd.info":
+            user = str(params.get("user", ""))
+            quiet = {"dnd_enabled": False, "next_dnd_start_ts": 1, "next_dnd_end_ts": 1}
+            return {"ok": True, "snooze_enabled": False, **quiet, **self.dnd.get(user, {})}
         if method == "usergroups.users.list":
             group = str(params.get("usergroup", ""))
             return {"ok": True, "users": list(self.usergroup_members.get(group, []))}
