@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # always goes to a human (two approvers), since the amounts cannot be compared.
     currency: str = Field(default="USD", alias="SIGNOFF_CURRENCY", pattern=r"^[A-Z]{3}$")
     post_auto: bool = Field(default=False, alias="SIGNOFF_POST_AUTO")
+    # Approve a cluster: this many near-identical waiting items get one extra card with
+    # "Approve all" (0 turns cluster cards off).
+    cluster_min_size: int = Field(default=3, alias="SIGNOFF_CLUSTER_MIN_SIZE", ge=0, le=100)
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     host: str = Field(default="0.0.0.0", alias="HOST")  # noqa: S104 - a server must listen
 

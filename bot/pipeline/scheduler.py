@@ -31,6 +31,7 @@ from bot.logging_setup import get_logger
 from bot.pipeline.audit_anchoring import Published, anchoring_configured, publish_anchor
 from bot.pipeline.worker import Worker
 from bot.review.reminders import FollowUpCounts, run_follow_ups
+from bot.slack.cluster_card import post_clusters
 from bot.slack.daily_digest import send_daily_digest
 from bot.store.housekeeping import Pruned, prune_old_rows
 from bot.store.models import utcnow
@@ -46,6 +47,9 @@ HEARTBEAT_JOB = "heartbeat"
 HOUSEKEEPING_JOB = "housekeeping"
 AUDIT_ANCHOR_JOB = "audit_anchor"
 INBOX_JOB = "interaction_inbox"
+CLUSTER_JOB = "clusters"
+# Forming clusters reads the waiting items and compares drafts: not on every sweep tick.
+CLUSTER_MIN_INTERVAL_SECONDS = 5.0
 # Takes over acknowledged Slack interactions nobody holds; returns how many.
 InboxSweep = Callable[[], Awaitable[int]]
 # Every instance fires this often; the run claim lets one per hour act (bot/housekeeping.py).
@@ -131,6 +135,9 @@ def build_scheduler(
             rt.sessions, rt.settings, client, now=utcnow(), by=worker.worker_id
         )
 
+    async def clusters() -> int:
+        return await post_clusters(worker.rt, min_size=worker.rt.settings.cluster_min_size)
+
     scheduler = AsyncIOScheduler(timezone=UTC)
     tick = max(1, int(interval_seconds))
     # (id, job, every, misfire grace). Housekeeping and the audit anchor fire every ten minutes
@@ -148,6 +155,9 @@ def build_scheduler(
     ]
     if inbox_sweep is not None:
         interval_jobs.append((INBOX_JOB, inbox_sweep, interval_seconds, tick))
+    if worker.rt.settings.cluster_min_size >= 2:
+        every = max(interval_seconds, CLUSTER_MIN_INTERVAL_SECONDS)
+        interval_jobs.append((CLUSTER_JOB, clusters, every, int(every)))
     if anchoring_configured(worker.rt.settings):
         interval_jobs.append(
             (
