@@ -55,9 +55,8 @@ class Cluster:
         amounts = sorted({m.amount for m in self.members if m.amount is not None})
         money = ""
         if amounts:
-            span = (
-                f"{amounts[0]:.2f}" if len(amounts) == 1 else f"{amounts[0]:.2f} to {amounts[-1]:.2f}"
-            )
+            low, high = amounts[0], amounts[-1]
+            span = f"{low:.2f}" if low == high else f"{low:.2f} to {high:.2f}"
             money = f" of {span} {first.currency or ''}".rstrip()
         kind = {"update_field": "field updates", "reply": "replies"}.get(
             first.action_kind, f"{first.action_kind}s"
