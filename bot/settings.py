@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigurationError
+from policies.weekly_schedule import weekly_time_or_off
 
 DEFAULT_SQLITE_PATH = Path("signoff.db")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     # always goes to a human (two approvers), since the amounts cannot be compared.
     currency: str = Field(default="USD", alias="SIGNOFF_CURRENCY", pattern=r"^[A-Z]{3}$")
     post_auto: bool = Field(default=False, alias="SIGNOFF_POST_AUTO")
+    # Approve a cluster: this many near-identical waiting items get one extra card with
+    # "Approve all" (0 turns cluster cards off).
+    cluster_min_size: int = Field(default=3, alias="SIGNOFF_CLUSTER_MIN_SIZE", ge=0, le=100)
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     host: str = Field(default="0.0.0.0", alias="HOST")  # noqa: S104 - a server must listen
 
@@ -138,6 +142,9 @@ class Settings(BaseSettings):
     digest_threshold: int = Field(default=20, alias="SIGNOFF_DIGEST_THRESHOLD", ge=0)
     # "HH:MM" (UTC) for the daily digest in the review channel; empty turns it off.
     daily_digest_at: str = Field(default="09:00", alias="SIGNOFF_DAILY_DIGEST_AT")
+    # The weekly picture for leads (a DM with a chart): a day and a UTC time; "off" turns it off.
+    # Leads change it with `/signoff settings weekly_report_at "fri 16:00"`.
+    weekly_report_at: str = Field(default="mon 09:00", alias="SIGNOFF_WEEKLY_REPORT_AT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # Said, not guessed from the terminal: a container's log collector and a person at a
     # terminal want different things, and a tty test picks wrongly under `docker run -t`.
@@ -202,6 +209,12 @@ class Settings(BaseSettings):
         if isinstance(value, tuple) and any(not 0 < f < 1 for f in value):
             raise ValueError("each reminder fraction must be between 0 and 1")
         return tuple(sorted(value)) if isinstance(value, tuple) else value
+
+    @field_validator("weekly_report_at")
+    @classmethod
+    def _weekly_time(cls, value: str) -> str:
+        found = weekly_time_or_off(value)
+        return str(found) if found is not None else "off"
 
     @field_validator("daily_digest_at")
     @classmethod

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.assess.edit_examples import EditExample, Embedder
+from bot.assess.llm.model_input import ChangeRequest
 from bot.assess.llm.usage import LlmUsage
 from bot.store.models import PromptText
 from bot.tickets import TicketIn
@@ -84,16 +85,23 @@ class Classifier(Protocol):
     name: str
     # Whether similar past reviewer edits improve its drafts: the pipeline looks them up only then.
     takes_edit_examples: bool = False
+    # Whether a reviewer's Request changes re-drafts through it (else the card opens Edit with
+    # the instruction shown, for the reviewer to apply by hand).
+    takes_change_requests: bool = False
 
     async def assess(self, ticket: TicketIn) -> Assessment:
         """Assess one ticket; raise ``AssessmentUnavailableError`` rather than guess."""
         ...
 
     async def assess_with_usage(
-        self, ticket: TicketIn, examples: Sequence[EditExample] = ()
+        self,
+        ticket: TicketIn,
+        examples: Sequence[EditExample] = (),
+        change: ChangeRequest | None = None,
     ) -> tuple[Assessment, LlmUsage | None]:
-        """Assess one ticket, with past reviewer edits as examples when it takes them, and say
-        what the model call cost (``None``: no model was called). What the pipeline calls."""
+        """Assess one ticket, with past reviewer edits as examples when it takes them (and a
+        reviewer's ``change`` request when it takes those), and say what the model call cost
+        (``None``: no model was called). What the pipeline calls."""
         return await self.assess(ticket), None
 
     def embedder(self) -> Embedder | None:

@@ -1,9 +1,11 @@
 """Better drafts from reviewers' edits: the few most similar past edits, as prompt examples.
 
 Every approved edit leaves an (original, edited) pair on its item (``ai_reply`` and
-``approved_reply``, with the item's category). For a new ticket, the pairs whose tickets read
-most like it are shown to the model after the constant system prompt, so the model sees how this
-team actually rewrites drafts like the one it is about to write.
+``approved_reply``, with the item's category); every approved re-draft after *Request changes*
+leaves (the draft the reviewer saw, the approved reply) with the reviewer's instruction. For a
+new ticket, the pairs whose tickets read most like it are shown to the model after the constant
+system prompt, so the model sees how this team actually rewrites drafts like the one it is about
+to write.
 
 Similarity is the cosine of word-count vectors of the two tickets (lower-cased words): standard
 library only, offline, deterministic, and linear in the text, so ranking a few hundred recent
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlmodel import col
 
 from bot.assess.pii_redaction import redact_many
@@ -56,6 +58,8 @@ class EditExample:
     original: str
     edited: str
     customer_name: str
+    # A reviewer's Request changes instruction that led from ``original`` to ``edited``.
+    instruction: str | None = None
 
 
 _WORDS = re.compile(r"\w+")
@@ -107,9 +111,11 @@ async def recent_edits(
                     col(Item.ai_reply),
                     col(Item.approved_reply),
                     col(Item.customer_name),
+                    col(Item.change_request),
+                    col(Item.change_prior_draft),
                 )
                 .where(
-                    col(Item.edited_by).is_not(None),
+                    or_(col(Item.edited_by).is_not(None), col(Item.change_request).is_not(None)),
                     col(Item.state).in_(_APPROVED_STATES),
                     col(Item.approved_reply).is_not(None),
                     col(Item.ai_reply).is_not(None),
@@ -119,18 +125,21 @@ async def recent_edits(
                 .limit(limit)
             )
         ).all()
-    return [
+    examples = [
         EditExample(
             item_id=item.id,
             category=item.category or "unassessed",
             ticket_text=f"{item.subject}\n{item.body}",
-            original=item.ai_reply or "",
+            # After Request changes the lesson is from the draft the reviewer saw to what they
+            # approved, and the instruction that got it there.
+            original=(item.change_prior_draft if item.change_request else item.ai_reply) or "",
             edited=item.approved_reply or "",
             customer_name=item.customer_name,
+            instruction=item.change_request,
         )
         for item in rows
-        if (item.ai_reply or "").strip() != (item.approved_reply or "").strip()
     ]
+    return [e for e in examples if e.original.strip() != e.edited.strip()]
 
 
 # The candidates change only when a reviewer approves an edit, and every ticket reads them:

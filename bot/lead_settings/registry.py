@@ -37,12 +37,14 @@ from policies.thresholds import (
     is_threshold_key,
     parse_threshold,
 )
+from policies.weekly_schedule import OFF, weekly_time_or_off
 
 QUORUM_AMOUNT = "quorum_amount"
 QUORUM_APPROVERS = "quorum_approvers"
 ESCALATE_AFTER = "escalate_after"
 EXPIRE_AFTER = "expire_after"
 PAUSED = "paused"
+WEEKLY_REPORT_AT = "weekly_report_at"
 
 
 class ChangeKind(StrEnum):
@@ -67,6 +69,7 @@ SETTABLE: dict[str, str] = {
     QUORUM_APPROVERS: "how many distinct approvers those need: 2 to 5",
     ESCALATE_AFTER: "how long an item waits before leads are told (e.g. 2h, 90m)",
     EXPIRE_AFTER: "how long an item waits before it expires unexecuted (e.g. 24h, 3d)",
+    WEEKLY_REPORT_AT: "when leads get the weekly chart: a day and a UTC time (fri-16:00) or off",
     **POLICY_KEYS,
 }
 _KINDS: dict[str, ChangeKind] = {
@@ -98,6 +101,7 @@ ALIASES = {
     "sample": "autonomy_sample",
     "spot_check": "spot_check_share",
     "spot_checks": "spot_check_share",
+    "weekly_report": WEEKLY_REPORT_AT,
 }
 _SHORTEST = timedelta(minutes=1)
 _LONGEST = timedelta(days=30)
@@ -177,6 +181,12 @@ def parse_value(key: str, raw: str) -> str:
         return str(amount)
     if key in (ESCALATE_AFTER, EXPIRE_AFTER):
         return format_duration(parse_duration(key, raw))
+    if key == WEEKLY_REPORT_AT:
+        try:
+            found = weekly_time_or_off(raw)
+        except ValueError as exc:
+            raise SettingChangeRefusedError(f"{key}: {exc}") from None
+        return str(found) if found is not None else OFF
     if key == QUORUM_APPROVERS:
         text = raw.strip()
         if not text.isdigit() or not 2 <= int(text) <= 5:
@@ -218,6 +228,7 @@ def defaults(settings: Settings) -> dict[str, str]:
     values[QUORUM_APPROVERS] = str(settings.quorum_approvers)
     values[ESCALATE_AFTER] = format_duration(settings.escalate_after)
     values[EXPIRE_AFTER] = format_duration(settings.expire_after)
+    values[WEEKLY_REPORT_AT] = settings.weekly_report_at
     values.update(
         {
             "autonomy_min_reviews": str(settings.autonomy_min_reviews),

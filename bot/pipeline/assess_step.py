@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.assess.assessment import Assessment, Classifier
 from bot.assess.edit_examples import EditExample, examples_for
+from bot.assess.llm.model_input import ChangeRequest
 from bot.assess.llm.usage import LlmAssessmentUnavailableError, LlmUsage
 from bot.errors import AssessmentUnavailableError
 from bot.logging_setup import get_logger
@@ -77,7 +78,14 @@ async def _assessment_or_failure(rt: Runtime, item: Item) -> tuple[dict[str, Any
         examples = (
             await _edit_examples(rt, item, classifier) if classifier.takes_edit_examples else []
         )
-        assessment, usage = await classifier.assess_with_usage(ticket_from_item(item), examples)
+        change = (
+            ChangeRequest(item.change_request, item.change_prior_draft or "")
+            if item.change_request and classifier.takes_change_requests
+            else None
+        )
+        assessment, usage = await classifier.assess_with_usage(
+            ticket_from_item(item), examples, change
+        )
         return _assessment_values(assessment), usage
     except AssessmentUnavailableError as exc:
         rt.metrics.assessment_failures.inc()
@@ -180,7 +188,8 @@ def _unavailable_values(item: Item, reason: str) -> dict[str, Any]:
         "risk_level": RiskLevel.HIGH.value,
         "risk_score": None,
         "reasons": [UNAVAILABLE_PREFIX + reason],
-        "draft_reply": None,
+        # A failed re-draft after Request changes keeps the draft the reviewer saw.
+        "draft_reply": item.change_prior_draft if item.change_request else None,
         "proposed_action": action,
         "assessment_error": reason,
     }

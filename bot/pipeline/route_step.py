@@ -28,6 +28,7 @@ from bot.review.outcomes import is_merged
 from bot.review.reminders import review_schedule
 from bot.review.requirements import requirement_for
 from bot.runtime import Runtime
+from bot.slack.change_diff import redraft_details
 from bot.store import audit
 from bot.store.database import transaction
 from bot.store.item_states import DecisionOutcome, ItemState
@@ -42,6 +43,8 @@ from policies.routing import Route, RouteDecision, decide_route
 
 # The route policy of an item folded into another's re-draft.
 MERGED = "merged"
+# The route policy of a re-draft made at a reviewer's request: a human approves it again.
+CHANGES_REQUESTED = "changes_requested"
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,12 @@ async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
             await count_decision(
                 session, decision, category=item.category, route_policy=routing.route.policy
             )
-        return await reread(session, item.id)
+        routed = await reread(session, item.id)
+    if routed is not None and redrafted_in_place(routed) and rt.publisher is not None:
+        # Best effort, like every card update: the card is re-rendered from the row anyway.
+        await rt.publisher.refresh_card(routed)
+        await rt.publisher.post_in_thread(routed, redraft_details(routed))
+    return routed
 
 
 async def _within_money_budget(
@@ -136,7 +144,7 @@ async def _decide(rt: Runtime, item: Item) -> _Routing:
         base=base,
         floor=floor.level,
     )
-    chosen = _unless_merged(item, autonomy.as_route(base))
+    chosen = _unless_requested(item, _unless_merged(item, autonomy.as_route(base)))
     reasons = list(dict.fromkeys([*floor.reasons, *item.reasons]))
     values: dict[str, Any] = {
         "risk_level": chosen.risk.value,
@@ -164,6 +172,21 @@ def _unless_merged(item: Item, chosen: RouteDecision) -> RouteDecision:
     if not is_merged(item):
         return chosen
     return RouteDecision(Route.REVIEW, chosen.risk, MERGED, item.stale_reason or "merged")
+
+
+def redrafted_in_place(item: Item) -> bool:
+    """A re-draft after Request changes: the item kept its card, which is updated in place."""
+    return bool(item.change_request and item.slack_ts)
+
+
+def _unless_requested(item: Item, chosen: RouteDecision) -> RouteDecision:
+    """A re-draft at a reviewer's request waits for a human whatever the thresholds or earned
+    autonomy say: the floor still sets its risk (``chosen.risk`` is never below it), and a new
+    action or amount brings its own quorum (``_send_to_review``)."""
+    if not redrafted_in_place(item):
+        return chosen
+    why = f"re-drafted at a reviewer's request: a human approves the new draft ({chosen.why})"
+    return RouteDecision(Route.REVIEW, chosen.risk, CHANGES_REQUESTED, why)
 
 
 async def _approve(

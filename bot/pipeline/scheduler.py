@@ -31,7 +31,9 @@ from bot.logging_setup import get_logger
 from bot.pipeline.audit_anchoring import Published, anchoring_configured, publish_anchor
 from bot.pipeline.worker import Worker
 from bot.review.reminders import FollowUpCounts, run_follow_ups
+from bot.slack.cluster_card import post_clusters
 from bot.slack.daily_digest import send_daily_digest
+from bot.slack.weekly_report import send_weekly_report
 from bot.store.housekeeping import Pruned, prune_old_rows
 from bot.store.models import utcnow
 from bot.store.worker_heartbeats import loop_wall_time, record_heartbeat
@@ -46,6 +48,12 @@ HEARTBEAT_JOB = "heartbeat"
 HOUSEKEEPING_JOB = "housekeeping"
 AUDIT_ANCHOR_JOB = "audit_anchor"
 INBOX_JOB = "interaction_inbox"
+CLUSTER_JOB = "clusters"
+WEEKLY_REPORT_JOB = "weekly_report"
+# The weekly report's time is a lead setting: every instance asks each minute whether it is due.
+WEEKLY_REPORT_CHECK_SECONDS = 60
+# Forming clusters reads the waiting items and compares drafts: not on every sweep tick.
+CLUSTER_MIN_INTERVAL_SECONDS = 5.0
 # Takes over acknowledged Slack interactions nobody holds; returns how many.
 InboxSweep = Callable[[], Awaitable[int]]
 # Every instance fires this often; the run claim lets one per hour act (bot/housekeeping.py).
@@ -131,6 +139,12 @@ def build_scheduler(
             rt.sessions, rt.settings, client, now=utcnow(), by=worker.worker_id
         )
 
+    async def clusters() -> int:
+        return await post_clusters(worker.rt, min_size=worker.rt.settings.cluster_min_size)
+
+    async def weekly_report() -> int:
+        return await send_weekly_report(worker.rt, utcnow(), by=worker.worker_id)
+
     scheduler = AsyncIOScheduler(timezone=UTC)
     tick = max(1, int(interval_seconds))
     # (id, job, every, misfire grace). Housekeeping and the audit anchor fire every ten minutes
@@ -148,6 +162,17 @@ def build_scheduler(
     ]
     if inbox_sweep is not None:
         interval_jobs.append((INBOX_JOB, inbox_sweep, interval_seconds, tick))
+    interval_jobs.append(
+        (
+            WEEKLY_REPORT_JOB,
+            weekly_report,
+            WEEKLY_REPORT_CHECK_SECONDS,
+            WEEKLY_REPORT_CHECK_SECONDS,
+        )
+    )
+    if worker.rt.settings.cluster_min_size >= 2:
+        every = max(interval_seconds, CLUSTER_MIN_INTERVAL_SECONDS)
+        interval_jobs.append((CLUSTER_JOB, clusters, every, int(every)))
     if anchoring_configured(worker.rt.settings):
         interval_jobs.append(
             (

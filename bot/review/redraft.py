@@ -7,6 +7,10 @@ merged in the same transaction (``bot.review.stale_drafts``).
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.review.decision_steps import lock_for_decision, not_pending
 from bot.review.outcomes import is_merged
 from bot.review.result import ReviewResult, ReviewStatus
@@ -16,6 +20,31 @@ from bot.store import audit
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import ItemState
 from bot.store.items import transition
+from bot.store.models import Item
+
+
+async def back_to_classifier(session: AsyncSession, item: Item, **values: Any) -> bool:
+    """Send a pending item back to be drafted again: the working draft, its approvals and edits
+    are cleared and the version moves on, so no click on the old draft can count. Shared by
+    Re-draft and Request changes (``bot.review.request_changes``)."""
+    return await transition(
+        session,
+        item.id,
+        from_states=[ItemState.PENDING_REVIEW],
+        to=ItemState.RECEIVED,
+        draft_reply=None,
+        proposed_action=None,
+        ai_reply=None,
+        ai_action=None,
+        approvals=[],
+        edited_by=None,
+        edited_at=None,
+        edit_summary=None,
+        draft_version=item.draft_version + 1,
+        claimed_by=None,
+        claimed_until=None,
+        **values,
+    )
 
 
 async def redraft(sessions: SessionFactory, *, item_id: str, roles: Roles) -> ReviewResult:
@@ -39,28 +68,19 @@ async def redraft(sessions: SessionFactory, *, item_id: str, roles: Roles) -> Re
                 "This draft is not stale; nothing to re-draft. Nothing was changed.",
                 item,
             )
-        moved = await transition(
+        moved = await back_to_classifier(
             session,
-            item_id,
-            from_states=[ItemState.PENDING_REVIEW],
-            to=ItemState.RECEIVED,
+            item,
             body=redraft_body(item, newer),
             redrafted_until=newer[-1].created_at if newer else item.redrafted_until,
             stale_reason=None,
             stale_at=None,
-            draft_reply=None,
-            proposed_action=None,
-            ai_reply=None,
-            ai_action=None,
-            approvals=[],
-            edited_by=None,
-            edited_at=None,
-            edit_summary=None,
-            draft_version=item.draft_version + 1,
             slack_ts=None,
             slack_channel=None,
-            claimed_by=None,
-            claimed_until=None,
+            # An earlier Request changes was about a draft this one replaces.
+            change_request=None,
+            change_requested_by=None,
+            change_prior_draft=None,
         )
         if not moved:
             return await not_pending(session, item)

@@ -17,12 +17,14 @@ from typing import Any
 from bot.assess.assessment import describe_action
 from bot.assess.pii_masking import masked, masked_action
 from bot.review.outcomes import is_merged
+from bot.slack.change_diff import CARD_DIFF_LIMIT, draft_diff, requested_line
 from bot.slack.text import quote, safe, truncate
 from bot.store.item_states import ItemState
 from bot.store.models import Item
 
 APPROVE_ACTION = "signoff_approve"
 EDIT_ACTION = "signoff_edit"
+CHANGES_ACTION = "signoff_request_changes"
 REJECT_ACTION = "signoff_reject"
 REDRAFT_ACTION = "signoff_redraft"
 REVEAL_ACTION = "signoff_reveal"
@@ -165,6 +167,8 @@ def render_card(
                 + safe(masked(item.edit_summary or "changed"), 500)
             )
         )
+    if item.change_request and item.change_requested_by:
+        blocks.append(_changes(item))
     if item.autonomy_note:
         blocks.append(_context(":crystal_ball: " + safe(item.autonomy_note, 500)))
     if item.state == ItemState.PENDING_REVIEW:
@@ -178,6 +182,16 @@ def render_card(
         if item.state == ItemState.FAILED:
             blocks.append(_retry_button(item))
     return blocks[:MAX_BLOCKS]
+
+
+def _changes(item: Item) -> dict[str, Any]:
+    """Who asked for this draft and what changed (or that the re-draft is on its way)."""
+    if item.state in {ItemState.RECEIVED, ItemState.ASSESSED}:
+        return _context(requested_line(item).replace("Re-drafted", "Re-drafting", 1))
+    return _section(
+        f"{requested_line(item)}\n"
+        f"{draft_diff(item.change_prior_draft, item.draft_reply, CARD_DIFF_LIMIT)}"
+    )
 
 
 def _quorum_line(item: Item) -> str:
@@ -233,6 +247,7 @@ def _buttons(item: Item) -> dict[str, Any]:
             }
         elements.append(approve)
         elements.append(_button(EDIT_ACTION, "Edit", item))
+        elements.append(_button(CHANGES_ACTION, "Request changes", item))
     elements.append(_button(REJECT_ACTION, "Reject", item, style="danger"))
     elements.append(_button(REVEAL_ACTION, "Reveal contact", item))
     if is_truncated(item):
@@ -304,6 +319,8 @@ def _outcome(item: Item, decided_by: str | None, reason: str | None) -> str:
         return f":x: {approved.removeprefix(':white_check_mark: ')} · *execution failed:* {error}"
     if state == ItemState.EXPIRED:
         return f":hourglass: *Expired* at {when} without a decision (not a rejection)"
+    if state in {ItemState.RECEIVED, ItemState.ASSESSED} and item.change_request:
+        return ":arrows_counterclockwise: *Re-drafting* — this card updates with the new draft"
     if state in {ItemState.RECEIVED, ItemState.ASSESSED}:
         return ":arrows_counterclockwise: *Re-drafting* — a fresh card will follow"
     return f"State: {safe(state, 32)}"

@@ -50,9 +50,21 @@ def edit_metadata(item: Item, *, channel: str | None, user_ts: str | None) -> st
     )
 
 
-def edit_view(item: Item, *, channel: str | None) -> dict[str, Any]:
+def edit_view(item: Item, *, channel: str | None, instruction: str | None = None) -> dict[str, Any]:
+    """The form; ``instruction`` (Request changes without a model) is shown above the draft."""
     action = item.proposed_action or {"kind": "reply"}
     kind = action.get("kind", "reply")
+    requested: list[dict[str, Any]] = []
+    if instruction:
+        requested.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f":memo: *Your instruction:* {safe(masked(instruction), 2000)}",
+                },
+            }
+        )
     blocks: list[dict[str, Any]] = [
         {
             "type": "context",
@@ -64,6 +76,7 @@ def edit_view(item: Item, *, channel: str | None) -> dict[str, Any]:
                 }
             ],
         },
+        *requested,
         _input(
             REPLY_BLOCK,
             "Reply to the customer",

@@ -26,6 +26,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "dnd:read",  # SIGNOFF_RESPECT_SLACK_STATUS: Do Not Disturb
     "channels:history",  # `audit verify` reads back anchors in SIGNOFF_AUDIT_CHANNEL (public)
     "groups:history",  # ... or in a private audit channel
+    "files:write",  # the weekly chart DMed to leads (files.getUploadURLExternal)
 )
 
 # What Socket Mode needs besides the bot token: an app-level token with this scope.

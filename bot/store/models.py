@@ -133,6 +133,13 @@ class Item(SQLModel, table=True):
     stale_at: datetime | None = _ts()
     # Newer events up to this arrival time are already folded into the draft by a re-draft.
     redrafted_until: datetime | None = _ts()
+    # Request changes (``bot.review.request_changes``): the reviewer's instruction, who gave it
+    # and the draft it replaced (the card's diff; an approved re-draft is a drafting example).
+    change_request: str | None = Field(default=None, sa_column=Column(Text))
+    change_requested_by: str | None = Field(default=None, max_length=64)
+    change_prior_draft: str | None = Field(default=None, sa_column=Column(Text))
+    # The cluster card this item is offered on (``bot.review.clusters``): one at most.
+    cluster_id: str | None = Field(default=None, max_length=32)
 
     # Earned autonomy: the item's bucket, and whether a trusted bucket would have auto-executed
     # it (shadow mode); ``autonomy_note`` is the one line the card shows about that.
@@ -183,6 +190,29 @@ class Decision(SQLModel, table=True):
     # Stored once because decisions are never updated: the median is an index-only scan.
     wait_seconds: float | None = Field(default=None, sa_column=Column(Float))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ReviewCluster(SQLModel, table=True):
+    """One cluster card: near-identical waiting items offered for *Approve all*, each member with
+    the draft version it was offered at, and what *Approve all* did to each (``report``)."""
+
+    __tablename__ = "review_cluster"
+
+    id: str = Field(primary_key=True, max_length=32)
+    bucket: str = Field(max_length=120)
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    # ``[{"id": item id, "version": draft version}]``, oldest first.
+    members: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONType, nullable=False)
+    )
+    slack_channel: str = Field(max_length=32)
+    slack_ts: str | None = Field(default=None, max_length=32)
+    # open | approved | one_by_one
+    status: str = Field(max_length=16)
+    decided_by: str | None = Field(default=None, max_length=64)
+    report: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_at: datetime | None = _ts()
 
 
 class StatTally(SQLModel, table=True):

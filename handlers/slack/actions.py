@@ -1,4 +1,4 @@
-"""Card buttons: Approve, Edit, Reject, Re-draft, Reveal, Show full text, Retry.
+"""Card buttons: Approve, Edit, Request changes, Reject, Re-draft, Reveal, Show full text, Retry.
 
 Each listener acks at once, resolves the clicker's roles on the server (never trusting the
 card), and then either opens a modal (Edit, Reject: the trigger_id lives three seconds, so the
@@ -7,6 +7,8 @@ refused is answered privately with exactly what happened; nothing changes.
 
 Edit is "Save and approve", so it is refused at the click to whoever may not approve the item
 (outsiders, and the person who raised it): they learn it before typing, not after submitting.
+Request changes takes a reviewer or lead when the model re-drafts; without a model it leads to
+Edit, so it takes what Edit takes.
 "Show full text" posts the whole text in the card's thread once per card; a run claim keyed by
 the card decides, so repeated or simultaneous clicks (by anyone: looking is for everyone) do not
 flood the thread, and later clickers are pointed to it.
@@ -14,6 +16,7 @@ flood the thread, and later clickers are pointed to it.
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +36,7 @@ from bot.review.reveal import record_reveal
 from bot.review.roster import Roles
 from bot.slack.card import (
     APPROVE_ACTION,
+    CHANGES_ACTION,
     EDIT_ACTION,
     REDRAFT_ACTION,
     REJECT_ACTION,
@@ -42,6 +46,7 @@ from bot.slack.card import (
     parse_button_value,
 )
 from bot.slack.card_updates import close_redrafted_card, post_full_text, refresh
+from bot.slack.changes_modal import changes_view
 from bot.slack.edit_modal import edit_view
 from bot.slack.reject_modal import reject_view
 from bot.slack.text import escape, safe
@@ -61,6 +66,8 @@ log = get_logger(__name__)
 # The full text is posted once per card; the claim outlives any review by far.
 FULL_TEXT_HOLD = timedelta(days=3650)
 _MAY_NOT_DECIDE = "only reviewers and leads can decide (SIGNOFF_REVIEWERS / SIGNOFF_LEADS)"
+# Request changes without a model: it leads to Edit, so it is refused like Edit.
+_CHANGES_BY_HAND = "request changes to (then edit)"
 
 
 def _click(body: dict[str, Any]) -> tuple[str, str, int | None, str | None]:
@@ -74,7 +81,7 @@ def _refusal(roles: Roles, item: Item, attempted: str) -> str | None:
     takes what approving takes (four eyes included); Reject takes a reviewer or lead (of the
     card's route, when it was routed to a team)."""
     roles = roles.for_route(item.reviewer_group)
-    if attempted == "edit":
+    if attempted in {"edit", _CHANGES_BY_HAND}:
         return approval_refusal(
             roles.user_id, reviewers=roles.reviewers, leads=roles.leads, raised_by=raised_by(item)
         )
@@ -141,7 +148,7 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
                 )
         elif item.state != ItemState.PENDING_REVIEW:
             problem = f"it is {item.state.replace('_', ' ')} and can't be changed now"
-        elif attempted == "edit" and item.stale_reason:
+        elif attempted != "reject" and item.stale_reason:
             problem = "the draft is stale (a newer event arrived): press Re-draft first"
         if problem is not None:
             await tell(
@@ -168,6 +175,17 @@ def register_actions(app: AsyncApp, deps: SlackDeps) -> None:
         await open_modal(body, client, "edit", edit_view)
 
     on_click(app, EDIT_ACTION, edit_work, deps.inbox, opens_modal=True)
+
+    async def changes_work(body: dict[str, Any], client: AsyncWebClient) -> None:
+        redrafts = rt.classifier.takes_change_requests
+        await open_modal(
+            body,
+            client,
+            "request changes to" if redrafts else _CHANGES_BY_HAND,
+            functools.partial(changes_view, redrafts=redrafts),
+        )
+
+    on_click(app, CHANGES_ACTION, changes_work, deps.inbox, opens_modal=True)
 
     async def reject_work(body: dict[str, Any], client: AsyncWebClient) -> None:
         await open_modal(body, client, "reject", reject_view)

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.runtime import Runtime
 from handlers.slack.actions import register_actions
 from handlers.slack.app_home import register_app_home
+from handlers.slack.cluster_actions import register_cluster_actions
 from handlers.slack.commands import register_commands
 from handlers.slack.deps import SlackDeps, guarded
 from handlers.slack.inbox_work import InteractionInbox
@@ -28,6 +29,7 @@ def register_listeners(
 ) -> None:
     deps = SlackDeps(rt=rt, roster=rt.roster, notify_worker=notify_worker, inbox=inbox)
     register_actions(app, deps)
+    register_cluster_actions(app, deps)
     register_views(app, deps)
     register_commands(app, deps)
     register_app_home(app, deps)

@@ -1,4 +1,5 @@
-"""Modal submissions: Edit (save and approve), Reject (with reason), lead thresholds.
+"""Modal submissions: Edit (save and approve), Request changes, Reject (with reason), lead
+thresholds.
 
 Invalid input is answered inside the modal (``response_action: errors``, one message per field)
 before anything is stored, within Slack's three seconds as before; valid input is recorded in
@@ -22,11 +23,13 @@ from bot.logging_setup import get_logger
 from bot.review.edit import save_edit
 from bot.review.edit_validation import EditErrors, edit_summary, validate_edit
 from bot.review.reject import reject
+from bot.review.request_changes import request_changes
 from bot.review.result import ReviewStatus
 from bot.slack.app_home_view import SETTING_INPUT, SETTINGS_CALLBACK, SETTINGS_FIELDS
 from bot.slack.card_updates import edit_details, refresh, reject_details
+from bot.slack.changes_modal import CHANGES_CALLBACK, INSTRUCTION_BLOCK, validate_instruction
 from bot.slack.channel_notices import notify_channel
-from bot.slack.edit_modal import EDIT_CALLBACK
+from bot.slack.edit_modal import EDIT_CALLBACK, edit_view
 from bot.slack.reject_modal import REJECT_CALLBACK, RejectInput, validate_reject
 from bot.slack.text import safe
 from bot.store import audit
@@ -154,6 +157,61 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         return result.status.value
 
     deps.inbox.handle(EDIT_CALLBACK, record_edit)
+
+    @app.view(CHANGES_CALLBACK)
+    async def on_changes_submit(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
+        meta = _metadata(view)
+        checked = validate_instruction(_values(view))
+        if isinstance(checked, dict):
+            await ack(response_action="errors", errors=checked)
+            return
+        item_id = str(meta.get("item_id") or "")
+        if not rt.classifier.takes_change_requests:
+            # No model to re-draft: the reviewer applies the instruction by hand, in Edit.
+            item = await get_item(rt.sessions, item_id)
+            if item is None:
+                await ack(response_action="errors", errors={INSTRUCTION_BLOCK: "No such item."})
+                return
+            channel = meta.get("channel") or None
+            await ack(
+                response_action="update",
+                view=edit_view(item, channel=channel, instruction=checked),
+            )
+            return
+        version = meta.get("version")
+        essentials = {
+            "item_id": item_id,
+            "version": version if isinstance(version, int) else None,
+            "channel_id": meta.get("channel") or None,
+            "instruction": checked,
+        }
+        await deps.recorded(
+            ack, _submission(CHANGES_CALLBACK, f"item:{item_id}", body, request, essentials)
+        )
+
+    async def record_changes(payload: dict[str, Any]) -> str:
+        user, item_id = str(payload["user_id"]), str(payload["item_id"])
+        version = payload.get("version")
+        result = await request_changes(
+            rt.sessions,
+            item_id=item_id,
+            roles=await deps.roles(user),
+            version=version if isinstance(version, int) else None,
+            instruction=str(payload["instruction"]),
+        )
+        log.info("changes requested", item_id=item_id, user=user, status=result.status.value)
+        if result.status == ReviewStatus.RECORDED:
+            await refresh(rt, result.item)
+            deps.notify_worker()
+        else:
+            await tell(
+                deps.inbox.client, user=user, channel=payload["channel_id"], text=result.message
+            )
+        return result.status.value
+
+    deps.inbox.handle(CHANGES_CALLBACK, record_changes)
 
     @app.view(REJECT_CALLBACK)
     async def on_reject_submit(

@@ -9,7 +9,13 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from bot.slack.card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION, REVEAL_ACTION
+from bot.slack.card import (
+    APPROVE_ACTION,
+    CHANGES_ACTION,
+    EDIT_ACTION,
+    REJECT_ACTION,
+    REVEAL_ACTION,
+)
 from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack, SlackCall
@@ -65,12 +71,13 @@ def test_high_risk_ticket_is_carded_approved_and_executed_once(server: RunningSe
     assert [b["action_id"] for b in buttons] == [
         APPROVE_ACTION,
         EDIT_ACTION,
+        CHANGES_ACTION,
         REJECT_ACTION,
         REVEAL_ACTION,
     ]
     assert buttons[0]["style"] == "primary"
     assert "480.00 USD" in buttons[0]["confirm"]["text"]["text"]
-    assert buttons[2]["style"] == "danger"  # Reject asks through its modal (reason required)
+    assert buttons[3]["style"] == "danger"  # Reject asks through its modal (reason required)
     assert server.sink.requests == []  # nothing executes before a human decides
 
     response = server.click(APPROVE_ACTION, item_id, user=REVIEWER)

@@ -156,7 +156,23 @@ def validate_answer(
 
     code_reasons: list[str] = []
     risk = RiskLevel(out.risk_level)
-    if requested is not None and proposed.kind != "escalate":
+    changed_on_request = (
+        model_input.change_message is not None
+        and requested is not None
+        and proposed.kind != "escalate"
+        and not _same_action(proposed, requested)
+    )
+    if changed_on_request:
+        # A reviewer asked for a different action (store credit instead of a refund): allowed,
+        # never trusted. It is not what the source asked for, so a human decides, as always
+        # after Request changes, and ``policies`` sets the floor from the new action.
+        assert requested is not None
+        risk = highest(risk, RiskLevel.HIGH)
+        code_reasons.append(
+            f"{proposed.describe()} at a reviewer's request, not the requested "
+            f"{requested.describe()}: a human decides"
+        )
+    elif requested is not None and proposed.kind != "escalate":
         if not _same_action(proposed, requested):
             raise AssessmentUnavailableError(
                 f"the model proposed {proposed.describe()} but the source requested "

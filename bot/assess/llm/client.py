@@ -42,7 +42,12 @@ from bot.assess.llm.answer import (
     validate_answer,
     validation_reason,
 )
-from bot.assess.llm.model_input import ModelInput, build_examples_message, build_model_input
+from bot.assess.llm.model_input import (
+    ChangeRequest,
+    ModelInput,
+    build_examples_message,
+    build_model_input,
+)
 from bot.assess.llm.prompt import (
     PROMPT_SHA256,
     PROMPT_VERSION,
@@ -104,6 +109,8 @@ class OpenAIClassifier(Classifier):
 
     # Similar past reviewer edits go in their own message: better drafts, same cached prefix.
     takes_edit_examples = True
+    # A reviewer's Request changes re-drafts through the model (the heuristic opens Edit instead).
+    takes_change_requests = True
 
     def __init__(
         self,
@@ -177,15 +184,19 @@ class OpenAIClassifier(Classifier):
         return assessment
 
     async def assess_with_usage(
-        self, ticket: TicketIn, examples: Sequence[EditExample] = ()
+        self,
+        ticket: TicketIn,
+        examples: Sequence[EditExample] = (),
+        change: ChangeRequest | None = None,
     ) -> tuple[Assessment, LlmUsage]:
         """Assess one ticket and say what it cost; failures carry their usage too.
 
         ``examples`` (similar past reviewer edits) go in their own message after the constant
-        system prompt, so the cacheable prefix stays the same for every call.
+        system prompt, so the cacheable prefix stays the same for every call. A reviewer's
+        ``change`` request goes, redacted with the ticket, in its own message after the ticket.
         """
         try:
-            model_input = await asyncio.to_thread(build_model_input, ticket)
+            model_input = await asyncio.to_thread(build_model_input, ticket, change)
             examples_message = await asyncio.to_thread(build_examples_message, examples)
         except Exception as exc:  # never send unredacted text: no redaction, no call
             log.exception("redaction failed", ticket_id=ticket.id)
@@ -196,14 +207,15 @@ class OpenAIClassifier(Classifier):
             model_input = replace(model_input, examples_message=examples_message)
         key = hashlib.sha256(
             f"{self.model}\n{PROMPT_SHA256}\n{examples_message or ''}\n"
-            f"{model_input.user_message}".encode()
+            f"{model_input.user_message}\n{model_input.change_message or ''}".encode()
         ).hexdigest()
         base = LlmUsage(
             model=self.model,
             prompt_version=PROMPT_VERSION,
             prompt_sha256=PROMPT_SHA256,
             input_sha256=key,
-            redacted_input=model_input.user_message,
+            redacted_input=model_input.user_message
+            + (f"\n{model_input.change_message}" if model_input.change_message else ""),
             redactions=dict(model_input.redaction.counts),
             examples_input=examples_message,
             example_item_ids=[example.item_id for example in examples],
@@ -267,6 +279,8 @@ class OpenAIClassifier(Classifier):
         if model_input.examples_message is not None:
             messages.append({"role": "user", "content": model_input.examples_message})
         messages.append({"role": "user", "content": model_input.user_message})
+        if model_input.change_message is not None:
+            messages.append({"role": "user", "content": model_input.change_message})
         async with self._semaphore:
             started = time.perf_counter()
             try:

@@ -87,6 +87,8 @@ class _Handler(JsonHandler):
         if path.startswith("/api/"):
             method = unquote(path[len("/api/") :]).strip("/")
             reply = fake._dispatch(method, params, _bearer(self.headers.get("Authorization")))
+        elif path.startswith("/upload/"):
+            reply = fake._receive_upload(unquote(path[len("/upload/") :]).strip("/"), raw)
         elif path.startswith("/response/"):
             name = unquote(path[len("/response/") :]).strip("/")
             reply = fake._dispatch_response_url(name, params)
@@ -161,6 +163,9 @@ class FakeSlack(LoopbackServer):
         self._buckets: dict[str, _Bucket] = {}
         self._ts_counter = 100
         self._view_counter = 0
+        # files.getUploadURLExternal → POST /upload/<id> → files.completeUploadExternal
+        self._file_counter = 0
+        self._uploads: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -209,6 +214,13 @@ class FakeSlack(LoopbackServer):
         """Posted messages by (channel, ts), latest version after chat.update."""
         with self._lock:
             return {key: dict(msg) for key, msg in self._messages.items()}
+
+    @property
+    def files(self) -> dict[str, dict[str, Any]]:
+        """Uploaded files by id: ``filename``, ``length`` (announced), ``content`` (the bytes
+        posted to the upload URL, None until then), and ``shared`` (the complete call's params)."""
+        with self._lock:
+            return {key: dict(value) for key, value in self._uploads.items()}
 
     def reset(self) -> None:
         """Forget calls, messages, queued failures and rate-limit state between tests."""
@@ -330,6 +342,10 @@ class FakeSlack(LoopbackServer):
             return self._delete_message(params)
         if method == "conversations.history":
             return self._history(params)
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(params)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(params)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
@@ -376,6 +392,52 @@ class FakeSlack(LoopbackServer):
             group = str(params.get("usergroup", ""))
             return {"ok": True, "users": list(self.usergroup_members.get(group, []))}
         return {"ok": True}
+
+    def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Slack's step 1: an upload URL (pointing back at this fake) and a file id."""
+        filename, length = params.get("filename"), params.get("length")
+        if not filename or not str(length or "").isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        self._file_counter += 1
+        file_id = f"F{self._file_counter:08d}"
+        self._uploads[file_id] = {
+            "filename": str(filename),
+            "length": int(str(length)),
+            "content": None,
+            "shared": None,
+        }
+        upload_url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
+        return {"ok": True, "upload_url": upload_url, "file_id": file_id}
+
+    def _receive_upload(self, file_id: str, raw: bytes) -> _Reply:
+        """Step 2: the bytes, posted to the upload URL (answered in plain text like Slack's)."""
+        with self._lock:
+            self._calls.append(SlackCall(f"upload:{file_id}", {}, None, time.time()))
+            upload = self._uploads.get(file_id)
+            if upload is None:
+                return _Reply(404, {"ok": False, "error": "unknown_upload"})
+            upload["content"] = raw
+        return _Reply(200, {"ok": True})
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Step 3: share the uploaded files in a channel; refuses files never uploaded or whose
+        bytes do not match the announced length."""
+        files = params.get("files")
+        if isinstance(files, str):
+            files = _maybe_json(files)
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        shared = []
+        for entry in files:
+            upload = self._uploads.get(str(entry.get("id")))
+            if upload is None or upload["content"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            if len(upload["content"]) != upload["length"]:
+                return {"ok": False, "error": "file_upload_size_mismatch"}
+            upload["shared"] = {k: v for k, v in params.items() if k != "files"}
+            upload["title"] = entry.get("title")
+            shared.append({"id": entry["id"], "title": entry.get("title")})
+        return {"ok": True, "files": shared}
 
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
