@@ -22,7 +22,7 @@ from bot.lead_settings.cache import stored_settings
 from bot.lead_settings.registry import WEEKLY_REPORT_AT, defaults
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
-from bot.stats.weekly_report import render_chart, weekly_figures
+from bot.stats.weekly_report import charts_installed, render_chart, weekly_figures
 from bot.store.run_claims import claim_run
 from policies.weekly_schedule import weekly_time_or_off
 
@@ -62,19 +62,25 @@ async def send_weekly_report(rt: Runtime, now: datetime, *, by: str, force: bool
     if not await claim_run(rt.sessions, key, by=by, now=now, until=now + CLAIM_HOLD):
         return 0
     figures = await weekly_figures(rt.sessions, moment - WEEK)
-    png = await asyncio.to_thread(render_chart, figures)
+    png = await asyncio.to_thread(render_chart, figures) if charts_installed() else None
     comment = "\n".join(figures.lines())
+    if png is None:
+        comment += "\n_(No chart: install `signoff[charts]` on the workers to get one.)_"
     sent = 0
     for lead in sorted(rt.settings.leads):
         try:
             opened = await publisher.client.conversations_open(users=lead)
-            await publisher.client.files_upload_v2(
-                channel=str(opened["channel"]["id"]),
-                file=png,
-                filename=f"signoff-week-{moment:%Y-%m-%d}.png",
-                title=f"Signoff: the week to {moment:%d %b %Y}",
-                initial_comment=comment,
-            )
+            channel = str(opened["channel"]["id"])
+            if png is None:
+                await publisher.client.chat_postMessage(channel=channel, text=comment)
+            else:
+                await publisher.client.files_upload_v2(
+                    channel=channel,
+                    file=png,
+                    filename=f"signoff-week-{moment:%Y-%m-%d}.png",
+                    title=f"Signoff: the week to {moment:%d %b %Y}",
+                    initial_comment=comment,
+                )
         except (SlackApiError, SlackClientError) as exc:
             log.warning("weekly report failed", lead=lead, error=str(exc))
             continue

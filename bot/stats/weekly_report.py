@@ -7,19 +7,20 @@ lost it (reset since) during the week, from the autonomy bucket rows.
 
 The chart is drawn with matplotlib on its Agg backend (no display, thread-safe per figure object
 when pyplot's global state is not used): a well-tested plotting library earns its place over
-hand-drawn PNGs, and it runs in a thread, off the event loop.
+hand-drawn PNGs, and it runs in a thread, off the event loop. It is an optional extra
+(``signoff[charts]``: matplotlib brings numpy, which the rest of Signoff does without), imported
+only when a chart is drawn; without it the leads get the same numbers as text.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -125,9 +126,17 @@ async def weekly_figures(sessions: SessionFactory, since: datetime) -> WeeklyFig
     )
 
 
+def charts_installed() -> bool:
+    """Whether ``signoff[charts]`` (matplotlib) is installed, without importing it."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def render_chart(figures: WeeklyFigures) -> bytes:
     """A PNG: grouped bars per category (items, auto, approved, edited, rejected), median wait
-    written above each group. CPU only: call it in a thread."""
+    written above each group. CPU only: call it in a thread. Needs ``signoff[charts]``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     shown = figures.categories[:CHART_CATEGORIES]
     rest = figures.categories[CHART_CATEGORIES:]
     groups = [(c.category, c.values(), c.median_wait_minutes) for c in shown]

@@ -21,6 +21,7 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 # driver name in a database URL.
 USED_AS = {
     "slack-bolt": r"(from|import) slack_bolt\b",
+    "matplotlib": r"from matplotlib\b",
     "slack-sdk": r"(from|import) slack_sdk\b",
     "aiohttp": r"(from|import) aiohttp\b",
     "openai": r"(from|import) openai\b",
@@ -70,7 +71,8 @@ def _source() -> str:
 
 def test_every_runtime_dependency_is_used_by_the_code() -> None:
     source = _source()
-    declared = {canonicalize_name(r.name) for r in _requirements() + _requirements("postgres")}
+    optional = _requirements("postgres") + _requirements("charts")
+    declared = {canonicalize_name(r.name) for r in _requirements() + optional}
     assert declared == set(USED_AS), "say in USED_AS how the code uses each dependency"
     unused = [name for name, pattern in USED_AS.items() if not re.search(pattern, source)]
     assert unused == []
@@ -80,7 +82,10 @@ def test_every_runtime_dependency_is_used_by_the_code() -> None:
     ("lock", "groups"),
     [
         ("requirements.lock", [(), ("postgres",)]),
-        ("requirements-dev.lock", [(), ("postgres",), ("test",), ("parity",), ("lint",)]),
+        (
+            "requirements-dev.lock",
+            [(), ("postgres",), ("test",), ("parity",), ("lint",), ("charts",)],
+        ),
     ],
 )
 def test_the_lock_files_satisfy_every_declared_range(
