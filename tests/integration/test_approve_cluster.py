@@ -144,8 +144,13 @@ def test_approve_all_on_a_cluster_of_12_approves_each_eligible_item_once(
         assert server.item(items[10]).approvals == [REVIEWER]
         assert summary.detail["approved"] and summary.actor == REVIEWER
 
-        final = json.dumps(
-            slack.messages[(cluster.slack_channel, cluster.slack_ts or "")]["blocks"]
-        )
+        def final_card() -> str | None:
+            # The card is updated after the report is stored: wait for the update to arrive.
+            blocks = json.dumps(
+                slack.messages[(cluster.slack_channel, cluster.slack_ts or "")]["blocks"]
+            )
+            return blocks if "9 approved" in blocks else None
+
+        final = wait_until(final_card, what="the cluster card updated with its report")
         assert "9 approved" in final and "1 still need another approver" in final
         assert "2 refused" in final and items[10] in final and mine in final
