@@ -14,16 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot.sandbox.workspace import KNOWN_METHODS, Workspace, decode_params
 from bot.slack.manifest import BOT_SCOPES
 from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
 
 __all__ = ["FakeSlack", "SlackCall"]
 
-# Params that slack_sdk (or a form-encoding caller) may send as JSON text.
-_JSON_STRING_PARAMS = ("blocks", "attachments", "view", "metadata")
-
-_BOT_USER_ID = "U0BOT"
-_BOT_ID = "B0BOT"
 
 
 @dataclass
@@ -79,7 +75,7 @@ class _Handler(JsonHandler):
         split = urlsplit(self.path)
         _, raw = self.read_request()
         params: dict[str, Any] = dict(parse_qsl(split.query, keep_blank_values=True))
-        params.update(_parse_body(raw, self.headers.get("Content-Type", "")))
+        params.update(decode_params(raw, self.headers.get("Content-Type", "")))
         fake = self.server.fake
         with fake._lock:
             fake._peers.add(self.client_address)
@@ -108,57 +104,27 @@ def _bearer(header: str | None) -> str | None:
     return value.strip() or None
 
 
-def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
-    """Decode a JSON or form body the way Slack would; unknown bodies are kept under `_raw`."""
-    if not raw:
-        return {}
-    text = raw.decode("utf-8", errors="replace")
-    if "json" in content_type.lower():
-        try:
-            decoded = json.loads(text)
-        except json.JSONDecodeError:
-            return {"_raw": text}
-        return decoded if isinstance(decoded, dict) else {"_json": decoded}
-    if "multipart/" in content_type.lower():
-        return {"_raw": text}
-    params: dict[str, Any] = dict(parse_qsl(text, keep_blank_values=True))
-    for key in _JSON_STRING_PARAMS:
-        value = params.get(key)
-        if isinstance(value, str):
-            params[key] = _maybe_json(value)
-    return params
-
-
-def _maybe_json(value: str) -> object:
-    """Return the parsed list/dict when `value` is JSON text for one, else the string itself."""
-    try:
-        decoded = json.loads(value)
-    except json.JSONDecodeError:
-        return value
-    return decoded if isinstance(decoded, (list, dict)) else value
-
-
 class FakeSlack(LoopbackServer):
     """Slack Web API stand-in on 127.0.0.1; point slack_sdk clients at `api_url`."""
 
     def __init__(self, *, keep_alive: bool = False) -> None:
         self.keep_alive = keep_alive
         self._peers: set[tuple[str, int]] = set()
-        self.usergroup_members: dict[str, list[str]] = {}
+        # The state and answers of the Web API live in the product's workspace (the sandbox
+        # serves the same one); this fake adds recording, failures and rate limits around it.
+        self.workspace = Workspace()
+        self.usergroup_members = self.workspace.usergroup_members
         # Scopes the token was granted, sent as Slack's `x-oauth-scopes` header on every answer
         # (None: no header). Starts as the manifest's, as for an app installed from it.
         self.granted_scopes: list[str] | None = list(BOT_SCOPES)
-        # conversations.info: channel ID → whether the bot is a member; unknown IDs are
-        # channel_not_found.
-        self.channels: dict[str, bool] = {}
+        # conversations.info: channel ID → whether the bot is a member (the workspace's own);
+        # unknown IDs are channel_not_found.
+        self.channels = self.workspace.channels
         self.rate_limit_per_channel: float | None = None
         self._lock = threading.Lock()
         self._calls: list[SlackCall] = []
-        self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._buckets: dict[str, _Bucket] = {}
-        self._ts_counter = 100
-        self._view_counter = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -205,18 +171,17 @@ class FakeSlack(LoopbackServer):
     @property
     def messages(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Posted messages by (channel, ts), latest version after chat.update."""
-        with self._lock:
-            return {key: dict(msg) for key, msg in self._messages.items()}
+        with self.workspace.lock:
+            return {key: dict(msg) for key, msg in self.workspace.messages.items()}
 
     def reset(self) -> None:
         """Forget calls, messages, queued failures and rate-limit state between tests."""
         with self._lock:
             self._calls.clear()
-            self._messages.clear()
             self._failures.clear()
             self._buckets.clear()
             self.granted_scopes = list(BOT_SCOPES)
-            self.channels = {}
+        self.workspace.reset()
 
     # -- failure injection -----------------------------------------------------------------
 
@@ -302,131 +267,8 @@ class FakeSlack(LoopbackServer):
             bucket.tokens -= 1.0
             return True
 
-    def _next_ts(self) -> str:
-        """Unique, increasing Slack-style ts; caller holds the lock."""
-        self._ts_counter += 100
-        seconds, micros = divmod(self._ts_counter, 1_000_000)
-        return f"{1_700_000_000 + seconds}.{micros:06d}"
-
     def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Build Slack's answer for a successful call; caller holds the lock."""
-        if method == "auth.test":
-            return {
-                "ok": True,
-                "url": "https://fake.slack.com/",
-                "team": "Fake",
-                "user": "signoff",
-                "team_id": "T0FAKE",
-                "user_id": _BOT_USER_ID,
-                "bot_id": _BOT_ID,
-            }
-        if method == "chat.postMessage":
-            return self._post_message(params)
-        if method == "chat.update":
-            return self._update_message(params)
-        if method == "chat.delete":
-            return self._delete_message(params)
-        if method == "conversations.history":
-            return self._history(params)
-        if method == "chat.postEphemeral":
-            return {"ok": True, "message_ts": self._next_ts()}
-        if method in ("views.open", "views.publish", "views.update", "views.push"):
-            return self._view(params)
-        if method == "users.info":
-            user = str(params.get("user", ""))
-            return {
-                "ok": True,
-                "user": {
-                    "id": user,
-                    "name": user.lower(),
-                    "real_name": f"User {user}",
-                    "tz": "UTC",
-                    "is_bot": False,
-                },
-            }
-        if method == "conversations.open":
-            users = params.get("users", "")
-            if isinstance(users, list):
-                users = ",".join(str(u) for u in users)
-            return {"ok": True, "channel": {"id": "D" + str(users).replace(",", "")}}
-        if method == "conversations.info":
-            channel = str(params.get("channel", ""))
-            if channel not in self.channels:
-                return {"ok": False, "error": "channel_not_found"}
-            info = {"id": channel, "name": channel.lower(), "is_member": self.channels[channel]}
-            return {"ok": True, "channel": info}
-        if method == "usergroups.users.list":
-            group = str(params.get("usergroup", ""))
-            return {"ok": True, "users": list(self.usergroup_members.get(group, []))}
-        return {"ok": True}
-
-    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = str(params.get("channel", ""))
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        ts = self._next_ts()
-        message: dict[str, Any] = {
-            "type": "message",
-            "user": _BOT_USER_ID,
-            "bot_id": _BOT_ID,
-            "text": params.get("text", ""),
-            "blocks": params.get("blocks", []),
-            "ts": ts,
-        }
-        for key in ("attachments", "thread_ts", "metadata"):
-            if key in params:
-                message[key] = params[key]
-        self._messages[(channel, ts)] = message
-        return {"ok": True, "channel": channel, "ts": ts, "message": dict(message)}
-
-    def _update_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = str(params.get("channel", ""))
-        ts = str(params.get("ts", ""))
-        current = self._messages.get((channel, ts))
-        if current is None:
-            return {"ok": False, "error": "message_not_found"}
-        updated = dict(current)
-        for key in ("text", "blocks", "attachments", "metadata"):
-            if key in params:
-                updated[key] = params[key]
-        updated["edited"] = {"user": _BOT_USER_ID, "ts": self._next_ts()}
-        self._messages[(channel, ts)] = updated
-        return {
-            "ok": True,
-            "channel": channel,
-            "ts": ts,
-            "text": updated.get("text", ""),
-            "message": dict(updated),
-        }
-
-    def _delete_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = str(params.get("channel", ""))
-        ts = str(params.get("ts", ""))
-        if self._messages.pop((channel, ts), None) is None:
-            return {"ok": False, "error": "message_not_found"}
-        return {"ok": True, "channel": channel, "ts": ts}
-
-    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A channel's messages, newest first; metadata only when asked, as Slack does."""
-        channel = str(params.get("channel", ""))
-        limit = int(params.get("limit") or 100)
-        with_metadata = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
-        found = sorted(
-            ((ts, msg) for (ch, ts), msg in self._messages.items() if ch == channel),
-            key=lambda pair: float(pair[0]),
-            reverse=True,
-        )
-        messages = []
-        for _, msg in found[:limit]:
-            shown = {k: v for k, v in msg.items() if k != "metadata" or with_metadata}
-            messages.append(shown)
-        return {"ok": True, "messages": messages, "has_more": len(found) > limit}
-
-    def _view(self, params: dict[str, Any]) -> dict[str, Any]:
-        view = params.get("view")
-        given = dict(view) if isinstance(view, dict) else {}
-        view_id = params.get("view_id")
-        if not isinstance(view_id, str) or not view_id:
-            self._view_counter += 1
-            view_id = f"V{self._view_counter:08d}"
-        return {"ok": True, "view": {**given, "id": view_id}}
+        """The workspace's answer; a method it does not know succeeds with nothing in it."""
+        if method not in KNOWN_METHODS:
+            return {"ok": True}
+        return self.workspace.answer(method, params)
