@@ -142,9 +142,7 @@ def create_sandbox_app(sandbox: Sandbox) -> FastAPI:
     async def web_api(method: str, request: Request) -> dict[str, Any]:
         """Slack's Web API, for the bot: a wrong token is refused as Slack refuses it."""
         params: dict[str, Any] = dict(request.query_params)
-        params.update(
-            decode_params(await request.body(), request.headers.get("content-type", ""))
-        )
+        params.update(decode_params(await request.body(), request.headers.get("content-type", "")))
         token = _bearer(request.headers.get("authorization")) or params.pop("token", None)
         if not token:
             return {"ok": False, "error": "not_authed"}

@@ -61,7 +61,9 @@ def _block(block: object, name_of: NameOf | None, errors: dict[str, str]) -> str
     if kind == "image":
         alt = plain_html(str(block.get("alt_text") or "image"))
         return f'<div class="bk-image">[image: {alt}]</div>'
-    return f'<div class="bk-unknown">[a {plain_html(str(kind))} block the sandbox does not draw]</div>'
+    return (
+        f'<div class="bk-unknown">[a {plain_html(str(kind))} block the sandbox does not draw]</div>'
+    )
 
 
 def _section(block: dict[str, Any], block_id: str, name_of: NameOf | None) -> str:

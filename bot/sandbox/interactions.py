@@ -100,9 +100,7 @@ class Sandbox:
 
     # -- what a person does ----------------------------------------------------------------
 
-    def _find_action(
-        self, blocks: object, block_id: str, action_id: str
-    ) -> dict[str, Any] | None:
+    def _find_action(self, blocks: object, block_id: str, action_id: str) -> dict[str, Any] | None:
         for block in blocks if isinstance(blocks, list) else []:
             if not isinstance(block, dict) or str(block.get("block_id") or "") != block_id:
                 continue
@@ -176,7 +174,9 @@ class Sandbox:
         if action == "errors":
             result["errors"] = answer.get("errors") or {} if isinstance(answer, dict) else {}
         elif action in {"update", "push"} and isinstance(answer, dict):
-            self.workspace.replace_view(user, view_id, answer.get("view") or {}, push=action == "push")
+            self.workspace.replace_view(
+                user, view_id, answer.get("view") or {}, push=action == "push"
+            )
         else:
             self.workspace.close_view(user, view_id, clear=action == "clear")
         return result
@@ -220,7 +220,9 @@ class Sandbox:
         text = str(body.get("text") or "")
         blocks = body.get("blocks") if isinstance(body.get("blocks"), list) else []
         if body.get("response_type") == "in_channel":
-            self.workspace.answer("chat.postMessage", {"channel": channel, "text": text, "blocks": blocks})
+            self.workspace.answer(
+                "chat.postMessage", {"channel": channel, "text": text, "blocks": blocks}
+            )
         else:
             self.workspace.add_ephemeral(channel, user, text, blocks or [])
         return True

@@ -41,9 +41,7 @@ class SignedRequest:
 
 def sign(signing_secret: str, body: bytes, content_type: str) -> SignedRequest:
     timestamp = str(int(time.time()))
-    signature = SignatureVerifier(signing_secret).generate_signature(
-        timestamp=timestamp, body=body
-    )
+    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
     return SignedRequest(
         body,
         {

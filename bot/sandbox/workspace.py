@@ -185,8 +185,7 @@ class Workspace:
                 stack.views.append(self._stamp(view, None))
             else:
                 stack.views = [
-                    self._stamp(view, view_id) if v.get("id") == view_id else v
-                    for v in stack.views
+                    self._stamp(view, view_id) if v.get("id") == view_id else v for v in stack.views
                 ]
             self._changed()
 
