@@ -1,18 +1,22 @@
-"""The first five minutes: ``python -m bot`` with nothing configured runs the demo."""
+"""The first five minutes: ``python -m bot`` with nothing configured opens the local workspace
+(the sandbox); ``python -m bot demo`` prints what the samples decide."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 
 from bot.entrypoints.demo.runner import load_sample_tickets, run_demo
 from bot.store.item_states import ItemState
-from tests.support.server_harness import make_settings
+from tests.support.server_harness import free_port, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,11 +43,12 @@ def test_demo_routes_sample_tickets_both_ways() -> None:
     assert "heuristic" in output and "SLACK_BOT_TOKEN" in output
 
 
-def test_python_m_bot_with_nothing_configured_runs_the_demo(tmp_path: Path) -> None:
+def test_python_m_bot_demo_prints_the_table_and_json(tmp_path: Path) -> None:
+    env = _clean_env() | {"PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "bot"],
+        [sys.executable, "-m", "bot", "demo"],
         cwd=tmp_path,
-        env=_clean_env() | {"PYTHONPATH": str(ROOT)},
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -54,6 +59,57 @@ def test_python_m_bot_with_nothing_configured_runs_the_demo(tmp_path: Path) -> N
     assert "auto-executed" in result.stdout and "needs a human" in result.stdout
     assert "SIGNOFF_REVIEW_CHANNEL" in result.stdout
     assert not (tmp_path / "signoff.db").exists()  # the demo never touches a real database
+    as_json = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert as_json.returncode == 0, as_json.stderr
+    decisions = json.loads(as_json.stdout)
+    assert len(decisions) == len(load_sample_tickets())
+    assert {d["decision"] for d in decisions} == {"auto-executed", "needs a human"}
+
+
+def test_python_m_bot_with_nothing_configured_opens_the_sandbox(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=_clean_env() | {"PYTHONPATH": str(ROOT), "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert f"open http://127.0.0.1:{port}/" in first, first + process.stderr.read()
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        assert page.status_code == 200 and "Acting as" in page.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "signoff.db").exists()  # a throwaway database, gone at exit
+
+
+def test_the_sandbox_refuses_when_slack_is_configured(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "sandbox"],
+        cwd=tmp_path,
+        env=_clean_env() | {"PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-real-one"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN is set: the sandbox only runs without a real Slack" in result.stderr
 
 
 def test_bad_configuration_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
