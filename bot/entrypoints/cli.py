@@ -8,6 +8,7 @@ problems print one line each and exit 2.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -182,10 +183,8 @@ def sandbox(
             "  To connect a real Slack workspace, see README.md (the table of what the samples"
             " decide: python -m bot demo)."
         )
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve_sandbox(run, tickets, announce))
-        except KeyboardInterrupt:
-            pass
 
 
 @app.command()

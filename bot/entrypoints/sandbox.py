@@ -15,8 +15,8 @@ import asyncio
 import secrets
 import shutil
 import tempfile
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,11 +143,11 @@ async def serve_sandbox(run: SandboxRun, tickets: list[TicketIn], announce: str)
         )
     )
     serving = asyncio.create_task(server.serve())
-    while not server.started and not serving.done():
+    while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has only a flag
         await asyncio.sleep(0.05)
     samples: asyncio.Task[int] | None = None
     if server.started:
-        print(announce, flush=True)  # noqa: T201 - the one line a person needs
+        print(announce, flush=True)
         samples = asyncio.create_task(post_samples(run.sandbox, tickets))
     try:
         await serving

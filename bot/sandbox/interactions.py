@@ -27,6 +27,7 @@ from bot.signing import signed_headers
 # Slack shows the person an error when an app takes longer than this to acknowledge.
 ACK_SECONDS = 3.0
 FORWARD_TIMEOUT = 15.0
+SANDBOX_TEAM = Team("T0SANDBOX", "sandbox")
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class SandboxConfig:
     personas: tuple[Persona, ...]
     channel: str = "C0REVIEW"
     channel_name: str = "signoff-review"
-    team: Team = Team("T0SANDBOX", "sandbox")
+    team: Team = SANDBOX_TEAM
 
 
 class Sandbox:

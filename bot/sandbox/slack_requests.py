@@ -42,6 +42,7 @@ class SignedRequest:
 def sign(signing_secret: str, body: bytes, content_type: str) -> SignedRequest:
     timestamp = str(int(time.time()))
     signature = SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None  # None only without a timestamp or a body
     return SignedRequest(
         body,
         {

@@ -85,7 +85,7 @@ def test_python_m_bot_with_nothing_configured_opens_the_sandbox(tmp_path: Path) 
         text=True,
     )
     try:
-        assert process.stdout is not None
+        assert process.stdout is not None and process.stderr is not None
         first = process.stdout.readline()
         assert f"open http://127.0.0.1:{port}/" in first, first + process.stderr.read()
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)

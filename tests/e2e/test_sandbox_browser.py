@@ -96,7 +96,9 @@ def _review(page: Page, sandbox: RunningSandbox) -> None:
     # A refund above the quorum amount, sent through the page's ticket form.
     page.get_by_role("button", name="New ticket…").click()
     page.get_by_label("Subject").fill("Refund the whole annual plan")
-    page.get_by_label("Message", exact=True).fill("We cancelled in week one. Please refund all 900 dollars.")
+    page.get_by_label("Message", exact=True).fill(
+        "We cancelled in week one. Please refund all 900 dollars."
+    )
     page.get_by_label("Refund requested").fill("900")
     page.get_by_role("button", name="Send ticket").click()
     expect(page.get_by_role("status")).to_contain_text("Ticket accepted", timeout=WAIT_MS)

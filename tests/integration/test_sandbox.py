@@ -113,6 +113,7 @@ def test_quorum_needs_two_people_and_a_viewer_cannot_decide(sandbox: RunningSand
     assert "Only visible to you" not in sandbox.state(BEN)["channel"]
 
     assert _click(sandbox, ANA, card, "Approve")["status"] == 200
+
     def half_approved() -> dict[str, Any] | None:
         card = sandbox.card_about("Big refund")
         return card if "1 of 2 approvals" in str(card["blocks"]) else None

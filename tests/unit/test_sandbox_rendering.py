@@ -74,7 +74,9 @@ def test_typed_values_become_slack_state_values() -> None:
                 "element": {
                     "type": "static_select",
                     "action_id": "value",
-                    "options": [{"text": {"type": "plain_text", "text": "Other"}, "value": "other"}],
+                    "options": [
+                        {"text": {"type": "plain_text", "text": "Other"}, "value": "other"}
+                    ],
                 },
             },
             {

@@ -21,7 +21,6 @@ from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
 __all__ = ["FakeSlack", "SlackCall"]
 
 
-
 @dataclass
 class SlackCall:
     """One request the fake received, kept so tests can assert on what the bot sent."""
