@@ -358,17 +358,8 @@ class Workspace:
             return None
         return user
 
-    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        user = self._trigger_user(params)
-        view = self._stamp(self._given_view(params), None)
-        if user is None:
-            if self.trigger_ttl is not None:
-                return {"ok": False, "error": "invalid_trigger_id"}
-            return {"ok": True, "view": view}
-        self.modals[user] = ModalStack([view])
-        return {"ok": True, "view": view}
-
-    def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _open_or_push(self, params: dict[str, Any], *, push: bool) -> dict[str, Any]:
+        """views.open starts the person's stack with the view; views.push adds it on top."""
         user = self._trigger_user(params)
         view = self._stamp(self._given_view(params), None)
         if user is None:
@@ -376,10 +367,18 @@ class Workspace:
                 return {"ok": False, "error": "invalid_trigger_id"}
             return {"ok": True, "view": view}
         stack = self.modals.setdefault(user, ModalStack())
-        if len(stack.views) >= MAX_VIEW_STACK:
+        if not push:
+            stack.views = []
+        elif len(stack.views) >= MAX_VIEW_STACK:
             return {"ok": False, "error": "push_limit_reached"}
         stack.views.append(view)
         return {"ok": True, "view": view}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._open_or_push(params, push=False)
+
+    def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._open_or_push(params, push=True)
 
     def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
         view_id = params.get("view_id")

@@ -26,6 +26,21 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in keep} | {"COLUMNS": "200"}
 
 
+def _bot(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m bot …`` in ``cwd`` with only a bare environment plus ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=_clean_env() | {"PYTHONPATH": str(ROOT)} | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_demo_routes_sample_tickets_both_ways() -> None:
     tickets = load_sample_tickets()
     assert len(tickets) >= 20
@@ -44,30 +59,13 @@ def test_demo_routes_sample_tickets_both_ways() -> None:
 
 
 def test_python_m_bot_demo_prints_the_table_and_json(tmp_path: Path) -> None:
-    env = _clean_env() | {"PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _bot(tmp_path, "demo")
     assert result.returncode == 0, result.stderr
     assert "Signoff demo" in result.stdout
     assert "auto-executed" in result.stdout and "needs a human" in result.stdout
     assert "SIGNOFF_REVIEW_CHANNEL" in result.stdout
     assert not (tmp_path / "signoff.db").exists()  # the demo never touches a real database
-    as_json = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    as_json = _bot(tmp_path, "demo", "--json")
     assert as_json.returncode == 0, as_json.stderr
     decisions = json.loads(as_json.stdout)
     assert len(decisions) == len(load_sample_tickets())
@@ -99,15 +97,7 @@ def test_python_m_bot_with_nothing_configured_opens_the_sandbox(tmp_path: Path) 
 
 
 def test_the_sandbox_refuses_when_slack_is_configured(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "sandbox"],
-        cwd=tmp_path,
-        env=_clean_env() | {"PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-real-one"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _bot(tmp_path, "sandbox", env={"SLACK_BOT_TOKEN": "xoxb-real-one"})
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN is set: the sandbox only runs without a real Slack" in result.stderr
 
