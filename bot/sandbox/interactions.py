@@ -62,6 +62,7 @@ class Sandbox:
             people=[Person(p.id, p.name) for p in config.personas],
             trigger_ttl=ACK_SECONDS,
         )
+        self.workspace.channels[config.channel] = True  # the bot was invited to the channel
         # response_url token → (who acted, in which channel)
         self._responses: dict[str, tuple[str, str]] = {}
         self._tickets = 0

@@ -10,12 +10,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import httpx
 from rich.console import Console
 
 from bot.entrypoints.demo.runner import load_sample_tickets, run_demo
 from bot.store.item_states import ItemState
+from tests.support.bot_cli import run_bot
 from tests.support.server_harness import free_port, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,19 +28,9 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k in keep} | {"COLUMNS": "200"}
 
 
-def _bot(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m bot …`` in ``cwd`` with only a bare environment plus ``env``."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=_clean_env() | {"PYTHONPATH": str(ROOT)} | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def _bot(cwd: Path, *args: str, env: dict[str, str] | None = None) -> CompletedProcess[str]:
+    """``python -m bot …`` in a scratch directory, wide enough for the demo's table."""
+    return run_bot(*args, cwd=cwd, env={"COLUMNS": "200", **(env or {})})
 
 
 def test_demo_routes_sample_tickets_both_ways() -> None:
