@@ -161,3 +161,31 @@ def test_real_slack_settings_make_the_sandbox_refuse(tmp_path: Path) -> None:
     assert refusals(make_settings()) == []
     problems = refusals(make_settings(slack_bot_token="xoxb-real", slack_signing_secret="s" * 32))
     assert len(problems) == 1 and "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET are set" in problems[0]
+
+
+def test_edit_saves_and_approves_with_what_the_page_typed(sandbox: RunningSandbox) -> None:
+    _ticket(sandbox, "Where is my invoice", "Refund the 120 for the lost invoice month.", "120")
+    card = sandbox.card_about("Where is my invoice")
+    assert _click(sandbox, ANA, card, "Edit")["status"] == 200
+    modal = _modal(sandbox, ANA)
+    assert 'name="edit_reply"' in modal["html"] and 'name="edit_amount"' in modal["html"]
+    typed = {"edit_amount": "100.00", "edit_currency": "USD"}
+    # The page sends every input's current value; an empty reply is refused under its field.
+    empty = sandbox.page(
+        "/sandbox/submit", {"user": ANA, "view_id": modal["id"], "values": {**typed, "edit_reply": ""}}
+    )
+    assert set(empty.get("errors", {})) == {"edit_reply"}, empty
+    done = sandbox.page(
+        "/sandbox/submit",
+        {
+            "user": ANA,
+            "view_id": modal["id"],
+            "values": {**typed, "edit_reply": "Hi Pat, 100.00 USD is on its way. Best, Support"},
+        },
+    )
+    assert done["status"] == 200 and "errors" not in done, done
+    wait_until(
+        lambda: "Approved after edit" in str(sandbox.card_about("Where is my invoice")["blocks"]),
+        timeout=20,
+        what="the card to show the edit and approval",
+    )
