@@ -53,6 +53,13 @@ def _click(sandbox: RunningSandbox, user: str, card: dict[str, Any], label: str)
     )
 
 
+def _submit(
+    sandbox: RunningSandbox, user: str, modal: dict[str, Any], values: dict[str, str]
+) -> dict[str, Any]:
+    """What the page posts on Submit: every input's typed value by block id."""
+    return sandbox.page("/sandbox/submit", {"user": user, "view_id": modal["id"], "values": values})
+
+
 def _modal(sandbox: RunningSandbox, user: str) -> dict[str, Any]:
     return wait_until(lambda: sandbox.state(user)["modal"], timeout=20, what="the modal to open")
 
@@ -75,22 +82,14 @@ def test_reject_through_the_modal_shows_field_errors_then_rejects(sandbox: Runni
     modal = _modal(sandbox, ANA)
     assert "Reject" in modal["title"] and 'name="reject_reason"' in modal["html"]
 
-    empty = sandbox.page("/sandbox/submit", {"user": ANA, "view_id": modal["id"], "values": {}})
+    empty = _submit(sandbox, ANA, modal, {})
     assert empty["errors"] == {"reject_reason": "Choose why you reject this."}
-    other = sandbox.page(
-        "/sandbox/submit",
-        {"user": ANA, "view_id": modal["id"], "values": {"reject_reason": "other"}},
-    )
+    other = _submit(sandbox, ANA, modal, {"reject_reason": "other"})
     assert set(other["errors"]) == {"reject_detail"}
     assert sandbox.state(ANA)["modal"]["id"] == modal["id"]  # errors keep the modal open
 
-    done = sandbox.page(
-        "/sandbox/submit",
-        {
-            "user": ANA,
-            "view_id": modal["id"],
-            "values": {"reject_reason": "wrong_facts", "reject_detail": "It was one charge."},
-        },
+    done = _submit(
+        sandbox, ANA, modal, {"reject_reason": "wrong_facts", "reject_detail": "It was one charge."}
     )
     assert done["status"] == 200 and "errors" not in done
     assert sandbox.state(ANA)["modal"] is None
@@ -171,18 +170,10 @@ def test_edit_saves_and_approves_with_what_the_page_typed(sandbox: RunningSandbo
     assert 'name="edit_reply"' in modal["html"] and 'name="edit_amount"' in modal["html"]
     typed = {"edit_amount": "100.00", "edit_currency": "USD"}
     # The page sends every input's current value; an empty reply is refused under its field.
-    empty = sandbox.page(
-        "/sandbox/submit", {"user": ANA, "view_id": modal["id"], "values": {**typed, "edit_reply": ""}}
-    )
+    empty = _submit(sandbox, ANA, modal, {**typed, "edit_reply": ""})
     assert set(empty.get("errors", {})) == {"edit_reply"}, empty
-    done = sandbox.page(
-        "/sandbox/submit",
-        {
-            "user": ANA,
-            "view_id": modal["id"],
-            "values": {**typed, "edit_reply": "Hi Pat, 100.00 USD is on its way. Best, Support"},
-        },
-    )
+    reply = "Hi Pat, 100.00 USD is on its way. Best, Support"
+    done = _submit(sandbox, ANA, modal, {**typed, "edit_reply": reply})
     assert done["status"] == 200 and "errors" not in done, done
     wait_until(
         lambda: "Approved after edit" in str(sandbox.card_about("Where is my invoice")["blocks"]),
