@@ -1,12 +1,14 @@
-"""``python -m bot``: serve, work, demo, migrate, audit, eval.
+"""``python -m bot``: serve, work, sandbox, demo, migrate, audit, eval.
 
-With no command it does the helpful thing: serve when Slack is configured, otherwise run the
-local demo and say what to set next. Configuration problems print one line each and exit 2.
+With no command it does the helpful thing: serve when Slack is configured, otherwise open the
+local workspace in the browser (the sandbox) so the product can be tried at once. Configuration
+problems print one line each and exit 2.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -37,14 +39,16 @@ def _configure_logging(settings: Settings, vendors: VendorSettings | None = None
 
 @app.callback(invoke_without_command=True)
 def default(ctx: typer.Context) -> None:
-    """Serve when Slack is configured; otherwise run the local demo."""
+    """Serve when Slack is configured; otherwise start the local workspace (the sandbox)."""
     if ctx.invoked_subcommand is not None:
         return
+    from bot.entrypoints.sandbox import refusals
+
     settings = settings_or_exit()
-    if settings.slack_configured:
-        serve()
+    if settings.slack_configured or refusals(settings):
+        serve()  # a half-configured Slack gets serve's list of what is missing
     else:
-        demo()
+        sandbox(port=None)
 
 
 def _freeze_startup_heap() -> None:
@@ -148,15 +152,55 @@ async def _work(settings: Settings, vendors: VendorSettings, port: int | None) -
 
 
 @app.command()
+def sandbox(
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port on 127.0.0.1 (default: $PORT, else 3000)."),
+    ] = None,
+) -> None:
+    """A local Slack workspace in the browser: the real bot, its cards, buttons, modals,
+    /signoff and App Home, with no Slack app. Refused when a real Slack is configured."""
+    from bot.entrypoints.demo.runner import load_sample_tickets
+    from bot.entrypoints.sandbox import build_sandbox, refusals, serve_sandbox, throwaway_database
+
+    settings = settings_or_exit()
+    problems = refusals(settings)
+    if problems:
+        typer.echo("The sandbox will not start:", err=True)
+        for problem in problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(EXIT_CONFIG)
+    settings = settings.model_copy(update={"log_level": "WARNING"})
+    _configure_logging(settings)
+    tickets = load_sample_tickets()
+    with throwaway_database() as database_url:
+        run = build_sandbox(settings, port=port or settings.port, database_url=database_url)
+        _configure_logging(run.settings)  # scrub the secrets generated for this run too
+        announce = (
+            f"Signoff sandbox: open {run.url} (a local Slack workspace; no Slack app needed)\n"
+            f"  {len(tickets)} sample tickets are arriving in #{run.sandbox.config.channel_name}."
+            " Act as a reviewer, a lead or a viewer. Ctrl+C stops it and deletes its data.\n"
+            "  To connect a real Slack workspace, see README.md (the table of what the samples"
+            " decide: python -m bot demo)."
+        )
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_sandbox(run, tickets, announce))
+
+
+@app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="Keep the demo database and print its path.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the decisions as JSON (for scripts).")
+    ] = False,
 ) -> None:
-    """Run the bundled sample tickets through the real pipeline on a throwaway SQLite database."""
+    """Run the bundled sample tickets through the real pipeline on a throwaway SQLite database
+    and print what was decided for each."""
     from bot.entrypoints.demo.runner import run_demo
 
     settings = settings_or_exit()
     _configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
-    asyncio.run(run_demo(settings, keep=keep))
+    asyncio.run(run_demo(settings, keep=keep, as_json=as_json))
 
 
 @app.command()

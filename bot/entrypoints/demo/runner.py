@@ -59,7 +59,7 @@ def load_sample_tickets() -> list[TicketIn]:
 
 
 async def run_demo(
-    settings: Settings, *, keep: bool = False, console: Console | None = None
+    settings: Settings, *, keep: bool = False, console: Console | None = None, as_json: bool = False
 ) -> list[Item]:
     console = console or Console()
     workdir = Path(tempfile.mkdtemp(prefix="signoff-demo-"))
@@ -83,13 +83,33 @@ async def run_demo(
                 query = select(Item).order_by(col(Item.external_id))
                 items = list((await session.execute(query)).scalars())
             classifier = rt.classifier.name
-        _print_report(console, items, classifier)
+        if as_json:
+            # out(): no wrapping, markup or colour, so the JSON parses whatever the terminal.
+            console.out(json.dumps([_decision(i) for i in items], indent=2), highlight=False)
+        else:
+            _print_report(console, items, classifier)
         if keep:
             console.print(f"Demo database kept at [cyan]{workdir / 'demo.db'}[/cyan]")
         return items
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _decision(item: Item) -> dict[str, object]:
+    """One ticket's outcome, in the words of the table, for scripts."""
+    return {
+        "ticket": item.external_id,
+        "subject": item.subject,
+        "category": item.category,
+        "risk": item.risk_level,
+        "decision": "auto-executed"
+        if item.state == ItemState.EXECUTED
+        else "needs a human"
+        if item.state == ItemState.PENDING_REVIEW
+        else item.state,
+        "why": [*([item.route_why] if item.route_why else []), *item.reasons],
+    }
 
 
 def _print_report(console: Console, items: list[Item], classifier: str) -> None:
