@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import col
 
+from bot.assess.offload import off_loop
 from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
 from bot.settings import Settings
@@ -97,11 +98,13 @@ class CardPublisher:
             if item.state != ItemState.PENDING_REVIEW
             else (None, None)
         )
+        # Masking a long body is CPU work (Presidio): off the event loop.
+        blocks = await off_loop(render_card, item, decided_by=decided_by, reason=reason)
         try:
             response = await self.client.chat_postMessage(
                 channel=self.channel,
                 text=card_text(item),
-                blocks=render_card(item, decided_by=decided_by, reason=reason),
+                blocks=blocks,
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -136,12 +139,13 @@ class CardPublisher:
         if not item.slack_ts or not item.slack_channel:
             return
         decided_by, reason = await self._decision_summary(item)
+        blocks = await off_loop(render_card, item, decided_by=decided_by, reason=reason)
         try:
             await self.client.chat_update(
                 channel=item.slack_channel,
                 ts=item.slack_ts,
                 text=card_text(item),
-                blocks=render_card(item, decided_by=decided_by, reason=reason),
+                blocks=blocks,
             )
         except (SlackApiError, SlackClientError) as exc:
             self._failed("update_card", item.id, exc)
