@@ -87,6 +87,7 @@ def test_high_risk_ticket_is_carded_approved_and_executed_once(server: RunningSe
     assert body["approved_by"] == REVIEWER
     assert body["reply_text"] and "Maria" in body["reply_text"]
     assert sent.headers["idempotency-key"] == item.idempotency_key
+    assert body["idempotency_key"] == item.idempotency_key  # inside the signed bytes
     timestamp = sent.headers["x-signoff-timestamp"]
     assert sent.headers["x-signoff-signature"] == generic_signature(
         ACTION_SECRET, timestamp, sent.body
