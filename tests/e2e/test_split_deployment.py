@@ -38,6 +38,7 @@ def test_only_work_processes_work_and_the_web_health_counts_them(
         assert alone.json() == {
             "status": "degraded",
             "database": "ok",
+            "migrations": "current",
             "scheduler": "external",
             "worker": "external",
             "workers": "none seen in the last 60 s",

@@ -64,9 +64,12 @@ def test_a_work_process_with_a_port_serves_health_and_its_own_counters(
             assert health.json() == {
                 "status": "ok",
                 "database": "ok",
+                "migrations": "current",
                 "scheduler": "running",
                 "worker": "running",
             }
+            assert httpx.get(f"{base}/readyz", timeout=2).json() == health.json()
+            assert httpx.get(f"{base}/livez", timeout=2).json() == {"status": "ok"}
             wait_until(lambda: len(sink.requests) >= len(ids), timeout=30, what="3 executions")
 
             def executed() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:

@@ -162,6 +162,7 @@ def test_health_reports_database_scheduler_and_worker(server: RunningServer) -> 
     assert response.json() == {
         "status": "ok",
         "database": "ok",
+        "migrations": "current",
         "scheduler": "running",
         "worker": "running",
     }
