@@ -47,7 +47,7 @@ def blank_is_unset(value: object) -> object:
     return value
 
 
-def long_enough(value: SecretStr | None) -> SecretStr | None:
+def refuse_short_secret(value: SecretStr | None) -> SecretStr | None:
     """Refuse a shared secret shorter than :data:`MIN_SECRET_BYTES` (the message names no
     value, only the rule; pydantic puts the setting's name in front of it)."""
     if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
@@ -205,6 +205,8 @@ class Settings(BaseSettings):
         "action_url",
         "action_secret",
         "metrics_token",
+        "audit_channel",
+        "audit_anchor_file",
         mode="before",
     )
     @classmethod
@@ -214,7 +216,7 @@ class Settings(BaseSettings):
     @field_validator("slack_signing_secret", "webhook_secret", "action_secret", "metrics_token")
     @classmethod
     def _shared_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        return long_enough(value)
+        return refuse_short_secret(value)
 
     @field_validator("reviewers", "leads", mode="before")
     @classmethod
@@ -243,11 +245,6 @@ class Settings(BaseSettings):
             for key in value:
                 _long_enough(key.get_secret_value() if isinstance(key, SecretStr) else str(key))
         return value
-
-    @field_validator("audit_channel", "audit_anchor_file", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("escalate_after", "expire_after", mode="before")
     @classmethod

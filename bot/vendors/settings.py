@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigurationError
-from bot.settings import blank_is_unset, long_enough
+from bot.settings import blank_is_unset, refuse_short_secret
 from bot.vendors import SOURCES
 
 DEFAULT_INTERCOM_API_URL = "https://api.intercom.io"
@@ -77,7 +77,7 @@ class VendorSettings(BaseSettings):
     @classmethod
     def _shared_secret(cls, value: SecretStr | None) -> SecretStr | None:
         # Webhook signing keys both sides hold; API tokens have the vendor's own format.
-        return long_enough(value)
+        return refuse_short_secret(value)
 
     @field_validator(*_URL_FIELDS)
     @classmethod

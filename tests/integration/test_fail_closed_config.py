@@ -156,12 +156,6 @@ def test_requests_signed_with_an_empty_key_are_never_accepted(
 # --- durations people type in Slack ------------------------------------------------------------
 
 
-@pytest.fixture
-def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
-    with sqlite_server(tmp_path, slack, sink) as running:
-        yield running
-
-
 def _ask(server: RunningServer, text: str, name: str, *, user: str = REVIEWER) -> str:
     assert server.slack is not None
     response = server.post_slack(
