@@ -3,7 +3,7 @@
 Issue 14: a ticket of blank lines made two patterns backtrack cubically and froze the server. The
 patterns are now safe by construction; this test is the proof that nobody brings such a pattern
 back. It collects every compiled pattern of the modules that read customer or model text (so a
-new pattern is covered without being listed) plus Presidio's recognizers, and feeds each one the
+new pattern is covered without being listed), personal-data detectors included, and feeds each the
 shapes that make backtracking engines explode: long runs of newlines, spaces, " \\n", tabs,
 punctuation and digits, one 100 KB word, each alone, between letters, and after each literal word
 of the pattern itself ("without" + 20,000 spaces), and mixes of them that Hypothesis draws.
@@ -15,6 +15,7 @@ generous on purpose (the machines are shared): the slowest linear pattern takes 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 import time
@@ -23,13 +24,13 @@ from functools import cache
 from typing import Any
 
 import pytest
-import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.assess import pii_redaction, risk_signals
 from bot.assess.heuristic import HeuristicClassifier
 from bot.assess.llm.model_input import build_model_input
+from bot.errors import AssessmentUnavailableError
 from bot.tickets import Customer, TicketIn
 from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel
@@ -48,7 +49,12 @@ MODULES = (
     "policies.thresholds",
     "bot.assess.risk_signals",
     "bot.assess.heuristic",
+    "bot.assess.heuristic_rules",
+    "bot.assess.informational",
+    "bot.assess.amounts",
+    "bot.assess.pii_detectors",
     "bot.assess.pii_redaction",
+    "bot.assess.pii_masking",
     "bot.assess.llm.answer",
     "bot.assess.llm.model_input",
     "bot.assess.edit_examples",
@@ -79,13 +85,6 @@ def _patterns() -> dict[str, Any]:
         for kind in ("patterns", "weak", "unless"):
             for index, pattern in enumerate(getattr(family, kind)):
                 found[f"risk_signals.{family.name}.{kind}[{index}]"] = pattern
-    # Presidio compiles its recognizers' patterns with the `regex` module and these flags.
-    flags = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
-    recognizers: list[Any] = list(pii_redaction._analyzer().registry.recognizers)
-    for recognizer in recognizers:
-        for pattern in getattr(recognizer, "patterns", None) or []:
-            key = f"presidio.{recognizer.name}.{pattern.name}"
-            found[key] = regex.compile(pattern.regex, flags=flags)
     return found
 
 
@@ -135,8 +134,8 @@ def test_the_collection_reaches_every_known_pattern_family() -> None:
     names = _pattern_names()
     assert "policies.injection._INJECTION" in names
     assert any(name.startswith("risk_signals.contested_fee.") for name in names)
-    assert "bot.assess.heuristic._AMOUNT" in names
-    assert any(name.startswith("presidio.signoff_account_number") for name in names)
+    assert "bot.assess.amounts._AMOUNT" in names
+    assert "bot.assess.pii_detectors._ACCOUNT" in names
     assert len(names) > 150
 
 
@@ -213,9 +212,10 @@ def test_the_issue_tickets_are_assessed_in_under_100_ms(shape: str) -> None:
     facts = TicketFacts.of(text=f"{ticket.subject}\n{ticket.body}", action=None)
 
     def assess() -> None:
-        assessment = classifier.assess_now(ticket)
-        floor = risk_floor(facts, Thresholds())
-        assert assessment.category and floor.level in RiskLevel
+        # The heuristic may refuse text it cannot read (a human decides): also an answer.
+        with contextlib.suppress(AssessmentUnavailableError):
+            assert classifier.assess_now(ticket).category
+        assert risk_floor(facts, Thresholds()).level in RiskLevel
 
     elapsed = _best_of_three(assess)
     assert elapsed < ASSESS_BOUND_SECONDS, f"{shape}: {elapsed * 1000:.0f} ms"
