@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.actions.sink import Executor, ExecutorRouter, GenericActionSink, LogOnlyExecutor
 from bot.assess.assessment import Classifier
 from bot.assess.heuristic import HeuristicClassifier
+from bot.errors import ConfigurationError
 from bot.logging_setup import get_logger
 from bot.review.away import AwayBook
 from bot.review.roster import ReviewerRoster
@@ -77,9 +78,9 @@ def build_executor(
     fallback: Executor = LogOnlyExecutor()
     if settings.action_url:
         secret = settings.action_signing_secret
-        fallback = GenericActionSink(
-            settings.action_url, secret.get_secret_value() if secret else None, http
-        )
+        if secret is None:  # the CLI says so first; this keeps every other entry point honest
+            raise ConfigurationError(settings.action_problems())
+        fallback = GenericActionSink(settings.action_url, secret.get_secret_value(), http)
     by_source = (
         build_vendor_executors(vendors, http, fallback_configured=bool(settings.action_url))
         if vendors is not None

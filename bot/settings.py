@@ -7,6 +7,7 @@ message an operator can act on rather than a traceback.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -23,11 +25,48 @@ from policies.weekly_schedule import weekly_time_or_off
 
 DEFAULT_SQLITE_PATH = Path("signoff.db")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+# A shared secret (an HMAC key both sides hold) shorter than this is refused at start: a short key
+# can be guessed offline from one captured request. API keys whose format the provider sets
+# (xoxb-…, sk-…) are not ours to judge and are not checked.
+MIN_SECRET_BYTES = 16
+GENERATE_ONE = "generate one with `openssl rand -hex 32`"
+# The longest duration anyone means (ten years): longer is a typo, and ``now`` plus or minus a
+# longer span can leave the calendar (``99999999999d`` overflowed into a traceback).
+MAX_DURATION = timedelta(days=3650)
+_MAX_SECONDS = MAX_DURATION.total_seconds()
+
+
+def blank_is_unset(value: object) -> object:
+    """``SIGNOFF_WEBHOOK_SECRET=`` (or spaces) in a .env means "not configured", never "an empty
+    key": a request signed with an empty key must not be accepted. Other text is stripped."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise PydanticUseDefault()
+        return value.strip()
+    if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+        raise PydanticUseDefault()
+    return value
+
+
+def refuse_short_secret(value: SecretStr | None) -> SecretStr | None:
+    """Refuse a shared secret shorter than :data:`MIN_SECRET_BYTES` (the message names no
+    value, only the rule; pydantic puts the setting's name in front of it)."""
+    if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"is shorter than {MIN_SECRET_BYTES} bytes; a shared secret that short can be "
+            f"guessed ({GENERATE_ONE})"
+        )
+    return value
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        # "inf" and "nan" are no number of seconds, fraction or amount anyone means.
+        allow_inf_nan=False,
     )
 
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
@@ -39,7 +78,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, alias="OPENAI_BASE_URL")
     openai_model: str = Field(default="gpt-4o-mini", alias="OPENAI_MODEL")
-    openai_timeout_seconds: float = Field(default=20.0, alias="OPENAI_TIMEOUT", gt=0)
+    openai_timeout_seconds: float = Field(
+        default=20.0, alias="OPENAI_TIMEOUT", gt=0, le=_MAX_SECONDS
+    )
     openai_max_retries: int = Field(default=2, alias="OPENAI_MAX_RETRIES", ge=0, le=10)
     llm_concurrency: int = Field(default=8, alias="SIGNOFF_LLM_CONCURRENCY", ge=1, le=256)
 
@@ -49,6 +90,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, alias="SIGNOFF_WEBHOOK_SECRET")
     action_url: str | None = Field(default=None, alias="SIGNOFF_ACTION_URL")
     action_secret: SecretStr | None = Field(default=None, alias="SIGNOFF_ACTION_SECRET")
+    # Optional bearer token for GET /metrics; unset, /metrics is open (keep it off the internet).
+    metrics_token: SecretStr | None = Field(default=None, alias="SIGNOFF_METRICS_TOKEN")
     reviewers: Annotated[frozenset[str], NoDecode] = Field(
         default=frozenset(), alias="SIGNOFF_REVIEWERS"
     )
@@ -56,7 +99,7 @@ class Settings(BaseSettings):
     # A Slack user group whose members are reviewers too (usergroups.users.list, cached).
     reviewer_group: str | None = Field(default=None, alias="SIGNOFF_REVIEWER_GROUP")
     reviewer_group_ttl_seconds: float = Field(
-        default=300.0, alias="SIGNOFF_REVIEWER_GROUP_TTL", gt=0
+        default=300.0, alias="SIGNOFF_REVIEWER_GROUP_TTL", gt=0, le=_MAX_SECONDS
     )
     # Count a reviewer as away while Slack says so (a status that expires later, or Do Not
     # Disturb): users.profile.get and dnd.info, cached per user.
@@ -105,10 +148,14 @@ class Settings(BaseSettings):
     embeddings_model: str | None = Field(default=None, alias="SIGNOFF_EMBEDDINGS_MODEL")
 
     # Worker tuning: how often the sweep runs, how long a claim lasts, how often to retry.
-    sweep_interval_seconds: float = Field(default=5.0, alias="SIGNOFF_SWEEP_INTERVAL", gt=0)
-    lease_seconds: float = Field(default=90.0, alias="SIGNOFF_LEASE_SECONDS", gt=0)
+    sweep_interval_seconds: float = Field(
+        default=5.0, alias="SIGNOFF_SWEEP_INTERVAL", gt=0, le=_MAX_SECONDS
+    )
+    lease_seconds: float = Field(default=90.0, alias="SIGNOFF_LEASE_SECONDS", gt=0, le=_MAX_SECONDS)
     max_execution_attempts: int = Field(default=5, alias="SIGNOFF_MAX_ATTEMPTS", ge=1)
-    action_timeout_seconds: float = Field(default=10.0, alias="SIGNOFF_ACTION_TIMEOUT", gt=0)
+    action_timeout_seconds: float = Field(
+        default=10.0, alias="SIGNOFF_ACTION_TIMEOUT", gt=0, le=_MAX_SECONDS
+    )
     max_webhook_bytes: int = Field(default=1_048_576, alias="SIGNOFF_MAX_WEBHOOK_BYTES", gt=0)
     inprocess_worker: bool = Field(default=True, alias="SIGNOFF_INPROCESS_WORKER")
     # Items one worker process advances at once; unset, twice SIGNOFF_LLM_CONCURRENCY (at most
@@ -159,6 +206,28 @@ class Settings(BaseSettings):
     audit_channel: str | None = Field(default=None, alias="SIGNOFF_AUDIT_CHANNEL")
     audit_anchor_file: Path | None = Field(default=None, alias="SIGNOFF_AUDIT_ANCHOR_FILE")
 
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "openai_api_key",
+        "webhook_secret",
+        "action_url",
+        "action_secret",
+        "metrics_token",
+        "audit_channel",
+        "audit_anchor_file",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return blank_is_unset(value)
+
+    @field_validator("slack_signing_secret", "webhook_secret", "action_secret", "metrics_token")
+    @classmethod
+    def _shared_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return refuse_short_secret(value)
+
     @field_validator("reviewers", "leads", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -186,11 +255,6 @@ class Settings(BaseSettings):
             for key in value:
                 _long_enough(key.get_secret_value() if isinstance(key, SecretStr) else str(key))
         return value
-
-    @field_validator("audit_channel", "audit_anchor_file", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("escalate_after", "expire_after", mode="before")
     @classmethod
@@ -296,7 +360,9 @@ class Settings(BaseSettings):
 
     @property
     def action_signing_secret(self) -> SecretStr | None:
-        return self.action_secret or self.webhook_secret
+        """The action sink's own key. Never the webhook secret: every ticket source holds that
+        one, and any of them could then sign an "approved" refund."""
+        return self.action_secret
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for the log scrubber."""
@@ -309,6 +375,7 @@ class Settings(BaseSettings):
             self.action_secret,
             self.audit_key,
             *self.audit_previous_keys,
+            self.metrics_token,
         ]
         values = [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
         # A password in DATABASE_URL, which driver and migration errors may repeat.
@@ -333,10 +400,11 @@ class Settings(BaseSettings):
 
     def action_problems(self) -> list[str]:
         """The action endpoint must be able to tell Signoff's requests from anyone else's."""
-        if self.action_url and self.action_signing_secret is None:
+        if self.action_url and self.action_secret is None:
             return [
-                "SIGNOFF_ACTION_URL is set but neither SIGNOFF_ACTION_SECRET nor "
-                "SIGNOFF_WEBHOOK_SECRET is: actions would be sent unsigned"
+                "SIGNOFF_ACTION_URL is set but SIGNOFF_ACTION_SECRET is not: actions are signed "
+                "with their own secret, never SIGNOFF_WEBHOOK_SECRET, which every ticket source "
+                f"holds ({GENERATE_ONE})"
             ]
         return []
 
@@ -361,21 +429,28 @@ def _long_enough(key: str) -> None:
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
+_SHOWN_MAX = 40  # characters of a refused duration quoted back
 
 
 def parse_duration(text: str) -> timedelta:
     """``90s``, ``30m``, ``2h``, ``1h30m``, ``1d`` or plain seconds: how people write durations
-    (operators in the environment, leads in Slack)."""
+    (operators in the environment, leads in Slack). ``inf``, ``nan``, ``1e400`` and spans past
+    :data:`MAX_DURATION` are refused with a message, never an overflow."""
     value = text.strip().lower().replace(" ", "")
+    shown = repr(text[:_SHOWN_MAX] + ("…" if len(text) > _SHOWN_MAX else ""))
     try:
         if _DURATION_PART.sub("", value) == "" and value:
             seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(value))
         else:
             seconds = float(value)
     except ValueError:
-        raise ValueError(f"{text!r} is not a duration such as 90s, 30m, 2h or 1d") from None
+        raise ValueError(f"{shown} is not a duration such as 90s, 30m, 2h or 1d") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"{shown} is not a finite duration (use e.g. 90s, 30m, 2h or 1d)")
     if seconds <= 0:
         raise ValueError("must be positive")
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{shown} is longer than {MAX_DURATION.days}d")
     return timedelta(seconds=seconds)
 
 

@@ -26,7 +26,17 @@ def signatures_match(expected: str, received: str) -> bool:
     return hmac.compare_digest(expected.encode(), received.strip().encode("utf-8", "replace"))
 
 
+def require_key(secret: str) -> None:
+    """Refuse to verify with an empty key: anyone can compute an HMAC under it, so a request
+    "signed" that way proves nothing. Settings already treat a blank secret as unset; this is
+    the last line, in every verify function."""
+    if not secret.strip():
+        raise SignatureError("no signing secret is configured, so no request can be verified")
+
+
 def sign(secret: str, timestamp: int, body: bytes) -> str:
+    if not secret.strip():
+        raise ValueError("refusing to sign with an empty key")
     message = b"v1:" + str(timestamp).encode() + b":" + body
     return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
@@ -45,6 +55,7 @@ def verify(
     now: float | None = None,
 ) -> None:
     """Raise ``SignatureError`` unless the signature is valid and the timestamp is fresh."""
+    require_key(secret)
     if not timestamp or not signature:
         raise SignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from policies.text import normalise_text
+from policies.text import normalise_text, scanned
 
 # Cyrillic, Greek and other letters that look Latin, folded for the injection check only.
 _CONFUSABLES = str.maketrans(
@@ -28,7 +28,11 @@ _INJECTION = re.compile(
     r"(?:ignore|disregard|forget|override|bypass)\W+(?:\w+\W+){0,3}?"
     r"(?:instructions?|prompts?|rules?|guidelines?|polic(?:y|ies)|messages?|context)"
     r"|\b(?:system|developer)\s+(?:prompt|message|instructions?|override)"
-    r"|(?:^|\n)\s*[\[\(<{#*]*\s*(?:system|assistant|developer|tool)\s*[\]\)>}*]*\s*:"
+    # A line that opens like a chat role ("system:", "[assistant]:", "## tool :"). Spaces are
+    # [ \t] and the brackets come at most 8 at a time in their own optional group, so no two
+    # quantifiers can share a character: one pass per line start, never cubic on blank lines.
+    r"|(?m:^)[ \t]*(?:[\[\(<{#*]{1,8}[ \t]*)?(?:system|assistant|developer|tool)"
+    r"[ \t]*(?:[\]\)>}*]{1,8}[ \t]*)?:"
     r"|<\|?\s*(?:im_start|im_end|system|endoftext)|\[/?(?:inst|sys)\]|</?\s*ticket\s*>"
     r"|\byou\s+are\s+(?:now|no\s+longer)\b|\bnew\s+instructions?\b|\bjailbreak|\bdan\s+mode"
     r"|\bdeveloper\s+mode|\bact\s+as\s+(?:an?\s+)?(?:admin|administrator|system|developer)"
@@ -37,7 +41,7 @@ _INJECTION = re.compile(
     r"|\brisk[_\s-]*(?:level|score)[\"']?\s*[:=]"
     r"|\bauto[\s-]*(?:approve|execute)|\bapprove\s+(?:\w+\s+){0,3}?(?:refund|credit|request)"
     r"|\b(?:do\s+not|don'?t|never)\s+(?:escalate|flag|review)"
-    r"|\bwithout\s+(?:a\s+)?(?:human|manual|any)?\s*(?:review|approval)"
+    r"|\bwithout\s+(?:a\s+)?(?:(?:human|manual|any)\s*)?(?:review|approval)"
     r"|\bno\s+(?:human\s+|manual\s+)?(?:review|approval)\s+(?:is\s+)?(?:needed|required)",
     re.IGNORECASE,
 )
@@ -59,7 +63,9 @@ _ENCLOSED = {
 
 def looks_like_injection(text: str) -> bool:
     """True when the ticket talks to an AI (after folding Unicode tricks and homoglyphs) or
-    hides text from the human reading it."""
+    hides text from the human reading it, in the first ``SCAN_LIMIT`` characters (a longer
+    ticket goes to a human anyway: ``policies.risk_rules``)."""
+    text = scanned(text)
     if _HIDDEN.search(text):
         return True
     folded = normalise_text(text).translate(_CONFUSABLES).translate(_ENCLOSED)

@@ -16,7 +16,7 @@ from typing import Any
 
 from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel, highest
-from policies.text import normalise_text
+from policies.text import SCAN_LIMIT, normalise_text, scanned
 from policies.thresholds import Thresholds
 
 MONEY_ACTIONS = frozenset({"refund", "credit"})
@@ -170,10 +170,19 @@ def _shown(amount: Decimal | None) -> str:
 
 def risk_floor(facts: TicketFacts, thresholds: Thresholds) -> RiskFloor:
     """The minimum risk the facts justify, with one reason per rule that fired."""
-    text = normalise_text(facts.text)
+    text = normalise_text(scanned(facts.text))
     level = RiskLevel.LOW
     reasons: list[str] = []
     human_only: list[str] = []
+
+    if len(facts.text) > SCAN_LIMIT:
+        # The rules below read the start only: what hides after it is for a person to read.
+        reason = (
+            f"too long to check in full (first {SCAN_LIMIT:,} characters read): a human decides"
+        )
+        level = highest(level, RiskLevel.HIGH)
+        reasons.append(reason)
+        human_only.append(reason)
 
     money = money_over_limit(facts, thresholds)
     if money is not None:

@@ -35,9 +35,9 @@ class ActionRequest:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        body = asdict(self)
-        body.pop("idempotency_key")
-        return body
+        """The body the sink signs. It carries ``idempotency_key`` (equal to the header) so the
+        signature covers the key too: a captured action cannot be replayed under a new key."""
+        return asdict(self)
 
 
 class Executor(Protocol):
@@ -88,16 +88,20 @@ class GenericActionSink:
     # The endpoint's contract: one effect per Idempotency-Key (README, "the action sink").
     resends_safely = True
 
-    def __init__(self, url: str, secret: str | None, client: httpx.AsyncClient) -> None:
+    def __init__(self, url: str, secret: str, client: httpx.AsyncClient) -> None:
+        if not secret.strip():  # settings refuse this first (SIGNOFF_ACTION_SECRET)
+            raise ValueError("the action sink needs its own secret: actions are never unsigned")
         self._url = url
         self._secret = secret
         self._client = client
 
     async def execute(self, request: ActionRequest) -> dict[str, Any]:
         body = json.dumps(request.to_json(), separators=(",", ":"), default=str).encode()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": request.idempotency_key}
-        if self._secret:
-            headers.update(signing.signed_headers(self._secret, body))
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": request.idempotency_key,
+            **signing.signed_headers(self._secret, body),
+        }
         try:
             response = await self._client.post(self._url, content=body, headers=headers)
         except httpx.TimeoutException as exc:

@@ -37,11 +37,12 @@ from bot.assess.heuristic_replies import (
 from bot.assess.heuristic_rules import CATEGORY_REASONS, TWO_FACTOR, categorise, sentiment_of
 from bot.assess.informational import Recognition, recognise
 from bot.assess.language import detect_language
+from bot.assess.offload import off_loop
 from bot.assess.risk_signals import SignalHit, combined_level, find_signals
 from bot.errors import AssessmentUnavailableError
 from bot.tickets import RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel, highest
-from policies.text import normalise_text
+from policies.text import normalise_text, scanned
 
 HEURISTIC_LABEL = "heuristic keyword classifier (no LLM configured)"
 
@@ -138,8 +139,13 @@ class HeuristicClassifier(Classifier):
     name = "heuristic"
 
     async def assess(self, ticket: TicketIn) -> Assessment:
+        """Assess ``ticket`` off the event loop: CPU work on hostile text (``offload``)."""
+        return await off_loop(self.assess_now, ticket)
+
+    def assess_now(self, ticket: TicketIn) -> Assessment:
         """Assess ``ticket`` from its subject and body; see the module docstring for the limits."""
-        text = normalise_text(f"{ticket.subject}\n{ticket.body}")
+        full = normalise_text(f"{ticket.subject}\n{ticket.body}")
+        text = scanned(full)  # find_signals reads the full length, to say when it was cut
         language = detect_language(text)
         if not language.readable:
             raise AssessmentUnavailableError(
@@ -148,7 +154,7 @@ class HeuristicClassifier(Classifier):
             )
         category = categorise(text)
         sentiment = sentiment_of(text)
-        signals = find_signals(text)
+        signals = find_signals(full)
         reading = read_amounts(text)
         reasons = [HEURISTIC_LABEL]
         if category.keyword is not None:

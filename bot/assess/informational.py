@@ -44,7 +44,9 @@ INFORMATIONAL_CATEGORIES = frozenset(
 # Categories whose keyword alone says what is asked (a self-service topic), question or not.
 _SELF_SERVICE = frozenset({"password_reset", "billing_question", "feedback"})
 
-_Q = r"(?:^|[.!?\n]\s*|\b(?:hi|hello|hey|please|so|and|but|also)[,!]?\s+)"
+# A sentence start: blanks after it are taken possessively and never a new line (a new line is
+# itself a start), so a run of blank lines is read once, not once per line (that was quadratic).
+_Q = r"(?:^|[.!?\n][^\S\n]*+|\b(?:hi|hello|hey|please|so|and|but|also)[,!]?\s++)"
 _ASKS = re.compile(
     _Q + r"(?:how|what|when|where|which|who|whom|whose|why|can|could|do|does|did|is|are|was|"
     r"will|would|should|shall|may|might|must|am|have|has|any|tell me|explain|show me|help me|"

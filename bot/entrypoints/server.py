@@ -12,7 +12,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
 from bot import __version__
 from bot.assess.assessment import Classifier
@@ -28,6 +27,7 @@ from bot.store.schema_check import ensure_schema
 from bot.vendors.settings import VendorSettings
 from handlers import health, metrics
 from handlers.slack.app import build_slack_app
+from handlers.slack.http import handle_slack_http
 from handlers.slack.inbox_work import INBOX_GRACE_SECONDS, InteractionInbox
 from handlers.webhooks import generic as generic_webhook
 from handlers.webhooks import vendors as vendor_webhooks
@@ -62,7 +62,7 @@ def create_app(
             app.state.vendor_settings = vendors
             inbox = InteractionInbox(rt)
             slack_app = build_slack_app(rt, worker.notify, inbox)
-            app.state.slack_handler = AsyncSlackRequestHandler(slack_app)
+            app.state.slack_app = slack_app
             if settings.inprocess_worker:
                 app.state.scheduler = await stack.enter_async_context(
                     running_background(rt, worker, inbox_sweep=inbox.sweep)
@@ -104,8 +104,12 @@ def create_app(
                 },
                 status_code=401,
             )
-        handler: AsyncSlackRequestHandler = request.app.state.slack_handler
-        return await handler.handle(request)
+        return await handle_slack_http(
+            request,
+            request.app.state.slack_app,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            limit=settings.max_webhook_bytes,
+        )
 
     app.add_exception_handler(InputRejectedError, answer_refusal)
     app.include_router(generic_webhook.router)

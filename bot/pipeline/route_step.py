@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from bot.actions.authorise import idempotency_key
 from bot.assess.assessment import ProposedAction
+from bot.assess.offload import off_loop
 from bot.autonomy.evidence import evidence_summary
 from bot.autonomy.routing import AutonomyRoute, route_with_autonomy
 from bot.lead_settings.card_routes import active_routes
@@ -132,7 +133,7 @@ async def _decide(rt: Runtime, item: Item) -> _Routing:
         sentiment=item.sentiment,
         category=item.category,
     )
-    floor = risk_floor(facts, thresholds)
+    floor = await off_loop(risk_floor, facts, thresholds)
     model_risk = None if item.assessment_error else RiskLevel(item.risk_level or "critical")
     base = decide_route(facts=facts, floor=floor, model_risk=model_risk, thresholds=thresholds)
     autonomy = await route_with_autonomy(

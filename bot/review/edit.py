@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.assess.assessment import ProposedAction
+from bot.assess.offload import off_loop
 from bot.lead_settings.registry import LeadSettings
 from bot.review.approve import count_approval
 from bot.review.decision_steps import (
@@ -104,7 +105,7 @@ async def _apply_edit(
         sentiment=item.sentiment,
         category=item.category,
     )
-    floor = risk_floor(facts, policy.thresholds)
+    floor = await off_loop(risk_floor, facts, policy.thresholds)
     risk = highest(floor.level, risk_of(item))
     reasons = list(dict.fromkeys([*item.reasons, *floor.reasons]))
     now = utcnow()

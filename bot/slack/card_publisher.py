@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import col
 
+from bot.assess.offload import off_loop
 from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
 from bot.review.away import AwayBook
@@ -139,7 +140,8 @@ class CardPublisher:
         away = None
         if item.state == ItemState.PENDING_REVIEW and self._people is not None:
             away = await self._people.away_note(item)
-        return render_card(item, decided_by=decided_by, reason=reason, away=away)
+        # Masking a long body is CPU work: off the event loop.
+        return await off_loop(render_card, item, decided_by=decided_by, reason=reason, away=away)
 
     async def _post_card(self, item: Item) -> bool:
         """Post the item's card; True when it is the item's card now.

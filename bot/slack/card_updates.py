@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.assess.offload import off_loop
 from bot.assess.pii_masking import masked
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
@@ -87,7 +88,7 @@ async def post_full_text(rt: Runtime, item: Item) -> int:
     if rt.publisher is None:
         return 0
     posted = 0
-    for piece in full_text_messages(item):
+    for piece in await off_loop(full_text_messages, item):
         if await rt.publisher.post_in_thread(item, piece):
             posted += 1
     return posted

@@ -7,16 +7,34 @@ checks.
 
 from __future__ import annotations
 
+import functools
+
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from bot.errors import SchemaOutOfDateError
 from bot.store.database import alembic_config, sync_url
 
 
+@functools.cache
+def expected_heads(url: str) -> frozenset[str]:
+    """The migration heads this code expects (read from the scripts once per process)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+
+
+def schema_behind(connection: Connection, url: str) -> str | None:
+    """Why the database is not at the code's migrations, or None when it is (for ``/readyz``,
+    on a connection the caller already holds)."""
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    heads = expected_heads(url)
+    if current == heads:
+        return None
+    return f"at {sorted(current) or 'nothing'}, code expects {sorted(heads)}"
+
+
 def require_current_schema(url: str) -> None:
-    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    heads = set(expected_heads(url))
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as connection:

@@ -31,7 +31,7 @@ import httpx
 from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, SignatureError
 from bot.logging_setup import get_logger
-from bot.signing import signatures_match
+from bot.signing import require_key, signatures_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
@@ -75,6 +75,7 @@ def sign(secret: str, body: bytes) -> str:
 
 def verify(secret: str, *, signature: str | None, body: bytes) -> None:
     """Raise ``SignatureError`` unless ``signature`` is Intercom's signature of ``body``."""
+    require_key(secret)
     if not signature:
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
     if not signatures_match(sign(secret, body), signature):

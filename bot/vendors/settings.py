@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigurationError
+from bot.settings import blank_is_unset, refuse_short_secret
 from bot.vendors import SOURCES
 
 DEFAULT_INTERCOM_API_URL = "https://api.intercom.io"
@@ -66,11 +66,18 @@ class VendorSettings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # ``ZENDESK_API_TOKEN=`` in a .env template means "not configured", not "empty token".
-        if isinstance(value, str):
-            if not value.strip():
-                raise PydanticUseDefault()
-            return value.strip()
-        return value
+        return blank_is_unset(value)
+
+    @field_validator(
+        "zendesk_webhook_secret",
+        "intercom_client_secret",
+        "hubspot_client_secret",
+        "stripe_webhook_secret",
+    )
+    @classmethod
+    def _shared_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Webhook signing keys both sides hold; API tokens have the vendor's own format.
+        return refuse_short_secret(value)
 
     @field_validator(*_URL_FIELDS)
     @classmethod

@@ -40,6 +40,7 @@ from stripe import SignatureVerificationError, WebhookSignature
 from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, RetryableError, SignatureError
 from bot.logging_setup import get_logger
+from bot.signing import require_key
 from bot.tickets import RequestedAction, TicketIn
 from bot.vendors.common import (
     MAX_BODY,
@@ -88,6 +89,7 @@ MAX_MINOR_AMOUNT = 10**14
 
 def verify(secret: str, *, signature: str | None, body: bytes) -> None:
     """Raise ``SignatureError`` unless Stripe's library accepts the header for this body."""
+    require_key(secret)
     try:
         WebhookSignature.verify_header(body, signature, secret, tolerance=TOLERANCE_SECONDS)
     except SignatureVerificationError as exc:

@@ -38,7 +38,7 @@ import httpx
 from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, SignatureError
 from bot.logging_setup import get_logger
-from bot.signing import signatures_match
+from bot.signing import require_key, signatures_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
@@ -90,6 +90,7 @@ def verify(
     now: float | None = None,
 ) -> None:
     """Raise ``SignatureError`` unless the signature matches and the timestamp is recent."""
+    require_key(secret)
     if not signature or not timestamp:
         raise SignatureError(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
     try:

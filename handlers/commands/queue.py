@@ -159,8 +159,10 @@ async def mine(ctx: CommandContext) -> str:
 async def stats(ctx: CommandContext) -> str:
     try:
         since, label = parse_period(ctx.args[0] if ctx.args else None, utcnow())
-    except ValueError:
-        raise CommandError("Periods: `today`, `week`, or a span such as `24h` or `30d`.") from None
+    except ValueError as exc:
+        raise CommandError(
+            f"{safe(str(exc), 120)}. Periods: `today`, `week`, or a span such as `24h` or `30d`."
+        ) from None
     result = await review_stats(ctx.rt.sessions, since, label)
     lines = result.lines()
     for section in STATS_SECTIONS:

@@ -27,7 +27,13 @@ from bot.store.models import Item, utcnow
 from tests.conftest import TEST_DATABASE_URL
 from tests.support.approved_items import item_events, seed_approved
 from tests.support.fakes.http_sink import HttpSink
-from tests.support.server_harness import WEBHOOK_SECRET, make_settings, read_item, wait_until
+from tests.support.server_harness import (
+    ACTION_SECRET,
+    WEBHOOK_SECRET,
+    make_settings,
+    read_item,
+    wait_until,
+)
 from tests.support.worker_processes import logs, start_worker, stop, worker_env
 
 LEASE_SECONDS = 2
@@ -47,6 +53,7 @@ def test_worker_killed_mid_execution_is_finished_by_another_with_the_same_key(
                 database_url,
                 SIGNOFF_ACTION_URL=sink.url,
                 SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                SIGNOFF_ACTION_SECRET=ACTION_SECRET,
                 SIGNOFF_LEASE_SECONDS=str(LEASE_SECONDS),
             )
             key = read_item(db, victim).idempotency_key
@@ -109,6 +116,7 @@ async def test_crash_between_approval_and_execution_is_recovered_by_the_sweep(
         database_url=database_url,
         action_url=sink.url,
         webhook_secret=WEBHOOK_SECRET,
+        action_secret=ACTION_SECRET,
         lease_seconds=LEASE_SECONDS,
         log_level="WARNING",
     )

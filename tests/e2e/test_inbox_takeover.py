@@ -38,6 +38,7 @@ from tests.support.approved_items import seed_pending
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import (
+    ACTION_SECRET,
     BOT_TOKEN,
     LEAD,
     REVIEW_CHANNEL,
@@ -74,6 +75,7 @@ def _env(database_url: str, slack: FakeSlack, sink: HttpSink, port: int) -> dict
         SIGNOFF_LEADS=LEAD,
         SIGNOFF_ACTION_URL=sink.url,
         SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        SIGNOFF_ACTION_SECRET=ACTION_SECRET,
         SIGNOFF_LEASE_SECONDS=LEASE_SECONDS,
         SIGNOFF_SPOT_CHECK_SHARE="0",
     )

@@ -11,7 +11,13 @@ import httpx
 
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import WEBHOOK_SECRET, RunningServer, start_server, wait_until
+from tests.support.server_harness import (
+    ACTION_SECRET,
+    WEBHOOK_SECRET,
+    RunningServer,
+    start_server,
+    wait_until,
+)
 from tests.support.ticket_factory import password_ticket
 from tests.support.worker_processes import logs, worker_env, workers
 
@@ -32,6 +38,7 @@ def test_only_work_processes_work_and_the_web_health_counts_them(
         assert alone.json() == {
             "status": "degraded",
             "database": "ok",
+            "migrations": "current",
             "scheduler": "external",
             "worker": "external",
             "workers": "none seen in the last 60 s",
@@ -46,7 +53,10 @@ def test_only_work_processes_work_and_the_web_health_counts_them(
         assert sink.requests == []
 
         env = worker_env(
-            database_url, SIGNOFF_ACTION_URL=sink.url, SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET
+            database_url,
+            SIGNOFF_ACTION_URL=sink.url,
+            SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            SIGNOFF_ACTION_SECRET=ACTION_SECRET,
         )
         with workers(2, env, tmp_path) as running:
             item = web.wait_for_state(item_id, "executed", "failed", timeout=60)

@@ -20,12 +20,12 @@ from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack, SlackCall
 from tests.support.server_harness import (
+    ACTION_SECRET,
     LEAD,
     OUTSIDER,
     REVIEW_CHANNEL,
     REVIEWER,
     REVIEWER_2,
-    WEBHOOK_SECRET,
     RunningServer,
     start_server,
     wait_until,
@@ -94,9 +94,10 @@ def test_high_risk_ticket_is_carded_approved_and_executed_once(server: RunningSe
     assert body["approved_by"] == REVIEWER
     assert body["reply_text"] and "Maria" in body["reply_text"]
     assert sent.headers["idempotency-key"] == item.idempotency_key
+    assert body["idempotency_key"] == item.idempotency_key  # inside the signed bytes
     timestamp = sent.headers["x-signoff-timestamp"]
     assert sent.headers["x-signoff-signature"] == generic_signature(
-        WEBHOOK_SECRET, timestamp, sent.body
+        ACTION_SECRET, timestamp, sent.body
     )
 
     def card_shows_executed() -> list[SlackCall]:

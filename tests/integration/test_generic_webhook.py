@@ -154,14 +154,3 @@ def test_duplicate_answers_with_the_existing_item(server: RunningServer) -> None
     assert (first.status_code, second.status_code) == (202, 200)
     assert second.json()["item_id"] == first.json()["item_id"]
     assert second.json()["status"] == "duplicate"
-
-
-def test_health_reports_database_scheduler_and_worker(server: RunningServer) -> None:
-    response = server.http.get(f"{server.url}/healthz")
-    assert response.status_code == 200
-    assert response.json() == {
-        "status": "ok",
-        "database": "ok",
-        "scheduler": "running",
-        "worker": "running",
-    }

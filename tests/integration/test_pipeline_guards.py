@@ -223,12 +223,12 @@ async def test_unreachable_and_slow_sinks_are_retryable() -> None:
         url = sink.url
     async with httpx.AsyncClient(timeout=0.2) as client:
         with pytest.raises(RetryableError, match="unreachable"):
-            await GenericActionSink(url, None, client).execute(_request())
+            await GenericActionSink(url, "k" * 16, client).execute(_request())
     with HttpSink() as slow:
         slow.delay = 1.0
         async with httpx.AsyncClient(timeout=0.2) as client:
             with pytest.raises(RetryableError, match="timed out"):
-                await GenericActionSink(slow.url, None, client).execute(_request())
+                await GenericActionSink(slow.url, "k" * 16, client).execute(_request())
 
 
 async def test_retry_then_success_keeps_the_same_idempotency_key(database_url: str) -> None:
@@ -236,7 +236,7 @@ async def test_retry_then_success_keeps_the_same_idempotency_key(database_url: s
         settings = make_settings(
             database_url=database_url,
             action_url=sink.url,
-            webhook_secret="k" * 16,
+            action_secret="k" * 16,
             max_execution_attempts=3,
         )
         async with open_runtime(settings) as rt:
@@ -259,7 +259,10 @@ async def test_retry_then_success_keeps_the_same_idempotency_key(database_url: s
 async def test_retries_give_up_after_the_limit(database_url: str) -> None:
     with HttpSink() as sink:
         settings = make_settings(
-            database_url=database_url, action_url=sink.url, max_execution_attempts=2
+            database_url=database_url,
+            action_url=sink.url,
+            action_secret="k" * 16,
+            max_execution_attempts=2,
         )
         async with open_runtime(settings) as rt:
             await seed_thresholds(rt.sessions, settings)

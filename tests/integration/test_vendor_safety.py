@@ -119,7 +119,7 @@ def _request(source: str) -> ActionRequest:
 
 
 async def test_a_source_that_can_receive_but_not_act_refuses_to_execute() -> None:
-    receives_only = VendorSettings(_env_file=None, STRIPE_WEBHOOK_SECRET="whsec_x")
+    receives_only = VendorSettings(_env_file=None, STRIPE_WEBHOOK_SECRET="whsec_0123456789abcdef")
     async with httpx.AsyncClient() as http:
         with_fallback = build_vendor_executors(receives_only, http, fallback_configured=True)
         assert with_fallback == {}  # the generic action sink carries Stripe's actions

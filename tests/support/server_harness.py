@@ -35,6 +35,7 @@ from tests.support.signatures import generic_headers, slack_headers
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 WEBHOOK_SECRET = "test-webhook-secret-fedcba9876543210"
+ACTION_SECRET = "test-action-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token-1234"
 REVIEW_CHANNEL = "C0REVIEW"
 REVIEWER = "U0REVIEWER"
@@ -223,6 +224,7 @@ def start_server(
         "database_url": database_url,
         "webhook_secret": WEBHOOK_SECRET,
         "action_url": sink.url if sink else None,
+        "action_secret": ACTION_SECRET,
         "reviewers": frozenset({REVIEWER, REVIEWER_2}),
         "leads": frozenset({LEAD}),
         "port": port,

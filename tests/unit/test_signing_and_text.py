@@ -4,6 +4,10 @@ The card's Block Kit limits are specified in ``test_slack_card_limits``."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +18,7 @@ from bot import signing
 from bot.errors import SignatureError
 from bot.slack.card import card_text, render_card
 from bot.slack.text import escape, quote, safe
+from bot.vendors import hubspot, intercom, stripe, zendesk
 from tests.support.signatures import generic_signature
 from tests.support.stored_items import stored_item
 
@@ -105,3 +110,49 @@ def test_money_approval_asks_for_confirmation_with_the_amount() -> None:
         "elements"
     ][0]
     assert "confirm" not in reply
+
+
+def _empty_key_signatures(body: bytes, now: int) -> dict[str, Any]:
+    """Each scheme's verify, called with what a forger would send if the key were empty."""
+    stamp = str(now)
+    iso = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stripe_mac = hmac.new(b"", f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "signoff": lambda key: signing.verify(
+            key,
+            timestamp=stamp,
+            signature=generic_signature("", stamp, body),
+            body=body,
+            now=now,
+        ),
+        "zendesk": lambda key: zendesk.verify(
+            key, signature=zendesk.sign("", iso, body), timestamp=iso, body=body, now=now
+        ),
+        "intercom": lambda key: intercom.verify(key, signature=intercom.sign("", body), body=body),
+        "hubspot": lambda key: hubspot.verify(
+            key,
+            signature=hubspot.sign(
+                "", method="POST", uri="https://x.test/h", body=body, timestamp=stamp + "000"
+            ),
+            timestamp=stamp + "000",
+            method="POST",
+            uri="https://x.test/h",
+            body=body,
+            now=now,
+        ),
+        "stripe": lambda key: stripe.verify(key, signature=f"t={stamp},v1={stripe_mac}", body=body),
+    }
+
+
+@pytest.mark.parametrize("scheme", ["signoff", "zendesk", "intercom", "hubspot", "stripe"])
+@pytest.mark.parametrize("key", ["", "   "])
+def test_no_verify_function_accepts_an_empty_key(scheme: str, key: str) -> None:
+    """Settings treat a blank secret as unset; the verify functions refuse one anyway."""
+    verify = _empty_key_signatures(b'{"id":"1"}', int(time.time()))[scheme]
+    with pytest.raises(SignatureError, match="no signing secret is configured"):
+        verify(key)
+
+
+def test_signing_with_an_empty_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="empty key"):
+        signing.sign("", 1700000000, b"{}")

@@ -43,7 +43,7 @@ _MIN_SCORE: dict[RiskLevel, float] = {
     RiskLevel.CRITICAL: 0.9,
 }
 
-_LINK = re.compile(r"\bhttps?://|\bwww\.|\b[a-z0-9-]+\.(?:com|net|org|io|co|ly|me|xyz)/", re.I)
+_LINK = re.compile(r"\bhttps?://|\bwww\.|\b[a-z0-9-]{1,63}\.(?:com|net|org|io|co|ly|me|xyz)/", re.I)
 _AMOUNT = re.compile(r"^[0-9]{1,12}(?:\.[0-9]{1,2})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")

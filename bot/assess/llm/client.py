@@ -56,6 +56,7 @@ from bot.assess.llm.prompt import (
     prompt_record,
 )
 from bot.assess.llm.usage import LlmAssessmentUnavailableError, LlmUsage, tokens_from_body
+from bot.assess.offload import off_loop
 from bot.errors import AssessmentUnavailableError
 from bot.logging_setup import get_logger
 from bot.settings import Settings
@@ -328,7 +329,7 @@ class OpenAIClassifier(Classifier):
         if message.parsed is None:
             raise LlmAssessmentUnavailableError("the model returned no answer", usage)
         try:
-            checked = validate_answer(message.parsed, ticket, model_input)
+            checked = await off_loop(validate_answer, message.parsed, ticket, model_input)
         except AssessmentUnavailableError as exc:
             raise LlmAssessmentUnavailableError(exc.reason, usage) from exc
         return checked, usage
