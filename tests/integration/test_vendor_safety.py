@@ -129,13 +129,18 @@ async def test_a_source_that_can_receive_but_not_act_refuses_to_execute() -> Non
             await alone["stripe"].execute(_request("stripe"))
 
 
-async def test_start_up_warns_about_a_source_whose_actions_would_fail() -> None:
-    settings = make_settings(database_url="sqlite:///:memory:", log_level="WARNING")
+async def test_start_up_warns_about_a_source_whose_actions_would_fail(database_url: str) -> None:
+    # A migrated database: a runtime opens the audit chain (its key boundary) as it starts.
+    settings = make_settings(database_url=database_url, log_level="WARNING")
     vendors = VendorSettings(_env_file=None, ZENDESK_WEBHOOK_SECRET=ZENDESK_SECRET)
     with capture_logs() as logs:
         async with open_runtime(settings, vendors=vendors) as rt:
             assert isinstance(rt.executor, ExecutorRouter)
-    warnings = [entry["event"] for entry in logs if entry["log_level"] == "warning"]
+    warnings = [
+        entry["event"]
+        for entry in logs
+        if entry["log_level"] == "warning" and not entry["event"].startswith("SIGNOFF_AUDIT_KEY")
+    ]
     assert warnings == [
         "zendesk webhooks are accepted but approved zendesk actions will fail: set "
         "ZENDESK_API_URL, ZENDESK_EMAIL, ZENDESK_API_TOKEN (or SIGNOFF_ACTION_URL)"

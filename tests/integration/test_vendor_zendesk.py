@@ -179,8 +179,8 @@ def test_auto_approved_reply_is_posted_to_the_zendesk_ticket(
     routed_vendor_server: VendorServer, api: FakeVendorApi
 ) -> None:
     payload = fixture(CREATED)
-    payload["detail"]["subject"] = "Password reset email never arrives"
-    payload["detail"]["description"] = "I asked for a password reset link but got nothing."
+    payload["detail"]["subject"] = "Can't log in"
+    payload["detail"]["description"] = "Hi, I forgot my password. How do I reset it?"
     body = json.dumps(payload).encode()
     response = routed_vendor_server.post_vendor(
         "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
@@ -206,8 +206,8 @@ def test_a_conflicting_update_is_sent_again_and_the_reply_posted_once(
     schedules a retry instead of failing the item, and the second PUT posts the one reply."""
     api.respond_with(409, body={"error": "Conflict", "description": "Ticket was updated"})
     payload = fixture(CREATED)
-    payload["detail"]["subject"] = "Password reset email never arrives"
-    payload["detail"]["description"] = "I asked for a password reset link but got nothing."
+    payload["detail"]["subject"] = "Can't log in"
+    payload["detail"]["description"] = "Hi, I forgot my password. How do I reset it?"
     body = json.dumps(payload).encode()
     response = routed_vendor_server.post_vendor(
         "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
