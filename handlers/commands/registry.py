@@ -42,6 +42,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "handlers.commands.queue",
     "handlers.commands.autonomy",
     "handlers.commands.settings",
+    "handlers.commands.erasure",
 )
 
 
