@@ -65,7 +65,7 @@ def erased_detail(
     if digests is None:
         return {ERASED: ERASED_WHOLE}
     gone = {name: value for name, value in detail.items() if name != ERASED and name not in FACTS}
-    if not gone and ERASED in detail:
+    if not gone:
         return detail
     kept = {name: value for name, value in detail.items() if name in FACTS}
     marker = dict(detail.get(ERASED, {}))
