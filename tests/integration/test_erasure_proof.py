@@ -15,15 +15,14 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.slack.card import APPROVE_ACTION, REJECT_ACTION, SHOW_MORE_ACTION
-from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK
+from bot.slack.card import APPROVE_ACTION, SHOW_MORE_ACTION
 from bot.store.database import sync_url
 from tests.support.bot_cli import run_bot
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import BOT_TOKEN, REVIEWER, start_server, wait_until
-from tests.support.slack_payloads import card_click, input_values, select_value, submit_view
-from tests.support.slack_review import carded
+from tests.support.slack_payloads import card_click
+from tests.support.slack_review import carded, reject_with_reason
 from tests.support.ticket_factory import refund_ticket
 
 AUDIT_KEY = "erasure-proof-audit-key-0123456789abcdef01"
@@ -43,23 +42,6 @@ def _ticket(number: int) -> dict[str, Any]:
         body=f"{STORY}. Call me on {PHONE} or write to {EMAIL}. {filler}",
         customer={"name": NAME, "email": EMAIL, "tier": "pro"},
     )
-
-
-def _reject(server: Any, item_id: str) -> None:
-    assert server.slack is not None
-    opened = len(server.slack.calls("views.open"))
-    card_click(server, REJECT_ACTION, item_id, user=REVIEWER)
-    modal = server.slack.wait_for("views.open", count=opened + 1)[-1]
-    submit_view(
-        server,
-        {**modal.params["view"], "id": f"V{opened}"},
-        user=REVIEWER,
-        values={
-            **select_value(REASON_BLOCK, "wrong_facts"),
-            **input_values(**{DETAIL_BLOCK: f"{NAME} already got this refund"}),
-        },
-    )
-    server.wait_for_state(item_id, "rejected")
 
 
 def _found(blob: bytes) -> list[str]:
@@ -141,7 +123,9 @@ def test_erasure_leaves_no_trace(
         )
         server.click(APPROVE_ACTION, executed)
         server.wait_for_state(executed, "executed")
-        _reject(server, rejected)
+        reject_with_reason(
+            server, rejected, user=REVIEWER, detail=f"{NAME} already got this refund"
+        )
         assert _found(json.dumps(list(slack.messages.values())).encode())  # it was there
 
         erased = run_bot(
