@@ -21,7 +21,13 @@ import sqlite3
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-TOUCHED_TABLES = ("item", "decision", "audit_event", "interaction_inbox")
+TOUCHED_TABLES = (
+    "item",
+    "decision",
+    "audit_event",
+    "interaction_inbox",
+    "auto_money_reservation",
+)
 
 
 def _sqlite_purge(path: str, full: bool) -> None:

@@ -9,7 +9,7 @@ metadata (but ``slack_user_id``, the colleague who raised it, which the four-eye
 every draft, approved and executed text, free-text action values, reasons typed by people, the
 LLM's redacted input and raw answer, vendor errors and results. The item's audit rows lose their
 personal fields (``bot.store.audit_erasure``), its decisions their typed reasons, and its work in
-the interaction inbox its payload.
+the interaction inbox its payload, and its auto-money reservation the customer it was for.
 
 Race with execution: the item row is locked first (as every review command does). An item not
 yet sending moves to ``erased`` and can never execute (``begin_send`` and ``authorise`` check
@@ -33,7 +33,15 @@ from bot.store.audit_erasure import erase_audit_content
 from bot.store.database import changed_rows
 from bot.store.item_states import TERMINAL_STATES, ItemState
 from bot.store.items import lock_item, update_item
-from bot.store.models import AuditEvent, Decision, InboxEntry, Item, utcnow
+from bot.store.models import (
+    AuditEvent,
+    AutoMoneyReservation,
+    Decision,
+    InboxEntry,
+    Item,
+    utcnow,
+)
+from bot.store.money_budget import release_money_budget
 
 ERASED_TEXT = "[erased]"
 ERASED_OUTCOME = "erased at the customer's request"
@@ -160,6 +168,15 @@ async def erase_item(
             next_attempt_at=None,
         )
     await update_item(session, item_id, erased_at=item.erased_at or now, updated_at=now, **values)
+    if state == ItemState.ERASED:
+        await release_money_budget(session, item_id, now)  # it will never be spent
+    # The budget's reservation keeps its amount and time, not whose it was.
+    await changed_rows(
+        session,
+        update(AutoMoneyReservation)
+        .where(col(AutoMoneyReservation.item_id) == item_id)
+        .values(customer=f"erased:{item_id}"),
+    )
     await changed_rows(
         session, update(Decision).where(col(Decision.item_id) == item_id).values(reason=None)
     )

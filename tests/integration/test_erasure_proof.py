@@ -22,7 +22,7 @@ from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import BOT_TOKEN, REVIEWER, start_server, wait_until
 from tests.support.slack_payloads import card_click
-from tests.support.slack_review import carded, reject_with_reason
+from tests.support.slack_review import carded, reject_with_reason, submit
 from tests.support.ticket_factory import refund_ticket
 
 AUDIT_KEY = "erasure-proof-audit-key-0123456789abcdef01"
@@ -115,6 +115,19 @@ def test_erasure_leaves_no_trace(
     ) as server:
         executed, rejected, pending = (carded(server, _ticket(n)) for n in (1, 2, 3))
         other = carded(server, refund_ticket())
+        # A small refund is auto-executed and reserves the customer's auto-money budget.
+        customer = {"name": NAME, "email": EMAIL, "tier": "pro"}
+        small = refund_ticket(
+            "15.00",
+            subject="Shipping refund",
+            body=f"Refund of the shipping fee for order 88, 15.00 USD, as agreed. {PHONE}",
+            customer=customer,
+        )
+        auto = submit(server, small)
+        assert server.wait_for_state(auto, "executed", "pending_review").state == "executed"
+        with server.db.connect() as connection:
+            held = connection.execute(text("SELECT customer FROM auto_money_reservation"))
+            assert [row.customer for row in held] == [EMAIL]
         card = server.item(executed)
         card_click(server, SHOW_MORE_ACTION, executed, user=REVIEWER)
         wait_until(
@@ -135,7 +148,7 @@ def test_erasure_leaves_no_trace(
             env=env,
         )  # fmt: skip
         assert erased.returncode == 0, erased.stderr
-        assert "3 item(s) erased" in erased.stdout
+        assert "4 item(s) erased" in erased.stdout
 
         assert server.item(executed).state == "executed"
         assert server.item(rejected).state == "rejected"
