@@ -196,6 +196,9 @@ class Settings(BaseSettings):
     # Said, not guessed from the terminal: a container's log collector and a person at a
     # terminal want different things, and a tty test picks wrongly under `docker run -t`.
     log_format: Literal["json", "console"] = Field(default="json", alias="LOG_FORMAT")
+    # Decided items' personal content is erased this long after their outcome (docs/privacy.md);
+    # None (the default, or "off") keeps it.
+    retention: timedelta | None = Field(default=None, alias="SIGNOFF_RETENTION")
 
     # The audit chain's HMAC key (never stored in the database), keys it replaced (verification
     # only), and where the chain head is anchored outside the database (docs/security.md).
@@ -254,6 +257,17 @@ class Settings(BaseSettings):
         if isinstance(value, tuple | list):
             for key in value:
                 _long_enough(key.get_secret_value() if isinstance(key, SecretStr) else str(key))
+        return value
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().lower() in {"", "off", "none", "0"}:
+                return None
+            value = parse_duration(value)
+        if isinstance(value, timedelta) and value < timedelta(hours=1):
+            raise ValueError("must be at least 1h (e.g. 90d), or off")
         return value
 
     @field_validator("escalate_after", "expire_after", mode="before")

@@ -31,8 +31,12 @@ async def authorise(
     What is executed is the approved snapshot (``approved_action``/``approved_reply``), never the
     working copy, and a human approval must still satisfy the people rules it was given under:
     enough distinct approvers, a lead where one was required, none of them the item's raiser,
-    and all of them still allowed to decide.
+    and all of them still allowed to decide. An erased item is never executed (its send fence,
+    ``begin_send``, checks the row itself, so an erasure committed after ``item`` was read
+    stops the send too).
     """
+    if item.erased_at is not None:
+        raise ExecutionRefusedError("the customer's data was erased: nothing is executed")
     if item.state != ItemState.EXECUTING:
         raise ExecutionRefusedError(f"item is {item.state}, not executing")
     if item.executed_at is not None:

@@ -114,6 +114,10 @@ class Classifier(Protocol):
         can read it; ``None`` when it sends no prompt."""
         return None
 
+    def forget_cached(self) -> None:
+        """Drop every answer kept in memory (a customer's data was erased: ``bot.erasure``)."""
+        return None
+
     async def aclose(self) -> None:
         """Release what it holds (an HTTP connection pool); the runtime that built it calls this
         when it closes."""

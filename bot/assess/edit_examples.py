@@ -165,6 +165,14 @@ _EMBED_CACHE_SIZE = 2048
 _embedded: OrderedDict[str, list[float]] = OrderedDict()
 
 
+def forget_edits(sessions: SessionFactory, item_ids: Sequence[str]) -> None:
+    """Erased items are no longer examples: drop the cached candidates and their vectors (in
+    this process; another process's candidates expire within ``CANDIDATES_TTL_SECONDS``)."""
+    _candidates.forget(sessions)
+    for item_id in item_ids:
+        _embedded.pop(item_id, None)
+
+
 def _redacted(text: str, name: str) -> str:
     """Only redacted text is ever sent to an embeddings API, like every prompt."""
     return redact_many([text[:_TEXT_LIMIT]], names=[name] if name else []).texts[0]

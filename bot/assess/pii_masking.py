@@ -50,6 +50,11 @@ def _cached_mask(text: str) -> str:
     return _mask_text(text, ())
 
 
+def forget_masks() -> None:
+    """Erasure: the mask cache is keyed by the original texts."""
+    _cached_mask.cache_clear()
+
+
 def _mask_text(text: str, names: Iterable[str]) -> str:
     pieces: list[str] = []
     cursor = 0

@@ -1,4 +1,4 @@
-"""``python -m bot``: serve, work, sandbox, demo, migrate, audit, eval.
+"""``python -m bot``: serve, work, sandbox, demo, migrate, audit, erase, eval.
 
 With no command it does the helpful thing: serve when Slack is configured, otherwise open the
 local workspace in the browser (the sandbox) so the product can be tried at once. Configuration
@@ -25,8 +25,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
 
 def _register_subcommands() -> None:
     from bot.entrypoints.audit_cli import audit_app
+    from bot.entrypoints.erase_cli import erase_command
 
     app.add_typer(audit_app, name="audit")
+    app.command("erase")(erase_command)
 
 
 def _configure_logging(settings: Settings, vendors: VendorSettings | None = None) -> None:

@@ -29,6 +29,7 @@ from handlers import health, metrics
 from handlers.slack.app import build_slack_app
 from handlers.slack.http import handle_slack_http
 from handlers.slack.inbox_work import INBOX_GRACE_SECONDS, InteractionInbox
+from handlers.webhooks import erasure as erasure_webhook
 from handlers.webhooks import generic as generic_webhook
 from handlers.webhooks import vendors as vendor_webhooks
 from handlers.webhooks.intake import answer_refusal
@@ -113,6 +114,7 @@ def create_app(
 
     app.add_exception_handler(InputRejectedError, answer_refusal)
     app.include_router(generic_webhook.router)
+    app.include_router(erasure_webhook.router)
     app.include_router(vendor_webhooks.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

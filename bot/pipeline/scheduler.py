@@ -8,7 +8,9 @@ The interaction inbox's sweep (given by the entry point, which knows how interac
 applied) takes over Slack interactions whose instance died, on the same tick.
 
 Beside the sweeps, each tick records the worker loop's heartbeat (what a web process without a
-worker reports in ``/healthz``), and an hourly housekeeping run deletes rows nobody needs.
+worker reports in ``/healthz``), and an hourly housekeeping run deletes rows nobody needs and
+erases the personal content of decided items older than ``SIGNOFF_RETENTION``
+(``bot.erasure.retention``).
 
 APScheduler's shutdown cancels the jobs that are running, which would cut a sweep off in the
 middle of an item's step or a transaction (on SQLite a cancelled ``BEGIN IMMEDIATE`` can leave
@@ -27,6 +29,8 @@ from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.erasure.request import ErasureTools
+from bot.erasure.retention import erase_past_retention
 from bot.logging_setup import get_logger
 from bot.pipeline.audit_anchoring import Published, anchoring_configured, publish_anchor
 from bot.pipeline.worker import Worker
@@ -130,7 +134,14 @@ def build_scheduler(
         return True
 
     async def housekeeping() -> Pruned | None:
-        return await prune_old_rows(worker.rt.sessions, utcnow(), by=worker.worker_id)
+        """Old rows, then (under the same hourly claim) content past ``SIGNOFF_RETENTION``."""
+        now, rt = utcnow(), worker.rt
+        pruned = await prune_old_rows(rt.sessions, now, by=worker.worker_id)
+        if pruned is not None and rt.settings.retention is not None:
+            report = await erase_past_retention(ErasureTools.of(rt), rt.settings.retention, now)
+            if report.items:
+                log.info("retention erased decided items", items=len(report.items))
+        return pruned
 
     async def audit_anchor() -> Published | None:
         rt = worker.rt

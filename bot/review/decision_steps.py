@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.errors import SignoffError
 from bot.review.result import ReviewResult, ReviewStatus
@@ -22,6 +20,7 @@ from bot.review.roster import Roles
 from bot.store import audit
 from bot.store.database import SessionFactory
 from bot.store.item_states import DecisionOutcome, ItemState
+from bot.store.items import lock_item
 from bot.store.models import Decision, Item, raised_by
 from policies.approvers import approval_refusal
 
@@ -31,16 +30,6 @@ ONLY_ROUTE = "only this route's reviewers (<!subteam^{group}>) and leads can dec
 
 class LostRaceError(SignoffError):
     """The locked row moved anyway (another transaction decided it first): nothing was changed."""
-
-
-async def lock_item(session: AsyncSession, item_id: str) -> Item | None:
-    result = await session.execute(
-        select(Item)
-        .where(col(Item.id) == item_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return result.scalar_one_or_none()
 
 
 async def lock_for_decision(

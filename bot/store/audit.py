@@ -32,9 +32,12 @@ from sqlmodel import col
 from bot.errors import ConfigurationError
 from bot.store.audit_keys import (
     AUDIT_KEYS_INFO,
+    ERASED,
     NO_KEYS,
+    AuditKey,
     AuditKeys,
-    detail_mac,
+    field_digests,
+    fields_mac,
     keyed_row_mac,
     legacy_hash,
 )
@@ -63,6 +66,11 @@ class AuditKeyMissingError(ConfigurationError):
 def _keys(session: AsyncSession) -> AuditKeys:
     keys = session.info.get(AUDIT_KEYS_INFO)
     return keys if isinstance(keys, AuditKeys) else NO_KEYS
+
+
+def current_key(session: AsyncSession) -> AuditKey | None:
+    """The key this session seals new rows with (``None``: the chain is unkeyed)."""
+    return _keys(session).current
 
 
 def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
@@ -134,6 +142,8 @@ async def record(
                 ["the audit chain is keyed but SIGNOFF_AUDIT_KEY is not set: set it"]
             )
         prev_hash = previous.row_hash if previous is not None else GENESIS
+    if ERASED in detail:
+        raise ValueError(f"{ERASED} is reserved for erased content")
     at = utcnow()
     clean = _jsonable(detail)
     row: dict[str, Any] = {
@@ -147,7 +157,9 @@ async def record(
     if key is None:
         row["row_hash"] = legacy_hash(prev_hash, at, item_id, actor, event, clean)
     else:
-        content = detail_mac(key, clean)
+        digests = field_digests(key, clean)
+        assert digests is not None  # a dict without the erasure key always is
+        content = fields_mac(key, digests)
         row["key_id"] = key.key_id
         row["detail_mac"] = content
         row["row_hash"] = keyed_row_mac(key, prev_hash, at, item_id, actor, event, content)

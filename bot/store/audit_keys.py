@@ -7,10 +7,15 @@ can still edit rows, but cannot make the edit verify.
 
 * Rows written before a key was configured (``key_id`` NULL) keep their plain SHA-256 hash
   (:func:`legacy_hash`) and stay verifiable as they are.
-* Keyed rows (:func:`keyed_hashes`) commit to their ``detail`` through a separate keyed digest,
-  ``detail_mac``, and the row's MAC covers that digest and the facts (time, item, actor, event,
-  previous hash, key id). So the personal content in ``detail`` could later be erased (issue 20)
-  while the link stays checkable; only the content's own digest stops matching.
+* Keyed rows commit to their ``detail`` through a separate keyed digest, ``detail_mac``, and the
+  row's MAC covers that digest and the facts (time, item, actor, event, previous hash, key id).
+* Format 1 (the first keyed rows): ``detail_mac`` is one MAC of the whole ``detail``
+  (:func:`detail_mac`). Erasing such a row's content leaves its facts checkable, not the detail.
+* Format 2 (every keyed row now): ``detail_mac`` is a MAC over one keyed digest per top-level
+  field (:func:`field_digests`, :func:`fields_mac`). Erasure (``bot/store/audit_erasure.py``)
+  replaces a personal field by its own digest under ``_erased``, so the fields kept in clear
+  (who, which policy, amounts, outcome) are still checked one by one, and a rewritten one still
+  fails. The row's MAC names the format (``"v"``), so a row cannot be passed off as the other.
 
 Each key is named by ``key_id``, a fingerprint of the key (16 hex characters of a SHA-256 with a
 fixed prefix): rows say which key made them, so after a rotation the old key
@@ -33,6 +38,10 @@ if TYPE_CHECKING:
 # session.info key under which a session factory carries the keys (see ``session_factory``).
 AUDIT_KEYS_INFO = "signoff_audit_keys"
 _KEY_ID_PREFIX = b"signoff-audit-key-id\x00"
+# Under this key an erased row's detail keeps the digests of the fields it no longer holds
+# (format 2), or ``ERASED_WHOLE`` when the whole content went (format 1 and unkeyed rows).
+ERASED = "_erased"
+ERASED_WHOLE = "*"
 
 
 def _canonical(value: Any) -> bytes:
@@ -104,6 +113,31 @@ def detail_mac(key: AuditKey, detail: Any) -> str:
     return key.mac(b"detail\x00" + _canonical(detail))
 
 
+def field_digest(key: AuditKey, name: str, value: Any) -> str:
+    """The keyed digest of one top-level field: what stays of it once it is erased."""
+    return key.mac(b"field\x00" + _canonical([name, value]))
+
+
+def field_digests(key: AuditKey, detail: Any) -> dict[str, str] | None:
+    """Every field's digest (format 2): fields in clear are digested now, erased ones bring
+    the digest they left under ``_erased``. ``None`` when ``detail`` cannot be format 2."""
+    if not isinstance(detail, dict):
+        return None
+    erased = detail.get(ERASED, {})
+    if not isinstance(erased, dict) or not all(isinstance(v, str) for v in erased.values()):
+        return None
+    digests = {name: field_digest(key, name, value) for name, value in detail.items()}
+    digests.pop(ERASED, None)
+    if set(digests) & set(erased):
+        return None  # a field both erased and in clear: never written so
+    return digests | erased
+
+
+def fields_mac(key: AuditKey, digests: dict[str, str]) -> str:
+    """Format 2's ``detail_mac``: one MAC over the fields' digests."""
+    return key.mac(b"fields\x00" + _canonical(digests))
+
+
 def keyed_row_mac(
     key: AuditKey,
     prev_hash: str,
@@ -112,9 +146,11 @@ def keyed_row_mac(
     actor: str,
     event: str,
     content_mac: str,
+    *,
+    version: int = 2,
 ) -> str:
     envelope = {
-        "v": 1,
+        "v": version,
         "key_id": key.key_id,
         "prev": prev_hash,
         "at": _stamp(at),

@@ -7,6 +7,8 @@ One pass, oldest first, stops at the first problem and names the row:
 * an unkeyed row after the keyed chain began (a rewrite re-sealed without the key);
 * a row sealed with a key this verifier does not hold (it cannot be checked: reported, never
   passed);
+* content erased without an ``erased`` event naming its item (erasure is only legitimate
+  through ``bot/store/audit_erasure.py``, which records one);
 * an anchor whose row is missing (deleted tail rows), whose hash differs (a rewrite re-sealed
   consistently: possible only on the unkeyed part, or with the key), or whose count differs
   (rows deleted before it).
@@ -23,9 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.store.audit import GENESIS, iter_events
 from bot.store.audit_anchors import Anchor
 from bot.store.audit_keys import (
+    ERASED,
+    ERASED_WHOLE,
     NO_KEYS,
+    AuditKey,
     AuditKeys,
     detail_mac,
+    field_digests,
+    fields_mac,
     keyed_row_mac,
     legacy_hash,
     macs_equal,
@@ -42,10 +49,20 @@ class ChainReport:
     keyed_from: int | None = None
     anchors_checked: int = 0
     missing_tail: bool = False
+    # Rows whose personal content was erased (their facts still checked).
+    erased_rows: int = 0
 
     @property
     def ok(self) -> bool:
         return self.problem is None
+
+
+ERASURE_EVENT = "erased"
+
+
+def erased_marker(row: AuditEvent) -> object:
+    """What a row's detail says was erased: a dict of field digests, ``"*"``, or ``None``."""
+    return row.detail.get(ERASED) if isinstance(row.detail, dict) else None
 
 
 def _row_problem(
@@ -59,6 +76,10 @@ def _row_problem(
                 f"unkeyed row after the keyed chain began at row {keyed_from}: rewritten and "
                 "re-sealed without the key"
             )
+        if row.detail == {ERASED: ERASED_WHOLE}:
+            # An unkeyed row's hash covered its content, which is gone: only the link stays
+            # checkable (anyone with database access could re-hash the unkeyed part anyway).
+            return None
         recomputed = legacy_hash(
             row.prev_hash, row.at, row.item_id, row.actor, row.event, row.detail
         )
@@ -69,12 +90,48 @@ def _row_problem(
             f"sealed with key {row.key_id}, which this verifier does not hold (set "
             "SIGNOFF_AUDIT_KEY, and SIGNOFF_AUDIT_PREVIOUS_KEYS after a rotation): cannot verify"
         )
-    content = detail_mac(key, row.detail)
-    if not macs_equal(row.detail_mac, content):
+    return _keyed_problem(row, key)
+
+
+def _keyed_problem(row: AuditEvent, key: AuditKey) -> str | None:
+    """Format 2 when the fields' digests give the stored ``detail_mac``; else format 1, whose
+    content is checkable only while it is there. The row's MAC names the format, so a row of
+    one format cannot pass as the other."""
+    digests = field_digests(key, row.detail)
+    marker = erased_marker(row)
+    if digests is not None and macs_equal(row.detail_mac, fields_mac(key, digests)):
+        version, content = 2, row.detail_mac or ""
+    elif marker is None:
+        if not macs_equal(row.detail_mac, detail_mac(key, row.detail)):
+            return "row content does not match its keyed digest (detail rewritten)"
+        version, content = 1, row.detail_mac or ""
+    elif marker == ERASED_WHOLE and row.detail == {ERASED: ERASED_WHOLE}:
+        version, content = 1, row.detail_mac or ""
+    else:
         return "row content does not match its keyed digest (detail rewritten)"
-    mac = keyed_row_mac(key, row.prev_hash, row.at, row.item_id, row.actor, row.event, content)
+    mac = keyed_row_mac(
+        key,
+        row.prev_hash or "",
+        row.at,
+        row.item_id,
+        row.actor,
+        row.event,
+        content,
+        version=version,
+    )
     if not macs_equal(row.row_hash, mac):
         return "row content does not match its HMAC (rewritten, or re-sealed without the key)"
+    return None
+
+
+def _erasures_covered(erased: dict[int, str | None], covered: set[str]) -> tuple[int, str] | None:
+    """The first erased row no ``erased`` event accounts for, and why that is a problem."""
+    for row_id, item_id in sorted(erased.items()):
+        if item_id is None or item_id not in covered:
+            return row_id, (
+                "content erased without an erasure record naming its item (erased outside "
+                "Signoff's erasure)"
+            )
     return None
 
 
@@ -101,10 +158,16 @@ async def verify_chain(
     checked = 0
     keyed_from: int | None = None
     last_id: int | None = None
+    erased: dict[int, str | None] = {}
+    covered: set[str] = set()
     async for row in iter_events(session):
         count += 1
         assert row.id is not None
         problem = _row_problem(row, expected_prev, keys, keyed_from)
+        if erased_marker(row) is not None:
+            erased[row.id] = row.item_id
+        if row.event == ERASURE_EVENT and isinstance(row.detail.get("items"), list):
+            covered.update(str(item) for item in row.detail["items"])
         for anchor in by_row.pop(row.id, []) if problem is None else []:
             checked += 1
             problem = problem or _anchor_problem(anchor, row, count)
@@ -127,4 +190,7 @@ async def verify_chain(
             f"at {ends} ({count} rows): rows were deleted"
         )
         return ChainReport(count, None, problem, last_id, keyed_from, checked, missing_tail=True)
-    return ChainReport(count, None, None, last_id, keyed_from, checked)
+    uncovered = _erasures_covered(erased, covered)
+    if uncovered is not None:
+        return ChainReport(count, uncovered[0], uncovered[1], last_id, keyed_from, checked)
+    return ChainReport(count, None, None, last_id, keyed_from, checked, erased_rows=len(erased))

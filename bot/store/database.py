@@ -77,6 +77,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted and overwritten content is zeroed in the file, not left in free space: erasure
+    # (``bot/erasure``) must leave no trace of a customer in the database file.
+    cursor.execute("PRAGMA secure_delete=ON")
     _until_unlocked(lambda: _enter_wal(cursor))
     cursor.close()
 

@@ -80,6 +80,19 @@ async def transition(
     return await update_item(session, item_id, *conditions, state=to, updated_at=utcnow(), **values)
 
 
+async def lock_item(session: AsyncSession, item_id: str) -> Item | None:
+    """The item row, locked until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's
+    ``BEGIN IMMEDIATE`` already holds the one writer lock): what decisions and erasure take
+    before they look at the item's state."""
+    result = await session.execute(
+        select(Item)
+        .where(col(Item.id) == item_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
 async def get_item(sessions: SessionFactory, item_id: str) -> Item | None:
     async with sessions() as session:
         return await session.get(Item, item_id)
@@ -148,12 +161,13 @@ async def begin_send(
     session: AsyncSession, item_id: str, worker_id: str, *, lease: timedelta
 ) -> bool:
     """The fence before an executor calls out: count the attempt, mark the send as started and
-    renew the lease, all only if this worker still holds the ``executing`` item. A worker whose
-    lease was taken over gets False here and never sends."""
+    renew the lease, all only if this worker still holds the ``executing`` item and its data was
+    not erased meanwhile. A worker whose lease was taken over gets False here and never sends."""
     return await update_item(
         session,
         item_id,
         col(Item.state) == ItemState.EXECUTING,
+        col(Item.erased_at).is_(None),
         col(Item.claimed_by) == worker_id,
         attempts=col(Item.attempts) + 1,
         send_started_at=utcnow(),

@@ -162,6 +162,8 @@ class Item(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     decided_at: datetime | None = _ts()
     executed_at: datetime | None = _ts()
+    # The customer's personal content was erased (``bot/erasure``): never executed after this.
+    erased_at: datetime | None = _ts()
 
 
 def raised_by(item: Item) -> str | None:

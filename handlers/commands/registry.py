@@ -44,6 +44,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "handlers.commands.settings",
     "handlers.commands.routes",
     "handlers.commands.away",
+    "handlers.commands.erasure",
 )
 
 

@@ -27,6 +27,7 @@ from bot.lead_settings.registry import (
     change_kind,
     load_lead_settings,
 )
+from bot.settings import format_duration
 from bot.slack.channel_notices import notify_channel
 from bot.slack.text import safe
 from bot.store.models import utcnow
@@ -49,6 +50,14 @@ async def thresholds(ctx: CommandContext) -> str:
     lines = ["*Current settings:*", *(f"• `{line}`" for line in current.as_lines())]
     if current.thresholds.paused:
         lines.append(":double_vertical_bar: Auto-execution is *paused*: everything goes to review.")
+    retention = ctx.rt.settings.retention
+    lines.append(
+        f"• `retention {format_duration(retention)}`: decided items' personal content is erased "
+        "after that (SIGNOFF_RETENTION)"
+        if retention is not None
+        else "• `retention off`: personal content is kept until erased on request "
+        "(SIGNOFF_RETENTION)"
+    )
     lines.append("Leads change them with `/signoff set <setting> <value>`:")
     lines.extend(f"  `{key}` — {meaning}" for key, meaning in SETTABLE.items())
     return "\n".join(lines)

@@ -10,12 +10,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot import signing
-from bot.errors import InputRejectedError
 from bot.logging_setup import get_logger
 from bot.store.ingest import ingest
 from bot.tickets import TicketIn
-from handlers.webhooks.intake import signed_json, validated
+from handlers.webhooks.intake import shared_secret_verifier, signed_json, validated
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -25,20 +23,7 @@ router = APIRouter()
 async def receive_generic(request: Request) -> JSONResponse:
     state = request.app.state
     settings = state.runtime.settings
-    if settings.webhook_secret is None:
-        raise InputRejectedError(
-            "SIGNOFF_WEBHOOK_SECRET is not set; unsigned webhooks are refused", status=503
-        )
-    secret = settings.webhook_secret.get_secret_value()
-
-    def verify(body: bytes) -> None:
-        signing.verify(
-            secret,
-            timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
-            signature=request.headers.get(signing.SIGNATURE_HEADER),
-            body=body,
-        )
-
+    verify = shared_secret_verifier(request, settings)
     payload = await signed_json(request, limit=settings.max_webhook_bytes, verify=verify)
     ticket = validated(TicketIn, payload, summary="invalid ticket")
     result = await ingest(state.runtime.sessions, "generic", ticket)

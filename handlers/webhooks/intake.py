@@ -16,8 +16,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from bot import signing
 from bot.errors import BodyTooLargeError, InputRejectedError, PayloadError, SignatureError
 from bot.logging_setup import get_logger
+from bot.settings import Settings
 
 log = get_logger(__name__)
 Model = TypeVar("Model", bound=BaseModel)
@@ -37,6 +39,26 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLargeError(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def shared_secret_verifier(request: Request, settings: Settings) -> Callable[[bytes], None]:
+    """The check of Signoff's own webhooks (``/webhooks/generic``, ``/webhooks/erasure``): HMAC
+    under ``SIGNOFF_WEBHOOK_SECRET``, refused with 503 while the secret is not set."""
+    if settings.webhook_secret is None:
+        raise InputRejectedError(
+            "SIGNOFF_WEBHOOK_SECRET is not set; unsigned webhooks are refused", status=503
+        )
+    secret = settings.webhook_secret.get_secret_value()
+
+    def verify(body: bytes) -> None:
+        signing.verify(
+            secret,
+            timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
+            signature=request.headers.get(signing.SIGNATURE_HEADER),
+            body=body,
+        )
+
+    return verify
 
 
 async def signed_json(request: Request, *, limit: int, verify: Callable[[bytes], None]) -> Any:

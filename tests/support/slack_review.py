@@ -109,7 +109,13 @@ def sqlite_server(
         yield running
 
 
-def reject_with_reason(server: RunningServer, item_id: str, *, user: str) -> None:
+def reject_with_reason(
+    server: RunningServer,
+    item_id: str,
+    *,
+    user: str,
+    detail: str = "That is not the customer's address",
+) -> None:
     """Reject through the card's modal with a reason ("wrong facts") and a detail, and wait until
     the item is rejected."""
     assert server.slack is not None
@@ -122,7 +128,7 @@ def reject_with_reason(server: RunningServer, item_id: str, *, user: str) -> Non
         user=user,
         values={
             **select_value(REASON_BLOCK, "wrong_facts"),
-            **input_values(**{DETAIL_BLOCK: "That is not the customer's address"}),
+            **input_values(**{DETAIL_BLOCK: detail}),
         },
     )
     server.wait_for_state(item_id, "rejected")

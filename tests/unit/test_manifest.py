@@ -22,6 +22,8 @@ SCOPE_OF: dict[str, tuple[str, ...]] = {
     "chat_update": ("chat:write",),
     # Reading back audit anchors, from a public or a private audit channel.
     "conversations_history": ("channels:history", "groups:history"),
+    # Erasure finds the thread lines under a card to rewrite them.
+    "conversations_replies": ("channels:history", "groups:history"),
     "conversations_info": ("channels:read", "groups:read"),  # public and private channels
     "conversations_open": ("im:write",),
     "dnd_info": ("dnd:read",),

@@ -135,6 +135,10 @@ class OpenAIClassifier(Classifier):
         self._cache_size = cache_size
         self._inflight: dict[str, asyncio.Future[tuple[CheckedAnswer, LlmUsage]]] = {}
 
+    def forget_cached(self) -> None:
+        """Erasure: the cached answers are redacted, but their keys hash the tickets' text."""
+        self._cache.clear()
+
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIClassifier:
         """Build from ``OPENAI_*`` and ``SIGNOFF_LLM_CONCURRENCY``; the key must be set."""

@@ -346,6 +346,8 @@ class FakeSlack(LoopbackServer):
             return self._upload_url(params)
         if method == "files.completeUploadExternal":
             return self._complete_upload(params)
+        if method == "conversations.replies":
+            return self._replies(params)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
@@ -500,6 +502,21 @@ class FakeSlack(LoopbackServer):
             shown = {k: v for k, v in msg.items() if k != "metadata" or with_metadata}
             messages.append(shown)
         return {"ok": True, "messages": messages, "has_more": len(found) > limit}
+
+    def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then the replies, oldest first (one page)."""
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        if (channel, ts) not in self._messages:
+            return {"ok": False, "error": "thread_not_found"}
+        found = sorted(
+            (
+                (t, msg)
+                for (ch, t), msg in self._messages.items()
+                if ch == channel and (t == ts or msg.get("thread_ts") == ts)
+            ),
+            key=lambda pair: float(pair[0]),
+        )
+        return {"ok": True, "messages": [dict(msg) for _, msg in found], "has_more": False}
 
     def _view(self, params: dict[str, Any]) -> dict[str, Any]:
         view = params.get("view")
