@@ -31,15 +31,16 @@ import httpx
 from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, SignatureError
 from bot.logging_setup import get_logger
-from bot.signing import signatures_match
+from bot.signing import require_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
-    MAX_BODY,
-    MAX_SUBJECT,
     RETRYABLE_STATUS,
     StatusRules,
-    clip,
+    VendorExecutor,
+    at,
     customer,
+    envelope,
+    event_kind,
     html_to_text,
     ident,
     json_body,
@@ -48,6 +49,7 @@ from bot.vendors.common import (
     safe_path_id,
     send,
     text_to_html,
+    vendor_ticket,
 )
 
 log = get_logger(__name__)
@@ -57,6 +59,7 @@ STATUS_RULES = StatusRules(retryable=RETRYABLE_STATUS - {409})
 
 SOURCE = "intercom"
 SIGNATURE_HEADER = "X-Hub-Signature"
+TYPE_KEY = "topic"
 API_VERSION = "2.11"
 
 CONVERSATION_CREATED = "conversation.user.created"
@@ -77,8 +80,7 @@ def verify(secret: str, *, signature: str | None, body: bytes) -> None:
     """Raise ``SignatureError`` unless ``signature`` is Intercom's signature of ``body``."""
     if not signature:
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
-    if not signatures_match(sign(secret, body), signature):
-        raise SignatureError("signature does not match")
+    require_match(sign(secret, body), signature)
 
 
 # --- events -------------------------------------------------------------------------------------
@@ -86,18 +88,16 @@ def verify(secret: str, *, signature: str | None, body: bytes) -> None:
 
 def event_type(payload: Any) -> str:
     """The notification's ``topic`` for logs, or ``(unknown)``."""
-    topic = payload.get("topic") if isinstance(payload, dict) else None
-    return topic if isinstance(topic, str) else "(unknown)"
+    return event_kind(payload, TYPE_KEY)
 
 
 def normalise(payload: Any) -> TicketIn | None:
     """Map a conversation notification onto ``TicketIn``; ``None`` for topics Signoff ignores."""
-    body = obj(payload, "body")
-    topic = event_type(body)
-    if topic not in HANDLED_TOPICS:
+    notification = envelope(payload, type_key=TYPE_KEY, handled=HANDLED_TOPICS)
+    if notification is None:
         return None
-    notification_id = ident(body.get("id"), "id")
-    item = obj(obj(body.get("data"), "data").get("item"), "data.item")
+    body, topic = notification.body, notification.kind
+    item = at(body, "data.item")
     conversation_id = ident(item.get("id"), "data.item.id")
     # API 2.x calls the first message ``source``; 1.x called it ``conversation_message``.
     source = item.get("source") or item.get("conversation_message")
@@ -113,7 +113,7 @@ def normalise(payload: Any) -> TicketIn | None:
     )
     metadata: dict[str, Any] = {
         "intercom_conversation_id": conversation_id,
-        "intercom_notification_id": notification_id,
+        "intercom_notification_id": notification.id,
         "intercom_topic": topic,
         "intercom_app_id": opt_str(body.get("app_id")),
         "intercom_contact_id": contact_id,
@@ -132,11 +132,10 @@ def normalise(payload: Any) -> TicketIn | None:
         raise PayloadError("the message body must be a string")
     who = author if isinstance(author, dict) else {}
     ref = opt_str(who.get("id")) or contact_id or conversation_id
-    return TicketIn(
-        id=notification_id,
-        kind="ticket",
-        subject=clip(subject, MAX_SUBJECT),
-        body=clip(html_to_text(text), MAX_BODY),
+    return vendor_ticket(
+        notification.id,
+        subject=subject,
+        body=html_to_text(text),
         customer=customer(
             SOURCE, ref, name=opt_str(who.get("name")), email=opt_str(who.get("email"))
         ),
@@ -162,7 +161,7 @@ def _last_customer_part(item: dict[str, Any]) -> dict[str, Any] | None:
 # --- executor -----------------------------------------------------------------------------------
 
 
-class IntercomExecutor:
+class IntercomExecutor(VendorExecutor):
     """Replies to an Intercom conversation as the configured admin (a note for escalations)."""
 
     name = SOURCE
@@ -170,10 +169,9 @@ class IntercomExecutor:
     def __init__(
         self, *, api_url: str, access_token: str, admin_id: str, client: httpx.AsyncClient
     ) -> None:
-        self._api_url = api_url.rstrip("/")
+        super().__init__(api_url=api_url, client=client)
         self._token = access_token
         self._admin_id = admin_id
-        self._client = client
 
     async def execute(self, request: ActionRequest) -> dict[str, Any]:
         kind = request.action.get("kind")
@@ -219,15 +217,13 @@ class IntercomExecutor:
         part_list = parts.get("conversation_parts") if isinstance(parts, dict) else None
         last = part_list[-1] if isinstance(part_list, list) and part_list else {}
         log.info("intercom reply sent", item_id=request.item_id, conversation_id=conversation_id)
-        return {
-            "executor": self.name,
-            "sent": True,
-            "status": response.status_code,
-            "conversation_id": answer.get("id", conversation_id),
-            "message_type": message_type,
-            "part_id": last.get("id") if isinstance(last, dict) else None,
-            "state": answer.get("state"),
-        }
+        return self.sent(
+            response,
+            conversation_id=answer.get("id", conversation_id),
+            message_type=message_type,
+            part_id=last.get("id") if isinstance(last, dict) else None,
+            state=answer.get("state"),
+        )
 
 
 __all__ = [
