@@ -357,12 +357,36 @@ class VendorExecutor:
     every result (``executor``, ``sent``, then what the vendor answered)."""
 
     name: str
+    title: str  # the vendor's name as its messages spell it
+    rules: StatusRules = DEFAULT_RULES
     # Whether the vendor itself de-duplicates a resend (``bot.actions.authorise.resends_safely``).
     resends_safely = False
 
     def __init__(self, *, api_url: str, client: httpx.AsyncClient) -> None:
         self._api_url = api_url.rstrip("/")
         self._client = client
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One call to ``path`` below the API root, asking for JSON, through :func:`send` with
+        this vendor's status rules (``idempotent`` as there)."""
+        return await send(
+            self._client,
+            method,
+            self._api_url + path,
+            vendor=self.title,
+            idempotent=idempotent,
+            rules=self.rules,
+            headers={"Accept": "application/json", **(headers or {})},
+            **kwargs,
+        )
 
     def not_sent(self, request: ActionRequest, event: str) -> dict[str, Any]:
         """The result for a reply or escalation to an ``event`` that has no conversation: recorded

@@ -57,7 +57,6 @@ from bot.vendors.common import (
     opt_int,
     opt_str,
     safe_path_id,
-    send,
 )
 
 log = get_logger(__name__)
@@ -68,6 +67,7 @@ STATUS_RULES = StatusRules(retryable=(RETRYABLE_STATUS - {409}) | {423})
 
 SOURCE = "hubspot"
 SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
+TYPE_KEY = "subscriptionType"
 TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
 MAX_BATCH = 100
 
@@ -158,11 +158,6 @@ def events(payload: Any) -> list[dict[str, Any]]:
     return [obj(event, f"event [{index}]") for index, event in enumerate(batch)]
 
 
-def event_type(event: Any) -> str:
-    """The event's ``subscriptionType`` for logs, or ``(unknown)``."""
-    return event_kind(event, "subscriptionType")
-
-
 def is_own_change(event: dict[str, Any]) -> bool:
     """A change this same app made through the API (``changeSource`` INTEGRATION or API with the
     app's id as ``sourceId``): HubSpot sends it back to the app's own subscription, and taking it
@@ -179,7 +174,7 @@ def is_own_change(event: dict[str, Any]) -> bool:
 def normalise(event: Any) -> TicketIn | None:
     """Map one event of a batch onto a ``crm_event``; ``None`` for subscription types ignored."""
     body = obj(event, "event")
-    kind = event_type(body)
+    kind = event_kind(body, TYPE_KEY)
     object_type = HANDLED_SUBSCRIPTIONS.get(kind)
     if object_type is None:
         return None
@@ -235,6 +230,8 @@ class HubSpotExecutor(VendorExecutor):
     """Updates one property of the contact, deal or ticket the event was about."""
 
     name = SOURCE
+    title = "HubSpot"
+    rules = STATUS_RULES
     # Setting a property to the same value twice is one change.
     resends_safely = True
 
@@ -260,13 +257,10 @@ class HubSpotExecutor(VendorExecutor):
         object_id = safe_path_id(
             request.metadata.get("hubspot_object_id"), r"[0-9]{1,20}", "HubSpot object id"
         )
-        response = await send(
-            self._client,
+        response = await self.call(
             "PATCH",
-            f"{self._api_url}/crm/v3/objects/{object_type}/{object_id}",
-            vendor="HubSpot",
-            rules=STATUS_RULES,
-            headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+            f"/crm/v3/objects/{object_type}/{object_id}",
+            headers={"Authorization": f"Bearer {self._token}"},
             json={"properties": {field: value}},
         )
         answer = json_body(response)
@@ -285,8 +279,8 @@ class HubSpotExecutor(VendorExecutor):
 __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "TYPE_KEY",
     "HubSpotExecutor",
-    "event_type",
     "events",
     "normalise",
     "request_uri",

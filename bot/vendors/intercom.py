@@ -40,14 +40,12 @@ from bot.vendors.common import (
     at,
     customer,
     envelope,
-    event_kind,
     html_to_text,
     ident,
     json_body,
     obj,
     opt_str,
     safe_path_id,
-    send,
     text_to_html,
     vendor_ticket,
 )
@@ -84,11 +82,6 @@ def verify(secret: str, *, signature: str | None, body: bytes) -> None:
 
 
 # --- events -------------------------------------------------------------------------------------
-
-
-def event_type(payload: Any) -> str:
-    """The notification's ``topic`` for logs, or ``(unknown)``."""
-    return event_kind(payload, TYPE_KEY)
 
 
 def normalise(payload: Any) -> TicketIn | None:
@@ -165,6 +158,8 @@ class IntercomExecutor(VendorExecutor):
     """Replies to an Intercom conversation as the configured admin (a note for escalations)."""
 
     name = SOURCE
+    title = "Intercom"
+    rules = STATUS_RULES
 
     def __init__(
         self, *, api_url: str, access_token: str, admin_id: str, client: httpx.AsyncClient
@@ -193,18 +188,11 @@ class IntercomExecutor(VendorExecutor):
             r"[A-Za-z0-9_-]{1,64}",
             "Intercom conversation id",
         )
-        response = await send(
-            self._client,
+        response = await self.call(
             "POST",
-            f"{self._api_url}/conversations/{conversation_id}/reply",
-            vendor="Intercom",
+            f"/conversations/{conversation_id}/reply",
             idempotent=False,  # a second send is a second reply to the customer
-            rules=STATUS_RULES,
-            headers={
-                "Authorization": f"Bearer {self._token}",
-                "Accept": "application/json",
-                "Intercom-Version": API_VERSION,
-            },
+            headers={"Authorization": f"Bearer {self._token}", "Intercom-Version": API_VERSION},
             json={
                 "message_type": message_type,
                 "type": "admin",
@@ -230,8 +218,8 @@ __all__ = [
     "CONVERSATION_CREATED",
     "CONVERSATION_REPLIED",
     "SIGNATURE_HEADER",
+    "TYPE_KEY",
     "IntercomExecutor",
-    "event_type",
     "normalise",
     "sign",
     "verify",

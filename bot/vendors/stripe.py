@@ -48,7 +48,6 @@ from bot.vendors.common import (
     customer,
     envelope,
     error_for,
-    event_kind,
     iso_time,
     json_body,
     maybe_obj,
@@ -143,11 +142,6 @@ def _money(amount: int | None, currency: str | None) -> str:
 
 
 # --- events -------------------------------------------------------------------------------------
-
-
-def event_type(payload: Any) -> str:
-    """The event's ``type`` for logs, or ``(unknown)``."""
-    return event_kind(payload, TYPE_KEY)
 
 
 def normalise(payload: Any) -> TicketIn | None:
@@ -267,6 +261,8 @@ class StripeExecutor(VendorExecutor):
     """Creates a refund, keyed by the item's idempotency key so it happens at most once."""
 
     name = SOURCE
+    title = "Stripe"
+    rules = STATUS_RULES
     # Stripe replays a key's first answer instead of refunding again.
     resends_safely = True
 
@@ -297,7 +293,7 @@ class StripeExecutor(VendorExecutor):
         if not 200 <= response.status_code < 300:
             should_retry = response.headers.get("Stripe-Should-Retry")
             verdict = None if should_retry is None else should_retry.lower() == "true"
-            raise error_for("Stripe", response, retryable=verdict, rules=STATUS_RULES)
+            raise error_for(self.title, response, retryable=verdict, rules=self.rules)
         refund = json_body(response)
         log.info("stripe refund created", item_id=request.item_id, refund_id=refund.get("id"))
         return self.sent(
@@ -351,8 +347,8 @@ __all__ = [
     "EARLY_FRAUD_WARNING",
     "REFUND_UPDATED",
     "SIGNATURE_HEADER",
+    "TYPE_KEY",
     "StripeExecutor",
-    "event_type",
     "from_minor",
     "normalise",
     "to_minor",

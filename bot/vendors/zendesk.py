@@ -46,13 +46,11 @@ from bot.vendors.common import (
     at,
     customer,
     envelope,
-    event_kind,
     ident,
     json_body,
     maybe_obj,
     opt_str,
     safe_path_id,
-    send,
     vendor_ticket,
 )
 
@@ -103,11 +101,6 @@ def verify(
 
 
 # --- events -------------------------------------------------------------------------------------
-
-
-def event_type(payload: Any) -> str:
-    """The event's ``type`` for logs, or ``(unknown)``."""
-    return event_kind(payload, TYPE_KEY)
 
 
 def normalise(payload: Any) -> TicketIn | None:
@@ -170,6 +163,8 @@ class ZendeskExecutor(VendorExecutor):
     """Answers a Zendesk ticket: a public reply, or an internal note for an escalation."""
 
     name = SOURCE
+    title = "Zendesk"
+    rules = STATUS_RULES
 
     def __init__(
         self,
@@ -201,15 +196,11 @@ class ZendeskExecutor(VendorExecutor):
         ticket_id = safe_path_id(
             request.metadata.get("zendesk_ticket_id"), r"[0-9]{1,20}", "Zendesk ticket id"
         )
-        response = await send(
-            self._client,
+        response = await self.call(
             "PUT",
-            f"{self._api_url}/api/v2/tickets/{ticket_id}.json",
-            vendor="Zendesk",
+            f"/api/v2/tickets/{ticket_id}.json",
             idempotent=False,  # a second send is a second reply to the customer
-            rules=STATUS_RULES,
             auth=self._auth,
-            headers={"Accept": "application/json"},
             json={"ticket": {"comment": comment, "status": status}},
         )
         answer = json_body(response)
@@ -242,8 +233,8 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TICKET_CREATED",
     "TIMESTAMP_HEADER",
+    "TYPE_KEY",
     "ZendeskExecutor",
-    "event_type",
     "normalise",
     "sign",
     "verify",

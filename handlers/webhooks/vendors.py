@@ -26,6 +26,7 @@ from bot.logging_setup import get_logger
 from bot.store.ingest import IngestResult, ingest
 from bot.tickets import TicketIn
 from bot.vendors import hubspot, intercom, stripe, zendesk
+from bot.vendors.common import event_kind
 from bot.vendors.settings import SOURCE_SECRET_SETTINGS, VendorSettings
 from handlers.webhooks.intake import field_problems, signed_json
 
@@ -40,7 +41,7 @@ class _Source:
     name: str
     title: str
     verify: Verifier
-    event_type: Callable[[Any], str]
+    type_key: str  # where an event names its type
     normalise: Callable[[Any], TicketIn | None]
     # A delivery's events: one for most vendors, a batch for HubSpot.
     split: Callable[[Any], list[Any]] = lambda payload: [payload]
@@ -93,18 +94,18 @@ def _first(value: str | None) -> str | None:
 SOURCES: dict[str, _Source] = {
     source.name: source
     for source in (
-        _Source("zendesk", "Zendesk", _verify_zendesk, zendesk.event_type, zendesk.normalise),
-        _Source("intercom", "Intercom", _verify_intercom, intercom.event_type, intercom.normalise),
+        _Source("zendesk", "Zendesk", _verify_zendesk, zendesk.TYPE_KEY, zendesk.normalise),
+        _Source("intercom", "Intercom", _verify_intercom, intercom.TYPE_KEY, intercom.normalise),
         _Source(
             "hubspot",
             "HubSpot",
             _verify_hubspot,
-            hubspot.event_type,
+            hubspot.TYPE_KEY,
             hubspot.normalise,
             split=hubspot.events,
             batch=True,
         ),
-        _Source("stripe", "Stripe", _verify_stripe, stripe.event_type, stripe.normalise),
+        _Source("stripe", "Stripe", _verify_stripe, stripe.TYPE_KEY, stripe.normalise),
     )
 }
 
@@ -147,7 +148,9 @@ async def _receive(request: Request, source: _Source) -> JSONResponse:
     )
     try:
         events = source.split(payload)
-        tickets = [(source.event_type(event), source.normalise(event)) for event in events]
+        tickets = [
+            (event_kind(event, source.type_key), source.normalise(event)) for event in events
+        ]
     except ValidationError as exc:
         problems = field_problems(exc)
         log.warning("vendor payload refused", source=source.name, problems=problems)
