@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.support.fakes.openai_api import ChatRequest, FakeOpenAI, Slow, Structured
+from tests.support.fakes.openai_api import FakeOpenAI, Slow, Structured
 
 
 class BenchOpenAI(FakeOpenAI):
@@ -16,6 +14,8 @@ class BenchOpenAI(FakeOpenAI):
     counts still reflect a shared prefix.
     """
 
+    remembered_prompts = 1
+
     def __init__(self, delay: float) -> None:
         super().__init__()
         self.always(Slow(delay, Structured()) if delay > 0 else Structured())
@@ -23,15 +23,3 @@ class BenchOpenAI(FakeOpenAI):
     def signoff_settings(self) -> dict[str, str]:
         """The environment that points Signoff's OpenAI classifier at this fake."""
         return {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": self.base_url}
-
-    def _completion(
-        self,
-        request: ChatRequest,
-        number: int,
-        content: str | None,
-        refusal: str | None,
-        finish: str,
-    ) -> dict[str, Any]:
-        with self._lock:
-            del self._prompts[:-1]
-        return super()._completion(request, number, content, refusal, finish)

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from bot.entrypoints.startup import EXIT_CONFIG, settings_or_exit, vendor_settings_or_exit
+from bot.entrypoints.startup import (
+    EXIT_CONFIG,
+    refuse,
+    settings_or_exit,
+    vendor_settings_or_exit,
+)
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -78,11 +83,11 @@ def serve() -> None:
     settings = settings_or_exit()
     problems = settings.serve_problems()
     if problems:
-        typer.echo("Signoff cannot serve yet:", err=True)
-        for problem in problems:
-            typer.echo(f"  - {problem}", err=True)
-        typer.echo("Run `python -m bot demo` to try it locally without Slack.", err=True)
-        raise typer.Exit(EXIT_CONFIG)
+        refuse(
+            "Signoff cannot serve yet:",
+            problems,
+            "Run `python -m bot demo` to try it locally without Slack.",
+        )
     vendors = vendor_settings_or_exit()
     _configure_logging(settings, vendors)
     _freeze_startup_heap()
@@ -119,10 +124,7 @@ def work(
     settings = settings_or_exit()
     problems = settings.action_problems()
     if problems:
-        typer.echo("Signoff cannot work yet:", err=True)
-        for problem in problems:
-            typer.echo(f"  - {problem}", err=True)
-        raise typer.Exit(EXIT_CONFIG)
+        refuse("Signoff cannot work yet:", problems)
     vendors = vendor_settings_or_exit()
     _configure_logging(settings, vendors)
     try:

@@ -6,8 +6,8 @@ same way (and neither imports the other).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 
@@ -21,14 +21,23 @@ EXIT_CONFIG = 2
 Loaded = TypeVar("Loaded")
 
 
+def refuse(heading: str, problems: Sequence[str], *hints: str) -> NoReturn:
+    """Print ``heading``, every problem as a bullet and any hints to stderr, then exit with the
+    configuration exit code: one shape for every "Signoff cannot … yet" answer."""
+    typer.echo(heading, err=True)
+    for problem in problems:
+        typer.echo(f"  - {problem}", err=True)
+    for hint in hints:
+        typer.echo(hint, err=True)
+    raise typer.Exit(EXIT_CONFIG)
+
+
 def _or_exit(load: Callable[[], Loaded], what: str) -> Loaded:
     try:
         return load()
     except ConfigurationError as exc:
-        typer.echo(f"Signoff cannot start: {what}:", err=True)
-        for problem in exc.problems:
-            typer.echo(f"  - {problem}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
+        problems = exc.problems
+    refuse(f"Signoff cannot start: {what}:", problems)
 
 
 def settings_or_exit() -> Settings:

@@ -7,6 +7,10 @@
   a name and an email. The placeholders use the reserved ``.invalid`` domain (RFC 2606) so they can
   never reach a real mailbox, and a name whose first word has no letters so drafted replies greet
   "there" rather than "Zendesk".
+* The envelope of an event (its type, whether Signoff handles it, its id) and the ticket built
+  from it with subject and body cut to what the item table holds.
+* ``VendorExecutor``: the base of the four executors (API root, shared client, the answer for an
+  action an event has no conversation for, the shape of the result the audit log records).
 * One mapping from HTTP outcomes to ``RetryableError`` / ``PermanentError``. By default it is the
   generic action sink's rule (timeouts, connection errors, 408, 409, 425, 429 and 5xx may succeed
   later); a vendor whose documentation gives a status another meaning passes its own
@@ -26,13 +30,17 @@ from typing import Any
 
 import httpx
 
+from bot.actions.sink import ActionRequest
 from bot.errors import ExecutionError, PayloadError, PermanentError, RetryableError, SignatureError
-from bot.tickets import Customer
+from bot.logging_setup import get_logger
+from bot.tickets import Customer, RequestedAction, TicketIn
 
 MAX_SUBJECT = 1000
 MAX_BODY = 100_000
 MAX_EXTERNAL_ID = 200
 MAX_NAME = 200
+
+log = get_logger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -46,6 +54,15 @@ def obj(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PayloadError(f"{where} must be an object")
     return value
+
+
+def at(body: dict[str, Any], path: str) -> dict[str, Any]:
+    """The object at a dotted ``path`` below ``body`` (``"data.item"``), each step checked, so a
+    missing level is a ``PayloadError`` naming how far the path got."""
+    steps = path.split(".")
+    for depth, key in enumerate(steps, start=1):
+        body = obj(body.get(key), ".".join(steps[:depth]))
+    return body
 
 
 def maybe_obj(value: Any) -> dict[str, Any]:
@@ -98,6 +115,52 @@ def external_id(*parts: str) -> str:
     """Join id parts into an external id that fits the item table (and stays unique: the parts
     are vendor ids, which are far shorter than the limit)."""
     return clip(":".join(parts), MAX_EXTERNAL_ID)
+
+
+def event_kind(payload: Any, key: str) -> str:
+    """The event's type, read from ``key``, for logs and dispatch; ``(unknown)`` when absent."""
+    kind = payload.get(key) if isinstance(payload, dict) else None
+    return kind if isinstance(kind, str) else "(unknown)"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What every single-event delivery starts with: the body, its type, and its unique id."""
+
+    body: dict[str, Any]
+    kind: str
+    id: str
+
+
+def envelope(payload: Any, *, type_key: str, handled: frozenset[str]) -> Envelope | None:
+    """The event's envelope, or ``None`` when its type is one Signoff does not act on (checked
+    before the id, so an ignored event never fails for a shape Signoff does not need)."""
+    body = obj(payload, "body")
+    kind = event_kind(body, type_key)
+    if kind not in handled:
+        return None
+    return Envelope(body=body, kind=kind, id=ident(body.get("id"), "id"))
+
+
+def vendor_ticket(
+    event_id: str,
+    *,
+    subject: str,
+    body: str,
+    customer: Customer,
+    metadata: dict[str, Any],
+    requested_action: RequestedAction | None = None,
+) -> TicketIn:
+    """A support ticket from a vendor event, subject and body cut to what an item holds."""
+    return TicketIn(
+        id=event_id,
+        kind="ticket",
+        subject=clip(subject, MAX_SUBJECT),
+        body=clip(body, MAX_BODY),
+        customer=customer,
+        requested_action=requested_action,
+        metadata=metadata,
+    )
 
 
 # --- text ---------------------------------------------------------------------------------------
@@ -289,6 +352,58 @@ def error_for(
     return PermanentError(message, status=status)
 
 
+class VendorExecutor:
+    """The base of the vendor executors: where the API is, the shared client, and the shape of
+    every result (``executor``, ``sent``, then what the vendor answered)."""
+
+    name: str
+    title: str  # the vendor's name as its messages spell it
+    rules: StatusRules = DEFAULT_RULES
+    # Whether the vendor itself de-duplicates a resend (``bot.actions.authorise.resends_safely``).
+    resends_safely = False
+
+    def __init__(self, *, api_url: str, client: httpx.AsyncClient) -> None:
+        self._api_url = api_url.rstrip("/")
+        self._client = client
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool = True,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One call to ``path`` below the API root, asking for JSON, through :func:`send` with
+        this vendor's status rules (``idempotent`` as there)."""
+        return await send(
+            self._client,
+            method,
+            self._api_url + path,
+            vendor=self.title,
+            idempotent=idempotent,
+            rules=self.rules,
+            headers={"Accept": "application/json", **(headers or {})},
+            **kwargs,
+        )
+
+    def not_sent(self, request: ActionRequest, event: str) -> dict[str, Any]:
+        """The result for a reply or escalation to an ``event`` that has no conversation: recorded
+        as not sent rather than failed, since there was never anyone to send it to."""
+        kind = request.action.get("kind")
+        log.info("vendor event has nobody to reply to", executor=self.name, item_id=request.item_id)
+        return {
+            "executor": self.name,
+            "sent": False,
+            "reason": f"{event} has no conversation; the {kind} was not sent",
+        }
+
+    def sent(self, response: httpx.Response, **details: Any) -> dict[str, Any]:
+        """The result of a call the vendor accepted: its status, then the vendor's details."""
+        return {"executor": self.name, "sent": True, "status": response.status_code, **details}
+
+
 def json_body(response: httpx.Response) -> dict[str, Any]:
     """The response as a JSON object, or ``{}`` when a 2xx answer has no JSON (the action still
     happened; the summary just has less in it)."""
@@ -303,12 +418,17 @@ __all__ = [
     "DEFAULT_RULES",
     "MAX_BODY",
     "MAX_SUBJECT",
+    "Envelope",
     "PayloadError",
     "SignatureError",
     "StatusRules",
+    "VendorExecutor",
+    "at",
     "clip",
     "customer",
+    "envelope",
     "error_for",
+    "event_kind",
     "external_id",
     "html_to_text",
     "ident",
@@ -322,4 +442,5 @@ __all__ = [
     "safe_path_id",
     "send",
     "text_to_html",
+    "vendor_ticket",
 ]

@@ -30,7 +30,6 @@ import base64
 import hashlib
 import hmac
 import re
-import time
 from typing import Any
 
 import httpx
@@ -38,15 +37,17 @@ import httpx
 from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, SignatureError
 from bot.logging_setup import get_logger
-from bot.signing import require_key, signatures_match
+from bot.signing import require_fresh, require_key, require_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
     MAX_SUBJECT,
     RETRYABLE_STATUS,
     StatusRules,
+    VendorExecutor,
     clip,
     customer,
+    event_kind,
     external_id,
     ident,
     iso_time,
@@ -56,7 +57,6 @@ from bot.vendors.common import (
     opt_int,
     opt_str,
     safe_path_id,
-    send,
 )
 
 log = get_logger(__name__)
@@ -67,8 +67,8 @@ STATUS_RULES = StatusRules(retryable=(RETRYABLE_STATUS - {409}) | {423})
 
 SOURCE = "hubspot"
 SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
+TYPE_KEY = "subscriptionType"
 TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
-MAX_AGE_MS = 300_000
 MAX_BATCH = 100
 
 # subscriptionType → the CRM object type in the v3 objects API path.
@@ -141,12 +141,9 @@ def verify(
         sent_ms = int(timestamp.strip())
     except ValueError:
         raise SignatureError(f"{TIMESTAMP_HEADER} is not a millisecond timestamp") from None
-    current_ms = (time.time() if now is None else now) * 1000
-    if abs(current_ms - sent_ms) > MAX_AGE_MS:
-        raise SignatureError("timestamp is more than 5 minutes away from now")
+    require_fresh(sent_ms / 1000, now=now)
     expected = sign(secret, method=method, uri=uri, body=body, timestamp=timestamp.strip())
-    if not signatures_match(expected, signature):
-        raise SignatureError("signature does not match")
+    require_match(expected, signature)
 
 
 # --- events -------------------------------------------------------------------------------------
@@ -160,12 +157,6 @@ def events(payload: Any) -> list[dict[str, Any]]:
     if len(batch) > MAX_BATCH:
         raise PayloadError(f"a batch has at most {MAX_BATCH} events, got {len(batch)}")
     return [obj(event, f"event [{index}]") for index, event in enumerate(batch)]
-
-
-def event_type(event: Any) -> str:
-    """The event's ``subscriptionType`` for logs, or ``(unknown)``."""
-    kind = event.get("subscriptionType") if isinstance(event, dict) else None
-    return kind if isinstance(kind, str) else "(unknown)"
 
 
 def is_own_change(event: dict[str, Any]) -> bool:
@@ -184,7 +175,7 @@ def is_own_change(event: dict[str, Any]) -> bool:
 def normalise(event: Any) -> TicketIn | None:
     """Map one event of a batch onto a ``crm_event``; ``None`` for subscription types ignored."""
     body = obj(event, "event")
-    kind = event_type(body)
+    kind = event_kind(body, TYPE_KEY)
     object_type = HANDLED_SUBSCRIPTIONS.get(kind)
     if object_type is None:
         return None
@@ -236,27 +227,23 @@ def normalise(event: Any) -> TicketIn | None:
 # --- executor -----------------------------------------------------------------------------------
 
 
-class HubSpotExecutor:
+class HubSpotExecutor(VendorExecutor):
     """Updates one property of the contact, deal or ticket the event was about."""
 
     name = SOURCE
+    title = "HubSpot"
+    rules = STATUS_RULES
     # Setting a property to the same value twice is one change.
     resends_safely = True
 
     def __init__(self, *, api_url: str, access_token: str, client: httpx.AsyncClient) -> None:
-        self._api_url = api_url.rstrip("/")
+        super().__init__(api_url=api_url, client=client)
         self._token = access_token
-        self._client = client
 
     async def execute(self, request: ActionRequest) -> dict[str, Any]:
         kind = request.action.get("kind")
         if kind in {"reply", "escalate"}:
-            log.info("hubspot event has nothing to reply to", item_id=request.item_id)
-            return {
-                "executor": self.name,
-                "sent": False,
-                "reason": f"a HubSpot CRM event has no conversation; the {kind} was not sent",
-            }
+            return self.not_sent(request, "a HubSpot CRM event")
         if kind != "update_field":
             raise PermanentError(f"HubSpot cannot perform a {kind!r} action")
         field = request.action.get("field")
@@ -271,35 +258,30 @@ class HubSpotExecutor:
         object_id = safe_path_id(
             request.metadata.get("hubspot_object_id"), r"[0-9]{1,20}", "HubSpot object id"
         )
-        response = await send(
-            self._client,
+        response = await self.call(
             "PATCH",
-            f"{self._api_url}/crm/v3/objects/{object_type}/{object_id}",
-            vendor="HubSpot",
-            rules=STATUS_RULES,
-            headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+            f"/crm/v3/objects/{object_type}/{object_id}",
+            headers={"Authorization": f"Bearer {self._token}"},
             json={"properties": {field: value}},
         )
         answer = json_body(response)
         properties = maybe_obj(answer.get("properties"))
         log.info("hubspot object updated", item_id=request.item_id, object_id=object_id)
-        return {
-            "executor": self.name,
-            "sent": True,
-            "status": response.status_code,
-            "object_type": object_type,
-            "object_id": answer.get("id", object_id),
-            "property": field,
-            "value": properties.get(field, value),
-            "updated_at": answer.get("updatedAt"),
-        }
+        return self.sent(
+            response,
+            object_type=object_type,
+            object_id=answer.get("id", object_id),
+            property=field,
+            value=properties.get(field, value),
+            updated_at=answer.get("updatedAt"),
+        )
 
 
 __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "TYPE_KEY",
     "HubSpotExecutor",
-    "event_type",
     "events",
     "normalise",
     "request_uri",

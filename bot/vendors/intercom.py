@@ -31,23 +31,23 @@ import httpx
 from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, SignatureError
 from bot.logging_setup import get_logger
-from bot.signing import require_key, signatures_match
+from bot.signing import require_key, require_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
-    MAX_BODY,
-    MAX_SUBJECT,
     RETRYABLE_STATUS,
     StatusRules,
-    clip,
+    VendorExecutor,
+    at,
     customer,
+    envelope,
     html_to_text,
     ident,
     json_body,
     obj,
     opt_str,
     safe_path_id,
-    send,
     text_to_html,
+    vendor_ticket,
 )
 
 log = get_logger(__name__)
@@ -57,6 +57,7 @@ STATUS_RULES = StatusRules(retryable=RETRYABLE_STATUS - {409})
 
 SOURCE = "intercom"
 SIGNATURE_HEADER = "X-Hub-Signature"
+TYPE_KEY = "topic"
 API_VERSION = "2.11"
 
 CONVERSATION_CREATED = "conversation.user.created"
@@ -78,27 +79,19 @@ def verify(secret: str, *, signature: str | None, body: bytes) -> None:
     require_key(secret)
     if not signature:
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
-    if not signatures_match(sign(secret, body), signature):
-        raise SignatureError("signature does not match")
+    require_match(sign(secret, body), signature)
 
 
 # --- events -------------------------------------------------------------------------------------
 
 
-def event_type(payload: Any) -> str:
-    """The notification's ``topic`` for logs, or ``(unknown)``."""
-    topic = payload.get("topic") if isinstance(payload, dict) else None
-    return topic if isinstance(topic, str) else "(unknown)"
-
-
 def normalise(payload: Any) -> TicketIn | None:
     """Map a conversation notification onto ``TicketIn``; ``None`` for topics Signoff ignores."""
-    body = obj(payload, "body")
-    topic = event_type(body)
-    if topic not in HANDLED_TOPICS:
+    notification = envelope(payload, type_key=TYPE_KEY, handled=HANDLED_TOPICS)
+    if notification is None:
         return None
-    notification_id = ident(body.get("id"), "id")
-    item = obj(obj(body.get("data"), "data").get("item"), "data.item")
+    body, topic = notification.body, notification.kind
+    item = at(body, "data.item")
     conversation_id = ident(item.get("id"), "data.item.id")
     # API 2.x calls the first message ``source``; 1.x called it ``conversation_message``.
     source = item.get("source") or item.get("conversation_message")
@@ -114,7 +107,7 @@ def normalise(payload: Any) -> TicketIn | None:
     )
     metadata: dict[str, Any] = {
         "intercom_conversation_id": conversation_id,
-        "intercom_notification_id": notification_id,
+        "intercom_notification_id": notification.id,
         "intercom_topic": topic,
         "intercom_app_id": opt_str(body.get("app_id")),
         "intercom_contact_id": contact_id,
@@ -133,11 +126,10 @@ def normalise(payload: Any) -> TicketIn | None:
         raise PayloadError("the message body must be a string")
     who = author if isinstance(author, dict) else {}
     ref = opt_str(who.get("id")) or contact_id or conversation_id
-    return TicketIn(
-        id=notification_id,
-        kind="ticket",
-        subject=clip(subject, MAX_SUBJECT),
-        body=clip(html_to_text(text), MAX_BODY),
+    return vendor_ticket(
+        notification.id,
+        subject=subject,
+        body=html_to_text(text),
         customer=customer(
             SOURCE, ref, name=opt_str(who.get("name")), email=opt_str(who.get("email"))
         ),
@@ -163,18 +155,19 @@ def _last_customer_part(item: dict[str, Any]) -> dict[str, Any] | None:
 # --- executor -----------------------------------------------------------------------------------
 
 
-class IntercomExecutor:
+class IntercomExecutor(VendorExecutor):
     """Replies to an Intercom conversation as the configured admin (a note for escalations)."""
 
     name = SOURCE
+    title = "Intercom"
+    rules = STATUS_RULES
 
     def __init__(
         self, *, api_url: str, access_token: str, admin_id: str, client: httpx.AsyncClient
     ) -> None:
-        self._api_url = api_url.rstrip("/")
+        super().__init__(api_url=api_url, client=client)
         self._token = access_token
         self._admin_id = admin_id
-        self._client = client
 
     async def execute(self, request: ActionRequest) -> dict[str, Any]:
         kind = request.action.get("kind")
@@ -196,18 +189,11 @@ class IntercomExecutor:
             r"[A-Za-z0-9_-]{1,64}",
             "Intercom conversation id",
         )
-        response = await send(
-            self._client,
+        response = await self.call(
             "POST",
-            f"{self._api_url}/conversations/{conversation_id}/reply",
-            vendor="Intercom",
+            f"/conversations/{conversation_id}/reply",
             idempotent=False,  # a second send is a second reply to the customer
-            rules=STATUS_RULES,
-            headers={
-                "Authorization": f"Bearer {self._token}",
-                "Accept": "application/json",
-                "Intercom-Version": API_VERSION,
-            },
+            headers={"Authorization": f"Bearer {self._token}", "Intercom-Version": API_VERSION},
             json={
                 "message_type": message_type,
                 "type": "admin",
@@ -220,23 +206,21 @@ class IntercomExecutor:
         part_list = parts.get("conversation_parts") if isinstance(parts, dict) else None
         last = part_list[-1] if isinstance(part_list, list) and part_list else {}
         log.info("intercom reply sent", item_id=request.item_id, conversation_id=conversation_id)
-        return {
-            "executor": self.name,
-            "sent": True,
-            "status": response.status_code,
-            "conversation_id": answer.get("id", conversation_id),
-            "message_type": message_type,
-            "part_id": last.get("id") if isinstance(last, dict) else None,
-            "state": answer.get("state"),
-        }
+        return self.sent(
+            response,
+            conversation_id=answer.get("id", conversation_id),
+            message_type=message_type,
+            part_id=last.get("id") if isinstance(last, dict) else None,
+            state=answer.get("state"),
+        )
 
 
 __all__ = [
     "CONVERSATION_CREATED",
     "CONVERSATION_REPLIED",
     "SIGNATURE_HEADER",
+    "TYPE_KEY",
     "IntercomExecutor",
-    "event_type",
     "normalise",
     "sign",
     "verify",

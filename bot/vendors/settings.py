@@ -35,6 +35,15 @@ _URL_FIELDS = (
 )
 
 
+# The setting that holds each source's webhook signing secret.
+SOURCE_SECRET_SETTINGS: dict[str, str] = {
+    "zendesk": "ZENDESK_WEBHOOK_SECRET",
+    "intercom": "INTERCOM_CLIENT_SECRET",
+    "hubspot": "HUBSPOT_CLIENT_SECRET",
+    "stripe": "STRIPE_WEBHOOK_SECRET",
+}
+
+
 class VendorSettings(BaseSettings):
     """Per-vendor secrets, credentials and base URLs (tests point the base URLs at local fakes)."""
 
@@ -106,53 +115,25 @@ class VendorSettings(BaseSettings):
 
     # --- what is enabled ------------------------------------------------------------------------
 
-    @property
-    def zendesk_source_enabled(self) -> bool:
-        return not self.missing_source_settings("zendesk")
-
-    @property
-    def zendesk_executor_enabled(self) -> bool:
-        return not self.missing_executor_settings("zendesk")
-
-    @property
-    def intercom_source_enabled(self) -> bool:
-        return not self.missing_source_settings("intercom")
-
-    @property
-    def intercom_executor_enabled(self) -> bool:
-        return not self.missing_executor_settings("intercom")
-
-    @property
-    def hubspot_source_enabled(self) -> bool:
-        return not self.missing_source_settings("hubspot")
-
-    @property
-    def hubspot_executor_enabled(self) -> bool:
-        return not self.missing_executor_settings("hubspot")
-
-    @property
-    def stripe_source_enabled(self) -> bool:
-        return not self.missing_source_settings("stripe")
-
-    @property
-    def stripe_executor_enabled(self) -> bool:
-        return not self.missing_executor_settings("stripe")
-
     def source_enabled(self, source: str) -> bool:
         return not self.missing_source_settings(source)
 
     def executor_enabled(self, source: str) -> bool:
         return not self.missing_executor_settings(source)
 
+    def source_secret(self, source: str) -> SecretStr | None:
+        """The secret that signs a source's webhooks (None: the webhook answers 503)."""
+        secrets = {
+            "zendesk": self.zendesk_webhook_secret,
+            "intercom": self.intercom_client_secret,
+            "hubspot": self.hubspot_client_secret,
+            "stripe": self.stripe_webhook_secret,
+        }
+        return secrets[source]
+
     def missing_source_settings(self, source: str) -> list[str]:
         """The settings a source's webhook still needs (empty when it is enabled)."""
-        required: dict[str, dict[str, object]] = {
-            "zendesk": {"ZENDESK_WEBHOOK_SECRET": self.zendesk_webhook_secret},
-            "intercom": {"INTERCOM_CLIENT_SECRET": self.intercom_client_secret},
-            "hubspot": {"HUBSPOT_CLIENT_SECRET": self.hubspot_client_secret},
-            "stripe": {"STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret},
-        }
-        return _missing(required[source])
+        return _missing({SOURCE_SECRET_SETTINGS[source]: self.source_secret(source)})
 
     def missing_executor_settings(self, source: str) -> list[str]:
         """The settings a vendor's executor still needs (empty when it is enabled)."""
@@ -235,4 +216,4 @@ def load_vendor_settings(**overrides: Any) -> VendorSettings:
         raise ConfigurationError(problems) from None
 
 
-__all__ = ["ZENDESK_STATUSES", "VendorSettings", "load_vendor_settings"]
+__all__ = ["SOURCE_SECRET_SETTINGS", "ZENDESK_STATUSES", "VendorSettings", "load_vendor_settings"]

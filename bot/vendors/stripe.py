@@ -43,19 +43,18 @@ from bot.logging_setup import get_logger
 from bot.signing import require_key
 from bot.tickets import RequestedAction, TicketIn
 from bot.vendors.common import (
-    MAX_BODY,
-    MAX_SUBJECT,
     StatusRules,
-    clip,
+    VendorExecutor,
+    at,
     customer,
+    envelope,
     error_for,
-    ident,
     iso_time,
     json_body,
     maybe_obj,
-    obj,
     opt_int,
     opt_str,
+    vendor_ticket,
 )
 
 log = get_logger(__name__)
@@ -66,6 +65,7 @@ STATUS_RULES = StatusRules(retryable=frozenset({408, 409, 425, 429}))
 
 SOURCE = "stripe"
 SIGNATURE_HEADER = "Stripe-Signature"
+TYPE_KEY = "type"
 TOLERANCE_SECONDS = 300
 
 DISPUTE_CREATED = "charge.dispute.created"
@@ -146,20 +146,12 @@ def _money(amount: int | None, currency: str | None) -> str:
 # --- events -------------------------------------------------------------------------------------
 
 
-def event_type(payload: Any) -> str:
-    """The event's ``type`` for logs, or ``(unknown)``."""
-    kind = payload.get("type") if isinstance(payload, dict) else None
-    return kind if isinstance(kind, str) else "(unknown)"
-
-
 def normalise(payload: Any) -> TicketIn | None:
     """Map a money event onto ``TicketIn``; ``None`` for event types Signoff ignores."""
-    body = obj(payload, "body")
-    kind = event_type(body)
-    if kind not in HANDLED_EVENTS:
+    event = envelope(payload, type_key=TYPE_KEY, handled=HANDLED_EVENTS)
+    if event is None:
         return None
-    event_id = ident(body.get("id"), "id")
-    thing = obj(obj(body.get("data"), "data").get("object"), "data.object")
+    thing = at(event.body, "data.object")
     charge = _ref(thing.get("charge"))
     payment_intent = _ref(thing.get("payment_intent"))
     currency = opt_str(thing.get("currency"))
@@ -167,27 +159,26 @@ def normalise(payload: Any) -> TicketIn | None:
     if amount is not None and not 0 <= amount < MAX_MINOR_AMOUNT:
         raise PayloadError("data.object.amount is out of range")
     metadata: dict[str, Any] = {
-        "stripe_event_id": event_id,
-        "stripe_event_type": kind,
+        "stripe_event_id": event.id,
+        "stripe_event_type": event.kind,
         "stripe_object_id": opt_str(thing.get("id")),
         "stripe_charge": charge,
         "stripe_payment_intent": payment_intent,
         "stripe_currency": currency.lower() if currency else None,
         "stripe_amount": amount,
-        "stripe_livemode": body.get("livemode") is True,
+        "stripe_livemode": event.body.get("livemode") is True,
     }
-    ref = charge or payment_intent or event_id
-    if kind == DISPUTE_CREATED:
-        return _dispute(event_id, thing, ref, amount, currency, metadata)
-    if kind == EARLY_FRAUD_WARNING:
+    ref = charge or payment_intent or event.id
+    if event.kind == DISPUTE_CREATED:
+        return _dispute(event.id, thing, ref, amount, currency, metadata)
+    if event.kind == EARLY_FRAUD_WARNING:
         if thing.get("actionable") is not True:
             return None  # already disputed or fully refunded: nothing left to decide
         fraud_type = opt_str(thing.get("fraud_type")) or "unspecified"
         metadata["stripe_refund_reason"] = "fraudulent"
-        return TicketIn(
-            id=event_id,
-            kind="ticket",
-            subject=clip(f"Stripe early fraud warning on {ref} ({fraud_type})", MAX_SUBJECT),
+        return vendor_ticket(
+            event.id,
+            subject=f"Stripe early fraud warning on {ref} ({fraud_type})",
             body=(
                 f"The card issuer reported charge {ref} as possible fraud "
                 f"(fraud type: {fraud_type}). Stripe suggests refunding charges with an "
@@ -201,10 +192,9 @@ def normalise(payload: Any) -> TicketIn | None:
     if thing.get("status") != "failed":
         return None  # refunds that succeed or are pending need nobody
     failure = opt_str(thing.get("failure_reason")) or "unknown"
-    return TicketIn(
-        id=event_id,
-        kind="ticket",
-        subject=clip(f"Stripe refund failed on {ref}: {_money(amount, currency)}", MAX_SUBJECT),
+    return vendor_ticket(
+        event.id,
+        subject=f"Stripe refund failed on {ref}: {_money(amount, currency)}",
         body=(
             f"Refund {metadata['stripe_object_id']} of {_money(amount, currency)} on charge "
             f"{ref} failed (reason: {failure}). The customer has not received the money; "
@@ -244,13 +234,10 @@ def _dispute(
     else:
         lines.append("The charge can no longer be refunded through Stripe.")
     metadata["stripe_dispute_status"] = status
-    return TicketIn(
-        id=event_id,
-        kind="ticket",
-        subject=clip(
-            f"Stripe dispute on {ref}: {_money(amount, currency)} ({reason})", MAX_SUBJECT
-        ),
-        body=clip("\n".join(lines), MAX_BODY),
+    return vendor_ticket(
+        event_id,
+        subject=f"Stripe dispute on {ref}: {_money(amount, currency)} ({reason})",
+        body="\n".join(lines),
         customer=customer(
             SOURCE,
             ref,
@@ -272,27 +259,23 @@ def _ref(value: Any) -> str | None:
 # --- executor -----------------------------------------------------------------------------------
 
 
-class StripeExecutor:
+class StripeExecutor(VendorExecutor):
     """Creates a refund, keyed by the item's idempotency key so it happens at most once."""
 
     name = SOURCE
+    title = "Stripe"
+    rules = STATUS_RULES
     # Stripe replays a key's first answer instead of refunding again.
     resends_safely = True
 
     def __init__(self, *, api_url: str, api_key: str, client: httpx.AsyncClient) -> None:
-        self._api_url = api_url.rstrip("/")
+        super().__init__(api_url=api_url, client=client)
         self._key = api_key
-        self._client = client
 
     async def execute(self, request: ActionRequest) -> dict[str, Any]:
         kind = request.action.get("kind")
         if kind in {"reply", "escalate"}:
-            log.info("stripe event has nobody to reply to", item_id=request.item_id)
-            return {
-                "executor": self.name,
-                "sent": False,
-                "reason": f"a Stripe event has no conversation; the {kind} was not sent",
-            }
+            return self.not_sent(request, "a Stripe event")
         if kind != "refund":
             raise PermanentError(f"Stripe executor issues refunds only, not {kind!r}")
         form = self._refund_form(request)
@@ -312,21 +295,19 @@ class StripeExecutor:
         if not 200 <= response.status_code < 300:
             should_retry = response.headers.get("Stripe-Should-Retry")
             verdict = None if should_retry is None else should_retry.lower() == "true"
-            raise error_for("Stripe", response, retryable=verdict, rules=STATUS_RULES)
+            raise error_for(self.title, response, retryable=verdict, rules=self.rules)
         refund = json_body(response)
         log.info("stripe refund created", item_id=request.item_id, refund_id=refund.get("id"))
-        return {
-            "executor": self.name,
-            "sent": True,
-            "status": response.status_code,
-            "refund_id": refund.get("id"),
-            "refund_status": refund.get("status"),
-            "amount": refund.get("amount"),
-            "currency": refund.get("currency"),
-            "charge": refund.get("charge"),
-            "payment_intent": refund.get("payment_intent"),
-            "request_id": response.headers.get("Request-Id"),
-        }
+        return self.sent(
+            response,
+            refund_id=refund.get("id"),
+            refund_status=refund.get("status"),
+            amount=refund.get("amount"),
+            currency=refund.get("currency"),
+            charge=refund.get("charge"),
+            payment_intent=refund.get("payment_intent"),
+            request_id=response.headers.get("Request-Id"),
+        )
 
     def _refund_form(self, request: ActionRequest) -> dict[str, str]:
         meta = request.metadata
@@ -368,8 +349,8 @@ __all__ = [
     "EARLY_FRAUD_WARNING",
     "REFUND_UPDATED",
     "SIGNATURE_HEADER",
+    "TYPE_KEY",
     "StripeExecutor",
-    "event_type",
     "from_minor",
     "normalise",
     "to_minor",

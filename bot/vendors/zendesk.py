@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,22 +37,21 @@ import httpx
 from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, SignatureError
 from bot.logging_setup import get_logger
-from bot.signing import require_key, signatures_match
+from bot.signing import require_fresh, require_key, require_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
-    MAX_BODY,
-    MAX_SUBJECT,
     RETRYABLE_STATUS,
     StatusRules,
-    clip,
+    VendorExecutor,
+    at,
     customer,
+    envelope,
     ident,
     json_body,
     maybe_obj,
-    obj,
     opt_str,
     safe_path_id,
-    send,
+    vendor_ticket,
 )
 
 log = get_logger(__name__)
@@ -65,7 +63,7 @@ STATUS_RULES = StatusRules(retryable=RETRYABLE_STATUS, not_acted=frozenset({409,
 SOURCE = "zendesk"
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
-MAX_AGE_SECONDS = 300
+TYPE_KEY = "type"
 
 TICKET_CREATED = "zen:event-type:ticket.created"
 COMMENT_ADDED = "zen:event-type:ticket.comment_added"
@@ -99,30 +97,19 @@ def verify(
         raise SignatureError(f"{TIMESTAMP_HEADER} is not an ISO 8601 timestamp") from None
     # Zendesk sends UTC with a "Z"; a timestamp without an offset is read as UTC, never local.
     sent_at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-    current = time.time() if now is None else now
-    if abs(current - sent_at) > MAX_AGE_SECONDS:
-        raise SignatureError("timestamp is more than 5 minutes away from now")
-    if not signatures_match(sign(secret, timestamp.strip(), body), signature):
-        raise SignatureError("signature does not match")
+    require_fresh(sent_at, now=now)
+    require_match(sign(secret, timestamp.strip(), body), signature)
 
 
 # --- events -------------------------------------------------------------------------------------
 
 
-def event_type(payload: Any) -> str:
-    """The event's ``type`` for logs, or ``(unknown)``."""
-    kind = payload.get("type") if isinstance(payload, dict) else None
-    return kind if isinstance(kind, str) else "(unknown)"
-
-
 def normalise(payload: Any) -> TicketIn | None:
     """Map a ticket event onto ``TicketIn``; ``None`` for events Signoff does not act on."""
-    body = obj(payload, "body")
-    kind = event_type(body)
-    if kind not in HANDLED_EVENTS:
+    event = envelope(payload, type_key=TYPE_KEY, handled=HANDLED_EVENTS)
+    if event is None:
         return None
-    event_id = ident(body.get("id"), "id")
-    detail = obj(body.get("detail"), "detail")
+    detail = at(event.body, "detail")
     ticket_id = ident(detail.get("id"), "detail.id")
     subject = opt_str(detail.get("subject")) or f"Zendesk ticket #{ticket_id}"
     raw_description = detail.get("description")
@@ -132,26 +119,24 @@ def normalise(payload: Any) -> TicketIn | None:
     via = detail.get("via")
     metadata: dict[str, Any] = {
         "zendesk_ticket_id": ticket_id,
-        "zendesk_event_id": event_id,
-        "zendesk_event_type": kind,
-        "zendesk_account_id": body.get("account_id"),
+        "zendesk_event_id": event.id,
+        "zendesk_event_type": event.kind,
+        "zendesk_account_id": event.body.get("account_id"),
         "zendesk_requester_id": requester_id,
         "zendesk_status": opt_str(detail.get("status")),
         "zendesk_priority": opt_str(detail.get("priority")),
         "zendesk_tags": [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
         "zendesk_channel": opt_str(via.get("channel")) if isinstance(via, dict) else None,
     }
-    if kind == TICKET_CREATED:
-        return TicketIn(
-            id=event_id,
-            kind="ticket",
-            subject=clip(subject, MAX_SUBJECT),
-            body=clip(description, MAX_BODY),
+    if event.kind == TICKET_CREATED:
+        return vendor_ticket(
+            event.id,
+            subject=subject,
+            body=description,
             customer=customer(SOURCE, requester_id),
             metadata=metadata,
         )
-    event = obj(body.get("event"), "event")
-    comment = obj(event.get("comment"), "event.comment")
+    comment = at(event.body, "event.comment")
     author = maybe_obj(comment.get("author"))
     if comment.get("is_public") is not True or author.get("is_staff") is True:
         return None  # an internal note, or an agent (perhaps Signoff itself) answering
@@ -163,11 +148,10 @@ def normalise(payload: Any) -> TicketIn | None:
     author_id = opt_str(author.get("id")) or requester_id
     metadata["zendesk_comment_id"] = opt_str(comment.get("id"))
     metadata["zendesk_author_id"] = author_id
-    return TicketIn(
-        id=event_id,
-        kind="ticket",
-        subject=clip(f"Re: {subject}", MAX_SUBJECT),
-        body=clip(text, MAX_BODY),
+    return vendor_ticket(
+        event.id,
+        subject=f"Re: {subject}",
+        body=text,
         customer=customer(SOURCE, author_id, name=opt_str(author.get("name"))),
         metadata=metadata,
     )
@@ -176,10 +160,12 @@ def normalise(payload: Any) -> TicketIn | None:
 # --- executor -----------------------------------------------------------------------------------
 
 
-class ZendeskExecutor:
+class ZendeskExecutor(VendorExecutor):
     """Answers a Zendesk ticket: a public reply, or an internal note for an escalation."""
 
     name = SOURCE
+    title = "Zendesk"
+    rules = STATUS_RULES
 
     def __init__(
         self,
@@ -190,9 +176,8 @@ class ZendeskExecutor:
         client: httpx.AsyncClient,
         reply_status: str = "pending",
     ) -> None:
-        self._api_url = api_url.rstrip("/")
+        super().__init__(api_url=api_url, client=client)
         self._auth = httpx.BasicAuth(f"{email}/token", api_token)
-        self._client = client
         self._reply_status = reply_status
 
     async def execute(self, request: ActionRequest) -> dict[str, Any]:
@@ -212,30 +197,24 @@ class ZendeskExecutor:
         ticket_id = safe_path_id(
             request.metadata.get("zendesk_ticket_id"), r"[0-9]{1,20}", "Zendesk ticket id"
         )
-        response = await send(
-            self._client,
+        response = await self.call(
             "PUT",
-            f"{self._api_url}/api/v2/tickets/{ticket_id}.json",
-            vendor="Zendesk",
+            f"/api/v2/tickets/{ticket_id}.json",
             idempotent=False,  # a second send is a second reply to the customer
-            rules=STATUS_RULES,
             auth=self._auth,
-            headers={"Accept": "application/json"},
             json={"ticket": {"comment": comment, "status": status}},
         )
         answer = json_body(response)
         ticket = maybe_obj(answer.get("ticket"))
         audit = maybe_obj(answer.get("audit"))
         log.info("zendesk ticket updated", item_id=request.item_id, ticket_id=ticket_id)
-        return {
-            "executor": self.name,
-            "sent": True,
-            "status": response.status_code,
-            "ticket_id": ticket.get("id", ticket_id),
-            "ticket_status": ticket.get("status", status),
-            "public": comment["public"],
-            "audit_id": audit.get("id"),
-        }
+        return self.sent(
+            response,
+            ticket_id=ticket.get("id", ticket_id),
+            ticket_status=ticket.get("status", status),
+            public=comment["public"],
+            audit_id=audit.get("id"),
+        )
 
 
 def _escalation_note(request: ActionRequest) -> str:
@@ -255,8 +234,8 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TICKET_CREATED",
     "TIMESTAMP_HEADER",
+    "TYPE_KEY",
     "ZendeskExecutor",
-    "event_type",
     "normalise",
     "sign",
     "verify",

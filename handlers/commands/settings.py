@@ -31,17 +31,7 @@ from bot.settings import format_duration
 from bot.slack.channel_notices import notify_channel
 from bot.slack.text import safe
 from bot.store.models import utcnow
-from handlers.commands.registry import (
-    CommandContext,
-    CommandError,
-    subcommand,
-)
-from policies.autonomy import Pin
-
-_PIN_WORDS = {"review": Pin.ALWAYS_REVIEW, "always-review": Pin.ALWAYS_REVIEW, "allow": Pin.ALLOW}
-_LEAD_VERBS = frozenset({"pin", "unpin", "set"})
-# Week columns shown per category in /signoff stats.
-MAX_STATS_WEEKS = 6
+from handlers.commands.registry import CommandContext, CommandError, subcommand
 
 
 @subcommand("thresholds", usage="thresholds", summary="current thresholds and pause state")

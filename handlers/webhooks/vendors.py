@@ -13,20 +13,21 @@ Everything vendor-specific (headers, signature schemes, payload shapes) lives in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from bot.errors import InputRejectedError, PayloadError
 from bot.logging_setup import get_logger
 from bot.store.ingest import IngestResult, ingest
 from bot.tickets import TicketIn
 from bot.vendors import hubspot, intercom, stripe, zendesk
-from bot.vendors.settings import VendorSettings
+from bot.vendors.common import event_kind
+from bot.vendors.settings import SOURCE_SECRET_SETTINGS, VendorSettings
 from handlers.webhooks.intake import field_problems, signed_json
 
 log = get_logger(__name__)
@@ -39,10 +40,8 @@ Verifier = Callable[[Request, bytes, str, VendorSettings], None]
 class _Source:
     name: str
     title: str
-    secret_setting: str
-    secret: Callable[[VendorSettings], SecretStr | None]
     verify: Verifier
-    event_type: Callable[[Any], str]
+    type_key: str  # where an event names its type
     normalise: Callable[[Any], TicketIn | None]
     # A delivery's events: one for most vendors, a batch for HubSpot.
     split: Callable[[Any], list[Any]] = lambda payload: [payload]
@@ -93,74 +92,52 @@ def _first(value: str | None) -> str | None:
 
 
 SOURCES: dict[str, _Source] = {
-    "zendesk": _Source(
-        name="zendesk",
-        title="Zendesk",
-        secret_setting="ZENDESK_WEBHOOK_SECRET",  # noqa: S106 - a setting name
-        secret=lambda s: s.zendesk_webhook_secret,
-        verify=_verify_zendesk,
-        event_type=zendesk.event_type,
-        normalise=zendesk.normalise,
-    ),
-    "intercom": _Source(
-        name="intercom",
-        title="Intercom",
-        secret_setting="INTERCOM_CLIENT_SECRET",  # noqa: S106 - a setting name
-        secret=lambda s: s.intercom_client_secret,
-        verify=_verify_intercom,
-        event_type=intercom.event_type,
-        normalise=intercom.normalise,
-    ),
-    "hubspot": _Source(
-        name="hubspot",
-        title="HubSpot",
-        secret_setting="HUBSPOT_CLIENT_SECRET",  # noqa: S106 - a setting name
-        secret=lambda s: s.hubspot_client_secret,
-        verify=_verify_hubspot,
-        event_type=hubspot.event_type,
-        normalise=hubspot.normalise,
-        split=hubspot.events,
-        batch=True,
-    ),
-    "stripe": _Source(
-        name="stripe",
-        title="Stripe",
-        secret_setting="STRIPE_WEBHOOK_SECRET",  # noqa: S106 - a setting name
-        secret=lambda s: s.stripe_webhook_secret,
-        verify=_verify_stripe,
-        event_type=stripe.event_type,
-        normalise=stripe.normalise,
-    ),
+    source.name: source
+    for source in (
+        _Source("zendesk", "Zendesk", _verify_zendesk, zendesk.TYPE_KEY, zendesk.normalise),
+        _Source("intercom", "Intercom", _verify_intercom, intercom.TYPE_KEY, intercom.normalise),
+        _Source(
+            "hubspot",
+            "HubSpot",
+            _verify_hubspot,
+            hubspot.TYPE_KEY,
+            hubspot.normalise,
+            split=hubspot.events,
+            batch=True,
+        ),
+        _Source("stripe", "Stripe", _verify_stripe, stripe.TYPE_KEY, stripe.normalise),
+    )
 }
 
 
-@router.post("/webhooks/zendesk")
-async def receive_zendesk(request: Request) -> JSONResponse:
-    return await _receive(request, SOURCES["zendesk"])
+def _endpoint(source: _Source) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The route function for one source: the same steps for every vendor, bound to its own."""
+
+    async def receive(request: Request) -> JSONResponse:
+        return await _receive(request, source)
+
+    return receive
 
 
-@router.post("/webhooks/intercom")
-async def receive_intercom(request: Request) -> JSONResponse:
-    return await _receive(request, SOURCES["intercom"])
-
-
-@router.post("/webhooks/hubspot")
-async def receive_hubspot(request: Request) -> JSONResponse:
-    return await _receive(request, SOURCES["hubspot"])
-
-
-@router.post("/webhooks/stripe")
-async def receive_stripe(request: Request) -> JSONResponse:
-    return await _receive(request, SOURCES["stripe"])
+# One fixed path per source (not ``/webhooks/{vendor}``), so an unknown vendor is a plain 404.
+for _each in SOURCES.values():
+    router.add_api_route(
+        f"/webhooks/{_each.name}",
+        _endpoint(_each),
+        methods=["POST"],
+        name=f"receive_{_each.name}",
+        response_class=JSONResponse,
+    )
 
 
 async def _receive(request: Request, source: _Source) -> JSONResponse:
     state = request.app.state
     settings: VendorSettings | None = getattr(state, "vendor_settings", None)
-    secret = source.secret(settings) if settings is not None else None
+    secret = settings.source_secret(source.name) if settings is not None else None
     if settings is None or secret is None:
+        setting = SOURCE_SECRET_SETTINGS[source.name]
         raise InputRejectedError(
-            f"{source.secret_setting} is not set; {source.title} webhooks are refused", status=503
+            f"{setting} is not set; {source.title} webhooks are refused", status=503
         )
 
     def verify(body: bytes) -> None:
@@ -171,7 +148,9 @@ async def _receive(request: Request, source: _Source) -> JSONResponse:
     )
     try:
         events = source.split(payload)
-        tickets = [(source.event_type(event), source.normalise(event)) for event in events]
+        tickets = [
+            (event_kind(event, source.type_key), source.normalise(event)) for event in events
+        ]
     except ValidationError as exc:
         problems = field_problems(exc)
         log.warning("vendor payload refused", source=source.name, problems=problems)

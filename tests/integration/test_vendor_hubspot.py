@@ -23,6 +23,7 @@ from tests.support.vendor_harness import (
     HUBSPOT_SECRET,
     HUBSPOT_TOKEN,
     VendorServer,
+    action_request,
     fixture,
     fixture_bytes,
     hubspot_headers,
@@ -47,19 +48,7 @@ async def executor(api: FakeVendorApi) -> AsyncIterator[HubSpotExecutor]:
 
 
 def _request(kind: str = "update_field", **changes: Any) -> ActionRequest:
-    fields: dict[str, Any] = {
-        "item_id": "itm_hubspot0001",
-        "source": "hubspot",
-        "ticket_id": "62515:231042:4270951230:9171456231:1711234567890",
-        "action": {"kind": kind, "field": "dealstage", "value": "closedwon"},
-        "reply_text": "",
-        "approved_by": "U0LEAD",
-        "policy": None,
-        "idempotency_key": "signoff-itm_hubspot0001-1",
-        "metadata": {"hubspot_object_type": "deals", "hubspot_object_id": "9171456231"},
-    }
-    fields.update(changes)
-    return ActionRequest(**fields)
+    return action_request("hubspot", kind, **changes)
 
 
 # --- signature (pure) -----------------------------------------------------------------------------
@@ -71,34 +60,19 @@ def test_known_answer_from_hubspots_own_tests() -> None:
     )
     assert signature == KAT_SIGNATURE
     at_the_time = int(KAT_TIMESTAMP) / 1000 + 60
-    hubspot.verify(
-        KAT_SECRET,
-        signature=KAT_SIGNATURE,
-        timestamp=KAT_TIMESTAMP,
-        method="POST",
-        uri=KAT_URI,
-        body=KAT_BODY,
-        now=at_the_time,
-    )
-    with pytest.raises(SignatureError, match="5 minutes"):
+
+    def verify(now: float | None = at_the_time, **changed: Any) -> None:
+        request: dict[str, Any] = {"method": "POST", "uri": KAT_URI, "body": KAT_BODY, **changed}
         hubspot.verify(
-            KAT_SECRET,
-            signature=KAT_SIGNATURE,
-            timestamp=KAT_TIMESTAMP,
-            method="POST",
-            uri=KAT_URI,
-            body=KAT_BODY,
+            KAT_SECRET, signature=KAT_SIGNATURE, timestamp=KAT_TIMESTAMP, now=now, **request
         )
+
+    verify()
+    with pytest.raises(SignatureError, match="5 minutes"):
+        verify(now=None)  # the real clock: years after the known answer was signed
     for changed in ({"uri": KAT_URI + "/other"}, {"method": "PUT"}, {"body": KAT_BODY + b" "}):
-        arguments: dict[str, Any] = {"method": "POST", "uri": KAT_URI, "body": KAT_BODY, **changed}
         with pytest.raises(SignatureError, match="does not match"):
-            hubspot.verify(
-                KAT_SECRET,
-                signature=KAT_SIGNATURE,
-                timestamp=KAT_TIMESTAMP,
-                now=at_the_time,
-                **arguments,
-            )
+            verify(**changed)
 
 
 def test_uri_is_decoded_as_hubspot_signs_it_and_rebuilt_behind_a_proxy() -> None:

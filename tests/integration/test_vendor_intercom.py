@@ -22,6 +22,7 @@ from tests.support.vendor_harness import (
     INTERCOM_SECRET,
     INTERCOM_TOKEN,
     VendorServer,
+    action_request,
     fixture,
     fixture_bytes,
     intercom_headers,
@@ -40,19 +41,7 @@ async def executor(api: FakeVendorApi) -> AsyncIterator[IntercomExecutor]:
 
 
 def _request(kind: str = "reply", **changes: Any) -> ActionRequest:
-    fields: dict[str, Any] = {
-        "item_id": "itm_intercom0001",
-        "source": "intercom",
-        "ticket_id": "notif_4e3504a3-ba3f-46dc-ab48-8e4d5bdfdf4e",
-        "action": {"kind": kind},
-        "reply_text": "Hi Maria,\n\nSorry about the double charge <we're on it> & will refund.",
-        "approved_by": "U0REVIEWER",
-        "policy": None,
-        "idempotency_key": "signoff-itm_intercom0001-1",
-        "metadata": {"intercom_conversation_id": "1295"},
-    }
-    fields.update(changes)
-    return ActionRequest(**fields)
+    return action_request("intercom", kind, **changes)
 
 
 # --- signature and text (pure) --------------------------------------------------------------------

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
-from bot.actions.sink import ActionRequest, ExecutorRouter
+from bot.actions.sink import ExecutorRouter
 from bot.errors import PermanentError
 from bot.runtime import open_runtime
 from bot.vendors.common import retry_after_seconds
@@ -23,6 +23,7 @@ from tests.support.vendor_harness import (
     INTERCOM_SECRET,
     ZENDESK_SECRET,
     VendorServer,
+    action_request,
     fixture,
     intercom_headers,
     zendesk_headers,
@@ -105,19 +106,6 @@ def test_the_hubspot_target_url_keeps_its_trailing_slash_because_hubspot_signs_i
     assert settings.hubspot_api_url == "https://api.hubapi.example"
 
 
-def _request(source: str) -> ActionRequest:
-    return ActionRequest(
-        item_id="itm_1",
-        source=source,
-        ticket_id="evt_1",
-        action={"kind": "refund", "amount": "20.00", "currency": "USD"},
-        reply_text="Refunded.",
-        approved_by="U1",
-        policy=None,
-        idempotency_key="signoff-itm_1-1",
-    )
-
-
 async def test_a_source_that_can_receive_but_not_act_refuses_to_execute() -> None:
     receives_only = VendorSettings(_env_file=None, STRIPE_WEBHOOK_SECRET="whsec_0123456789abcdef")
     async with httpx.AsyncClient() as http:
@@ -126,7 +114,7 @@ async def test_a_source_that_can_receive_but_not_act_refuses_to_execute() -> Non
         alone = build_vendor_executors(receives_only, http, fallback_configured=False)
         assert set(alone) == {"stripe"}
         with pytest.raises(PermanentError, match="STRIPE_API_KEY not set"):
-            await alone["stripe"].execute(_request("stripe"))
+            await alone["stripe"].execute(action_request("stripe"))
 
 
 async def test_start_up_warns_about_a_source_whose_actions_would_fail(database_url: str) -> None:

@@ -22,6 +22,7 @@ from tests.support.vendor_harness import (
     STRIPE_KEY,
     STRIPE_SECRET,
     VendorServer,
+    action_request,
     fixture,
     fixture_bytes,
     stripe_headers,
@@ -39,19 +40,9 @@ async def executor(api: FakeVendorApi) -> AsyncIterator[StripeExecutor]:
 
 
 def _request(action: dict[str, Any] | None = None, **changes: Any) -> ActionRequest:
-    fields: dict[str, Any] = {
-        "item_id": "itm_stripe0001",
-        "source": "stripe",
-        "ticket_id": "evt_1NG8Du2eZvKYlo2CUI79vXWy",
-        "action": action or {"kind": "refund", "amount": "10.00", "currency": "USD"},
-        "reply_text": "",
-        "approved_by": "U0LEAD",
-        "policy": None,
-        "idempotency_key": "signoff-itm_stripe0001-7",
-        "metadata": {"stripe_charge": "ch_1AZtxr2eZvKYlo2CJDX8whov", "stripe_currency": "usd"},
-    }
-    fields.update(changes)
-    return ActionRequest(**fields)
+    if action is not None:
+        changes["action"] = action
+    return action_request("stripe", **changes)
 
 
 # --- signature (Stripe's library) and amounts (pure) ----------------------------------------------

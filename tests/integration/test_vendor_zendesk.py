@@ -15,6 +15,7 @@ import pytest
 
 from bot.actions.sink import ActionRequest
 from bot.errors import PayloadError, PermanentError, RetryableError, SignatureError
+from bot.store.models import Item
 from bot.vendors import zendesk
 from bot.vendors.zendesk import ZendeskExecutor
 from tests.support.fakes.vendor_api import FakeVendorApi
@@ -24,6 +25,7 @@ from tests.support.vendor_harness import (
     ZENDESK_SECRET,
     ZENDESK_TOKEN,
     VendorServer,
+    action_request,
     fixture,
     fixture_bytes,
     zendesk_headers,
@@ -40,19 +42,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _request(kind: str = "reply", **changes: Any) -> ActionRequest:
-    fields: dict[str, Any] = {
-        "item_id": "itm_zendesk0001",
-        "source": "zendesk",
-        "ticket_id": "cbe4028c-7239-495d-b020-f22348516046",
-        "action": {"kind": kind},
-        "reply_text": "Hi there,\n\nHere is how to reset your password.",
-        "approved_by": "U0REVIEWER",
-        "policy": None,
-        "idempotency_key": "signoff-itm_zendesk0001-1",
-        "metadata": {"zendesk_ticket_id": "5158"},
-    }
-    fields.update(changes)
-    return ActionRequest(**fields)
+    return action_request("zendesk", kind, **changes)
 
 
 # --- signature (pure) -----------------------------------------------------------------------------
@@ -175,18 +165,22 @@ def test_ignored_events_answer_200_and_bad_bodies_400(routed_vendor_server: Vend
     assert routed_vendor_server.count_items() == 0
 
 
-def test_auto_approved_reply_is_posted_to_the_zendesk_ticket(
-    routed_vendor_server: VendorServer, api: FakeVendorApi
-) -> None:
+def _post_password_reset_until_done(server: VendorServer) -> Item:
+    """A signed new ticket the heuristic auto-approves (a password reset), waited on until its
+    action has executed or failed."""
     payload = fixture(CREATED)
     payload["detail"]["subject"] = "Can't log in"
     payload["detail"]["description"] = "Hi, I forgot my password. How do I reset it?"
     body = json.dumps(payload).encode()
-    response = routed_vendor_server.post_vendor(
-        "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
-    )
+    response = server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
     assert response.status_code == 202
-    item = routed_vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
+    return server.wait_for_state(response.json()["item_id"], "executed", "failed")
+
+
+def test_auto_approved_reply_is_posted_to_the_zendesk_ticket(
+    routed_vendor_server: VendorServer, api: FakeVendorApi
+) -> None:
+    item = _post_password_reset_until_done(routed_vendor_server)
     assert item.state == "executed", item.last_error
     [call] = api.wait_for(1)
     assert (call.method, call.path) == ("PUT", "/api/v2/tickets/5158.json")
@@ -205,15 +199,7 @@ def test_a_conflicting_update_is_sent_again_and_the_reply_posted_once(
     """Zendesk answers the first PUT with 409 (another update to the ticket won): the worker
     schedules a retry instead of failing the item, and the second PUT posts the one reply."""
     api.respond_with(409, body={"error": "Conflict", "description": "Ticket was updated"})
-    payload = fixture(CREATED)
-    payload["detail"]["subject"] = "Can't log in"
-    payload["detail"]["description"] = "Hi, I forgot my password. How do I reset it?"
-    body = json.dumps(payload).encode()
-    response = routed_vendor_server.post_vendor(
-        "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
-    )
-    assert response.status_code == 202
-    item = routed_vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
+    item = _post_password_reset_until_done(routed_vendor_server)
     assert item.state == "executed", item.last_error
     first, second = api.wait_for(2)
     assert [first.status, second.status] == [409, 200]

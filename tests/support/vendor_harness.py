@@ -27,6 +27,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.actions.sink import ActionRequest
 from bot.store.models import Item
 from bot.vendors.settings import VendorSettings
 from tests.support.fakes.http_sink import HttpSink
@@ -82,6 +83,27 @@ def vendor_settings(api_url: str | None = None, **overrides: Any) -> VendorSetti
         )
     fields.update(overrides)
     return VendorSettings(_env_file=None, **fields)
+
+
+def action_request(source: str, kind: str | None = None, **changes: Any) -> ActionRequest:
+    """The approved action ``source``'s executor tests start from, with its action's ``kind``
+    and any other field changed. Per vendor, ``sample_actions.json`` holds the item's ticket id,
+    action, reply and the metadata that points at the fake API's sample record (Zendesk ticket
+    5158, Intercom conversation 1295, HubSpot deal 9171456231, Stripe charge ch_1AZ…)."""
+    item_id = f"itm_{source}0001"
+    fields: dict[str, Any] = {
+        "item_id": item_id,
+        "source": source,
+        "action": {"kind": "reply"},
+        "reply_text": "",
+        "approved_by": "U0REVIEWER",
+        "policy": None,
+        "idempotency_key": f"signoff-{item_id}-1",
+        **fixture("sample_actions.json")[source],
+    }
+    if kind is not None:
+        fields["action"] = {**fields["action"], "kind": kind}
+    return ActionRequest(**{**fields, **changes})
 
 
 # --- signing, independently of bot.vendors --------------------------------------------------------

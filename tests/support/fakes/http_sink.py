@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Self
 
-from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
+from tests.support.fakes.loopback import FakeServer, JsonHandler, RecordingServer
 
 __all__ = ["HeldRequest", "HttpSink", "SinkRequest"]
 
@@ -53,12 +53,11 @@ class _Handler(JsonHandler):
         sink = self.server.fake
         status, payload, replayed = sink._record(self.command, self.path, headers, body)
         sink._hold_if_asked(headers.get("idempotency-key"), replayed)
-        if sink.delay > 0:
-            time.sleep(sink.delay)
+        sink.pause()
         self.send_json(status, payload, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
-class HttpSink(LoopbackServer):
+class HttpSink(RecordingServer[SinkRequest]):
     """Records requests on 127.0.0.1; answers 200 `{"ok": true}` unless told otherwise.
 
     With `idempotent=True` it behaves like a vendor that honours `Idempotency-Key`: the first
@@ -67,10 +66,8 @@ class HttpSink(LoopbackServer):
     """
 
     def __init__(self, *, idempotent: bool = False) -> None:
-        self.delay: float = 0.0
+        super().__init__()
         self.idempotent = idempotent
-        self._lock = threading.Lock()
-        self._requests: list[SinkRequest] = []
         self._statuses: list[int] = []
         self._answers: dict[str, tuple[int, bytes]] = {}
         self._effects: dict[str, int] = {}
@@ -83,12 +80,6 @@ class HttpSink(LoopbackServer):
     def url(self) -> str:
         """The action endpoint URL to configure in the bot (any path is accepted, though)."""
         return f"http://127.0.0.1:{self.port}/actions"
-
-    @property
-    def requests(self) -> list[SinkRequest]:
-        """A copy of the requests received so far, oldest first."""
-        with self._lock:
-            return list(self._requests)
 
     @property
     def effects(self) -> dict[str, int]:
@@ -115,20 +106,6 @@ class HttpSink(LoopbackServer):
         """Answer the next `count` requests with `status`, to test retries and failure paths."""
         with self._lock:
             self._statuses.extend([status] * count)
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[SinkRequest]:
-        """Poll until `count` requests arrived, since the executor posts from another thread."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.requests
-            if len(found) >= count:
-                return found
-            if time.monotonic() >= deadline:
-                raise AssertionError(
-                    f"expected {count} request(s) within {timeout}s, got {len(found)}: "
-                    f"{[r.path for r in found]}"
-                )
-            time.sleep(0.01)
 
     def reset(self) -> None:
         """Forget requests and queued statuses between tests."""

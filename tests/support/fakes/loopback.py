@@ -1,17 +1,21 @@
 """What every local fake shares: bind a free loopback port, serve in a daemon thread (so a hung
 test cannot block interpreter exit), stop idempotently, work as a context manager; and on the
-request side, read a request whole, answer with JSON and print no access log."""
+request side, read a request whole, answer with JSON and print no access log. The fakes that
+record what they were sent (:class:`RecordingServer`) also share how a test reads and waits for
+those requests, and the delay a test sets to make every answer slow."""
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import ClassVar, Generic, Self, TypeVar
 
 F = TypeVar("F")
+R = TypeVar("R")
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -146,3 +150,39 @@ class LoopbackServer:
         if self._server is None:
             raise RuntimeError(f"{type(self).__name__} is not started")
         return int(self._server.server_address[1])
+
+
+class RecordingServer(LoopbackServer, Generic[R]):
+    """A fake that records each request it answers (appended to ``_requests`` under ``_lock`` by
+    its handler threads) and, where its handler calls :meth:`pause`, can be told to answer
+    slowly (``delay`` seconds)."""
+
+    def __init__(self) -> None:
+        self.delay: float = 0.0
+        self._lock = threading.Lock()
+        self._requests: list[R] = []
+
+    @property
+    def requests(self) -> list[R]:
+        """A copy of the requests received so far, oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[R]:
+        """Poll until ``count`` requests arrived: the code under test calls from another thread
+        (the server's loop or its worker)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.requests
+            if len(found) >= count:
+                return found
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"expected {count} request(s) within {timeout}s, got {len(found)}: {found}"
+                )
+            time.sleep(0.01)
+
+    def pause(self) -> None:
+        """Called by a handler before it answers: sleep ``delay`` seconds when a test set one."""
+        if self.delay > 0:
+            time.sleep(self.delay)

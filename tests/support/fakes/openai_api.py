@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
+from tests.support.fakes.loopback import FakeServer, JsonHandler, RecordingServer
 from tests.support.model_answers import model_answer
 
 __all__ = [
@@ -303,10 +303,15 @@ class _Handler(JsonHandler):
         self.send_json(reply.status, json.dumps(reply.body).encode("utf-8"), reply.headers)
 
 
-class FakeOpenAI(LoopbackServer):
+class FakeOpenAI(RecordingServer[ChatRequest]):
     """OpenAI-compatible chat completions on 127.0.0.1; point the SDK at :attr:`base_url`."""
 
+    # How many earlier prompts the imitation of prompt caching compares a new one with (None:
+    # all of them, which is quadratic over a long run).
+    remembered_prompts: int | None = None
+
     def __init__(self, answer: Answer | None = None, *, api_key: str | None = None) -> None:
+        super().__init__()
         self.answer: Answer = answer or _default_answer
         # Picks a behaviour from the request itself (None: use the script, then the default), so
         # tests whose items are processed concurrently can still give each ticket its own fate.
@@ -315,8 +320,6 @@ class FakeOpenAI(LoopbackServer):
         self.max_in_flight = 0
         self._in_flight = 0
         self.schema_problems: list[str] = []
-        self._lock = threading.Lock()
-        self._requests: list[ChatRequest] = []
         self._script: list[Behaviour] = []
         self._default: Behaviour = Structured()
         self._prompts: list[str] = []
@@ -350,23 +353,6 @@ class FakeOpenAI(LoopbackServer):
         """Answer every request without a scripted behaviour with ``behaviour``."""
         with self._lock:
             self._default = behaviour
-
-    @property
-    def requests(self) -> list[ChatRequest]:
-        """A copy of the requests received so far, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[ChatRequest]:
-        """Poll until ``count`` requests arrived (the classifier calls from the server's loop)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.requests
-            if len(found) >= count:
-                return found
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"expected {count} request(s), got {len(found)}")
-            time.sleep(0.01)
 
     # -- request handling (server threads) ---------------------------------------------------
 
@@ -470,6 +456,8 @@ class FakeOpenAI(LoopbackServer):
         with self._lock:
             shared = max((_common_prefix(prompt, seen) for seen in self._prompts), default=0)
             self._prompts.append(prompt)
+            if self.remembered_prompts is not None:
+                del self._prompts[: -self.remembered_prompts]
         shared_tokens = shared // _CHARS_PER_TOKEN
         cached = 0
         if shared_tokens >= _CACHE_MIN_TOKENS:

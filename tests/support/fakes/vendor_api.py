@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
+from tests.support.fakes.loopback import FakeServer, JsonHandler, RecordingServer
 
 __all__ = ["FakeVendorApi", "VendorRequest"]
 
@@ -58,18 +57,15 @@ class _Handler(JsonHandler):
         headers, body = self.read_request()
         fake = self.server.fake
         status, payload, extra = fake._answer(self.command, self.path, headers, body)
-        if fake.delay > 0:
-            time.sleep(fake.delay)
+        fake.pause()
         self.send_json(status, json.dumps(payload).encode(), extra)
 
 
-class FakeVendorApi(LoopbackServer):
+class FakeVendorApi(RecordingServer[VendorRequest]):
     """All four vendor APIs on one loopback port; point each ``*_API_URL`` at ``url``."""
 
     def __init__(self) -> None:
-        self.delay: float = 0.0
-        self._lock = threading.Lock()
-        self._requests: list[VendorRequest] = []
+        super().__init__()
         self._scripted: list[_Scripted] = []
         self._idempotent: dict[str, tuple[int, Any, dict[str, str]]] = {}
 
@@ -87,12 +83,6 @@ class FakeVendorApi(LoopbackServer):
 
     # --- scripting and inspection -------------------------------------------------------------
 
-    @property
-    def requests(self) -> list[VendorRequest]:
-        """A copy of the requests received so far, oldest first."""
-        with self._lock:
-            return list(self._requests)
-
     def respond_with(
         self,
         status: int,
@@ -104,17 +94,6 @@ class FakeVendorApi(LoopbackServer):
         """Answer the next ``count`` requests with ``status`` (and this body and headers)."""
         with self._lock:
             self._scripted.extend([_Scripted(status, body, dict(headers or {}))] * count)
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[VendorRequest]:
-        """Poll until ``count`` requests arrived (executors call from another thread)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.requests
-            if len(found) >= count:
-                return found
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"expected {count} request(s) within {timeout}s, got {found}")
-            time.sleep(0.01)
 
     # --- answering ----------------------------------------------------------------------------
 
