@@ -27,8 +27,10 @@ log = get_logger(__name__)
 
 # A burst digest is sent at most this often per channel (a burst drains long before).
 DIGEST_HOLD = timedelta(minutes=30)
-# Cards that entered review together get this long to line up before the first is posted.
-SETTLE_SECONDS = 0.2
+# Cards that entered review together get this long to line up before the first is posted: long
+# enough for a routing transaction in flight to commit (milliseconds), short beside the 250 ms a
+# lone card may take from its assessment to Slack (benchmarks/card_latency.py).
+SETTLE_SECONDS = 0.05
 PERMANENT_FAILURE_PAUSE = timedelta(minutes=5)
 
 
