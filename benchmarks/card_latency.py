@@ -96,9 +96,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with harness.signoff(settings, workdir) as server:
             # Warm-up: the PII analyzer, the OpenAI client and the first card load on first use.
             _samples(server.url, slack, args.warmup, args.gap, args.timeout)
-            latencies, missing = _samples(
-                server.url, slack, args.tickets, args.gap, args.timeout
-            )
+            latencies, missing = _samples(server.url, slack, args.tickets, args.gap, args.timeout)
             errors = server.error_lines()
     summary = summarise_ms(latencies)
     llm_ms = args.llm_delay * 1000

@@ -321,6 +321,20 @@ def signoff(settings: dict[str, str], workdir: Path) -> contextlib.AbstractConte
     )
 
 
+def worker_process(
+    settings: dict[str, str], workdir: Path
+) -> contextlib.AbstractContextManager[Any]:
+    """``python -m bot work`` with ``settings``; ``PORT`` serves its ``/healthz`` (ready once
+    it has warmed up and started its worker)."""
+    return running(
+        ["-m", "bot", "work"],
+        server_env(settings),
+        workdir,
+        int(settings["PORT"]),
+        ready_path="/healthz",
+    )
+
+
 def floor(
     kind: str, port: int, workdir: Path, extra: dict[str, str]
 ) -> contextlib.AbstractContextManager[Any]:

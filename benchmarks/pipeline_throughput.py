@@ -30,7 +30,7 @@ from tests.support.fakes.slack_api import FakeSlack
 SETTLED = {"executed", "rejected", "failed", "expired"}
 
 
-def _states(db: Engine, run: str) -> dict[str, int]:
+def item_states(db: Engine, run: str) -> dict[str, int]:
     """Items of this run by state (pending items count as settled once their card is posted)."""
     with db.connect() as connection:
         rows = connection.execute(
@@ -62,7 +62,7 @@ def _feed_and_watch(
     states: dict[str, int] = {}
     now = posted_after
     while time.monotonic() - started < timeout:
-        states = _states(db, run)
+        states = item_states(db, run)
         now = time.monotonic() - started
         if assessed_after is None and states.get("received", 0) == 0 and states:
             assessed_after = now
