@@ -1,8 +1,8 @@
 """Each benchmark script runs at a tiny size and prints one JSON object with its figures.
 
 No timing is asserted (benchmarks are not tests); this only keeps the scripts from rotting as
-the code they drive changes. The scale benchmark needs PostgreSQL and runs when
-``TEST_DATABASE_URL`` points at one.
+the code they drive changes. The scale and scale-out benchmarks and the raw-driver ingest floor
+need PostgreSQL and run when ``TEST_DATABASE_URL`` points at one.
 """
 
 from __future__ import annotations
@@ -71,6 +71,49 @@ def test_webhook_ingest_stores_every_ticket_and_measures_the_floor() -> None:
     assert "throughput_ratio_to_floor" in sqlite
 
 
+def _postgres() -> dict[str, str]:
+    database = os.environ.get("TEST_DATABASE_URL")
+    if not database:
+        pytest.skip("TEST_DATABASE_URL is not set: this benchmark needs PostgreSQL")
+    return {"BENCH_PG_URL": database.replace("postgres://", "postgresql://", 1)}
+
+
+def test_webhook_ingest_on_postgres_measures_both_floors() -> None:
+    env = _postgres()
+    result = run_benchmark(
+        "webhook_ingest", "--requests", "20", "--warmup", "2", "--concurrency", "4",
+        "--databases", "postgres", env=env,
+    )  # fmt: skip
+    postgres = result["results"]["postgres"]
+    for line in ("signoff", "floor", "raw_floor"):
+        assert postgres[line]["statuses"] == {"202": 20}
+    assert {"throughput_ratio_to_floor", "throughput_ratio_to_engine_floor"} <= postgres.keys()
+
+
+def test_card_latency_times_each_card_from_its_webhook() -> None:
+    result = run_benchmark(
+        "card_latency", "--tickets", "3", "--warmup", "1", "--gap", "0.2",
+        "--llm-delay", "0.05", "--database", "sqlite",
+    )  # fmt: skip
+    figures = result["results"]
+    assert figures["count"] == 3 and figures["no_card"] == 0
+    assert figures["p99_ms"] >= 50  # a card cannot come before the LLM answered
+    assert {"overhead_p99_ms", "goal_p99_ms"} <= figures.keys()
+
+
+def test_scale_out_executes_every_ticket_with_two_worker_processes() -> None:
+    env = _postgres()
+    result = run_benchmark(
+        "scale_out", "--tickets", "8", "--processes", "2", "--llm-delay", "0.05",
+        "--action-delay", "0.01", "--max-seconds", "40", env=env,
+    )  # fmt: skip
+    # Two worker processes only: each process start costs seconds, and the smoke test is bounded.
+    run = result["results"]["by_processes"]["2"]
+    assert run["final_states"] == {"executed": 8}
+    assert run["actions_executed"] == 8
+    assert run["executed_per_s"] > 0
+
+
 def test_pipeline_throughput_assesses_every_ticket_with_the_llm() -> None:
     result = run_benchmark(
         "pipeline_throughput", "--tickets", "10", "--warmup", "2", "--llm-delay", "0.05",
@@ -97,13 +140,9 @@ def test_burst_loses_nothing_at_a_tiny_size() -> None:
 
 
 def test_scale_answers_commands_and_explains_its_plans() -> None:
-    database = os.environ.get("TEST_DATABASE_URL")
-    if not database:
-        pytest.skip("TEST_DATABASE_URL is not set: the scale benchmark needs PostgreSQL")
     result = run_benchmark(
-        "scale", "--items", "500", "--samples", "3", "--stats-samples", "1",
-        env={"BENCH_PG_URL": database.replace("postgres://", "postgresql://", 1)},
-    )  # fmt: skip
+        "scale", "--items", "500", "--samples", "3", "--stats-samples", "1", env=_postgres()
+    )
     figures = result["results"]
     assert figures["seed"]["items"] == 500
     assert figures["pending"]["count"] == 3
