@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -86,6 +86,31 @@ def _verified(request: Request, body: bytes) -> JSONResponse | None:
     return None
 
 
+# Stores one row (id, body); the two ingest floors differ only in this.
+Insert = Callable[[str, str], Awaitable[None]]
+
+
+def _ingest_app(lifespan: Any, insert: Insert) -> FastAPI:
+    """The ingest floor's endpoint: verify the HMAC, insert one row, answer 202."""
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.post("/webhooks/generic")
+    async def receive(request: Request) -> JSONResponse:
+        body = await request.body()
+        refused = _verified(request, body)
+        if refused is not None:
+            return refused
+        row_id = uuid.uuid4().hex
+        await insert(row_id, body.decode("utf-8", errors="replace"))
+        return JSONResponse({"item_id": row_id, "status": "accepted"}, status_code=202)
+
+    @app.get("/ready")
+    async def ready() -> Response:
+        return Response("ok")
+
+    return app
+
+
 def ingest_raw_floor() -> FastAPI:
     """One ``INSERT`` per request through ``asyncpg``'s own pool: what the driver alone costs."""
     dsn = os.environ["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://", 1)
@@ -99,30 +124,16 @@ def ingest_raw_floor() -> FastAPI:
         yield
         await pool.close()
 
-    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.post("/webhooks/generic")
-    async def receive(request: Request) -> JSONResponse:
-        body = await request.body()
-        refused = _verified(request, body)
-        if refused is not None:
-            return refused
-        row_id = uuid.uuid4().hex
+    async def insert(row_id: str, body: str) -> None:
         await pools[0].execute(
-            "INSERT INTO bench_floor_row (id, body) VALUES ($1, $2)",
-            row_id,
-            body.decode("utf-8", errors="replace"),
+            "INSERT INTO bench_floor_row (id, body) VALUES ($1, $2)", row_id, body
         )
-        return JSONResponse({"item_id": row_id, "status": "accepted"}, status_code=202)
 
-    @app.get("/ready")
-    async def ready() -> Response:
-        return Response("ok")
-
-    return app
+    return _ingest_app(lifespan, insert)
 
 
 def ingest_floor() -> FastAPI:
+    """The same endpoint through the engine Signoff builds."""
     engine = create_engine(os.environ["DATABASE_URL"])
 
     @asynccontextmanager
@@ -132,27 +143,14 @@ def ingest_floor() -> FastAPI:
         yield
         await engine.dispose()
 
-    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.post("/webhooks/generic")
-    async def receive(request: Request) -> JSONResponse:
-        body = await request.body()
-        refused = _verified(request, body)
-        if refused is not None:
-            return refused
-        row_id = uuid.uuid4().hex
+    async def insert(row_id: str, body: str) -> None:
         async with engine.begin() as connection:
             await connection.execute(
                 text("INSERT INTO bench_floor_row (id, body) VALUES (:id, :body)"),
-                {"id": row_id, "body": body.decode("utf-8", errors="replace")},
+                {"id": row_id, "body": body},
             )
-        return JSONResponse({"item_id": row_id, "status": "accepted"}, status_code=202)
 
-    @app.get("/ready")
-    async def ready() -> Response:
-        return Response("ok")
-
-    return app
+    return _ingest_app(lifespan, insert)
 
 
 def main() -> None:
