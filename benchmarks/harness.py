@@ -28,6 +28,8 @@ import psycopg
 
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"
 WEBHOOK_SECRET = "bench-webhook-secret-fedcba9876543210"
+# Actions are signed with their own secret (start-up refuses an action URL without one).
+ACTION_SECRET = "bench-action-secret-00112233445566778899"
 BOT_TOKEN = "xoxb-bench-token-1234"
 REVIEW_CHANNEL = "C0REVIEW"
 REVIEWER = "U0REVIEWER"
@@ -190,6 +192,7 @@ def signoff_settings(
         "SIGNOFF_REVIEW_CHANNEL": REVIEW_CHANNEL,
         "SIGNOFF_REVIEWERS": REVIEWER,
         "SIGNOFF_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SIGNOFF_ACTION_SECRET": ACTION_SECRET,
         "DATABASE_URL": database_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
