@@ -7,7 +7,6 @@ message an operator can act on rather than a traceback.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -15,48 +14,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticUseDefault
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.durations import MAX_DURATION, parse_duration
 from bot.errors import ConfigurationError
+from bot.secret_rules import GENERATE_ONE, blank_is_unset, refuse_short_secret
 from policies.weekly_schedule import weekly_time_or_off
 
 DEFAULT_SQLITE_PATH = Path("signoff.db")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-# A shared secret (an HMAC key both sides hold) shorter than this is refused at start: a short key
-# can be guessed offline from one captured request. API keys whose format the provider sets
-# (xoxb-…, sk-…) are not ours to judge and are not checked.
-MIN_SECRET_BYTES = 16
-GENERATE_ONE = "generate one with `openssl rand -hex 32`"
 # The longest duration anyone means (ten years): longer is a typo, and ``now`` plus or minus a
 # longer span can leave the calendar (``99999999999d`` overflowed into a traceback).
-MAX_DURATION = timedelta(days=3650)
 _MAX_SECONDS = MAX_DURATION.total_seconds()
-
-
-def blank_is_unset(value: object) -> object:
-    """``SIGNOFF_WEBHOOK_SECRET=`` (or spaces) in a .env means "not configured", never "an empty
-    key": a request signed with an empty key must not be accepted. Other text is stripped."""
-    if isinstance(value, str):
-        if not value.strip():
-            raise PydanticUseDefault()
-        return value.strip()
-    if isinstance(value, SecretStr) and not value.get_secret_value().strip():
-        raise PydanticUseDefault()
-    return value
-
-
-def refuse_short_secret(value: SecretStr | None) -> SecretStr | None:
-    """Refuse a shared secret shorter than :data:`MIN_SECRET_BYTES` (the message names no
-    value, only the rule; pydantic puts the setting's name in front of it)."""
-    if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
-        raise ValueError(
-            f"is shorter than {MIN_SECRET_BYTES} bytes; a shared secret that short can be "
-            f"guessed ({GENERATE_ONE})"
-        )
-    return value
 
 
 class Settings(BaseSettings):
@@ -439,44 +410,6 @@ def _long_enough(key: str) -> None:
             f"an audit key must be at least {AUDIT_KEY_MIN_BYTES} bytes "
             "(generate one with: openssl rand -base64 48)"
         )
-
-
-_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_SHOWN_MAX = 40  # characters of a refused duration quoted back
-
-
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``30m``, ``2h``, ``1h30m``, ``1d`` or plain seconds: how people write durations
-    (operators in the environment, leads in Slack). ``inf``, ``nan``, ``1e400`` and spans past
-    :data:`MAX_DURATION` are refused with a message, never an overflow."""
-    value = text.strip().lower().replace(" ", "")
-    shown = repr(text[:_SHOWN_MAX] + ("…" if len(text) > _SHOWN_MAX else ""))
-    try:
-        if _DURATION_PART.sub("", value) == "" and value:
-            seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(value))
-        else:
-            seconds = float(value)
-    except ValueError:
-        raise ValueError(f"{shown} is not a duration such as 90s, 30m, 2h or 1d") from None
-    if not math.isfinite(seconds):
-        raise ValueError(f"{shown} is not a finite duration (use e.g. 90s, 30m, 2h or 1d)")
-    if seconds <= 0:
-        raise ValueError("must be positive")
-    if seconds > MAX_DURATION.total_seconds():
-        raise ValueError(f"{shown} is longer than {MAX_DURATION.days}d")
-    return timedelta(seconds=seconds)
-
-
-def format_duration(value: timedelta) -> str:
-    """The short form ``parse_duration`` reads back: ``2h``, ``1h30m``, ``3d``."""
-    seconds = int(value.total_seconds())
-    parts = []
-    for unit, size in _UNITS.items():
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from bot.runtime import Runtime
-from bot.store.models import utcnow
+from bot.store.column_types import utcnow
 from bot.store.schema_check import schema_behind
 from bot.store.worker_heartbeats import STALE_AFTER, workers_seen
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
+from policies.errors import PolicyInputError
+
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _DURATION = re.compile(r"(\d{1,4})(m|h|d|w)")
@@ -22,7 +24,7 @@ _UNITS["w"] = timedelta(weeks=1)
 MAX_AWAY = timedelta(days=120)
 
 
-class InvalidUntilError(ValueError):
+class InvalidUntilError(PolicyInputError):
     """``until`` is not a date, a time or a duration Signoff reads; the message says which."""
 
 

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from policies.errors import PolicyInputError
+
 # Names as Signoff stores them (categories, action kinds, tiers, vendors): short, no spaces.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _AMOUNT = re.compile(r"amount>(\d{1,12}(?:\.\d{1,4})?)")
 
 
-class InvalidSelectorError(ValueError):
+class InvalidSelectorError(PolicyInputError):
     """The selector is not one this module knows; the message says which ones are."""
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 
+from policies.errors import PolicyInputError
 from policies.risk_levels import RiskLevel
 
 MAX_RISK = "auto_approve_max_risk"
@@ -29,7 +30,7 @@ AUTO_MONEY_PER_DAY = "auto_money_per_day"
 AMOUNT_KEYS = frozenset({"refund_auto_limit", AUTO_MONEY_PER_CUSTOMER, AUTO_MONEY_PER_DAY})
 
 
-class InvalidThresholdError(ValueError):
+class InvalidThresholdError(PolicyInputError):
     """A threshold value a lead typed (or the database holds) that cannot be used."""
 
 

@@ -28,9 +28,10 @@ from sqlmodel import col
 
 from bot.store import audit
 from bot.store.autonomy_buckets import bucket_row, load_bucket_state
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import AutonomyBucket, AutonomyOutcome, Decision, Item, utcnow
+from bot.store.models import AutonomyBucket, AutonomyOutcome, Decision, Item
 from policies.autonomy import (
     AutonomyPolicy,
     BucketState,

@@ -30,9 +30,10 @@ from bot.review.roster import Roles
 from bot.runtime import Runtime
 from bot.slack.text import quote, safe
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
-from bot.store.models import Item, raised_by, utcnow
+from bot.store.models import Item, raised_by
 from policies.approvers import approval_refusal
 from policies.autonomy import ReviewOutcome, sampled
 

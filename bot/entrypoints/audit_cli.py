@@ -25,8 +25,9 @@ from bot.store.audit import iter_events
 from bot.store.audit_anchors import Anchor, read_anchor_file
 from bot.store.audit_keys import AuditKeys
 from bot.store.audit_verify import ChainReport, verify_chain
+from bot.store.column_types import utcnow
 from bot.store.database import create_engine, session_factory
-from bot.store.models import PromptText, utcnow
+from bot.store.models import PromptText
 from bot.store.prompt_store import stored_prompt
 
 audit_app = typer.Typer(help="Check and export the tamper-evident audit log.", no_args_is_help=True)

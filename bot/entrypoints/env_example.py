@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from pydantic_settings import BaseSettings
 
-from bot.settings import Settings, format_duration
+from bot.durations import format_duration
+from bot.settings import Settings
 from bot.vendors.settings import VendorSettings
 
 _HEADER = """\

@@ -25,6 +25,7 @@ from bot.assess.edit_examples import forget_edits
 from bot.assess.pii_masking import forget_masks
 from bot.erasure.slack_messages import SlackRewrite, rewrite_messages
 from bot.erasure.storage import purge_erased
+from bot.errors import SignoffError
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.store import audit
@@ -94,7 +95,7 @@ class ErasureReport:
         return "; ".join(parts)
 
 
-class _StillSendingError(Exception):
+class _StillSendingError(SignoffError):
     """Roll back and wait: an item's send is in flight."""
 
 

@@ -17,9 +17,10 @@ from sqlmodel import col
 
 from bot.errors import SettingChangeRefusedError
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.models import CardRoute as CardRouteRow
-from bot.store.models import ThresholdChange, utcnow
+from bot.store.models import ThresholdChange
 from bot.store.per_database_cache import PerDatabaseCache
 from policies.card_routes import CardRoute, Selector, parse_selector
 

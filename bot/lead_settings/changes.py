@@ -35,8 +35,9 @@ from bot.lead_settings.registry import (
 )
 from bot.settings import Settings
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
-from bot.store.models import ThresholdChange, utcnow
+from bot.store.models import ThresholdChange
 
 PROPOSED, APPLIED, CANCELLED, REVERTED = "proposed", "applied", "cancelled", "reverted"
 

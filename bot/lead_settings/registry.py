@@ -18,15 +18,17 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.durations import format_duration
+from bot.durations import parse_duration as settings_duration
 from bot.errors import SettingChangeRefusedError
 from bot.lead_settings.autonomy_settings import POLICY_KEYS, parse_policy_value
 from bot.lead_settings.cache import stored_settings
 from bot.lead_settings.seed import default_thresholds
-from bot.settings import Settings, format_duration
-from bot.settings import parse_duration as settings_duration
+from bot.settings import Settings
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory
-from bot.store.models import ThresholdSetting, utcnow
+from bot.store.models import ThresholdSetting
 from policies.thresholds import (
     AUTO_MONEY_PER_CUSTOMER,
     AUTO_MONEY_PER_DAY,

@@ -8,8 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.lead_settings.cache import forget
 from bot.settings import Settings
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
-from bot.store.models import ThresholdSetting, utcnow
+from bot.store.models import ThresholdSetting
 from policies.thresholds import AUTO_MONEY_PER_CUSTOMER, AUTO_MONEY_PER_DAY, Thresholds
 
 

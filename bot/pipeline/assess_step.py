@@ -20,10 +20,11 @@ from bot.pipeline.step import reread
 from bot.review.stale_drafts import mark_older_drafts_stale
 from bot.runtime import Runtime
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
 from bot.store.items import transition
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
 

@@ -25,10 +25,11 @@ from bot.pipeline.step import reread
 from bot.runtime import Runtime
 from bot.slack.text import safe
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
 from bot.store.items import begin_send, release, transition
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from bot.store.money_budget import release_money_budget
 from bot.store.stat_tally import Metric, count_events
 

@@ -31,10 +31,11 @@ from bot.review.requirements import requirement_for
 from bot.runtime import Runtime
 from bot.slack.change_diff import redraft_details
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import get_item, transition
-from bot.store.models import Decision, Item, utcnow
+from bot.store.models import Decision, Item
 from bot.store.money_budget import hold_money_budget
 from bot.store.stat_tally import count_decision
 from policies.card_routes import CardFacts, CardRoute, first_match

@@ -38,8 +38,8 @@ from bot.review.reminders import FollowUpCounts, run_follow_ups
 from bot.slack.cluster_card import post_clusters
 from bot.slack.daily_digest import send_daily_digest
 from bot.slack.weekly_report import send_weekly_report
+from bot.store.column_types import utcnow
 from bot.store.housekeeping import Pruned, prune_old_rows
-from bot.store.models import utcnow
 from bot.store.worker_heartbeats import loop_wall_time, record_heartbeat
 
 log = get_logger(__name__)

@@ -29,10 +29,11 @@ from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
 from bot.review.stale_drafts import mark_stale_if_superseded
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import transition
-from bot.store.models import Decision, Item, utcnow
+from bot.store.models import Decision, Item
 from bot.store.stat_tally import count_decision, wait_seconds
 from policies.quorum import missing_approvals, quorum_met
 

@@ -20,8 +20,9 @@ from sqlmodel import col
 
 from bot.logging_setup import get_logger
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
-from bot.store.models import ReviewerAway, utcnow
+from bot.store.models import ReviewerAway
 from bot.store.per_database_cache import PerDatabaseCache
 from policies.away import Absence
 

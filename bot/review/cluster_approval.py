@@ -30,9 +30,10 @@ from bot.review.clusters import ClusterCandidate, group_clusters
 from bot.review.result import ReviewStatus
 from bot.review.roster import Roles
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import ItemState
-from bot.store.models import Item, ReviewCluster, utcnow
+from bot.store.models import Item, ReviewCluster
 
 OPEN = "open"
 APPROVED = "approved"

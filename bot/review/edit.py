@@ -29,9 +29,10 @@ from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
 from bot.review.stale_drafts import mark_stale_if_superseded
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import ItemState
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from policies.risk_levels import highest
 from policies.risk_rules import TicketFacts, risk_floor
 

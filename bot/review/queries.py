@@ -10,12 +10,13 @@ from sqlalchemy import ColumnElement, exists, func, not_, or_, select, type_coer
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import col
 
+from bot.durations import parse_duration
 from bot.errors import UserInputError
-from bot.settings import parse_duration
 from bot.slack.text import safe
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory
 from bot.store.item_states import ItemState
-from bot.store.models import Decision, Item, utcnow
+from bot.store.models import Decision, Item
 from policies.risk_levels import RiskLevel
 
 PAGE_SIZE = 10

@@ -10,10 +10,11 @@ from bot.review.decision_steps import freeze_ai_version, lock_for_decision, not_
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import transition
-from bot.store.models import Decision, utcnow
+from bot.store.models import Decision
 from bot.store.stat_tally import count_decision, wait_seconds
 from policies.reject_reasons import RejectReason
 

@@ -19,10 +19,11 @@ from sqlmodel import col
 from bot.review.outcomes import MERGED_PREFIX
 from bot.review.services import ReviewServices
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
 from bot.store.items import update_item
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from bot.store.ticket_threads import thread_key
 
 

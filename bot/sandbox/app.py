@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.errors import SignoffError
 from bot.sandbox.interactions import Sandbox
 from bot.sandbox.page_state import person_state
 from bot.sandbox.workspace import decode_params
@@ -38,7 +39,7 @@ def _bearer(header: str | None) -> str | None:
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
-class PageError(Exception):
+class PageError(SignoffError):
     """A page request the sandbox cannot act on (400, with the reason)."""
 
 

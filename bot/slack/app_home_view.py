@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.assess.pii_masking import masked, masked_action
+from bot.durations import format_duration
 from bot.lead_settings.registry import (
     ESCALATE_AFTER,
     EXPIRE_AFTER,
@@ -19,7 +20,6 @@ from bot.lead_settings.registry import (
     LeadSettings,
 )
 from bot.review.roster import Roles
-from bot.settings import format_duration
 from bot.slack.card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION, button_value, money
 from bot.slack.text import safe, truncate
 from bot.stats.review_stats import ReviewStats

@@ -18,9 +18,9 @@ from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.store.card_queue import claim_unposted_card, unposted_cards
 from bot.store.claim_keeper import kept_claim
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.items import release
-from bot.store.models import utcnow
 from bot.store.run_claims import claim_run
 
 log = get_logger(__name__)

@@ -30,10 +30,11 @@ from bot.slack.pacing import ChannelPacer
 from bot.slack.text import safe
 from bot.store import audit
 from bot.store.card_queue import other_cards_waiting
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import ItemState
 from bot.store.items import update_item
-from bot.store.models import Decision, Item, utcnow
+from bot.store.models import Decision, Item
 from policies.away import Absence, is_away
 
 MAX_AWAY_NAMED = 8

@@ -16,7 +16,8 @@ from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.slack.card import DRAFT_LIMIT, EXCERPT_LIMIT, render_card, slack_date
 from bot.slack.text import escape, quote, safe
-from bot.store.models import Item, utcnow
+from bot.store.column_types import utcnow
+from bot.store.models import Item
 
 log = get_logger(__name__)
 _THREAD_CHUNK = 3500

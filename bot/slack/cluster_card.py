@@ -25,7 +25,8 @@ from bot.review.cluster_approval import (
 )
 from bot.runtime import Runtime
 from bot.slack.text import safe, truncate
-from bot.store.models import ReviewCluster, utcnow
+from bot.store.column_types import utcnow
+from bot.store.models import ReviewCluster
 
 log = get_logger(__name__)
 

@@ -11,9 +11,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import Decision, Item, utcnow
+from bot.store.models import Decision, Item
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

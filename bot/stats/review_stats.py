@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.settings import parse_duration
+from bot.durations import parse_duration
 from bot.store.database import SessionFactory
 from bot.store.item_states import ItemState
 from bot.store.models import Decision, Item

@@ -41,7 +41,8 @@ from bot.store.audit_keys import (
     keyed_row_mac,
     legacy_hash,
 )
-from bot.store.models import AuditEvent, utcnow
+from bot.store.column_types import utcnow
+from bot.store.models import AuditEvent
 
 SYSTEM = "system"
 AUTO = "auto"

@@ -26,7 +26,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from bot.store.models import AuditAnchor, AuditEvent, utcnow
+from bot.store.column_types import utcnow
+from bot.store.models import AuditAnchor, AuditEvent
 
 # Verification reads at most this much of the end of the anchor file, and this many anchors.
 FILE_TAIL_BYTES = 1_048_576

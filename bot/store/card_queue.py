@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlmodel import col
 
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import ItemState
 from bot.store.items import attempt_due, claim_is_free, claim_token, update_item
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 
 # Items that need a card and have none: waiting for review, or failed without ever having had
 # one (an auto-approved action that failed needs a human and a Retry button too).

@@ -30,17 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.store.audit_erasure import erase_audit_content
+from bot.store.column_types import utcnow
 from bot.store.database import changed_rows
 from bot.store.item_states import TERMINAL_STATES, ItemState
 from bot.store.items import lock_item, update_item
-from bot.store.models import (
-    AuditEvent,
-    AutoMoneyReservation,
-    Decision,
-    InboxEntry,
-    Item,
-    utcnow,
-)
+from bot.store.models import AuditEvent, AutoMoneyReservation, Decision, InboxEntry, Item
 from bot.store.money_budget import release_money_budget
 
 ERASED_TEXT = "[erased]"

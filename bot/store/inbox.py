@@ -29,10 +29,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, changed_rows, transaction
 from bot.store.group_commit import GroupCommit
 from bot.store.items import claim_token
-from bot.store.models import InboxEntry, utcnow
+from bot.store.models import InboxEntry
 
 _INBOX: Table = InboxEntry.__table__  # type: ignore[attr-defined]
 # Most interactions in one statement; each row is a few hundred bytes of essentials.

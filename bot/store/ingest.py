@@ -21,10 +21,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.group_commit import GroupCommit
 from bot.store.item_states import ItemState
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from bot.store.stat_tally import Metric, count_events, hour_of
 from bot.store.ticket_threads import thread_key
 from bot.tickets import TicketIn

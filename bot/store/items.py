@@ -19,9 +19,10 @@ from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import WORKER_STATES, ItemState
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 
 
 def claim_token(worker_id: str) -> str:

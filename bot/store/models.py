@@ -1,58 +1,24 @@
 """Database tables (SQLModel). The schema itself is owned by the Alembic migrations.
 
-Timestamps are stored in UTC; ``UTCDateTime`` makes SQLite (which has no time zones) hand back
-aware datetimes like PostgreSQL does, so comparisons never mix naive and aware values.
+Column types shared by the tables (UTC timestamps, JSON, ids) are in ``bot.store.column_types``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Column,
-    DateTime,
     Float,
     Index,
-    Integer,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-AutoIncrementId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: use aware UTC datetimes")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _ts(*, nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+from bot.store.column_types import AutoIncrementId, JSONType, UTCDateTime, timestamp_field
 
 
 class Item(SQLModel, table=True):
@@ -103,7 +69,7 @@ class Item(SQLModel, table=True):
     slack_ts: str | None = Field(default=None, max_length=32)
     attempts: int = Field(default=0)
     # An execution call went out and its outcome is not recorded yet (see migration 0007).
-    send_started_at: datetime | None = _ts()
+    send_started_at: datetime | None = timestamp_field()
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     execution_result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
 
@@ -119,7 +85,7 @@ class Item(SQLModel, table=True):
     executed_action: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     draft_version: int = Field(default=0)
     edited_by: str | None = Field(default=None, max_length=64)
-    edited_at: datetime | None = _ts()
+    edited_at: datetime | None = timestamp_field()
     edit_summary: str | None = Field(default=None, sa_column=Column(Text))
     # Share of the AI's reply the approved text changed (0 = untouched, 1 = rewritten), fixed when
     # an edited version is approved so ``/signoff stats`` sums it in SQL instead of diffing texts.
@@ -130,9 +96,9 @@ class Item(SQLModel, table=True):
     lead_required: bool = Field(default=False)
     # A newer event for the same source ticket arrived: Approve is refused until a re-draft.
     stale_reason: str | None = Field(default=None, sa_column=Column(Text))
-    stale_at: datetime | None = _ts()
+    stale_at: datetime | None = timestamp_field()
     # Newer events up to this arrival time are already folded into the draft by a re-draft.
-    redrafted_until: datetime | None = _ts()
+    redrafted_until: datetime | None = timestamp_field()
     # Request changes (``bot.review.request_changes``): the reviewer's instruction, who gave it
     # and the draft it replaced (the card's diff; an approved re-draft is a drafting example).
     change_request: str | None = Field(default=None, sa_column=Column(Text))
@@ -148,22 +114,22 @@ class Item(SQLModel, table=True):
     autonomy_note: str | None = Field(default=None, sa_column=Column(Text))
 
     # Time-based follow-up: due times live in the row, so any instance's sweep can claim them.
-    review_started_at: datetime | None = _ts()
+    review_started_at: datetime | None = timestamp_field()
     reminders_sent: int = Field(default=0)
-    next_reminder_at: datetime | None = _ts(index=True)
-    escalate_at: datetime | None = _ts(index=True)
-    escalated_at: datetime | None = _ts()
-    expires_at: datetime | None = _ts(index=True)
+    next_reminder_at: datetime | None = timestamp_field(index=True)
+    escalate_at: datetime | None = timestamp_field(index=True)
+    escalated_at: datetime | None = timestamp_field()
+    expires_at: datetime | None = timestamp_field(index=True)
 
     claimed_by: str | None = Field(default=None, max_length=64)
-    claimed_until: datetime | None = _ts()
-    next_attempt_at: datetime | None = _ts()
+    claimed_until: datetime | None = timestamp_field()
+    next_attempt_at: datetime | None = timestamp_field()
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    decided_at: datetime | None = _ts()
-    executed_at: datetime | None = _ts()
+    decided_at: datetime | None = timestamp_field()
+    executed_at: datetime | None = timestamp_field()
     # The customer's personal content was erased (``bot/erasure``): never executed after this.
-    erased_at: datetime | None = _ts()
+    erased_at: datetime | None = timestamp_field()
 
 
 def raised_by(item: Item) -> str | None:
@@ -214,7 +180,7 @@ class ReviewCluster(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=64)
     report: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONType))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    decided_at: datetime | None = _ts()
+    decided_at: datetime | None = timestamp_field()
 
 
 class StatTally(SQLModel, table=True):
@@ -344,9 +310,9 @@ class InboxEntry(SQLModel, table=True):
     signed_at: str | None = Field(default=None, max_length=20)
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     claimed_by: str | None = Field(default=None, max_length=80)
-    claimed_until: datetime | None = _ts()
+    claimed_until: datetime | None = timestamp_field()
     attempts: int = Field(default=0)
-    done_at: datetime | None = _ts()
+    done_at: datetime | None = timestamp_field()
     outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
@@ -381,8 +347,8 @@ class AutonomyBucket(SQLModel, table=True):
     # One of ``policies.autonomy.Pin``.
     pin: str = Field(default="none", max_length=16)
     pinned_by: str | None = Field(default=None, max_length=64)
-    pinned_at: datetime | None = _ts()
-    reset_at: datetime | None = _ts()
+    pinned_at: datetime | None = timestamp_field()
+    reset_at: datetime | None = timestamp_field()
     reset_reason: str | None = Field(default=None, sa_column=Column(Text))
     # Last known trust, so a change of state is announced once.
     trusted: bool = Field(default=False)
@@ -403,7 +369,7 @@ class ThresholdChange(SQLModel, table=True):
     proposed_by: str = Field(max_length=64)
     proposed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     decided_by: str | None = Field(default=None, max_length=64)
-    decided_at: datetime | None = _ts()
+    decided_at: datetime | None = timestamp_field()
     dry_run: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONType, nullable=False)
     )
@@ -429,7 +395,7 @@ class AutoMoneyReservation(SQLModel, table=True):
     amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
     reserved_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    released_at: datetime | None = _ts()
+    released_at: datetime | None = timestamp_field()
 
 
 class CardRoute(SQLModel, table=True):
@@ -445,7 +411,7 @@ class CardRoute(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     removed_by: str | None = Field(default=None, max_length=64)
-    removed_at: datetime | None = _ts()
+    removed_at: datetime | None = timestamp_field()
 
 
 class ReviewerAway(SQLModel, table=True):

@@ -13,8 +13,9 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, changed_rows, transaction
-from bot.store.models import SlackEvent, utcnow
+from bot.store.models import SlackEvent
 
 # Far longer than Slack's retries (immediately, after 1 minute, after 5 minutes).
 KEEP_FOR = timedelta(days=1)

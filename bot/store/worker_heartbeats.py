@@ -18,8 +18,9 @@ from sqlalchemy import CursorResult, and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
-from bot.store.models import RunClaim, utcnow
+from bot.store.models import RunClaim
 
 KEY_PREFIX = "worker_heartbeat:"
 # A worker whose loop has not passed for this long counts as gone (the loop passes at least once

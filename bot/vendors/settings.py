@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigurationError
-from bot.settings import blank_is_unset, refuse_short_secret
+from bot.secret_rules import blank_is_unset, refuse_short_secret
 from bot.vendors import SOURCES
 
 DEFAULT_INTERCOM_API_URL = "https://api.intercom.io"

@@ -24,8 +24,8 @@ from bot.stats.edit_stats import (
     reject_reasons,
 )
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
-from bot.store.models import utcnow
 from bot.store.stat_tally import Metric, summed
 from handlers.commands.registry import CommandContext, CommandError, stats_section, subcommand
 from handlers.commands.settings import change_from_slack

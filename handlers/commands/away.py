@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.lead_settings.card_routes import active_routes
 from bot.review.away import end_away, recorded_absences, set_away
 from bot.slack.card import slack_date
-from bot.store.models import utcnow
+from bot.store.column_types import utcnow
 from handlers.commands.mentions import unescaped, user_id
 from handlers.commands.registry import CommandContext, CommandError, subcommand
 from policies.away import InvalidUntilError, parse_until

@@ -20,7 +20,8 @@ from bot.review.queries import (
 )
 from bot.slack.text import safe
 from bot.stats.review_stats import parse_period, review_stats
-from bot.store.models import Item, utcnow
+from bot.store.column_types import utcnow
+from bot.store.models import Item
 from handlers.commands.registry import (
     STATS_SECTIONS,
     CommandContext,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.durations import format_duration
 from bot.errors import SettingChangeRefusedError
 from bot.lead_settings.changes import (
     apply_now,
@@ -27,10 +28,9 @@ from bot.lead_settings.registry import (
     change_kind,
     load_lead_settings,
 )
-from bot.settings import format_duration
 from bot.slack.channel_notices import notify_channel
 from bot.slack.text import safe
-from bot.store.models import utcnow
+from bot.store.column_types import utcnow
 from handlers.commands.registry import CommandContext, CommandError, subcommand
 
 

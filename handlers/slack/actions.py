@@ -51,10 +51,11 @@ from bot.slack.edit_modal import edit_view
 from bot.slack.reject_modal import reject_view
 from bot.slack.text import escape, safe
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
 from bot.store.items import get_item
-from bot.store.models import Item, RunClaim, raised_by, utcnow
+from bot.store.models import Item, RunClaim, raised_by
 from bot.store.run_claims import claim_run
 from handlers.slack.app_home import publish_home
 from handlers.slack.deps import SlackDeps, clicked_channel, from_home, on_click, tell

@@ -14,7 +14,7 @@ from bot.logging_setup import get_logger
 from bot.review.queries import PendingFilter, pending_counts_by_risk, pending_page, waiting_for
 from bot.slack.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, home_view, settings_view
 from bot.stats.review_stats import parse_period, review_stats
-from bot.store.models import utcnow
+from bot.store.column_types import utcnow
 from handlers.commands.registry import run_signoff_command
 from handlers.slack.deps import SlackDeps, on_click, tell
 from handlers.slack.event_inbox import on_event

@@ -33,10 +33,10 @@ from bot.slack.edit_modal import EDIT_CALLBACK, edit_view
 from bot.slack.reject_modal import REJECT_CALLBACK, RejectInput, validate_reject
 from bot.slack.text import safe
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.inbox import Interaction
 from bot.store.items import get_item
-from bot.store.models import utcnow
 from handlers.slack.app_home import publish_home
 from handlers.slack.deps import SlackDeps, request_identity, signed_at, tell
 from policies.reject_reasons import RejectReason

@@ -21,9 +21,10 @@ from sqlmodel import col
 from bot.actions.authorise import idempotency_key
 from bot.pipeline.worker import Worker
 from bot.runtime import open_runtime
+from bot.store.column_types import utcnow
 from bot.store.database import sync_url
 from bot.store.item_states import ItemState
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from tests.conftest import TEST_DATABASE_URL
 from tests.support.approved_items import item_events, seed_approved
 from tests.support.fakes.http_sink import HttpSink

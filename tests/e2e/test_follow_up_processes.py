@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, select
 from sqlmodel import col
 
+from bot.store.column_types import utcnow
 from bot.store.database import sync_url
 from bot.store.item_states import ItemState
-from bot.store.models import AuditEvent, Item, utcnow
+from bot.store.models import AuditEvent, Item
 from tests.conftest import TEST_DATABASE_URL
 from tests.support.approved_items import seed_pending
 from tests.support.fakes.slack_api import FakeSlack, SlackCall

@@ -19,10 +19,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, func, insert, select
 from sqlmodel import col
 
+from bot.store.column_types import utcnow
 from bot.store.database import sync_url
 from bot.store.ingest import new_item_id
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import AutoMoneyReservation, Decision, Item, utcnow
+from bot.store.models import AutoMoneyReservation, Decision, Item
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.server_harness import WEBHOOK_SECRET, wait_until
 from tests.support.worker_processes import logs, worker_env, workers

@@ -25,17 +25,11 @@ from bot.lead_settings.dry_run import replay, summary_lines
 from bot.runtime import Runtime, open_runtime
 from bot.store import audit
 from bot.store.autonomy_buckets import load_bucket_state
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.ingest import new_item_id
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import (
-    AutonomyBucket,
-    AutonomyOutcome,
-    Decision,
-    Item,
-    ThresholdSetting,
-    utcnow,
-)
+from bot.store.models import AutonomyBucket, AutonomyOutcome, Decision, Item, ThresholdSetting
 from policies.autonomy import AutonomyPolicy, Pin, ReviewOutcome
 from policies.risk_levels import RiskLevel
 from policies.routing import Route, RouteDecision

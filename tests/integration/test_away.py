@@ -13,7 +13,7 @@ import pytest
 from bot.lead_settings.seed import seed_thresholds
 from bot.review.reminders import run_follow_ups
 from bot.runtime import Runtime, open_runtime
-from bot.store.models import utcnow
+from bot.store.column_types import utcnow
 from handlers.commands.registry import run_signoff_command
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.pending_items import carded_item

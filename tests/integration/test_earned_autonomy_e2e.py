@@ -18,7 +18,8 @@ from bot.autonomy.spot_checks import SPOT_BAD_ACTION
 from bot.review.edit_validation import REPLY_BLOCK, VALUE_BLOCK
 from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
 from bot.slack.edit_modal import EDIT_CALLBACK
-from bot.store.models import AutonomyOutcome, Item, utcnow
+from bot.store.column_types import utcnow
+from bot.store.models import AutonomyOutcome, Item
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack, SlackCall
 from tests.support.server_harness import (

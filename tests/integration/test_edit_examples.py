@@ -19,9 +19,10 @@ from bot.assess.llm.client import OpenAIClassifier
 from bot.assess.llm.model_input import build_examples_message
 from bot.assess.llm.prompt import SYSTEM_PROMPT
 from bot.runtime import open_runtime
+from bot.store.column_types import utcnow
 from bot.store.ingest import new_item_id
 from bot.store.item_states import ItemState
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack

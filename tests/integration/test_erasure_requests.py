@@ -14,8 +14,8 @@ from bot.erasure.retention import erase_past_retention
 from bot.settings import Settings
 from bot.store.audit_keys import AuditKeys
 from bot.store.audit_verify import verify_chain
+from bot.store.column_types import utcnow
 from bot.store.database import create_engine, session_factory
-from bot.store.models import utcnow
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import (

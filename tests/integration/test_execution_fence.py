@@ -24,10 +24,11 @@ from bot.errors import ExecutionRefusedError
 from bot.pipeline.pipeline import Pipeline
 from bot.pipeline.worker import Worker
 from bot.runtime import Runtime, open_runtime
+from bot.store.column_types import utcnow
 from bot.store.database import sync_url
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import claim, get_item
-from bot.store.models import Decision, Item, utcnow
+from bot.store.models import Decision, Item
 from tests.support.approved_items import item_events, seed_approved
 from tests.support.server_harness import LEAD, OUTSIDER, REVIEWER, REVIEWER_2, make_settings
 

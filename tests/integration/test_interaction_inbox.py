@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.store import inbox
+from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, create_engine, session_factory
 from bot.store.housekeeping import prune_old_rows
 from bot.store.inbox import Interaction, retry_key
-from bot.store.models import InboxEntry, utcnow
+from bot.store.models import InboxEntry
 
 LEASE = timedelta(seconds=30)
 

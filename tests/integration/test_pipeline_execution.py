@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from bot.errors import RetryableError
 from bot.runtime import Runtime
+from bot.store.column_types import utcnow
 from bot.store.item_states import ItemState
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from tests.support.pipeline_runs import run_ticket
 from tests.support.scripted_executor import ScriptedExecutor
 from tests.support.ticket_factory import password_ticket

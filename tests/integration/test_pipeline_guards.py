@@ -29,11 +29,12 @@ from bot.review.outcomes import MERGED_PREFIX
 from bot.review.result import ReviewStatus
 from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.ingest import ingest
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import claim, get_item, transition
-from bot.store.models import Decision, Item, utcnow
+from bot.store.models import Decision, Item
 from bot.tickets import TicketIn
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.server_harness import REVIEWER, make_settings

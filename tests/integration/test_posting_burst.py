@@ -15,8 +15,9 @@ from sqlmodel import col
 
 from bot.runtime import open_runtime
 from bot.slack.card_backlog import CardPoster
+from bot.store.column_types import utcnow
 from bot.store.database import sync_url
-from bot.store.models import AuditEvent, Item, utcnow
+from bot.store.models import AuditEvent, Item
 from tests.conftest import TEST_DATABASE_URL
 from tests.support.approved_items import seed_pending
 from tests.support.fakes.http_sink import HttpSink

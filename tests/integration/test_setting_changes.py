@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.durations import format_duration
 from bot.errors import SettingChangeRefusedError
 from bot.lead_settings.changes import (
     APPLIED,
@@ -30,9 +31,9 @@ from bot.lead_settings.registry import (
 )
 from bot.review.reminders import review_schedule
 from bot.runtime import Runtime, open_runtime
-from bot.settings import format_duration
+from bot.store.column_types import utcnow
 from bot.store.database import transaction
-from bot.store.models import AuditEvent, AutonomyOutcome, utcnow
+from bot.store.models import AuditEvent, AutonomyOutcome
 from policies.risk_levels import RiskLevel
 from tests.support.server_harness import LEAD, make_settings
 

@@ -25,11 +25,11 @@ from bot.review.roster import Roles
 from bot.runtime import Runtime, open_runtime
 from bot.stats.review_stats import parse_period, review_stats
 from bot.store import audit
+from bot.store.column_types import utcnow
 from bot.store.database import create_engine, migrate, session_factory, sync_url, transaction
 from bot.store.ingest import ingest
 from bot.store.item_states import ItemState
 from bot.store.items import claim, get_item
-from bot.store.models import utcnow
 from bot.store.stat_tally import Metric, hour_of, rejected_metric, wait_seconds
 from bot.tickets import TicketIn
 from policies.reject_reasons import RejectReason

@@ -18,9 +18,9 @@ from bot.runtime import open_runtime
 from bot.slack.weekly_report import due_moment, send_weekly_report
 from bot.stats.review_stats import review_stats
 from bot.stats.weekly_report import weekly_figures
+from bot.store.column_types import utcnow
 from bot.store.ingest import ingest
 from bot.store.items import get_item
-from bot.store.models import utcnow
 from bot.tickets import TicketIn
 from policies.reject_reasons import RejectReason
 from policies.weekly_schedule import WeeklyTime

@@ -18,7 +18,8 @@ from bot.entrypoints.worker_http import create_worker_app, serving
 from bot.errors import HttpStartError
 from bot.pipeline.worker import Worker
 from bot.runtime import Runtime, open_runtime
-from bot.store.models import RunClaim, utcnow
+from bot.store.column_types import utcnow
+from bot.store.models import RunClaim
 from bot.store.worker_heartbeats import heartbeat_key, workers_seen
 from tests.support.server_harness import free_port, make_settings
 

@@ -15,9 +15,10 @@ from sqlalchemy import Engine, insert, select
 from sqlmodel import col
 
 from bot.actions.authorise import idempotency_key
+from bot.store.column_types import utcnow
 from bot.store.ingest import new_item_id
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import AuditEvent, Decision, Item, utcnow
+from bot.store.models import AuditEvent, Decision, Item
 
 SEED_POLICY = "test_seed"
 

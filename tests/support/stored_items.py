@@ -9,10 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.store.column_types import utcnow
 from bot.store.database import sync_url
 from bot.store.ingest import new_item_id
 from bot.store.item_states import ItemState
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from bot.store.stat_tally import rebuild
 from bot.store.ticket_threads import thread_key
 

@@ -21,8 +21,9 @@ from bot.slack.card import SHOW_MORE_ACTION, render_card
 from bot.slack.edit_modal import edit_view
 from bot.slack.reject_modal import reject_view
 from bot.stats.review_stats import ReviewStats
+from bot.store.column_types import utcnow
 from bot.store.item_states import ItemState
-from bot.store.models import Item, utcnow
+from bot.store.models import Item
 from policies.thresholds import Thresholds
 from tests.support.stored_items import stored_item
 

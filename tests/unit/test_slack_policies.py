@@ -24,8 +24,9 @@ from bot.review.outcomes import Outcome, outcome_of
 from bot.review.queries import FilterError, parse_filters
 from bot.slack.card import parse_button_value
 from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK, RejectInput, validate_reject
+from bot.store.column_types import utcnow
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.models import Decision, utcnow
+from bot.store.models import Decision
 from handlers.commands.registry import STATS_SECTIONS, registry, stats_section, subcommand
 from handlers.slack.commands import mention_text
 from policies.approvers import approval_refusal

@@ -18,7 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.store.models import PromptText, utcnow
+from bot.store.column_types import utcnow
+from bot.store.models import PromptText
 
 __all__ = [
     "ANSWER_SCHEMA",

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from bot.store.models import UTCDateTime
+from bot.store.column_types import UTCDateTime
 from bot.store.row_batches import in_batches
 
 revision: str = "0009"

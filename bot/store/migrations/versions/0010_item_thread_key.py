@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from bot.store.models import JSONType
+from bot.store.column_types import JSONType
 from bot.store.row_batches import in_batches
 
 revision: str = "0010"

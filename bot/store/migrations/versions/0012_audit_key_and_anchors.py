@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from bot.store.models import AutoIncrementId, UTCDateTime
+from bot.store.column_types import AutoIncrementId, UTCDateTime
 
 revision: str = "0012"
 down_revision: str | None = "0011"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from bot.store.models import UTCDateTime
+from bot.store.column_types import UTCDateTime
 
 revision: str = "0013"
 down_revision: str | None = "0012"

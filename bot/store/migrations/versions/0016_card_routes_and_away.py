@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from bot.store.models import UTCDateTime
+from bot.store.column_types import UTCDateTime
 
 revision: str = "0016"
 down_revision: str | None = "0014"

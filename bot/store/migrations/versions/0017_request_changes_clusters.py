@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from bot.store.models import UTCDateTime
+from bot.store.column_types import UTCDateTime
 
 revision: str = "0017"
 down_revision: str | None = "0016"
