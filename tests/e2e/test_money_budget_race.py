@@ -25,7 +25,7 @@ from bot.store.ingest import new_item_id
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.models import AutoMoneyReservation, Decision, Item
 from tests.support.fakes.http_sink import HttpSink
-from tests.support.server_harness import WEBHOOK_SECRET, wait_until
+from tests.support.server_harness import ACTION_SECRET, WEBHOOK_SECRET, wait_until
 from tests.support.worker_processes import logs, worker_env, workers
 
 REFUND = {"kind": "refund", "amount": "15.00", "currency": "USD"}
@@ -88,6 +88,7 @@ def test_two_processes_never_spend_more_than_the_budgets(database_url: str, tmp_
             env = worker_env(
                 database_url,
                 SIGNOFF_ACTION_URL=sink.url,
+                SIGNOFF_ACTION_SECRET=ACTION_SECRET,
                 SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET,
                 SIGNOFF_AUTO_MONEY_PER_CUSTOMER="50",
                 SIGNOFF_AUTO_MONEY_PER_DAY="100",

@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from bot.runtime import open_runtime
 from bot.slack.card_backlog import CardPoster
+from bot.slack.cluster_card import CLUSTER_APPROVE_ACTION
 from bot.store.column_types import utcnow
 from bot.store.database import sync_url
 from bot.store.models import AuditEvent, Item
@@ -37,7 +38,8 @@ BACKEND = "postgres" if TEST_DATABASE_URL else "sqlite"
 
 
 def _cards(slack: FakeSlack) -> list[SlackCall]:
-    """Successful top-level card posts (not thread lines, not digests)."""
+    """Successful top-level item card posts (not thread lines, not digests, not the cluster card
+    that offers *Approve all* beside a burst of similar refunds)."""
     return [
         c
         for c in slack.calls("chat.postMessage")
@@ -45,6 +47,7 @@ def _cards(slack: FakeSlack) -> list[SlackCall]:
         and c.params.get("channel") == REVIEW_CHANNEL
         and not c.params.get("thread_ts")
         and c.params.get("blocks")
+        and CLUSTER_APPROVE_ACTION not in json.dumps(c.params["blocks"])
     ]
 
 
