@@ -58,8 +58,9 @@ from bot.store.items import get_item
 from bot.store.models import Item, RunClaim, raised_by
 from bot.store.run_claims import claim_run
 from handlers.slack.app_home import publish_home
-from handlers.slack.deps import SlackDeps, clicked_channel, from_home, on_click, tell
+from handlers.slack.deps import SlackDeps, from_home, on_click
 from handlers.slack.inbox_work import ATTEMPT
+from handlers.slack.replies import clicked_channel, tell
 from policies.approvers import approval_refusal
 
 log = get_logger(__name__)

@@ -16,8 +16,9 @@ from bot.slack.app_home_view import HOME_PAUSE, HOME_RESUME, HOME_SETTINGS, home
 from bot.stats.review_stats import parse_period, review_stats
 from bot.store.column_types import utcnow
 from handlers.commands.registry import run_signoff_command
-from handlers.slack.deps import SlackDeps, on_click, tell
+from handlers.slack.deps import SlackDeps, on_click
 from handlers.slack.event_inbox import on_event
+from handlers.slack.replies import tell
 
 HOME_OPENED = "app_home_opened"
 

@@ -29,7 +29,8 @@ from bot.slack.cluster_card import (
     refresh_cluster,
 )
 from bot.store.items import get_item
-from handlers.slack.deps import SlackDeps, clicked_channel, on_click, tell
+from handlers.slack.deps import SlackDeps, on_click
+from handlers.slack.replies import clicked_channel, tell
 
 log = get_logger(__name__)
 

@@ -15,8 +15,9 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.logging_setup import get_logger
 from bot.store.inbox import Interaction
 from handlers.commands.registry import run_signoff_command
-from handlers.slack.deps import SlackDeps, request_identity, signed_at, tell
+from handlers.slack.deps import SlackDeps, request_identity, signed_at
 from handlers.slack.event_inbox import on_event
+from handlers.slack.replies import tell
 
 log = get_logger(__name__)
 

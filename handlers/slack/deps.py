@@ -4,13 +4,11 @@ for answering a user privately."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.lead_settings.card_routes import active_routes
@@ -20,16 +18,12 @@ from bot.review.roster import ReviewerRoster, Roles
 from bot.runtime import Runtime
 from bot.slack.card import parse_button_value
 from bot.store.inbox import Interaction, retry_key
+from handlers.slack.replies import FAILED_TEXT, clicked_channel, tell, who_and_where
 
 if TYPE_CHECKING:
     from handlers.slack.inbox_work import InteractionInbox
 
 log = get_logger(__name__)
-
-FAILED_TEXT = (
-    "Something went wrong handling that, and it has been logged. "
-    "Nothing was changed; please try again."
-)
 
 
 @dataclass
@@ -54,28 +48,9 @@ class SlackDeps:
         return await load_lead_settings(self.rt.sessions, self.rt.settings)
 
 
-def clicked_channel(body: dict[str, Any]) -> str | None:
-    """The channel of a click on a message; None for a click in App Home or a modal."""
-    channel = body.get("channel") or {}
-    value = channel.get("id") if isinstance(channel, dict) else None
-    return str(value) if value else None
-
-
 def from_home(body: dict[str, Any]) -> bool:
     view = body.get("view") or {}
     return isinstance(view, dict) and view.get("type") == "home"
-
-
-async def tell(client: AsyncWebClient, *, user: str, channel: str | None, text: str) -> None:
-    """An answer only ``user`` sees: ephemeral in the channel, or a DM when there is none (App
-    Home, modals opened from it)."""
-    try:
-        if channel:
-            await client.chat_postEphemeral(channel=channel, user=user, text=text)
-        else:
-            await client.chat_postMessage(channel=user, text=text)
-    except (SlackApiError, SlackClientError) as exc:
-        log.warning("could not answer user", user=user, error=str(exc))
 
 
 async def ack_recorded(
@@ -190,33 +165,3 @@ async def guarded(client: AsyncWebClient, body: dict[str, Any], work: Awaitable[
         user_id, channel = who_and_where(body)
         if user_id:
             await tell(client, user=user_id, channel=channel, text=FAILED_TEXT)
-
-
-def metadata_channel(body: dict[str, Any]) -> str | None:
-    """The channel a modal was opened from (kept in its private_metadata)."""
-    view = body.get("view") or {}
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}") if isinstance(view, dict) else {}
-    except json.JSONDecodeError:
-        return None
-    channel = meta.get("channel") if isinstance(meta, dict) else None
-    return str(channel) if channel else None
-
-
-def who_and_where(body: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The user and channel of any payload: a click, a modal, a slash command or an event."""
-    user = body.get("user")
-    raw_event = body.get("event")
-    event: dict[str, Any] = raw_event if isinstance(raw_event, dict) else {}
-    user_id = (
-        (user.get("id") if isinstance(user, dict) else user)
-        or body.get("user_id")
-        or event.get("user")
-    )
-    channel = (
-        clicked_channel(body)
-        or metadata_channel(body)
-        or body.get("channel_id")
-        or (event.get("channel") if event.get("type") != "app_home_opened" else None)
-    )
-    return (str(user_id) if user_id else None), (str(channel) if channel else None)

@@ -31,8 +31,8 @@ from bot.store import inbox
 from bot.store.claim_keeper import kept_lease
 from bot.store.items import claim_token
 from bot.store.models import InboxEntry
-from handlers.slack.deps import FAILED_TEXT, tell, who_and_where
 from handlers.slack.listener_work import ListenerWork
+from handlers.slack.replies import FAILED_TEXT, tell, who_and_where
 
 log = get_logger(__name__)
 

@@ -38,7 +38,8 @@ from bot.store.database import transaction
 from bot.store.inbox import Interaction
 from bot.store.items import get_item
 from handlers.slack.app_home import publish_home
-from handlers.slack.deps import SlackDeps, request_identity, signed_at, tell
+from handlers.slack.deps import SlackDeps, request_identity, signed_at
+from handlers.slack.replies import tell
 from policies.reject_reasons import RejectReason
 
 log = get_logger(__name__)
