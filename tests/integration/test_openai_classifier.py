@@ -512,6 +512,8 @@ def llm_server(
         slack=slack,
         sink=sink,
         openai_max_retries=1,
+        # The failure modes include a model slower than this: the timeout is under test.
+        openai_timeout_seconds=TIMEOUT,
     ) as (server, model):
         model.choose = choose_by_case
         yield server, model

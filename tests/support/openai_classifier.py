@@ -19,6 +19,9 @@ from tests.support.server_harness import RunningServer, make_settings, start_ser
 API_KEY = "sk-test-not-a-real-key-0123456789"
 MODEL = "gpt-test"
 TIMEOUT = 0.5
+# A whole server's classifier waits longer: the tests that use one are not about timeouts, and a
+# loaded CI machine must not turn a slow fake answer into "assessment unavailable".
+SERVER_TIMEOUT = 10.0
 
 
 def classifier_for(fake: FakeOpenAI, **settings: Any) -> OpenAIClassifier:
@@ -46,7 +49,9 @@ def server_with_classifier(
     """The real Signoff server assessing with ``classifier_for`` a fake model that answers with
     ``answer``; on the way out, every answer the model gave must have met the client's schema."""
     with FakeOpenAI(answer) as model:
-        classifier = classifier_for(model, **classifier_settings)
+        classifier = classifier_for(
+            model, **({"openai_timeout_seconds": SERVER_TIMEOUT} | classifier_settings)
+        )
         with start_server(
             database_url=database_url, slack=slack, sink=sink, classifier=classifier
         ) as server:
