@@ -191,15 +191,27 @@ def test_the_real_dataset_runs_end_to_end_when_present(
 async def test_the_held_out_half_keeps_high_risk_away_from_automation() -> None:
     """A regression guard on the real data: the odd rows were held out while the heuristic's
     signals were designed on the even ones (the allow-list of ``bot.assess.informational`` was
-    checked once against the odd ones too). Measured when written: 0 of 1,548 high-risk messages
-    auto-answered and 66 % of informational ones; the bounds leave room for small changes only."""
+    checked against the odd ones once per design). Measured when written: 0 of 1,548 high-risk
+    messages auto-answered and 65.6 % of informational ones; the bounds leave room for small
+    changes only."""
     dataset = default_dataset_path()
     if not dataset.is_file():
         pytest.skip(f"BANKING77 is not available at {dataset}")
     data = (await evaluate(dataset, rows="odd")).to_json()
     high = data["classes"]["high"]
     assert high["messages"] > 1500
-    assert high["auto"] <= 2
-    assert high["auto_actions"].keys() <= {"reply"}  # never an automatic refund or credit
+    assert high["auto"] == 0
     assert data["goals"]["informational_auto_share"]["met"] is True
+    assert data["goals"]["informational_auto_share"]["value"] > 0.62
+
+
+async def test_the_tuning_half_auto_answers_no_high_risk_message() -> None:
+    """The even rows, which the rules were written on: none of the 1,549 high-risk messages is
+    auto-answered (before issue 16's last change one was: a plain reply to "Do you support top
+    ups?", labelled ``top_up_reverted``), and 65.3 % of informational ones are."""
+    dataset = default_dataset_path()
+    if not dataset.is_file():
+        pytest.skip(f"BANKING77 is not available at {dataset}")
+    data = (await evaluate(dataset, rows="even")).to_json()
+    assert data["classes"]["high"]["auto"] == 0
     assert data["goals"]["informational_auto_share"]["value"] > 0.62
