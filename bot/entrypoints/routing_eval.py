@@ -47,6 +47,7 @@ __all__ = [
     "EvalReport",
     "default_dataset_path",
     "evaluate",
+    "route_ticket",
     "run",
 ]
 
@@ -257,7 +258,7 @@ async def evaluate(
         ticket = TicketIn(
             id=f"b77-{number}", kind="ticket", subject="", body=text, customer=customer
         )
-        route, policy, action = await _route(classifier, ticket, thresholds)
+        route, policy, action = await route_ticket(classifier, ticket, thresholds)
         latencies.append(time.perf_counter() - one)
         tally.messages += 1
         tally.policies[policy] += 1
@@ -282,7 +283,7 @@ async def evaluate(
     )
 
 
-async def _route(
+async def route_ticket(
     classifier: Classifier, ticket: TicketIn, thresholds: Thresholds
 ) -> tuple[Route, str, str]:
     """The pipeline's assess and route steps without the database: same inputs, same policy."""

@@ -5,7 +5,8 @@ These sentences were written for this test, after the rules, and none comes from
 from the other heuristic tests: they check that the allow-list of ``bot.assess.informational``
 rests on general rules (a pointer at one particular payment, something done to the account, a
 money operation named without saying what is asked, ...), not on the words of known messages.
-Each goes through the classifier and then the pipeline's own rule floor and routing.
+Each goes through the classifier and then the pipeline's own rule floor and routing
+(``route_ticket``, what ``python -m bot eval`` runs).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import pytest
 
 from bot.assess.heuristic import HeuristicClassifier
+from bot.entrypoints.routing_eval import route_ticket
 from bot.tickets import Customer, TicketIn
-from policies.risk_rules import TicketFacts, risk_floor
-from policies.routing import Route, decide_route
+from policies.routing import Route
 from policies.thresholds import Thresholds
 
 RISKY = [
@@ -60,7 +61,7 @@ INFORMATIONAL = [
 ]
 
 
-def _route(text: str) -> Route:
+async def _route(text: str) -> Route:
     ticket = TicketIn(
         id="paraphrase",
         kind="ticket",
@@ -68,28 +69,15 @@ def _route(text: str) -> Route:
         body=text,
         customer=Customer(name="Bank Customer", email="customer@example.com"),
     )
-    assessment = HeuristicClassifier().assess_now(ticket)
-    thresholds = Thresholds()
-    facts = TicketFacts.of(
-        text=f"\n{text}",
-        action=assessment.action.model_dump(mode="json", exclude_none=True),
-        requested=None,
-        customer_tier=ticket.customer.tier,
-        sentiment=assessment.sentiment,
-        category=assessment.category,
-    )
-    floor = risk_floor(facts, thresholds)
-    decision = decide_route(
-        facts=facts, floor=floor, model_risk=assessment.risk_level, thresholds=thresholds
-    )
-    return decision.route
+    route, _policy, _action = await route_ticket(HeuristicClassifier(), ticket, Thresholds())
+    return route
 
 
 @pytest.mark.parametrize("text", RISKY)
-def test_a_new_phrasing_of_a_risky_request_goes_to_a_human(text: str) -> None:
-    assert _route(text) == Route.REVIEW
+async def test_a_new_phrasing_of_a_risky_request_goes_to_a_human(text: str) -> None:
+    assert await _route(text) == Route.REVIEW
 
 
 @pytest.mark.parametrize("text", INFORMATIONAL)
-def test_a_new_phrasing_of_a_plain_question_may_be_answered_automatically(text: str) -> None:
-    assert _route(text) == Route.AUTO
+async def test_a_new_phrasing_of_a_plain_question_may_be_answered_automatically(text: str) -> None:
+    assert await _route(text) == Route.AUTO
