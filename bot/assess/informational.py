@@ -69,7 +69,9 @@ _DANGER = re.compile(
     r"hack\w*|fraud\w*|scam\w*|compromis\w*|un-?authori[sz]\w*|suspicious|someone|somebody|"
     r"stranger|without my|not me|wasn'?t me|mugg\w*|robbed|robbery|pickpocket\w*|burglar\w*|"
     # Getting something of theirs back: a card a machine kept, goods or money returned.
-    r"return(?:s|ed|ing)?|retriev\w*|recover\w*|swallow\w*|trapped|"
+    r"return(?:s|ed|ing)?|retriev\w*|recover\w*|swallow\w*|trapped|back|"
+    # No longer wanting what they have: leaving, or a switch.
+    r"quit\w*|no longer|any ?more|switch\w*|swap\w*|"
     r"cancel\w*|clos(?:e|ed|ing)|delet\w*|terminat\w*|revert\w*|revers\w*|undo|stop\w*|"
     r"block\w*|freez\w*|frozen|lock(?:ed)?|suspend\w*|"
     r"wrong\w*|incorrect\w*|mistake\w*|error\w*|problem\w*|issues?|fail\w*|declin\w*|"
@@ -83,8 +85,7 @@ _DANGER = re.compile(
     # Something that took or kept their card.
     # What they expected and did not get.
     r"|\b(?:i|we)\s+(?:thought|assumed|expected|was expecting|were expecting)\b"
-    # Something of theirs to be put back or updated.
-    r"|\b(?:my|our|the)\s+(?:\w+\s+)?(?:cards?|phone|money|funds|cash|payment|top[- ]?up)\s+back\b"
+    # Something of theirs to be updated.
     r"|\b(?:update|edit|amend|modify|alter|correct)\s+(?:my|our)\s+(?!pin|passcode|password)"
     r"|\b(?:keeps?|kept|took|takes?|taken|ate|eaten|swallow\w*|retain\w*)\s+(?:my|the|our)\s+"
     r"(?:\w+\s+)?cards?\b"
@@ -92,7 +93,8 @@ _DANGER = re.compile(
     r"won'?t give)\b"
     # Their own transactions: "my transfer", "my payment", "the money I sent".
     r"|\b(?:my|our)\s+(?:\w+\s+)?(?:transfers?|payments?|transactions?|deposits?|withdrawals?|"
-    r"cheques?|checks?|purchases?|charges?|money|funds|cash|balance|salary|statement)\b"
+    r"cheques?|checks?|purchases?|charges?|money|funds|cash|balance|salary|statement|wires?|"
+    r"remittances?)\b"
     # A question about what became of something of theirs: "has my top-up gone through?".
     r"|\b(?:has|did|was|were)(?:n'?t)?\s+(?:my|our)\b"
     r"|\b(?:i|we)\s+(?:just\s+|recently\s+|already\s+)?(?:sent|paid|payed|transferred|"
@@ -116,7 +118,7 @@ _NEEDS_ACCOUNT = re.compile(
     r"rates?|rates?|currency)\b"
     r"|\b(?:status|whereabouts|locat\w*|track\w*)\b"
     # Who did something with what is theirs: someone else did.
-    r"|\bwho\b[^.!?\n]{0,40}?\b(?:my|our)\b"
+    r"|\bwho\b[^.!?\n]{0,40}?\b(?:my|our|me|us)\b"
     # Where their money went: "where did the transfer go", "where is the money I sent".
     r"|\bwhere\s+(?:did|has|have|had|was|were)\b[^.!?\n]{0,40}?\b(?:money|funds|transfers?|"
     r"payments?|deposits?|top[- ]?ups?|refunds?|cash)\b"

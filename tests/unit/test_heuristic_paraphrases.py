@@ -23,6 +23,7 @@ RISKY = [
     # someone else used the card
     "Somebody in another city bought plane tickets on my card last night.",
     "Who is paying for games with my debit card? It is not my kid.",
+    "Who took 40 quid from me?",
     "A shop I have never visited shows up on the app. Was my card cloned?",
     # personal details change
     "I recently got divorced and go by my old surname again, please switch it.",
@@ -32,6 +33,7 @@ RISKY = [
     "Can that transfer from this morning still be pulled back?",
     "Please halt the payment I set up to my landlord an hour ago",
     "Is it too late to call off the wire I sent to Spain?",
+    "Is it too late to recall my wire?",
     # money back, asked as a question
     "Could I get my money back for the headphones that never came?",
     "Am I entitled to get the fee returned on this payment?",

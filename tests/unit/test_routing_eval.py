@@ -192,7 +192,7 @@ async def test_the_held_out_half_keeps_high_risk_away_from_automation() -> None:
     """A regression guard on the real data: the odd rows were held out while the heuristic's
     signals were designed on the even ones (the allow-list of ``bot.assess.informational`` was
     checked against the odd ones once per design). Measured when written: 0 of 1,548 high-risk
-    messages auto-answered and 65.6 % of informational ones; the bounds leave room for small
+    messages auto-answered and 65.4 % of informational ones; the bounds leave room for small
     changes only."""
     dataset = default_dataset_path()
     if not dataset.is_file():
@@ -208,7 +208,7 @@ async def test_the_held_out_half_keeps_high_risk_away_from_automation() -> None:
 async def test_the_tuning_half_auto_answers_no_high_risk_message() -> None:
     """The even rows, which the rules were written on: none of the 1,549 high-risk messages is
     auto-answered (before issue 16's last change one was: a plain reply to "Do you support top
-    ups?", labelled ``top_up_reverted``), and 65.3 % of informational ones are."""
+    ups?", labelled ``top_up_reverted``), and 64.9 % of informational ones are."""
     dataset = default_dataset_path()
     if not dataset.is_file():
         pytest.skip(f"BANKING77 is not available at {dataset}")
