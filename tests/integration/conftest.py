@@ -1,11 +1,13 @@
-"""Fixtures shared by the integration tests beyond the root ones: the fake vendor API and the
-Signoff server with vendor webhooks enabled, the fake OpenAI server with a classifier on it, and
-a runtime with the thresholds seeded for tests that drive the pipeline in-process."""
+"""Fixtures shared by the integration tests beyond the root ones: the fake vendor API, the HTTP
+client vendor executors send with, the Signoff server with vendor webhooks enabled, the fake
+OpenAI server with a classifier on it, and a runtime with the thresholds seeded for tests that
+drive the pipeline in-process."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from bot.assess.llm.client import OpenAIClassifier
@@ -25,6 +27,14 @@ def api() -> Iterator[FakeVendorApi]:
     """The vendors' APIs (Zendesk, Intercom, HubSpot, Stripe) on one loopback server."""
     with FakeVendorApi() as fake:
         yield fake
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP client a vendor executor under test sends with (a short timeout: the fake API
+    answers at once unless told to wait)."""
+    async with httpx.AsyncClient(timeout=2) as client:
+        yield client
 
 
 @pytest.fixture
