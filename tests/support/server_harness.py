@@ -57,6 +57,18 @@ def make_settings(**fields: Any) -> Settings:
     return Settings(_env_file=None, **fields)
 
 
+def slack_settings(database_url: str, slack: FakeSlack, **fields: Any) -> Settings:
+    """Settings for an in-process runtime that posts its cards to the review channel on the fake
+    Slack; a test adds the roster, schedule and limits it is about."""
+    return make_settings(
+        database_url=database_url,
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=slack.api_url,
+        review_channel=REVIEW_CHANNEL,
+        **fields,
+    )
+
+
 @dataclass
 class RunningServer:
     url: str
