@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from bot.assess.assessment import Classifier
 from bot.entrypoints.server import create_app
@@ -44,6 +44,7 @@ LEAD = "U0LEAD"
 OUTSIDER = "U0OUTSIDER"
 
 T = TypeVar("T")
+R = TypeVar("R", bound=SQLModel)
 
 
 def free_port() -> int:
@@ -118,14 +119,20 @@ class RunningServer:
     def item(self, item_id: str) -> Item:
         return read_item(self.db, item_id)
 
-    def audit_events(self, item_id: str) -> list[str]:
+    def rows(self, model: type[R], *where: Any) -> list[R]:
+        """The stored ``model`` rows that match ``where`` (SQLAlchemy conditions), in primary key
+        order (insertion order for the audit trail), detached so a test can read them at
+        leisure."""
+        key = model.__table__.primary_key.columns  # type: ignore[attr-defined]
         with Session(self.db) as session:
-            rows = session.execute(
-                select(col(AuditEvent.event))
-                .where(col(AuditEvent.item_id) == item_id)
-                .order_by(col(AuditEvent.id))
-            ).scalars()
-            return list(rows)
+            found = list(session.execute(select(model).where(*where).order_by(*key)).scalars())
+            for row in found:
+                session.expunge(row)
+            return found
+
+    def audit_events(self, item_id: str) -> list[str]:
+        """The names of ``item_id``'s audit events, oldest first."""
+        return [row.event for row in self.rows(AuditEvent, col(AuditEvent.item_id) == item_id)]
 
     def wait_for_state(self, item_id: str, *states: str, timeout: float = 15.0) -> Item:
         def reached() -> Item | None:
@@ -165,9 +172,17 @@ def new_trigger_id() -> str:
 
 
 def block_actions(
-    *, action_id: str, item_id: str, user: str, channel: str, message_ts: str, response_url: str
+    *,
+    action_id: str,
+    item_id: str,
+    user: str,
+    channel: str,
+    message_ts: str,
+    response_url: str,
+    value: str | None = None,
 ) -> dict[str, Any]:
-    """A ``block_actions`` payload in the shape Slack sends for a button click."""
+    """A ``block_actions`` payload in the shape Slack sends for a button click; the button's
+    ``value`` is the item id unless given (the card's buttons carry ``item:version``)."""
     return {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0FAKE"},
@@ -191,7 +206,7 @@ def block_actions(
             {
                 "action_id": action_id,
                 "block_id": f"review:{item_id}",
-                "value": item_id,
+                "value": item_id if value is None else value,
                 "type": "button",
                 "text": {"type": "plain_text", "text": action_id},
                 "action_ts": f"{time.time():.6f}",

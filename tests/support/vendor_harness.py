@@ -217,13 +217,6 @@ class VendorServer(RunningServer):
         with Session(self.db) as session:
             return int(session.execute(select(func.count()).select_from(Item)).scalar_one())
 
-    def items(self) -> list[Item]:
-        with Session(self.db) as session:
-            rows = list(session.execute(select(Item)).scalars())
-            for row in rows:
-                session.expunge(row)
-            return rows
-
 
 def _item_ids(answer: dict[str, Any]) -> list[str]:
     """The items a webhook answer names: one for a single event, one per event for a batch."""
