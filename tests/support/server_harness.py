@@ -70,6 +70,19 @@ def slack_settings(database_url: str, slack: FakeSlack, **fields: Any) -> Settin
     )
 
 
+def readiness(**changes: str) -> dict[str, str]:
+    """What ``/readyz`` answers for a process that serves, schedules and works on a current
+    schema, with ``changes`` for one that leaves part of that to other processes."""
+    return {
+        "status": "ok",
+        "database": "ok",
+        "migrations": "current",
+        "scheduler": "running",
+        "worker": "running",
+        **changes,
+    }
+
+
 @dataclass
 class RunningServer:
     url: str
@@ -97,7 +110,9 @@ class RunningServer:
         signed.update(headers or {})
         return self.http.post(f"{self.url}/slack/events", content=body, headers=signed)
 
-    def click(self, action_id: str, item_id: str, *, user: str = REVIEWER) -> httpx.Response:
+    def click(
+        self, action_id: str, item_id: str, *, user: str = REVIEWER, value: str | None = None
+    ) -> httpx.Response:
         item = self.item(item_id)
         assert item.slack_ts, "the card must be posted before anyone can click it"
         assert self.slack is not None
@@ -111,6 +126,7 @@ class RunningServer:
                         channel=item.slack_channel or "",
                         message_ts=item.slack_ts,
                         response_url=self.slack.response_url(f"click-{user}"),
+                        value=value,
                     )
                 )
             }

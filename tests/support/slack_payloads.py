@@ -13,7 +13,6 @@ import httpx
 from tests.support.server_harness import (
     SIGNING_SECRET,
     RunningServer,
-    block_actions,
     new_trigger_id,
 )
 from tests.support.signatures import slack_headers
@@ -103,18 +102,9 @@ def card_click(
     server: RunningServer, action_id: str, item_id: str, *, user: str, value: str | None = None
 ) -> httpx.Response:
     """A click on the card like ``RunningServer.click``, with the button's real value."""
-    item = server.item(item_id)
-    assert item.slack_ts and server.slack is not None
-    payload = block_actions(
-        action_id=action_id,
-        item_id=item_id,
-        user=user,
-        channel=item.slack_channel or "",
-        message_ts=item.slack_ts,
-        response_url=server.slack.response_url(f"click-{user}"),
-        value=value if value is not None else f"{item_id}:{item.draft_version}",
-    )
-    return server.post_slack({"payload": json.dumps(payload)})
+    if value is None:
+        value = f"{item_id}:{server.item(item_id).draft_version}"
+    return server.click(action_id, item_id, user=user, value=value)
 
 
 def event_callback(event: dict[str, Any]) -> dict[str, Any]:
