@@ -17,7 +17,7 @@ from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.fakes.vendor_api import FakeVendorApi
-from tests.support.openai_classifier import classifier_for
+from tests.support.openai_classifier import open_classifier
 from tests.support.server_harness import REVIEWER, make_settings
 from tests.support.vendor_harness import VendorServer, start_vendor_server, vendor_settings
 
@@ -70,9 +70,8 @@ def fake() -> Iterator[FakeOpenAI]:
 @pytest.fixture
 async def classifier(fake: FakeOpenAI) -> AsyncIterator[OpenAIClassifier]:
     """The real OpenAI classifier pointed at ``fake``, no retries, a short timeout."""
-    built = classifier_for(fake)
-    yield built
-    await built.aclose()
+    async with open_classifier(fake) as built:
+        yield built
 
 
 @pytest.fixture
