@@ -52,9 +52,7 @@ def test_worker_killed_mid_execution_is_finished_by_another_with_the_same_key(
         with HttpSink(idempotent=True) as sink:
             env = worker_env(
                 database_url,
-                SIGNOFF_ACTION_URL=sink.url,
-                SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                SIGNOFF_ACTION_SECRET=ACTION_SECRET,
+                sink=sink,
                 SIGNOFF_LEASE_SECONDS=str(LEASE_SECONDS),
             )
             key = read_item(db, victim).idempotency_key

@@ -95,16 +95,7 @@ def test_the_sandbox_refuses_when_slack_is_configured(tmp_path: Path) -> None:
 
 
 def test_bad_configuration_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
-    env = _clean_env() | {"PYTHONPATH": str(ROOT), "PORT": "abc", "DATABASE_URL": "mysql://x"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _bot(tmp_path, "serve", env={"PORT": "abc", "DATABASE_URL": "mysql://x"})
     assert result.returncode == 2
     problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
     assert len(problems) == 2 and "Traceback" not in result.stderr

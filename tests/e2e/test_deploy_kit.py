@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.bot_cli import run_bot
+from tests.support.bot_cli import run_bot, run_python
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import BOT_TOKEN, REVIEW_CHANNEL, SIGNING_SECRET, free_port
 
@@ -170,19 +170,7 @@ def test_postgres_without_its_driver_installed_is_one_clear_line(tmp_path: Path)
         "import sys; sys.modules['psycopg'] = None; sys.argv = ['bot', 'migrate'];"
         "from bot.entrypoints.cli import main; main()"
     )
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": "postgresql://signoff@127.0.0.1:5432/signoff",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"DATABASE_URL": "postgresql://signoff@127.0.0.1:5432/signoff"}
+    result = run_python("-c", code, cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert "pip install 'signoff[postgres]'" in result.stderr

@@ -24,7 +24,7 @@ from bot.store.models import Item
 from tests.conftest import TEST_DATABASE_URL
 from tests.support.approved_items import seed_approved
 from tests.support.fakes.http_sink import HttpSink
-from tests.support.server_harness import ACTION_SECRET, WEBHOOK_SECRET, wait_until
+from tests.support.server_harness import wait_until
 from tests.support.worker_processes import logs, worker_env, workers
 
 ITEMS = int(os.environ.get("SIGNOFF_RACE_ITEMS", "200"))
@@ -65,9 +65,7 @@ def test_racing_worker_processes_execute_each_item_exactly_once(
         with HttpSink(idempotent=True) as sink:
             env = worker_env(
                 database_url,
-                SIGNOFF_ACTION_URL=sink.url,
-                SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                SIGNOFF_ACTION_SECRET=ACTION_SECRET,
+                sink=sink,
                 LOG_LEVEL="INFO",
             )
             with workers(processes, env, tmp_path) as running:

@@ -14,7 +14,11 @@ from sqlalchemy import create_engine
 from bot.store.database import sync_url
 from tests.support.approved_items import seed_approved
 from tests.support.fakes.http_sink import HttpSink
-from tests.support.server_harness import ACTION_SECRET, WEBHOOK_SECRET, free_port, wait_until
+from tests.support.server_harness import (
+    free_port,
+    readiness,
+    wait_until,
+)
 from tests.support.worker_processes import logs, start_worker, stop, worker_env
 
 
@@ -48,9 +52,7 @@ def test_a_work_process_with_a_port_serves_health_and_its_own_counters(
             database_url,
             PORT=str(port),
             HOST="127.0.0.1",
-            SIGNOFF_ACTION_URL=sink.url,
-            SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET,
-            SIGNOFF_ACTION_SECRET=ACTION_SECRET,
+            sink=sink,
         )
         process = start_worker(env, tmp_path, "worker")
         try:
@@ -61,13 +63,7 @@ def test_a_work_process_with_a_port_serves_health_and_its_own_counters(
             )
             assert isinstance(health, httpx.Response), logs(tmp_path)
             assert health.status_code == 200
-            assert health.json() == {
-                "status": "ok",
-                "database": "ok",
-                "migrations": "current",
-                "scheduler": "running",
-                "worker": "running",
-            }
+            assert health.json() == readiness()
             assert httpx.get(f"{base}/readyz", timeout=2).json() == health.json()
             assert httpx.get(f"{base}/livez", timeout=2).json() == {"status": "ok"}
             wait_until(lambda: len(sink.requests) >= len(ids), timeout=30, what="3 executions")

@@ -1,11 +1,13 @@
-"""Fixtures shared by the integration tests beyond the root ones: the fake vendor API and the
-Signoff server with vendor webhooks enabled, the fake OpenAI server with a classifier on it, and
-a runtime with the thresholds seeded for tests that drive the pipeline in-process."""
+"""Fixtures shared by the integration tests beyond the root ones: the fake vendor API, the HTTP
+client vendor executors send with, the Signoff server with vendor webhooks enabled, the fake
+OpenAI server with a classifier on it, and a runtime with the thresholds seeded for tests that
+drive the pipeline in-process."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from bot.assess.llm.client import OpenAIClassifier
@@ -15,7 +17,7 @@ from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.fakes.vendor_api import FakeVendorApi
-from tests.support.openai_classifier import classifier_for
+from tests.support.openai_classifier import open_classifier
 from tests.support.server_harness import REVIEWER, make_settings
 from tests.support.vendor_harness import VendorServer, start_vendor_server, vendor_settings
 
@@ -25,6 +27,14 @@ def api() -> Iterator[FakeVendorApi]:
     """The vendors' APIs (Zendesk, Intercom, HubSpot, Stripe) on one loopback server."""
     with FakeVendorApi() as fake:
         yield fake
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP client a vendor executor under test sends with (a short timeout: the fake API
+    answers at once unless told to wait)."""
+    async with httpx.AsyncClient(timeout=2) as client:
+        yield client
 
 
 @pytest.fixture
@@ -60,9 +70,8 @@ def fake() -> Iterator[FakeOpenAI]:
 @pytest.fixture
 async def classifier(fake: FakeOpenAI) -> AsyncIterator[OpenAIClassifier]:
     """The real OpenAI classifier pointed at ``fake``, no retries, a short timeout."""
-    built = classifier_for(fake)
-    yield built
-    await built.aclose()
+    async with open_classifier(fake) as built:
+        yield built
 
 
 @pytest.fixture

@@ -44,11 +44,7 @@ def _refund(n: int, amount: str = "15.00", **metadata: Any) -> dict[str, Any]:
 
 
 def _clusters(server: RunningServer) -> list[ReviewCluster]:
-    with Session(server.db) as session:
-        rows = list(session.execute(select(ReviewCluster)).scalars())
-        for row in rows:
-            session.expunge(row)
-        return rows
+    return server.rows(ReviewCluster)
 
 
 def _click_cluster(server: RunningServer, cluster: ReviewCluster, user: str) -> None:

@@ -37,13 +37,7 @@ def server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[Running
 
 
 def _events(server: RunningServer, event: str) -> list[dict[str, Any]]:
-    with Session(server.db) as session:
-        rows = session.execute(
-            select(col(AuditEvent.detail))
-            .where(col(AuditEvent.event) == event)
-            .order_by(col(AuditEvent.id))
-        ).scalars()
-        return list(rows)
+    return [row.detail for row in server.rows(AuditEvent, col(AuditEvent.event) == event)]
 
 
 def _approve(server: RunningServer, item_id: str) -> None:

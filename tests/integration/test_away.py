@@ -17,7 +17,7 @@ from bot.store.column_types import utcnow
 from handlers.commands.registry import run_signoff_command
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.pending_items import carded_item
-from tests.support.server_harness import BOT_TOKEN, LEAD, REVIEW_CHANNEL, REVIEWER, make_settings
+from tests.support.server_harness import LEAD, REVIEW_CHANNEL, REVIEWER, slack_settings
 
 LEAD_2 = "U0LEAD2"
 OTHER = "U0NOBODY"
@@ -28,11 +28,9 @@ async def rt(
     database_url: str, slack: FakeSlack, request: pytest.FixtureRequest
 ) -> AsyncIterator[Runtime]:
     overrides: dict[str, Any] = getattr(request, "param", {})
-    settings = make_settings(
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack.api_url,
-        review_channel=REVIEW_CHANNEL,
+    settings = slack_settings(
+        database_url,
+        slack,
         reviewers=REVIEWER,
         leads=f"{LEAD},{LEAD_2}",
         escalate_after="2h",

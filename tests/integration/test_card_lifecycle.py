@@ -17,10 +17,9 @@ from tests.support.approved_items import seed_pending
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import (
-    BOT_TOKEN,
     REVIEW_CHANNEL,
     RunningServer,
-    make_settings,
+    slack_settings,
     wait_until,
 )
 from tests.support.ticket_factory import password_ticket
@@ -60,13 +59,7 @@ async def test_a_card_posted_over_another_is_deleted_again(
     db = create_engine(sync_url(database_url))
     try:
         [item_id] = seed_pending(db, 1, slack_channel=None, slack_ts=None)
-        settings = make_settings(
-            database_url=database_url,
-            slack_bot_token=BOT_TOKEN,
-            slack_api_url=slack.api_url,
-            review_channel=REVIEW_CHANNEL,
-            log_level="WARNING",
-        )
+        settings = slack_settings(database_url, slack, log_level="WARNING")
         async with open_runtime(settings) as rt:
             assert rt.publisher is not None
             async with rt.sessions() as session:

@@ -23,7 +23,7 @@ from bot.store.models import Decision, Item
 from bot.store.run_claims import claim_run
 from tests.support.approved_items import seed_approved, seed_pending
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import BOT_TOKEN, REVIEW_CHANNEL, make_settings
+from tests.support.server_harness import REVIEW_CHANNEL, slack_settings
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 YESTERDAY = NOW - timedelta(hours=20)
@@ -31,11 +31,9 @@ YESTERDAY = NOW - timedelta(hours=20)
 
 @pytest.fixture
 async def two_instances(database_url: str, slack: FakeSlack) -> AsyncIterator[tuple[Runtime, ...]]:
-    settings = make_settings(
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack.api_url,
-        review_channel=REVIEW_CHANNEL,
+    settings = slack_settings(
+        database_url,
+        slack,
         slack_posts_per_second=50,
         log_level="WARNING",
     )

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -42,6 +44,13 @@ SMALL: dict[str, Any] = {
 }
 
 
+@pytest.fixture
+def server(database_url: str, slack: FakeSlack, sink: HttpSink) -> Iterator[RunningServer]:
+    """Signoff with the SMALL autonomy settings, so three approvals can earn a bucket autonomy."""
+    with start_server(database_url=database_url, slack=slack, sink=sink, **SMALL) as running:
+        yield running
+
+
 def _card_blocks(server: RunningServer, item_id: str) -> str:
     assert server.slack is not None
     server.wait_for_state(item_id, "pending_review")
@@ -64,67 +73,65 @@ def _dms(slack: FakeSlack, user: str, containing: str) -> list[SlackCall]:
 
 
 def test_a_bucket_earns_autonomy_and_loses_it_after_a_reject(
-    database_url: str, slack: FakeSlack, sink: HttpSink
+    server: RunningServer, slack: FakeSlack, sink: HttpSink
 ) -> None:
-    with start_server(database_url=database_url, slack=slack, sink=sink, **SMALL) as server:
-        # Shadow mode: four items of one kind go to review; the cards show the track record.
-        first = [submit(server, address_ticket()) for _ in range(4)]
-        for item_id in first:
-            rendered = _card_blocks(server, item_id)
-            assert "Signoff would have auto-approved this" in rendered
-            item = server.item(item_id)
-            assert item.autonomy_bucket == ADDRESS_BUCKET and item.autonomy_would_auto
-            assert item.route_policy == "risk_threshold"
-
-        # Three unchanged approvals earn the bucket its autonomy.
-        for item_id in first[:3]:
-            card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
-            server.wait_for_state(item_id, "executed")
-        trusted = submit(server, address_ticket())
-        item = server.wait_for_state(trusted, "executed")
-        assert item.route_policy == "earned_autonomy"
-        assert "3 of 3 reviews approved unchanged" in (item.route_why or "")
-        body = next(r.json() for r in sink.requests if r.json()["item_id"] == trusted)
-        assert body["approved_by"] == "auto" and body["policy"] == "earned_autonomy"
-        assert not [c for c in slack.calls("chat.postMessage") if trusted in json.dumps(c.params)]
-        assert _dms(slack, LEAD, "has earned autonomy")
-        assert "auto_approved" in server.audit_events(trusted)
-
-        # One reject (of the fourth item, still waiting from before) revokes it at once, and
-        # the leads are told without waiting for the next item.
-        reject_with_reason(server, first[3], user=LEAD)
-        wait_until(lambda: _dms(slack, LEAD, "Autonomy revoked"), what="leads told")
-        after = submit(server, address_ticket())
-        rendered = _card_blocks(server, after)
-        item = server.item(after)
+    # Shadow mode: four items of one kind go to review; the cards show the track record.
+    first = [submit(server, address_ticket()) for _ in range(4)]
+    for item_id in first:
+        rendered = _card_blocks(server, item_id)
+        assert "Signoff would have auto-approved this" in rendered
+        item = server.item(item_id)
+        assert item.autonomy_bucket == ADDRESS_BUCKET and item.autonomy_would_auto
         assert item.route_policy == "risk_threshold"
-        assert "0 of 0 recent reviews approved unchanged" in rendered
-        revoked = _dms(slack, LEAD, "Autonomy revoked")
-        assert len(revoked) == 1 and ADDRESS_BUCKET in revoked[0].params["text"]
-        assert "a reject" in revoked[0].params["text"]
+
+    # Three unchanged approvals earn the bucket its autonomy.
+    for item_id in first[:3]:
+        card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
+        server.wait_for_state(item_id, "executed")
+    trusted = submit(server, address_ticket())
+    item = server.wait_for_state(trusted, "executed")
+    assert item.route_policy == "earned_autonomy"
+    assert "3 of 3 reviews approved unchanged" in (item.route_why or "")
+    body = next(r.json() for r in sink.requests if r.json()["item_id"] == trusted)
+    assert body["approved_by"] == "auto" and body["policy"] == "earned_autonomy"
+    assert not [c for c in slack.calls("chat.postMessage") if trusted in json.dumps(c.params)]
+    assert _dms(slack, LEAD, "has earned autonomy")
+    assert "auto_approved" in server.audit_events(trusted)
+
+    # One reject (of the fourth item, still waiting from before) revokes it at once, and
+    # the leads are told without waiting for the next item.
+    reject_with_reason(server, first[3], user=LEAD)
+    wait_until(lambda: _dms(slack, LEAD, "Autonomy revoked"), what="leads told")
+    after = submit(server, address_ticket())
+    rendered = _card_blocks(server, after)
+    item = server.item(after)
+    assert item.route_policy == "risk_threshold"
+    assert "0 of 0 recent reviews approved unchanged" in rendered
+    revoked = _dms(slack, LEAD, "Autonomy revoked")
+    assert len(revoked) == 1 and ADDRESS_BUCKET in revoked[0].params["text"]
+    assert "a reject" in revoked[0].params["text"]
 
 
-def test_an_expiry_is_not_a_reject(database_url: str, slack: FakeSlack, sink: HttpSink) -> None:
-    with start_server(database_url=database_url, slack=slack, sink=sink, **SMALL) as server:
-        waiting = [submit(server, address_ticket()) for _ in range(4)]
-        for item_id in waiting:
-            _card_blocks(server, item_id)
-        # Time passes for one item only: its review deadline is now in the past.
-        with server.db.begin() as connection:
-            connection.execute(
-                update(Item)
-                .where(col(Item.id) == waiting[3])
-                .values(expires_at=utcnow() - timedelta(seconds=1))
-            )
-        server.wait_for_state(waiting[3], "expired")
-        for item_id in waiting[:3]:
-            card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
-        for item_id in waiting[:3]:
-            server.wait_for_state(item_id, "executed")
-        # The expired item counted for nothing: three unchanged approvals still earn trust.
-        item = server.wait_for_state(submit(server, address_ticket()), "executed")
-        assert item.route_policy == "earned_autonomy"
-        assert not _dms(slack, LEAD, "Autonomy revoked")
+def test_an_expiry_is_not_a_reject(server: RunningServer, slack: FakeSlack) -> None:
+    waiting = [submit(server, address_ticket()) for _ in range(4)]
+    for item_id in waiting:
+        _card_blocks(server, item_id)
+    # Time passes for one item only: its review deadline is now in the past.
+    with server.db.begin() as connection:
+        connection.execute(
+            update(Item)
+            .where(col(Item.id) == waiting[3])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    server.wait_for_state(waiting[3], "expired")
+    for item_id in waiting[:3]:
+        card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
+    for item_id in waiting[:3]:
+        server.wait_for_state(item_id, "executed")
+    # The expired item counted for nothing: three unchanged approvals still earn trust.
+    item = server.wait_for_state(submit(server, address_ticket()), "executed")
+    assert item.route_policy == "earned_autonomy"
+    assert not _dms(slack, LEAD, "Autonomy revoked")
 
 
 def spot_click(
@@ -218,37 +225,34 @@ def test_spot_check_thumbs_down_counts_as_a_reject(
         )
 
 
-def test_a_material_edit_revokes_autonomy_at_once(
-    database_url: str, slack: FakeSlack, sink: HttpSink
-) -> None:
-    with start_server(database_url=database_url, slack=slack, sink=sink, **SMALL) as server:
-        waiting = [submit(server, address_ticket()) for _ in range(4)]
-        for item_id in waiting:
-            _card_blocks(server, item_id)
-        for item_id in waiting[:3]:
-            card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
-            server.wait_for_state(item_id, "executed")
-        trusted = server.wait_for_state(submit(server, address_ticket()), "executed")
-        assert trusted.route_policy == "earned_autonomy"
+def test_a_material_edit_revokes_autonomy_at_once(server: RunningServer, slack: FakeSlack) -> None:
+    waiting = [submit(server, address_ticket()) for _ in range(4)]
+    for item_id in waiting:
+        _card_blocks(server, item_id)
+    for item_id in waiting[:3]:
+        card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
+        server.wait_for_state(item_id, "executed")
+    trusted = server.wait_for_state(submit(server, address_ticket()), "executed")
+    assert trusted.route_policy == "earned_autonomy"
 
-        # The reviewer rewrites the fourth item's reply: approved after a material edit.
-        assert server.slack is not None
-        card_click(server, EDIT_ACTION, waiting[3], user=REVIEWER)
-        view = opened_view(server.slack, EDIT_CALLBACK)
-        submit_view(
-            server,
-            view,
-            user=REVIEWER,
-            values=input_values(
-                **{
-                    REPLY_BLOCK: "Hello Ana, before we change anything we need to confirm the "
-                    "request from the email address on file; please reply to our message.",
-                    VALUE_BLOCK: "12 Oak Street, Springfield",
-                }
-            ),
-        )
-        server.wait_for_state(waiting[3], "executed")
-        revoked = wait_until(lambda: _dms(slack, LEAD, "Autonomy revoked"), what="leads told")
-        assert "a material edit" in revoked[0].params["text"]
-        after = submit(server, address_ticket())
-        assert server.wait_for_state(after, "pending_review").route_policy == "risk_threshold"
+    # The reviewer rewrites the fourth item's reply: approved after a material edit.
+    assert server.slack is not None
+    card_click(server, EDIT_ACTION, waiting[3], user=REVIEWER)
+    view = opened_view(server.slack, EDIT_CALLBACK)
+    submit_view(
+        server,
+        view,
+        user=REVIEWER,
+        values=input_values(
+            **{
+                REPLY_BLOCK: "Hello Ana, before we change anything we need to confirm the "
+                "request from the email address on file; please reply to our message.",
+                VALUE_BLOCK: "12 Oak Street, Springfield",
+            }
+        ),
+    )
+    server.wait_for_state(waiting[3], "executed")
+    revoked = wait_until(lambda: _dms(slack, LEAD, "Autonomy revoked"), what="leads told")
+    assert "a material edit" in revoked[0].params["text"]
+    after = submit(server, address_ticket())
+    assert server.wait_for_state(after, "pending_review").route_policy == "risk_threshold"

@@ -28,7 +28,7 @@ from tests.support.fakes.openai_api import FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.openai_classifier import API_KEY, server_configured_for_llm
 from tests.support.server_harness import make_settings
-from tests.support.ticket_factory import make_ticket
+from tests.support.ticket_factory import make_ticket, password_ticket
 
 
 def _example(ticket: str, original: str = "Hi, sure.", edited: str = "Hello, sure!") -> EditExample:
@@ -162,13 +162,11 @@ def test_the_pipeline_sends_similar_past_edits_to_the_model(
     with server_configured_for_llm(
         database_url=database_url, slack=slack, sink=sink, draft_examples=1
     ) as (server, model):
-        ticket: dict[str, Any] = {
-            "id": f"T-{uuid.uuid4().hex[:8]}",
-            "kind": "ticket",
-            "subject": "Invoice copy",
-            "body": "Please send me last month's invoice.",
-            "customer": {"name": "Kari Holm", "email": "kari@example.org"},
-        }
+        ticket = password_ticket(
+            subject="Invoice copy",
+            body="Please send me last month's invoice.",
+            customer={"name": "Kari Holm", "email": "kari@example.org"},
+        )
         response = server.post_ticket(ticket)
         assert response.status_code == 202, response.text
         item = server.wait_for_state(response.json()["item_id"], "executed", "pending_review")

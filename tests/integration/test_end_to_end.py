@@ -32,22 +32,17 @@ from tests.support.server_harness import (
 )
 from tests.support.signatures import generic_signature
 from tests.support.slack_payloads import input_values, select_value, submit_view
+from tests.support.slack_review import carded, submit
 from tests.support.ticket_factory import password_ticket, refund_ticket
 
 
-def _submit(server: RunningServer, ticket: dict[str, object]) -> str:
-    response = server.post_ticket(ticket)
-    assert response.status_code == 202, response.text
-    return str(response.json()["item_id"])
-
-
-def _card(server: RunningServer, item_id: str) -> SlackCall:
+def _card(server: RunningServer, ticket: dict[str, Any]) -> tuple[str, SlackCall]:
+    """Submit ``ticket`` and wait for its card: (item id, the one message that posted it)."""
     assert server.slack is not None
-    server.wait_for_state(item_id, "pending_review")
-    wait_until(lambda: server.item(item_id).slack_ts, what="card posted")
+    item_id = carded(server, ticket)
     posts = [c for c in server.slack.calls("chat.postMessage") if item_id in json.dumps(c.params)]
     assert len(posts) == 1
-    return posts[0]
+    return item_id, posts[0]
 
 
 def _actions_block(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -57,9 +52,7 @@ def _actions_block(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_high_risk_ticket_is_carded_approved_and_executed_once(server: RunningServer) -> None:
     assert server.slack is not None and server.sink is not None
     ticket = refund_ticket("480.00")
-    item_id = _submit(server, ticket)
-
-    card = _card(server, item_id)
+    item_id, card = _card(server, ticket)
     assert card.params["channel"] == REVIEW_CHANNEL
     assert card.token == "xoxb-test-token-1234"
     blocks: list[dict[str, Any]] = card.params["blocks"]
@@ -127,8 +120,7 @@ def test_high_risk_ticket_is_carded_approved_and_executed_once(server: RunningSe
 
 def test_reject_with_reason_updates_card_and_executes_nothing(server: RunningServer) -> None:
     assert server.slack is not None and server.sink is not None
-    item_id = _submit(server, refund_ticket("300.00"))
-    _card(server, item_id)
+    item_id, _ = _card(server, refund_ticket("300.00"))
 
     server.click(REJECT_ACTION, item_id, user=LEAD)
     modal = server.slack.wait_for("views.open")[0]
@@ -157,7 +149,7 @@ def test_reject_with_reason_updates_card_and_executes_nothing(server: RunningSer
 
 def test_low_risk_ticket_is_auto_executed_without_a_card(server: RunningServer) -> None:
     assert server.slack is not None and server.sink is not None
-    item_id = _submit(server, password_ticket())
+    item_id = submit(server, password_ticket())
     item = server.wait_for_state(item_id, "executed")
     body = server.sink.wait_for(1)[0].json()
     assert body["approved_by"] == "auto"
@@ -178,7 +170,7 @@ def test_auto_execution_posts_a_line_when_asked(
     database_url: str, slack: FakeSlack, sink: HttpSink
 ) -> None:
     with start_server(database_url=database_url, slack=slack, sink=sink, post_auto=True) as server:
-        item_id = _submit(server, password_ticket())
+        item_id = submit(server, password_ticket())
         server.wait_for_state(item_id, "executed")
         line = slack.wait_for("chat.postMessage")[0]
         assert line.params["channel"] == REVIEW_CHANNEL
@@ -187,8 +179,7 @@ def test_auto_execution_posts_a_line_when_asked(
 
 def test_double_click_executes_once_and_tells_the_second_clicker(server: RunningServer) -> None:
     assert server.slack is not None and server.sink is not None
-    item_id = _submit(server, refund_ticket("120.00"))
-    _card(server, item_id)
+    item_id, _ = _card(server, refund_ticket("120.00"))
 
     server.click(APPROVE_ACTION, item_id, user=REVIEWER)
     server.click(APPROVE_ACTION, item_id, user=REVIEWER_2)
@@ -205,8 +196,7 @@ def test_double_click_executes_once_and_tells_the_second_clicker(server: Running
 
 def test_racing_approvals_execute_exactly_once(server: RunningServer) -> None:
     assert server.slack is not None and server.sink is not None
-    item_id = _submit(server, refund_ticket("250.00"))
-    _card(server, item_id)
+    item_id, _ = _card(server, refund_ticket("250.00"))
     users = [REVIEWER, REVIEWER_2, LEAD] * 6
     with ThreadPoolExecutor(max_workers=len(users)) as pool:
         statuses = list(
@@ -222,8 +212,7 @@ def test_racing_approvals_execute_exactly_once(server: RunningServer) -> None:
 
 def test_outsider_cannot_approve(server: RunningServer) -> None:
     assert server.slack is not None and server.sink is not None
-    item_id = _submit(server, refund_ticket("90.00"))
-    _card(server, item_id)
+    item_id, _ = _card(server, refund_ticket("90.00"))
 
     server.click(APPROVE_ACTION, item_id, user=OUTSIDER)
     ephemeral = server.slack.wait_for("chat.postEphemeral")[0]

@@ -16,7 +16,7 @@ from bot.runtime import Runtime, open_runtime
 from bot.store.items import get_item
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.pending_items import carded_item
-from tests.support.server_harness import BOT_TOKEN, LEAD, REVIEW_CHANNEL, REVIEWER, make_settings
+from tests.support.server_harness import LEAD, REVIEW_CHANNEL, REVIEWER, slack_settings
 
 
 @pytest.fixture
@@ -24,11 +24,9 @@ async def two_instances(
     database_url: str, slack: FakeSlack, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[Runtime, Runtime]]:
     overrides: dict[str, Any] = getattr(request, "param", {})
-    settings = make_settings(
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack.api_url,
-        review_channel=REVIEW_CHANNEL,
+    settings = slack_settings(
+        database_url,
+        slack,
         reviewers=REVIEWER,
         leads=LEAD,
         escalate_after="2h",

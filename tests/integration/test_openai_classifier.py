@@ -51,7 +51,7 @@ from tests.support.openai_classifier import (
     API_KEY,
     MODEL,
     TIMEOUT,
-    classifier_for,
+    open_classifier,
     server_with_classifier,
 )
 from tests.support.server_harness import (
@@ -191,14 +191,11 @@ async def test_identical_tickets_in_flight_share_one_call(
 
 async def test_concurrent_calls_are_capped_by_the_concurrency_setting(fake: FakeOpenAI) -> None:
     fake.always(Slow(0.1))
-    capped = classifier_for(fake, llm_concurrency=2)
-    try:
+    async with open_classifier(fake, llm_concurrency=2) as capped:
         tickets = [
             make_ticket(body=f"Question number {n}: how do I export data?") for n in range(6)
         ]
         await asyncio.gather(*(capped.assess(t) for t in tickets))
-    finally:
-        await capped.aclose()
     assert len(fake.requests) == 6
     assert fake.max_in_flight == 2
 
@@ -296,25 +293,19 @@ async def test_every_failure_raises_assessment_unavailable_with_a_short_reason(
 async def test_rate_limits_are_retried_with_retry_after_then_fail_closed(
     fake: FakeOpenAI,
 ) -> None:
-    retrying = classifier_for(fake, openai_max_retries=1)
     fake.always(RateLimited(retry_after=0.01))
-    try:
+    async with open_classifier(fake, openai_max_retries=1) as retrying:
         with pytest.raises(
             AssessmentUnavailableError, match=r"rate limited .*HTTP 429, 2 attempts"
         ):
             await retrying.assess(make_ticket())
-    finally:
-        await retrying.aclose()
     assert [r.retry_count for r in fake.requests] == [0, 1]
 
 
 async def test_a_retry_that_succeeds_counts_its_retries(fake: FakeOpenAI) -> None:
-    retrying = classifier_for(fake, openai_max_retries=1)
     fake.script(RateLimited(retry_after=0.01))
-    try:
+    async with open_classifier(fake, openai_max_retries=1) as retrying:
         _, usage = await retrying.assess_with_usage(make_ticket())
-    finally:
-        await retrying.aclose()
     assert usage.retries == 1 and len(fake.requests) == 2
 
 
@@ -328,32 +319,19 @@ async def test_failures_are_not_cached(fake: FakeOpenAI, classifier: OpenAIClass
 
 async def test_a_wrong_api_key_fails_closed() -> None:
     with FakeOpenAI(api_key="sk-the-right-one") as strict:
-        wrong = classifier_for(strict)
-        try:
+        async with open_classifier(strict) as wrong:
             with pytest.raises(
                 AssessmentUnavailableError, match=r"refused the credentials \(HTTP 401"
             ):
                 await wrong.assess(make_ticket())
-        finally:
-            await wrong.aclose()
 
 
 async def test_an_unreachable_provider_fails_closed() -> None:
-    nowhere = OpenAIClassifier.from_settings(
-        make_settings(
-            openai_api_key=API_KEY,
-            openai_base_url=f"http://127.0.0.1:{free_port()}/v1",
-            openai_timeout_seconds=TIMEOUT,
-            openai_max_retries=0,
-        )
-    )
-    try:
+    async with open_classifier(f"http://127.0.0.1:{free_port()}/v1") as nowhere:
         with pytest.raises(
             AssessmentUnavailableError, match="could not connect to the model provider"
         ):
             await nowhere.assess(make_ticket())
-    finally:
-        await nowhere.aclose()
 
 
 async def test_no_redaction_means_no_call(

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import RunningServer
+from tests.support.server_harness import RunningServer, readiness
 from tests.support.slack_review import sqlite_server
 
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
@@ -21,13 +21,7 @@ def test_readyz_reports_what_serving_needs_and_healthz_is_the_same(
 ) -> None:
     ready = server.http.get(f"{server.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {
-        "status": "ok",
-        "database": "ok",
-        "migrations": "current",
-        "scheduler": "running",
-        "worker": "running",
-    }
+    assert ready.json() == readiness()
     health = server.http.get(f"{server.url}/healthz")
     assert (health.status_code, health.json()) == (200, ready.json())
     live = server.http.get(f"{server.url}/livez")

@@ -116,10 +116,9 @@ def test_request_changes_redrafts_in_place_with_the_policy_floor_applied_again(
 
 def test_without_a_model_request_changes_opens_edit_with_the_instruction(
     one_db_server: RunningServer,
+    slack: FakeSlack,
 ) -> None:
     server = one_db_server
-    slack = server.slack
-    assert slack is not None
     item_id = carded(server, refund_ticket("480.00"))
     card_click(server, CHANGES_ACTION, item_id, user=REVIEWER)
     view = opened_view(slack, CHANGES_CALLBACK)

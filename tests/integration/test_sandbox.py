@@ -34,6 +34,12 @@ def _ticket(sandbox: RunningSandbox, subject: str, body: str, refund: str = "") 
     assert answer["status"] == 202, answer
 
 
+def _card(sandbox: RunningSandbox, subject: str, body: str, refund: str) -> dict[str, Any]:
+    """A ticket sent from the page, once its card is in the channel."""
+    _ticket(sandbox, subject, body, refund)
+    return sandbox.card_about(subject)
+
+
 def _buttons(card: dict[str, Any]) -> tuple[str, dict[str, str]]:
     actions = next(b for b in card["blocks"] if b["type"] == "actions")
     return actions["block_id"], {e["text"]["text"]: e["action_id"] for e in actions["elements"]}
@@ -60,7 +66,11 @@ def _submit(
     return sandbox.page("/sandbox/submit", {"user": user, "view_id": modal["id"], "values": values})
 
 
-def _modal(sandbox: RunningSandbox, user: str) -> dict[str, Any]:
+def _open_modal(
+    sandbox: RunningSandbox, user: str, card: dict[str, Any], label: str
+) -> dict[str, Any]:
+    """``user`` presses ``label`` on ``card``; the modal it opens in their page."""
+    assert _click(sandbox, user, card, label)["status"] == 200
     return wait_until(lambda: sandbox.state(user)["modal"], timeout=20, what="the modal to open")
 
 
@@ -76,10 +86,8 @@ def test_a_ticket_arrives_as_a_card_rendered_from_its_blocks(sandbox: RunningSan
 
 
 def test_reject_through_the_modal_shows_field_errors_then_rejects(sandbox: RunningSandbox) -> None:
-    _ticket(sandbox, "Wrong charge on invoice", "I was charged twice, refund 75 please.", "75")
-    card = sandbox.card_about("Wrong charge on invoice")
-    assert _click(sandbox, ANA, card, "Reject")["status"] == 200
-    modal = _modal(sandbox, ANA)
+    card = _card(sandbox, "Wrong charge on invoice", "I was charged twice, refund 75 please.", "75")
+    modal = _open_modal(sandbox, ANA, card, "Reject")
     assert "Reject" in modal["title"] and 'name="reject_reason"' in modal["html"]
 
     empty = _submit(sandbox, ANA, modal, {})
@@ -101,8 +109,7 @@ def test_reject_through_the_modal_shows_field_errors_then_rejects(sandbox: Runni
 
 
 def test_quorum_needs_two_people_and_a_viewer_cannot_decide(sandbox: RunningSandbox) -> None:
-    _ticket(sandbox, "Big refund for the annual plan", "Please refund the annual plan.", "900")
-    card = sandbox.card_about("Big refund for the annual plan")
+    card = _card(sandbox, "Big refund for the annual plan", "Please refund the annual plan.", "900")
     assert _click(sandbox, VIC, card, "Approve")["status"] == 200
     wait_until(
         lambda: "Only visible to you" in sandbox.state(VIC)["channel"],
@@ -163,10 +170,10 @@ def test_real_slack_settings_make_the_sandbox_refuse(tmp_path: Path) -> None:
 
 
 def test_edit_saves_and_approves_with_what_the_page_typed(sandbox: RunningSandbox) -> None:
-    _ticket(sandbox, "Where is my invoice", "Refund the 120 for the lost invoice month.", "120")
-    card = sandbox.card_about("Where is my invoice")
-    assert _click(sandbox, ANA, card, "Edit")["status"] == 200
-    modal = _modal(sandbox, ANA)
+    card = _card(
+        sandbox, "Where is my invoice", "Refund the 120 for the lost invoice month.", "120"
+    )
+    modal = _open_modal(sandbox, ANA, card, "Edit")
     assert 'name="edit_reply"' in modal["html"] and 'name="edit_amount"' in modal["html"]
     typed = {"edit_amount": "100.00", "edit_currency": "USD"}
     # The page sends every input's current value; an empty reply is refused under its field.

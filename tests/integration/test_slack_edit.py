@@ -9,6 +9,7 @@ from typing import Any
 from bot.review.edit_validation import AMOUNT_BLOCK, CURRENCY_BLOCK, REPLY_BLOCK
 from bot.slack.card import APPROVE_ACTION, EDIT_ACTION
 from bot.slack.edit_modal import EDIT_CALLBACK
+from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import OUTSIDER, REVIEWER, REVIEWER_2, RunningServer, wait_until
 from tests.support.slack_payloads import card_click, input_values, submit_view
 from tests.support.slack_review import (
@@ -36,13 +37,13 @@ def _edit_values(reply: str, amount: str, currency: str = "USD") -> dict[str, ob
 
 def test_edit_opens_a_modal_with_the_draft_and_the_refund_parameters(
     one_db_server: RunningServer,
+    slack: FakeSlack,
 ) -> None:
     server = one_db_server
-    assert server.slack is not None
     item_id = carded(server, refund_ticket("75.00"))
     item = server.item(item_id)
     card_click(server, EDIT_ACTION, item_id, user=REVIEWER)
-    call = server.slack.wait_for("views.open")[0]
+    call = slack.wait_for("views.open")[0]
     assert call.params["trigger_id"].endswith(".2222222222.abcdef")  # the click's own trigger
     view = call.params["view"]
     assert view["callback_id"] == EDIT_CALLBACK
@@ -60,11 +61,8 @@ def test_edit_opens_a_modal_with_the_draft_and_the_refund_parameters(
     }
 
 
-def test_invalid_edit_is_answered_inline_and_changes_nothing(
-    one_db_server: RunningServer,
-) -> None:
+def test_invalid_edit_is_answered_inline_and_changes_nothing(one_db_server: RunningServer) -> None:
     server = one_db_server
-    assert server.slack is not None
     item_id, view = _open_edit(server, "75.00")
     response = submit_view(server, view, user=REVIEWER, values=_edit_values("  ", "12,5x", "US"))
     assert response.status_code == 200
@@ -152,59 +150,60 @@ def test_raising_a_refund_in_an_edit_needs_a_second_approver(server: RunningServ
     assert len(server.sink.requests) == 1
 
 
-def test_an_edit_made_on_an_older_version_is_refused(one_db_server: RunningServer) -> None:
+def test_an_edit_made_on_an_older_version_is_refused(
+    one_db_server: RunningServer, slack: FakeSlack
+) -> None:
     server = one_db_server
-    assert server.slack is not None
     item_id, first = _open_edit(server, "700.00")  # two approvers: the item stays pending
     card_click(server, EDIT_ACTION, item_id, user=REVIEWER_2)
-    second = opened_view(server.slack, EDIT_CALLBACK, count=2)
+    second = opened_view(slack, EDIT_CALLBACK, count=2)
     submit_view(server, first, user=REVIEWER, values=_edit_values("Version one.", "650"))
     wait_until(lambda: server.item(item_id).draft_version == 1, what="first edit saved")
     submit_view(server, second, user=REVIEWER_2, values=_edit_values("Version two.", "10"))
-    wait_ephemeral(server.slack, REVIEWER_2, "edited this draft while you were editing")
+    wait_ephemeral(slack, REVIEWER_2, "edited this draft while you were editing")
     item = server.item(item_id)
     assert item.draft_reply == "Version one." and item.draft_version == 1
     # A click on a card rendered before the edit is refused too.
     card_click(server, APPROVE_ACTION, item_id, user=REVIEWER_2, value=f"{item_id}:0")
-    wait_ephemeral(server.slack, REVIEWER_2, "after you loaded the card")
+    wait_ephemeral(slack, REVIEWER_2, "after you loaded the card")
     assert server.item(item_id).approvals == [REVIEWER]
 
 
-def test_an_outsider_gets_no_modal(one_db_server: RunningServer) -> None:
+def test_an_outsider_gets_no_modal(one_db_server: RunningServer, slack: FakeSlack) -> None:
     server = one_db_server
-    assert server.slack is not None
     item_id = carded(server, refund_ticket("75.00"))
     card_click(server, EDIT_ACTION, item_id, user=OUTSIDER)
-    text = wait_ephemeral(server.slack, OUTSIDER, "You can't edit this")
+    text = wait_ephemeral(slack, OUTSIDER, "You can't edit this")
     assert "only reviewers and leads" in text and "Nothing was changed" in text
-    assert server.slack.calls("views.open") == []
+    assert slack.calls("views.open") == []
     assert server.audit_events(item_id)[-1] == "decision_refused"
 
 
 def test_a_damaged_form_is_answered_and_changes_nothing(
     one_db_server: RunningServer,
+    slack: FakeSlack,
 ) -> None:
     server = one_db_server
-    assert server.slack is not None
     item_id, view = _open_edit(server, "75.00")
     meta = json.loads(view["private_metadata"])
     corrupt = {**view, "private_metadata": json.dumps({**meta, "version": "not-a-number"})}
     response = submit_view(server, corrupt, user=REVIEWER, values=_edit_values("Hello", "70"))
     assert response.status_code == 200
-    wait_ephemeral(server.slack, REVIEWER, "This form does not match an item any more")
+    wait_ephemeral(slack, REVIEWER, "This form does not match an item any more")
     item = server.item(item_id)
     assert item.state == "pending_review" and item.draft_version == 0
     assert "edited" not in server.audit_events(item_id)
 
 
-def test_failures_are_answered_privately_and_change_nothing(one_db_server: RunningServer) -> None:
+def test_failures_are_answered_privately_and_change_nothing(
+    one_db_server: RunningServer, slack: FakeSlack
+) -> None:
     server = one_db_server
-    assert server.slack is not None
     item_id = carded(server, refund_ticket("75.00"))
     item = server.item(item_id)
-    server.slack.fail_next("views.open", 200, error="expired_trigger_id")
+    slack.fail_next("views.open", 200, error="expired_trigger_id")
     card_click(server, EDIT_ACTION, item_id, user=REVIEWER)
-    wait_ephemeral(server.slack, REVIEWER, "Slack did not open the form in time")
+    wait_ephemeral(slack, REVIEWER, "Slack did not open the form in time")
     broken = {  # a click without a trigger_id: the listener fails after its ack
         "type": "block_actions",
         "user": {"id": REVIEWER_2},
@@ -218,6 +217,6 @@ def test_failures_are_answered_privately_and_change_nothing(one_db_server: Runni
     }
     response = server.post_slack({"payload": json.dumps(broken)})
     assert response.status_code == 200  # still acknowledged: Slack shows no error
-    wait_ephemeral(server.slack, REVIEWER_2, "Something went wrong handling that")
+    wait_ephemeral(slack, REVIEWER_2, "Something went wrong handling that")
     after = server.item(item_id)
     assert (after.state, after.draft_version) == ("pending_review", 0)

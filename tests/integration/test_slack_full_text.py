@@ -5,6 +5,9 @@ Slack refused entirely can be asked for again."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import pytest
 
 from bot.slack.card import SHOW_MORE_ACTION
 from bot.slack.card_updates import full_text_messages
@@ -25,24 +28,30 @@ from tests.support.ticket_factory import refund_ticket
 POINTER = "is already in this card's thread"
 
 
-def _long_item(server: RunningServer) -> tuple[str, str, int]:
-    """A ticket too long for its card: (item id, card ts, thread messages its full text takes)."""
+class LongItem(NamedTuple):
+    server: RunningServer
+    slack: FakeSlack
+    item_id: str
+    ts: str  # the card's
+    pieces: int  # the thread messages its full text takes
+
+
+@pytest.fixture
+def long_item(one_db_server: RunningServer) -> LongItem:
+    """A ticket too long for its card, carded on the server."""
+    server = one_db_server
+    assert server.slack is not None
     story = " ".join(f"Sentence {n} of a very long complaint." for n in range(200))
     item_id = carded(server, refund_ticket("300.00", body=story + " The end."))
     item = server.item(item_id)
     assert item.slack_ts is not None
     pieces = len(full_text_messages(item))
     assert pieces >= 2
-    return item_id, item.slack_ts, pieces
+    return LongItem(server, server.slack, item_id, item.slack_ts, pieces)
 
 
-def test_the_full_text_is_posted_once_and_later_clicks_point_to_it(
-    one_db_server: RunningServer,
-) -> None:
-    server = one_db_server
-    slack = server.slack
-    assert slack is not None
-    item_id, ts, pieces = _long_item(server)
+def test_the_full_text_is_posted_once_and_later_clicks_point_to_it(long_item: LongItem) -> None:
+    server, slack, item_id, ts, pieces = long_item
     mark = len(slack.calls())
     card_click(server, SHOW_MORE_ACTION, item_id, user=OUTSIDER)  # looking is for everyone
     wait_until(lambda: len(thread_texts(slack, ts)) == pieces, what="the full text in the thread")
@@ -59,11 +68,8 @@ def test_the_full_text_is_posted_once_and_later_clicks_point_to_it(
     assert len(thread_texts(slack, ts)) == pieces
 
 
-def test_simultaneous_clicks_post_the_full_text_once(one_db_server: RunningServer) -> None:
-    server = one_db_server
-    slack = server.slack
-    assert slack is not None
-    item_id, ts, pieces = _long_item(server)
+def test_simultaneous_clicks_post_the_full_text_once(long_item: LongItem) -> None:
+    server, slack, item_id, ts, pieces = long_item
     users = [REVIEWER, REVIEWER_2, LEAD, OUTSIDER] * 3
     with ThreadPoolExecutor(max_workers=len(users)) as pool:
         statuses = list(
@@ -79,13 +85,8 @@ def test_simultaneous_clicks_post_the_full_text_once(one_db_server: RunningServe
     assert len(thread_texts(slack, ts)) == pieces
 
 
-def test_when_slack_takes_none_of_it_the_next_click_posts_it(
-    one_db_server: RunningServer,
-) -> None:
-    server = one_db_server
-    slack = server.slack
-    assert slack is not None
-    item_id, ts, pieces = _long_item(server)
+def test_when_slack_takes_none_of_it_the_next_click_posts_it(long_item: LongItem) -> None:
+    server, slack, item_id, ts, pieces = long_item
     slack.fail_next("chat.postMessage", 200, count=pieces, error="internal_error")
     card_click(server, SHOW_MORE_ACTION, item_id, user=REVIEWER)
     wait_ephemeral(slack, REVIEWER, "Slack did not take the full text just now")

@@ -22,6 +22,7 @@ from bot.slack.card import EDIT_ACTION, REJECT_ACTION
 from bot.slack.edit_modal import EDIT_CALLBACK
 from bot.slack.reject_modal import DETAIL_BLOCK, REASON_BLOCK, REJECT_CALLBACK
 from bot.store.models import AuditEvent, Decision, Item, ThresholdChange, ThresholdSetting
+from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import LEAD, OUTSIDER, REVIEWER, REVIEWER_2, RunningServer
 from tests.support.slack_calls import calls_since, methods_since
 from tests.support.slack_payloads import (
@@ -109,10 +110,10 @@ def _opened_for(
     return view, len(server.slack.calls())
 
 
-def test_the_raiser_of_an_item_gets_no_edit_modal(one_db_server: RunningServer) -> None:
+def test_the_raiser_of_an_item_gets_no_edit_modal(
+    one_db_server: RunningServer, slack: FakeSlack
+) -> None:
     server = one_db_server
-    slack = server.slack
-    assert slack is not None
     item_id = carded(server, refund_ticket("75.00", metadata={"slack_user_id": REVIEWER}))
     item = server.item(item_id)
     mark = len(slack.calls())
@@ -133,10 +134,10 @@ def test_the_raiser_of_an_item_gets_no_edit_modal(one_db_server: RunningServer) 
 
 def test_an_outsider_submitting_the_edit_modal_changes_nothing(
     one_db_server: RunningServer,
+    slack: FakeSlack,
 ) -> None:
     server = one_db_server
-    slack = server.slack
-    assert slack is not None and server.sink is not None
+    assert server.sink is not None
     item_id = carded(server, refund_ticket("75.00"))
     before = server.item(item_id)
     view, mark = _opened_for(server, item_id, EDIT_CALLBACK, opener=REVIEWER)
@@ -157,10 +158,9 @@ def test_an_outsider_submitting_the_edit_modal_changes_nothing(
 
 def test_an_outsider_submitting_the_reject_modal_changes_nothing(
     one_db_server: RunningServer,
+    slack: FakeSlack,
 ) -> None:
     server = one_db_server
-    slack = server.slack
-    assert slack is not None
     item_id = carded(server, refund_ticket("75.00"))
     before = server.item(item_id)
     view, mark = _opened_for(server, item_id, REJECT_CALLBACK, opener=REVIEWER)
@@ -183,10 +183,11 @@ def test_an_outsider_submitting_the_reject_modal_changes_nothing(
     assert _decisions(server) == 0
 
 
-def test_the_raiser_submitting_the_edit_modal_is_refused(one_db_server: RunningServer) -> None:
+def test_the_raiser_submitting_the_edit_modal_is_refused(
+    one_db_server: RunningServer, slack: FakeSlack
+) -> None:
     server = one_db_server
-    slack = server.slack
-    assert slack is not None and server.sink is not None
+    assert server.sink is not None
     item_id = carded(server, refund_ticket("75.00", metadata={"slack_user_id": REVIEWER}))
     before = server.item(item_id)
     view, mark = _opened_for(server, item_id, EDIT_CALLBACK, opener=REVIEWER_2)
@@ -207,10 +208,9 @@ def test_the_raiser_submitting_the_edit_modal_is_refused(one_db_server: RunningS
 
 def test_a_non_lead_submitting_the_settings_modal_changes_nothing(
     one_db_server: RunningServer,
+    slack: FakeSlack,
 ) -> None:
     server = one_db_server
-    slack = server.slack
-    assert slack is not None
     _click_home(server, HOME_SETTINGS, "settings", LEAD)
     modal = opened_view(slack, SETTINGS_CALLBACK)
     settings_before = _settings_rows(server)
@@ -235,10 +235,9 @@ def test_a_non_lead_submitting_the_settings_modal_changes_nothing(
 
 def test_a_non_lead_clicking_pause_or_resume_in_app_home_changes_nothing(
     one_db_server: RunningServer,
+    slack: FakeSlack,
 ) -> None:
     server = one_db_server
-    slack = server.slack
-    assert slack is not None
     for user in (REVIEWER, OUTSIDER):
         settings_before = _settings_rows(server)
         mark = len(slack.calls())

@@ -6,19 +6,19 @@ from __future__ import annotations
 from bot.runtime import open_runtime
 from bot.slack.client import build_slack_client
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import BOT_TOKEN, REVIEW_CHANNEL, make_settings
+from tests.support.server_harness import (
+    BOT_TOKEN,
+    REVIEW_CHANNEL,
+    make_settings,
+    slack_settings,
+)
 
 
 async def test_a_runtime_sends_its_calls_over_one_connection_and_closes_it(
     database_url: str,
 ) -> None:
     with FakeSlack(keep_alive=True) as slack:
-        settings = make_settings(
-            database_url=database_url,
-            slack_bot_token=BOT_TOKEN,
-            slack_api_url=slack.api_url,
-            review_channel=REVIEW_CHANNEL,
-        )
+        settings = slack_settings(database_url, slack)
         async with open_runtime(settings) as rt:
             assert rt.publisher is not None
             client = rt.publisher.client

@@ -13,18 +13,16 @@ from bot.store.ingest import ingest
 from bot.store.items import get_item
 from bot.tickets import TicketIn
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import BOT_TOKEN, REVIEW_CHANNEL, REVIEWER, make_settings
+from tests.support.server_harness import REVIEWER, slack_settings
 from tests.support.ticket_factory import refund_ticket
 
 
 async def test_a_newer_event_marks_the_older_draft_stale_on_arrival(
     database_url: str, slack: FakeSlack
 ) -> None:
-    settings = make_settings(
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack.api_url,
-        review_channel=REVIEW_CHANNEL,
+    settings = slack_settings(
+        database_url,
+        slack,
         reviewers=REVIEWER,
     )
     async with open_runtime(settings) as rt:

@@ -36,7 +36,12 @@ from policies.reject_reasons import RejectReason
 from tests.support.bot_cli import run_bot
 from tests.support.scripted_executor import ScriptedExecutor
 from tests.support.server_harness import LEAD, REVIEWER, make_settings
-from tests.support.stored_items import insert_at_schema, rebuild_tallies, stored_item
+from tests.support.stored_items import (
+    insert_at_schema,
+    pairs_after_migration,
+    rebuild_tallies,
+    stored_item,
+)
 from tests.support.ticket_factory import password_ticket, refund_ticket
 
 ROLES = Roles(user_id=REVIEWER, reviewers=frozenset({REVIEWER}), leads=frozenset({LEAD}))
@@ -217,12 +222,9 @@ def test_the_migration_fills_waits_and_tallies_from_the_rows_before_it(tmp_path:
                         created_at=(created + timedelta(minutes=50)).replace(tzinfo=None),
                     )
                 )
-        migrate(url, "0009")
-        with engine.connect() as connection:
-            query = sa.text("SELECT item_id, wait_seconds FROM decision")
-            waits = {row[0]: row[1] for row in connection.execute(query)}
     finally:
         engine.dispose()
+    waits = pairs_after_migration(url, "0009", "SELECT item_id, wait_seconds FROM decision")
     assert waits == {"itm_mig1": None, "itm_mig2": 45 * 60.0}
     # Received at 09:15, decided at 10:05: each counted in its own hour.
     arrived, decided = "2026-11-30 09:00:00.000000", "2026-11-30 10:00:00.000000"

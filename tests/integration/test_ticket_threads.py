@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from bot.review.stale_drafts import newer_events, older_pending_drafts
 from bot.store.database import (
     SessionFactory,
     create_engine,
     migrate,
     session_factory,
-    sync_url,
     transaction,
 )
 from bot.store.ingest import ingest
@@ -22,7 +19,7 @@ from bot.store.items import update_item
 from bot.store.models import Item
 from bot.store.ticket_threads import MAX_KEY, thread_key
 from bot.tickets import TicketIn
-from tests.support.stored_items import insert_at_schema, stored_item
+from tests.support.stored_items import insert_at_schema, pairs_after_migration, stored_item
 from tests.support.ticket_factory import refund_ticket
 
 
@@ -78,12 +75,5 @@ def test_the_migration_keys_the_items_stored_before_it(tmp_path: Path) -> None:
         stored_item("itm_thr2", ItemState.EXECUTED, external_id="T-77"),
     ]
     insert_at_schema(url, rows)
-    engine = sa.create_engine(sync_url(url))
-    try:
-        migrate(url, "0010")
-        with engine.connect() as connection:
-            query = sa.text("SELECT id, thread_key FROM item ORDER BY id")
-            keys = {row[0]: row[1] for row in connection.execute(query)}
-    finally:
-        engine.dispose()
+    keys = pairs_after_migration(url, "0010", "SELECT id, thread_key FROM item ORDER BY id")
     assert keys == {"itm_thr1": "generic:ticket_id:Z-9", "itm_thr2": "generic:id:T-77"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -42,9 +41,8 @@ KAT_SIGNATURE = "HPW73RUtKmcYoEDADG0s6MmGFWUzWJKAW07r8RDgcQw="
 
 
 @pytest.fixture
-async def executor(api: FakeVendorApi) -> AsyncIterator[HubSpotExecutor]:
-    async with httpx.AsyncClient(timeout=2) as client:
-        yield HubSpotExecutor(api_url=api.url, access_token=HUBSPOT_TOKEN, client=client)
+def executor(api: FakeVendorApi, http: httpx.AsyncClient) -> HubSpotExecutor:
+    return HubSpotExecutor(api_url=api.url, access_token=HUBSPOT_TOKEN, client=http)
 
 
 def _request(kind: str = "update_field", **changes: Any) -> ActionRequest:
@@ -135,19 +133,11 @@ def test_deal_and_ticket_events_name_their_objects() -> None:
 
 
 def test_signed_batch_is_stored_once_per_event(vendor_server: VendorServer) -> None:
-    body = fixture_bytes(BATCH)
-    headers = hubspot_headers(HUBSPOT_SECRET, body, uri=HUBSPOT_PUBLIC_URL)
-    first = vendor_server.post_vendor("hubspot", body, headers)
-    assert first.status_code == 202, first.text
-    answer = first.json()
+    answer = vendor_server.post_new_then_redelivered("hubspot", fixture_bytes(BATCH))
     assert (answer["status"], answer["ignored"], len(answer["items"])) == ("accepted", 1, 1)
     item = vendor_server.item(answer["items"][0]["item_id"])
     assert (item.source, item.kind) == ("hubspot", "crm_event")
     assert item.extra["hubspot_object_id"] == "1246965"
-    retry = hubspot_headers(HUBSPOT_SECRET, body, uri=HUBSPOT_PUBLIC_URL)
-    again = vendor_server.post_vendor("hubspot", body, retry)
-    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
-    assert vendor_server.count_items() == 1
 
 
 def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorServer) -> None:
@@ -169,26 +159,18 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorS
             hubspot_headers(HUBSPOT_SECRET, body, uri="https://evil.example/webhooks/hubspot"),
         ),
     }
-    for name, (sent, headers) in attempts.items():
-        response = vendor_server.post_vendor("hubspot", sent, headers)
-        assert response.status_code == 401, name
-    assert vendor_server.count_items() == 0
+    vendor_server.assert_refused("hubspot", attempts)
 
 
 def test_ignored_batches_answer_200_and_one_bad_event_stores_none(
     vendor_server: VendorServer,
 ) -> None:
-    body = fixture_bytes("hubspot_contact_creation.json")
-    headers = hubspot_headers(HUBSPOT_SECRET, body, uri=HUBSPOT_PUBLIC_URL)
-    response = vendor_server.post_vendor("hubspot", body, headers)
-    assert response.status_code == 200
-    assert response.json() == {"status": "ignored", "items": [], "ignored": 1}
+    creation = fixture_bytes("hubspot_contact_creation.json")
+    [answer] = vendor_server.assert_ignored("hubspot", [creation])
+    assert answer == {"status": "ignored", "items": [], "ignored": 1}
     batch = fixture("hubspot_deal_and_ticket.json")
     del batch[1]["objectId"]
-    broken = json.dumps(batch).encode()
-    response = vendor_server.post_vendor(
-        "hubspot", broken, hubspot_headers(HUBSPOT_SECRET, broken, uri=HUBSPOT_PUBLIC_URL)
-    )
+    response = vendor_server.post_signed("hubspot", json.dumps(batch).encode())
     assert response.status_code == 400
     assert "objectId" in response.json()["detail"]
     assert vendor_server.count_items() == 0  # the good deal event was not stored either

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -33,11 +32,10 @@ REPLIED = "intercom_conversation_user_replied.json"
 
 
 @pytest.fixture
-async def executor(api: FakeVendorApi) -> AsyncIterator[IntercomExecutor]:
-    async with httpx.AsyncClient(timeout=2) as client:
-        yield IntercomExecutor(
-            api_url=api.url, access_token=INTERCOM_TOKEN, admin_id=INTERCOM_ADMIN, client=client
-        )
+def executor(api: FakeVendorApi, http: httpx.AsyncClient) -> IntercomExecutor:
+    return IntercomExecutor(
+        api_url=api.url, access_token=INTERCOM_TOKEN, admin_id=INTERCOM_ADMIN, client=http
+    )
 
 
 def _request(kind: str = "reply", **changes: Any) -> ActionRequest:
@@ -103,22 +101,13 @@ def test_ping_and_admin_topics_are_ignored() -> None:
 
 
 def test_signed_notification_is_stored_once(routed_vendor_server: VendorServer) -> None:
-    body = fixture_bytes(CREATED)
-    first = routed_vendor_server.post_vendor(
-        "intercom", body, intercom_headers(INTERCOM_SECRET, body)
-    )
-    assert first.status_code == 202, first.text
-    item = routed_vendor_server.item(first.json()["item_id"])
+    answer = routed_vendor_server.post_new_then_redelivered("intercom", fixture_bytes(CREATED))
+    item = routed_vendor_server.item(answer["item_id"])
     assert (item.source, item.external_id) == (
         "intercom",
         "notif_4e3504a3-ba3f-46dc-ab48-8e4d5bdfdf4e",
     )
     assert item.customer_email == "maria@example.com"
-    again = routed_vendor_server.post_vendor(
-        "intercom", body, intercom_headers(INTERCOM_SECRET, body)
-    )
-    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
-    assert routed_vendor_server.count_items() == 1
 
 
 def test_bad_signatures_are_refused_and_nothing_is_stored(
@@ -134,21 +123,12 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(
         "wrong secret": (body, intercom_headers("not-the-secret", body)),
         "sha256 instead of sha1": (body, {"X-Hub-Signature": "sha256=" + "0" * 64}),
     }
-    for name, (sent, headers) in attempts.items():
-        response = routed_vendor_server.post_vendor("intercom", sent, headers)
-        assert response.status_code == 401, name
-    assert routed_vendor_server.count_items() == 0
+    routed_vendor_server.assert_refused("intercom", attempts)
 
 
 def test_ignored_topics_answer_200(routed_vendor_server: VendorServer) -> None:
-    for name in ("intercom_ping.json", "intercom_conversation_admin_replied.json"):
-        body = fixture_bytes(name)
-        response = routed_vendor_server.post_vendor(
-            "intercom", body, intercom_headers(INTERCOM_SECRET, body)
-        )
-        assert response.status_code == 200
-        assert response.json()["status"] == "ignored"
-    assert routed_vendor_server.count_items() == 0
+    topics = ("intercom_ping.json", "intercom_conversation_admin_replied.json")
+    routed_vendor_server.assert_ignored("intercom", [fixture_bytes(name) for name in topics])
 
 
 def test_auto_approved_reply_is_sent_as_the_admin(
@@ -156,10 +136,7 @@ def test_auto_approved_reply_is_sent_as_the_admin(
 ) -> None:
     payload = copy.deepcopy(fixture(CREATED))
     payload["data"]["item"]["source"]["body"] = "<p>How do I reset my password?</p>"
-    body = json.dumps(payload).encode()
-    response = routed_vendor_server.post_vendor(
-        "intercom", body, intercom_headers(INTERCOM_SECRET, body)
-    )
+    response = routed_vendor_server.post_signed("intercom", json.dumps(payload).encode())
     assert response.status_code == 202
     item = routed_vendor_server.wait_for_state(response.json()["item_id"], "executed", "failed")
     assert item.state == "executed", item.last_error

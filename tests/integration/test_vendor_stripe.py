@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -34,9 +33,8 @@ REFUND_FAILED = "stripe_charge_refund_updated_failed.json"
 
 
 @pytest.fixture
-async def executor(api: FakeVendorApi) -> AsyncIterator[StripeExecutor]:
-    async with httpx.AsyncClient(timeout=2) as client:
-        yield StripeExecutor(api_url=api.url, api_key=STRIPE_KEY, client=client)
+def executor(api: FakeVendorApi, http: httpx.AsyncClient) -> StripeExecutor:
+    return StripeExecutor(api_url=api.url, api_key=STRIPE_KEY, client=http)
 
 
 def _request(action: dict[str, Any] | None = None, **changes: Any) -> ActionRequest:
@@ -151,17 +149,12 @@ def test_impossible_amounts_are_payload_errors_not_crashes() -> None:
 
 
 def test_signed_dispute_is_stored_once(vendor_server: VendorServer) -> None:
-    body = fixture_bytes(DISPUTE)
-    first = vendor_server.post_vendor("stripe", body, stripe_headers(STRIPE_SECRET, body))
-    assert first.status_code == 202, first.text
-    item = vendor_server.item(first.json()["item_id"])
+    answer = vendor_server.post_new_then_redelivered("stripe", fixture_bytes(DISPUTE))
+    item = vendor_server.item(answer["item_id"])
     assert (item.source, item.external_id) == ("stripe", "evt_1NG8Du2eZvKYlo2CUI79vXWy")
     assert item.requested_action == {"kind": "refund", "amount": "10.00", "currency": "USD"}
-    again = vendor_server.post_vendor("stripe", body, stripe_headers(STRIPE_SECRET, body))
-    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
     reviewed = vendor_server.wait_for_state(item.id, "pending_review")
     assert reviewed.risk_level == "critical"
-    assert vendor_server.count_items() == 1
 
 
 def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorServer) -> None:
@@ -173,10 +166,7 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(vendor_server: VendorS
         "wrong secret": (body, stripe_headers("whsec_not_the_secret", body)),
         "stale timestamp": (body, stripe_headers(STRIPE_SECRET, body, timestamp=old)),
     }
-    for name, (sent, headers) in attempts.items():
-        response = vendor_server.post_vendor("stripe", sent, headers)
-        assert response.status_code == 401, name
-    assert vendor_server.count_items() == 0
+    vendor_server.assert_refused("stripe", attempts)
 
 
 def test_several_v1_signatures_pass_when_one_matches_as_during_secret_rotation(
@@ -205,11 +195,7 @@ def test_ignored_events_answer_200(vendor_server: VendorServer) -> None:
     succeeded = fixture(REFUND_FAILED)
     succeeded["data"]["object"]["status"] = "succeeded"
     bodies = [fixture_bytes("stripe_setup_intent_created.json"), json.dumps(succeeded).encode()]
-    for body in bodies:
-        response = vendor_server.post_vendor("stripe", body, stripe_headers(STRIPE_SECRET, body))
-        assert response.status_code == 200
-        assert response.json()["status"] == "ignored"
-    assert vendor_server.count_items() == 0
+    vendor_server.assert_ignored("stripe", bodies)
 
 
 # --- executor against the fake API ----------------------------------------------------------------

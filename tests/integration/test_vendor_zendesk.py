@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,12 +32,6 @@ from tests.support.vendor_harness import (
 
 CREATED = "zendesk_ticket_created.json"
 COMMENTED = "zendesk_ticket_comment_added.json"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=2) as client:
-        yield client
 
 
 def _request(kind: str = "reply", **changes: Any) -> ActionRequest:
@@ -111,18 +104,11 @@ def test_other_event_types_are_ignored_and_broken_shapes_are_named() -> None:
 
 
 def test_signed_ticket_is_stored_once(routed_vendor_server: VendorServer) -> None:
-    body = fixture_bytes(CREATED)
-    first = routed_vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
-    assert first.status_code == 202, first.text
-    item = routed_vendor_server.item(first.json()["item_id"])
+    answer = routed_vendor_server.post_new_then_redelivered("zendesk", fixture_bytes(CREATED))
+    item = routed_vendor_server.item(answer["item_id"])
     assert (item.source, item.external_id) == ("zendesk", "cbe4028c-7239-495d-b020-f22348516046")
     assert item.subject == "Cannot login to mobile app"
     assert item.extra["zendesk_ticket_id"] == "5158"
-    again = routed_vendor_server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
-    assert again.status_code == 200
-    assert again.json()["status"] == "duplicate"
-    assert again.json()["item_id"] == first.json()["item_id"]
-    assert routed_vendor_server.count_items() == 1
 
 
 def test_bad_signatures_are_refused_and_nothing_is_stored(
@@ -139,27 +125,20 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(
         "stale timestamp": (body, zendesk_headers(ZENDESK_SECRET, body, timestamp=stale)),
         "future timestamp": (body, zendesk_headers(ZENDESK_SECRET, body, timestamp=future)),
     }
-    for name, (sent, headers) in attempts.items():
-        response = routed_vendor_server.post_vendor("zendesk", sent, headers)
-        assert response.status_code == 401, name
-        assert response.json()["error"] == "invalid signature", name
-    assert routed_vendor_server.count_items() == 0
+    routed_vendor_server.assert_refused("zendesk", attempts)
 
 
 def test_ignored_events_answer_200_and_bad_bodies_400(routed_vendor_server: VendorServer) -> None:
-    for name in ("zendesk_ticket_status_changed.json", "zendesk_user_active_changed.json"):
-        body = fixture_bytes(name)
-        response = routed_vendor_server.post_vendor(
-            "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
-        )
-        assert response.status_code == 200
-        assert response.json() == {"status": "ignored", "event_type": json.loads(body)["type"]}
+    bodies = [
+        fixture_bytes("zendesk_ticket_status_changed.json"),
+        fixture_bytes("zendesk_user_active_changed.json"),
+    ]
+    answers = routed_vendor_server.assert_ignored("zendesk", bodies)
+    assert answers == [{"status": "ignored", "event_type": json.loads(b)["type"]} for b in bodies]
     not_json = b'{"type": "zen:event-type:ticket.created", '
     no_detail = b'{"type": "zen:event-type:ticket.created", "id": "x"}'
     for body, error in ((not_json, "body is not valid JSON"), (no_detail, "unexpected Zendesk")):
-        response = routed_vendor_server.post_vendor(
-            "zendesk", body, zendesk_headers(ZENDESK_SECRET, body)
-        )
+        response = routed_vendor_server.post_signed("zendesk", body)
         assert response.status_code == 400
         assert response.json()["error"].startswith(error)
     assert routed_vendor_server.count_items() == 0
@@ -171,8 +150,7 @@ def _post_password_reset_until_done(server: VendorServer) -> Item:
     payload = fixture(CREATED)
     payload["detail"]["subject"] = "Can't log in"
     payload["detail"]["description"] = "Hi, I forgot my password. How do I reset it?"
-    body = json.dumps(payload).encode()
-    response = server.post_vendor("zendesk", body, zendesk_headers(ZENDESK_SECRET, body))
+    response = server.post_signed("zendesk", json.dumps(payload).encode())
     assert response.status_code == 202
     return server.wait_for_state(response.json()["item_id"], "executed", "failed")
 

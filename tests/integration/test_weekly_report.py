@@ -25,7 +25,7 @@ from bot.tickets import TicketIn
 from policies.reject_reasons import RejectReason
 from policies.weekly_schedule import WeeklyTime
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import BOT_TOKEN, LEAD, REVIEW_CHANNEL, REVIEWER, make_settings
+from tests.support.server_harness import LEAD, REVIEWER, slack_settings
 from tests.support.ticket_factory import password_ticket, refund_ticket
 
 SECOND_LEAD = "U0LEAD2"
@@ -36,11 +36,9 @@ async def test_the_weekly_report_dms_each_lead_a_png_with_the_stats_numbers(
 ) -> None:
     now = utcnow()
     due = now - timedelta(minutes=5)
-    settings = make_settings(
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack.api_url,
-        review_channel=REVIEW_CHANNEL,
+    settings = slack_settings(
+        database_url,
+        slack,
         reviewers=REVIEWER,
         leads=f"{LEAD},{SECOND_LEAD}",
         slack_posts_per_second=50,

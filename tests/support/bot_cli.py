@@ -1,4 +1,5 @@
-"""``python -m bot …`` as an operator runs it: a subprocess with only the environment given."""
+"""``python -m bot …`` as an operator runs it (and ``python …`` likewise): a subprocess with only
+the environment given."""
 
 from __future__ import annotations
 
@@ -17,12 +18,21 @@ def run_bot(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``env`` adds settings; ``cwd`` (a scratch directory) keeps a developer's ``.env`` out."""
-    full = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **(env or {})}
+    """``python -m bot *args``; ``database_url`` is the ``DATABASE_URL`` it gets."""
+    full = {**(env or {})}
     if database_url is not None:
         full["DATABASE_URL"] = database_url
+    return run_python("-m", "bot", *args, cwd=cwd, env=full)
+
+
+def run_python(
+    *argv: str, cwd: Path | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python *argv`` with only ``PATH``, this checkout on ``PYTHONPATH`` and ``env`` as its
+    environment; ``cwd`` (a scratch directory) keeps a developer's ``.env`` out."""
+    full = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
+        [sys.executable, *argv],
         cwd=cwd,
         env=full,
         capture_output=True,

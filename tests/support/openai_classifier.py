@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from bot.assess.llm.client import OpenAIClassifier
@@ -24,17 +24,30 @@ TIMEOUT = 0.5
 SERVER_TIMEOUT = 10.0
 
 
-def classifier_for(fake: FakeOpenAI, **settings: Any) -> OpenAIClassifier:
-    """A classifier on ``fake`` with no retries unless ``settings`` say otherwise."""
+def classifier_for(fake: FakeOpenAI | str, **settings: Any) -> OpenAIClassifier:
+    """A classifier on ``fake`` (or at that base URL) with no retries unless ``settings`` say
+    otherwise."""
     fields: dict[str, Any] = {
         "openai_api_key": API_KEY,
-        "openai_base_url": fake.base_url,
+        "openai_base_url": fake if isinstance(fake, str) else fake.base_url,
         "openai_model": MODEL,
         "openai_timeout_seconds": TIMEOUT,
         "openai_max_retries": 0,
     }
     fields.update(settings)
     return OpenAIClassifier.from_settings(make_settings(**fields))
+
+
+@contextlib.asynccontextmanager
+async def open_classifier(
+    fake: FakeOpenAI | str, **settings: Any
+) -> AsyncIterator[OpenAIClassifier]:
+    """``classifier_for``, closed on the way out whatever the test raised."""
+    classifier = classifier_for(fake, **settings)
+    try:
+        yield classifier
+    finally:
+        await classifier.aclose()
 
 
 @contextlib.contextmanager

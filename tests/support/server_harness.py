@@ -21,7 +21,7 @@ import httpx
 import uvicorn
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from bot.assess.assessment import Classifier
 from bot.entrypoints.server import create_app
@@ -44,6 +44,7 @@ LEAD = "U0LEAD"
 OUTSIDER = "U0OUTSIDER"
 
 T = TypeVar("T")
+R = TypeVar("R", bound=SQLModel)
 
 
 def free_port() -> int:
@@ -55,6 +56,31 @@ def free_port() -> int:
 def make_settings(**fields: Any) -> Settings:
     """Settings built only from arguments: a developer's ``.env`` never leaks into a test."""
     return Settings(_env_file=None, **fields)
+
+
+def slack_settings(database_url: str, slack: FakeSlack, **fields: Any) -> Settings:
+    """Settings for an in-process runtime that posts its cards to the review channel on the fake
+    Slack; a test adds the roster, schedule and limits it is about."""
+    return make_settings(
+        database_url=database_url,
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=slack.api_url,
+        review_channel=REVIEW_CHANNEL,
+        **fields,
+    )
+
+
+def readiness(**changes: str) -> dict[str, str]:
+    """What ``/readyz`` answers for a process that serves, schedules and works on a current
+    schema, with ``changes`` for one that leaves part of that to other processes."""
+    return {
+        "status": "ok",
+        "database": "ok",
+        "migrations": "current",
+        "scheduler": "running",
+        "worker": "running",
+        **changes,
+    }
 
 
 @dataclass
@@ -84,7 +110,9 @@ class RunningServer:
         signed.update(headers or {})
         return self.http.post(f"{self.url}/slack/events", content=body, headers=signed)
 
-    def click(self, action_id: str, item_id: str, *, user: str = REVIEWER) -> httpx.Response:
+    def click(
+        self, action_id: str, item_id: str, *, user: str = REVIEWER, value: str | None = None
+    ) -> httpx.Response:
         item = self.item(item_id)
         assert item.slack_ts, "the card must be posted before anyone can click it"
         assert self.slack is not None
@@ -98,6 +126,7 @@ class RunningServer:
                         channel=item.slack_channel or "",
                         message_ts=item.slack_ts,
                         response_url=self.slack.response_url(f"click-{user}"),
+                        value=value,
                     )
                 )
             }
@@ -106,14 +135,20 @@ class RunningServer:
     def item(self, item_id: str) -> Item:
         return read_item(self.db, item_id)
 
-    def audit_events(self, item_id: str) -> list[str]:
+    def rows(self, model: type[R], *where: Any) -> list[R]:
+        """The stored ``model`` rows that match ``where`` (SQLAlchemy conditions), in primary key
+        order (insertion order for the audit trail), detached so a test can read them at
+        leisure."""
+        key = model.__table__.primary_key.columns  # type: ignore[attr-defined]
         with Session(self.db) as session:
-            rows = session.execute(
-                select(col(AuditEvent.event))
-                .where(col(AuditEvent.item_id) == item_id)
-                .order_by(col(AuditEvent.id))
-            ).scalars()
-            return list(rows)
+            found = list(session.execute(select(model).where(*where).order_by(*key)).scalars())
+            for row in found:
+                session.expunge(row)
+            return found
+
+    def audit_events(self, item_id: str) -> list[str]:
+        """The names of ``item_id``'s audit events, oldest first."""
+        return [row.event for row in self.rows(AuditEvent, col(AuditEvent.item_id) == item_id)]
 
     def wait_for_state(self, item_id: str, *states: str, timeout: float = 15.0) -> Item:
         def reached() -> Item | None:
@@ -153,9 +188,17 @@ def new_trigger_id() -> str:
 
 
 def block_actions(
-    *, action_id: str, item_id: str, user: str, channel: str, message_ts: str, response_url: str
+    *,
+    action_id: str,
+    item_id: str,
+    user: str,
+    channel: str,
+    message_ts: str,
+    response_url: str,
+    value: str | None = None,
 ) -> dict[str, Any]:
-    """A ``block_actions`` payload in the shape Slack sends for a button click."""
+    """A ``block_actions`` payload in the shape Slack sends for a button click; the button's
+    ``value`` is the item id unless given (the card's buttons carry ``item:version``)."""
     return {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0FAKE"},
@@ -179,7 +222,7 @@ def block_actions(
             {
                 "action_id": action_id,
                 "block_id": f"review:{item_id}",
-                "value": item_id,
+                "value": item_id if value is None else value,
                 "type": "button",
                 "text": {"type": "plain_text", "text": action_id},
                 "action_ts": f"{time.time():.6f}",

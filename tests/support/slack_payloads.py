@@ -10,7 +10,11 @@ from typing import Any
 
 import httpx
 
-from tests.support.server_harness import SIGNING_SECRET, RunningServer, new_trigger_id
+from tests.support.server_harness import (
+    SIGNING_SECRET,
+    RunningServer,
+    new_trigger_id,
+)
 from tests.support.signatures import slack_headers
 
 
@@ -98,36 +102,9 @@ def card_click(
     server: RunningServer, action_id: str, item_id: str, *, user: str, value: str | None = None
 ) -> httpx.Response:
     """A click on the card like ``RunningServer.click``, with the button's real value."""
-    item = server.item(item_id)
-    assert item.slack_ts and server.slack is not None
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0FAKE"},
-        "api_app_id": "A0SIGNOFF",
-        "token": "legacy-verification-token",
-        "container": {
-            "type": "message",
-            "message_ts": item.slack_ts,
-            "channel_id": item.slack_channel,
-            "is_ephemeral": False,
-        },
-        "trigger_id": new_trigger_id(),
-        "team": {"id": "T0FAKE", "domain": "fake"},
-        "channel": {"id": item.slack_channel, "name": "signoff-review"},
-        "message": {"type": "message", "ts": item.slack_ts, "bot_id": "B0BOT", "text": "card"},
-        "state": {"values": {}},
-        "response_url": server.slack.response_url(f"click-{user}"),
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": f"review:{item_id}",
-                "value": value if value is not None else f"{item_id}:{item.draft_version}",
-                "type": "button",
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    return server.post_slack({"payload": json.dumps(payload)})
+    if value is None:
+        value = f"{item_id}:{server.item(item_id).draft_version}"
+    return server.click(action_id, item_id, user=user, value=value)
 
 
 def event_callback(event: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.slack.card import REJECT_ACTION
@@ -86,16 +84,7 @@ def thread_texts(slack: FakeSlack, ts: str) -> list[str]:
 
 
 def audit_rows(server: RunningServer, item_id: str) -> list[AuditEvent]:
-    with Session(server.db) as session:
-        rows = session.execute(
-            select(AuditEvent)
-            .where(col(AuditEvent.item_id) == item_id)
-            .order_by(col(AuditEvent.id))
-        ).scalars()
-        result = list(rows)
-        for row in result:
-            session.expunge(row)
-        return result
+    return server.rows(AuditEvent, col(AuditEvent.item_id) == item_id)
 
 
 @contextlib.contextmanager

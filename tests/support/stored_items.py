@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.store.column_types import utcnow
-from bot.store.database import sync_url
+from bot.store.database import migrate, sync_url
 from bot.store.ingest import new_item_id
 from bot.store.item_states import ItemState
 from bot.store.models import Item
@@ -87,5 +87,17 @@ def insert_at_schema(url: str, items: Sequence[Item]) -> None:
             for item in items:
                 values = {column.name: getattr(item, column.name) for column in table.columns}
                 connection.execute(table.insert().values(values))
+    finally:
+        engine.dispose()
+
+
+def pairs_after_migration(url: str, revision: str, query: str) -> dict[Any, Any]:
+    """Migrate ``url`` to ``revision``, then read ``query``'s two columns as key and value: what
+    the migration made of the rows stored before it (a migration test's "after")."""
+    migrate(url, revision)
+    engine = sa.create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            return {row[0]: row[1] for row in connection.execute(sa.text(query))}
     finally:
         engine.dispose()

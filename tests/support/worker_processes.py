@@ -15,6 +15,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support.fakes.http_sink import HttpSink
+from tests.support.server_harness import ACTION_SECRET, WEBHOOK_SECRET
+
 BASE_ENV = {
     "LOG_LEVEL": "WARNING",
     "SIGNOFF_SWEEP_INTERVAL": "0.2",
@@ -22,14 +25,24 @@ BASE_ENV = {
 }
 
 
-def worker_env(database_url: str, **settings: str) -> dict[str, str]:
+def worker_env(
+    database_url: str, *, sink: HttpSink | None = None, **settings: str
+) -> dict[str, str]:
     """The environment of a worker process: only what the test sets, no inherited Signoff or
-    Slack settings from the developer's shell."""
+    Slack settings from the developer's shell. With ``sink``, approved actions go to it and
+    both secrets are the harness's, as for the in-thread server, so the processes and a
+    ``start_server`` web process can share one database."""
     inherited = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("SIGNOFF_", "SLACK_", "OPENAI_", "DATABASE_URL"))
     }
+    if sink is not None:
+        inherited.update(
+            SIGNOFF_ACTION_URL=sink.url,
+            SIGNOFF_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            SIGNOFF_ACTION_SECRET=ACTION_SECRET,
+        )
     return {**inherited, **BASE_ENV, "DATABASE_URL": database_url, **settings}
 
 
