@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.bot_cli import run_bot
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    keep = {"PATH", "HOME", "LANG", "TMPDIR"}
-    env = {k: v for k, v in os.environ.items() if k in keep} | {"PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "eval", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_bot("eval", *args, cwd=cwd)
 
 
 def test_eval_reports_json_for_a_dataset_and_writes_it(tmp_path: Path) -> None:
