@@ -79,6 +79,24 @@ def _set(db: Engine, item_id: str, **values: Any) -> None:
         connection.execute(update(Item).where(col(Item.id) == item_id).values(**values))
 
 
+async def _successor_takes_over(
+    rt: Runtime, db: Engine, resends_safely: bool, *, attempts: int
+) -> tuple[Item, Item, GatedExecutor]:
+    """An executing item whose earlier worker counted ``attempts`` and died 5 s after calling
+    out; a successor claims and advances it. Returns the claimed item, the item after, and the
+    executor (already released) the successor would call."""
+    [item_id] = seed_approved(db, 1, state=ItemState.EXECUTING)
+    _set(db, item_id, attempts=attempts, send_started_at=utcnow() - timedelta(seconds=5))
+    executor = GatedExecutor(resends_safely=resends_safely)
+    executor.release.set()
+    rt.executor = executor
+    [item] = await _claimed(rt, "successor")
+    await Pipeline(rt, "successor").advance(item)
+    after = await get_item(rt.sessions, item_id)
+    assert after is not None
+    return item, after, executor
+
+
 async def _claimed(rt: Runtime, worker_id: str) -> list[Item]:
     return list(
         await claim(
@@ -135,16 +153,9 @@ async def test_a_worker_that_lost_its_claim_never_calls_out(runtime: Runtime, db
 async def test_a_cut_off_attempt_is_resent_only_where_the_far_side_deduplicates(
     runtime: Runtime, db: Engine, resends_safely: bool
 ) -> None:
-    [item_id] = seed_approved(db, 1, state=ItemState.EXECUTING)
     # A worker counted an attempt, called out and died before hearing back.
-    _set(db, item_id, attempts=1, send_started_at=utcnow() - timedelta(seconds=5))
-    executor = GatedExecutor(resends_safely=resends_safely)
-    executor.release.set()
-    runtime.executor = executor
-    [item] = await _claimed(runtime, "successor")
-    await Pipeline(runtime, "successor").advance(item)
-    after = await get_item(runtime.sessions, item_id)
-    assert after is not None and after.send_started_at is None
+    item, after, executor = await _successor_takes_over(runtime, db, resends_safely, attempts=1)
+    assert after.send_started_at is None
     if resends_safely:
         [request] = executor.requests
         assert request.idempotency_key == item.idempotency_key
@@ -158,16 +169,9 @@ async def test_a_cut_off_attempt_is_resent_only_where_the_far_side_deduplicates(
 
 async def test_attempts_that_never_report_back_are_bounded(runtime: Runtime, db: Engine) -> None:
     """An item that kills its worker on every attempt is not sent forever."""
-    [item_id] = seed_approved(db, 1, state=ItemState.EXECUTING)
-    _set(db, item_id, attempts=3, send_started_at=utcnow() - timedelta(seconds=5))
-    executor = GatedExecutor(resends_safely=True)
-    executor.release.set()
-    runtime.executor = executor
-    [item] = await _claimed(runtime, "successor")
-    await Pipeline(runtime, "successor").advance(item)
-    after = await get_item(runtime.sessions, item_id)
+    _, after, executor = await _successor_takes_over(runtime, db, True, attempts=3)
     assert executor.requests == []
-    assert after is not None and after.state == ItemState.FAILED
+    assert after.state == ItemState.FAILED
     assert after.last_error == "gave up after 3 attempts with no recorded outcome"
 
 

@@ -4,6 +4,8 @@ cannot be rewritten."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -232,16 +234,25 @@ async def test_unreachable_and_slow_sinks_are_retryable() -> None:
                 await GenericActionSink(slow.url, "k" * 16, client).execute(_request())
 
 
+@asynccontextmanager
+async def _runtime_sending_to(
+    sink: HttpSink, database_url: str, attempts: int
+) -> AsyncIterator[Runtime]:
+    """A seeded runtime whose approved actions go to ``sink``, trying each up to ``attempts``."""
+    settings = make_settings(
+        database_url=database_url,
+        action_url=sink.url,
+        action_secret="k" * 16,
+        max_execution_attempts=attempts,
+    )
+    async with open_runtime(settings) as rt:
+        await seed_thresholds(rt.sessions, settings)
+        yield rt
+
+
 async def test_retry_then_success_keeps_the_same_idempotency_key(database_url: str) -> None:
     with HttpSink() as sink:
-        settings = make_settings(
-            database_url=database_url,
-            action_url=sink.url,
-            action_secret="k" * 16,
-            max_execution_attempts=3,
-        )
-        async with open_runtime(settings) as rt:
-            await seed_thresholds(rt.sessions, settings)
+        async with _runtime_sending_to(sink, database_url, attempts=3) as rt:
             sink.respond_with(503, count=1)
             item_id = await _new_item(rt, password_ticket())
             await _advance_all(rt)
@@ -259,14 +270,7 @@ async def test_retry_then_success_keeps_the_same_idempotency_key(database_url: s
 
 async def test_retries_give_up_after_the_limit(database_url: str) -> None:
     with HttpSink() as sink:
-        settings = make_settings(
-            database_url=database_url,
-            action_url=sink.url,
-            action_secret="k" * 16,
-            max_execution_attempts=2,
-        )
-        async with open_runtime(settings) as rt:
-            await seed_thresholds(rt.sessions, settings)
+        async with _runtime_sending_to(sink, database_url, attempts=2) as rt:
             sink.respond_with(500, count=5)
             item_id = await _new_item(rt, password_ticket())
             for _ in range(2):
