@@ -1,5 +1,5 @@
 """The leads' card routes: stored in ``card_route``, read through a short cache, changed with an
-audit row and a change record so ``/signoff threshold revert`` undoes an added or removed rule
+audit row and a change record so ``/signoff change revert`` undoes an added or removed rule
 like any other lead setting.
 
 Matching itself is ``policies.card_routes.first_match`` (pure); this module only reads and
@@ -172,7 +172,7 @@ async def _change(
     note: str,
     reverts_id: int | None = None,
 ) -> ThresholdChange:
-    """The applied change record (``/signoff threshold`` lists it and reverts it)."""
+    """The applied change record (``/signoff change`` lists it and reverts it)."""
     now = utcnow()
     text = describe(rule)[:200]
     record = ThresholdChange(

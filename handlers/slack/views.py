@@ -307,8 +307,8 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
                     continue  # unchanged value: nothing to propose
                 proposals.append(
                     "\n".join(lines)
-                    + f"\nConfirm with `/signoff threshold confirm #{proposal.id}` or cancel with "
-                    f"`/signoff threshold cancel #{proposal.id}`."
+                    + f"\nConfirm with `/signoff change confirm #{proposal.id}` or cancel with "
+                    f"`/signoff change cancel #{proposal.id}`."
                 )
                 continue
             try:
