@@ -18,16 +18,14 @@ from bot.review.decision_steps import (
     LostRaceError,
     after_lost_race,
     freeze_ai_version,
-    lock_for_decision,
+    lock_current_draft,
     not_pending,
     with_item,
 )
 from bot.review.edit_size import edit_size
-from bot.review.outcomes import is_merged
 from bot.review.requirements import approval_count, requirement_for
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
-from bot.review.stale_drafts import mark_stale_if_superseded
 from bot.store import audit
 from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
@@ -48,28 +46,9 @@ async def approve(
 ) -> ReviewResult:
     try:
         async with transaction(sessions) as session:
-            item = await lock_for_decision(session, item_id, roles, "approve", approving=True)
+            item = await lock_current_draft(session, item_id, roles, "approve", version)
             if isinstance(item, ReviewResult):
-                return item
-            if item.state != ItemState.PENDING_REVIEW:
-                result = await not_pending(session, item)
-            elif await mark_stale_if_superseded(session, item):
-                await audit.record(
-                    session, "approve_refused_stale", item_id=item.id, actor=roles.user_id
-                )
-                result = ReviewResult(
-                    ReviewStatus.STALE,
-                    f"{item.stale_reason} Nothing was changed."
-                    if is_merged(item)
-                    else f"{item.stale_reason} Approve is refused until the item is re-drafted: "
-                    "press *Re-draft* on the card. Nothing was changed.",
-                )
-            elif version is not None and version != item.draft_version:
-                result = ReviewResult(
-                    ReviewStatus.CHANGED,
-                    f"The draft was edited by <@{item.edited_by}> after you loaded the card; "
-                    "look at the updated card and approve again. Nothing was changed.",
-                )
+                result = item
             elif roles.user_id in item.approvals:
                 requirement = requirement_for(item, policy)
                 still = missing_approvals(item.approvals, requirement, leads=roles.leads)

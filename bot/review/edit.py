@@ -19,19 +19,15 @@ from bot.review.decision_steps import (
     LostRaceError,
     after_lost_race,
     freeze_ai_version,
-    lock_for_decision,
-    not_pending,
+    lock_current_draft,
     with_item,
 )
-from bot.review.outcomes import is_merged
 from bot.review.requirements import risk_of
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
-from bot.review.stale_drafts import mark_stale_if_superseded
 from bot.store import audit
 from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
-from bot.store.item_states import ItemState
 from bot.store.models import Item
 from policies.risk_levels import highest
 from policies.risk_rules import TicketFacts, risk_floor
@@ -56,28 +52,9 @@ async def save_edit(
     """
     try:
         async with transaction(sessions) as session:
-            item = await lock_for_decision(
-                session, item_id, roles, "edit and approve", approving=True
-            )
+            item = await lock_current_draft(session, item_id, roles, "edit and approve", version)
             if isinstance(item, ReviewResult):
-                return item
-            if item.state != ItemState.PENDING_REVIEW:
-                result = await not_pending(session, item)
-            elif await mark_stale_if_superseded(session, item):
-                await audit.record(
-                    session, "edit_refused_stale", item_id=item.id, actor=roles.user_id
-                )
-                result = ReviewResult(
-                    ReviewStatus.STALE,
-                    f"{item.stale_reason} Your edit was not saved"
-                    + ("." if is_merged(item) else ": press *Re-draft* first."),
-                )
-            elif version != item.draft_version:
-                result = ReviewResult(
-                    ReviewStatus.CHANGED,
-                    f"<@{item.edited_by}> edited this draft while you were editing; your edit "
-                    "was not saved. Open Edit again to start from their version.",
-                )
+                result = item
             else:
                 result = await _apply_edit(
                     session, item, roles, policy, reply=reply, action=action, summary=summary
