@@ -16,11 +16,9 @@ from bot.actions.authorise import idempotency_key
 from bot.lead_settings.registry import LeadSettings
 from bot.review.decision_steps import (
     LostRaceError,
-    after_lost_race,
+    approve_current_draft,
     freeze_ai_version,
-    lock_current_draft,
     not_pending,
-    with_item,
 )
 from bot.review.edit_size import edit_size
 from bot.review.requirements import approval_count, requirement_for
@@ -28,7 +26,7 @@ from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
 from bot.store import audit
 from bot.store.column_types import utcnow
-from bot.store.database import SessionFactory, transaction
+from bot.store.database import SessionFactory
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import transition
 from bot.store.models import Decision, Item
@@ -44,31 +42,22 @@ async def approve(
     policy: LeadSettings,
     version: int | None = None,
 ) -> ReviewResult:
-    try:
-        async with transaction(sessions) as session:
-            item = await lock_current_draft(session, item_id, roles, "approve", version)
-            if isinstance(item, ReviewResult):
-                result = item
-            elif roles.user_id in item.approvals:
-                requirement = requirement_for(item, policy)
-                still = missing_approvals(item.approvals, requirement, leads=roles.leads)
-                result = ReviewResult(
-                    ReviewStatus.ALREADY_DECIDED,
-                    f"You already approved this; it still needs {still} from someone else. "
-                    "Nothing was changed.",
-                )
-            else:
-                result = await count_approval(
-                    session,
-                    item,
-                    roles,
-                    policy,
-                    extra_values=freeze_ai_version(item),
-                    event_detail={},
-                )
-    except LostRaceError:
-        result = await after_lost_race(sessions, item_id)
-    return await with_item(result, sessions, item_id)
+
+    async def add_approval(session: AsyncSession, item: Item) -> ReviewResult:
+        if roles.user_id in item.approvals:
+            requirement = requirement_for(item, policy)
+            still = missing_approvals(item.approvals, requirement, leads=roles.leads)
+            return ReviewResult(
+                ReviewStatus.ALREADY_DECIDED,
+                f"You already approved this; it still needs {still} from someone else. "
+                "Nothing was changed.",
+            )
+        extra = freeze_ai_version(item)
+        return await count_approval(
+            session, item, roles, policy, extra_values=extra, event_detail={}
+        )
+
+    return await approve_current_draft(sessions, item_id, roles, "approve", version, add_approval)
 
 
 async def count_approval(

@@ -10,6 +10,7 @@ between two concurrent first approvals, and every refusal changes nothing but th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
 from bot.review.stale_drafts import mark_stale_if_superseded
 from bot.store import audit
-from bot.store.database import SessionFactory
+from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import lock_item
 from bot.store.models import Decision, Item, raised_by
@@ -99,6 +100,27 @@ _APPROVALS = {
         "Open Edit again to start from their version.",
     ),
 }
+
+
+async def approve_current_draft(
+    sessions: SessionFactory,
+    item_id: str,
+    roles: Roles,
+    attempted: Literal["approve", "edit and approve"],
+    version: int | None,
+    step: Callable[[AsyncSession, Item], Awaitable[ReviewResult]],
+) -> ReviewResult:
+    """One approval command (Approve, Save and approve) in one transaction: the refusals of
+    :func:`lock_current_draft`, else ``step`` on the locked item. A step that lost the race
+    (``LostRaceError``) is answered with what happened instead; the answer carries the item as
+    it is now."""
+    try:
+        async with transaction(sessions) as session:
+            item = await lock_current_draft(session, item_id, roles, attempted, version)
+            result = item if isinstance(item, ReviewResult) else await step(session, item)
+    except LostRaceError:
+        result = await after_lost_race(sessions, item_id)
+    return await with_item(result, sessions, item_id)
 
 
 async def lock_current_draft(

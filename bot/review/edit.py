@@ -16,18 +16,15 @@ from bot.assess.offload import off_loop
 from bot.lead_settings.registry import LeadSettings
 from bot.review.approve import count_approval
 from bot.review.decision_steps import (
-    LostRaceError,
-    after_lost_race,
+    approve_current_draft,
     freeze_ai_version,
-    lock_current_draft,
-    with_item,
 )
 from bot.review.requirements import risk_of
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
 from bot.store import audit
 from bot.store.column_types import utcnow
-from bot.store.database import SessionFactory, transaction
+from bot.store.database import SessionFactory
 from bot.store.models import Item
 from policies.risk_levels import highest
 from policies.risk_rules import TicketFacts, risk_floor
@@ -50,18 +47,15 @@ async def save_edit(
     refund can add a second approver or a lead, and risk never goes down because of an edit.
     Earlier approvals were of another text, so they no longer count.
     """
-    try:
-        async with transaction(sessions) as session:
-            item = await lock_current_draft(session, item_id, roles, "edit and approve", version)
-            if isinstance(item, ReviewResult):
-                result = item
-            else:
-                result = await _apply_edit(
-                    session, item, roles, policy, reply=reply, action=action, summary=summary
-                )
-    except LostRaceError:
-        result = await after_lost_race(sessions, item_id)
-    return await with_item(result, sessions, item_id)
+
+    async def apply_edit(session: AsyncSession, item: Item) -> ReviewResult:
+        return await _apply_edit(
+            session, item, roles, policy, reply=reply, action=action, summary=summary
+        )
+
+    return await approve_current_draft(
+        sessions, item_id, roles, "edit and approve", version, apply_edit
+    )
 
 
 async def _apply_edit(
