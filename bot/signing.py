@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.errors import SignatureError
 
@@ -55,15 +57,41 @@ def verify(
     now: float | None = None,
 ) -> None:
     """Raise ``SignatureError`` unless the signature is valid and the timestamp is fresh."""
-    require_key(secret)
-    if not timestamp or not signature:
-        raise SignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is not a unix timestamp") from None
-    require_fresh(sent_at, now=now)
-    require_match(sign(secret, sent_at, body), signature)
+    signature, timestamp = _SCHEME.check(secret, signature, timestamp, now=now)
+    require_match(sign(secret, int(timestamp), body), signature)
+
+
+@dataclass(frozen=True)
+class TimedSignature:
+    """A scheme that signs a time (ours, Zendesk's, HubSpot's): where its signature and timestamp
+    arrive, and how its timestamp reads as unix seconds (``what`` names the format in refusals).
+    :meth:`check` makes the checks all of them make before their MAC."""
+
+    signature_header: str
+    timestamp_header: str
+    seconds: Callable[[str], float]
+    what: str
+
+    def check(
+        self, secret: str, signature: str | None, timestamp: str | None, *, now: float | None
+    ) -> tuple[str, str]:
+        """A key, both headers present, a timestamp that reads within five minutes of now; the
+        signature and the timestamp as sent (stripped), for the MAC."""
+        require_key(secret)
+        if not timestamp or not signature:
+            raise SignatureError(
+                f"missing {self.signature_header} or {self.timestamp_header} header"
+            )
+        timestamp = timestamp.strip()
+        try:
+            sent_at = self.seconds(timestamp)
+        except ValueError:
+            raise SignatureError(f"{self.timestamp_header} is not {self.what}") from None
+        require_fresh(sent_at, now=now)
+        return signature, timestamp
+
+
+_SCHEME = TimedSignature(SIGNATURE_HEADER, TIMESTAMP_HEADER, int, "a unix timestamp")
 
 
 def require_fresh(sent_at: float, *, now: float | None = None) -> None:

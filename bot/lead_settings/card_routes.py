@@ -1,5 +1,5 @@
 """The leads' card routes: stored in ``card_route``, read through a short cache, changed with an
-audit row and a change record so ``/signoff threshold revert`` undoes an added or removed rule
+audit row and a change record so ``/signoff change revert`` undoes an added or removed rule
 like any other lead setting.
 
 Matching itself is ``policies.card_routes.first_match`` (pure); this module only reads and
@@ -81,8 +81,9 @@ async def add_route(
         session.add(row)
         await session.flush()
         rule = _rule(row)
-        change = await _change(session, rule, actor=actor, added=True, note="route added")
-        await audit.record(session, "card_route_added", actor=actor, **_detail(rule))
+        change = await _change(
+            session, rule, "card_route_added", actor=actor, added=True, note="route added"
+        )
     _cache.forget(sessions)
     assert change.id is not None
     return rule, change.id
@@ -97,8 +98,9 @@ async def remove_route(
             raise SettingChangeRefusedError(f"There is no route #{route_id} in force.")
         rule = _rule(row)
         await _set_removed(session, rule, actor=actor, removed=True)
-        change = await _change(session, rule, actor=actor, added=False, note="route removed")
-        await audit.record(session, "card_route_removed", actor=actor, **_detail(rule))
+        change = await _change(
+            session, rule, "card_route_removed", actor=actor, added=False, note="route removed"
+        )
     _cache.forget(sessions)
     assert change.id is not None
     return rule, change.id
@@ -117,16 +119,10 @@ async def revert_route_change(
     rule = _rule(row)
     was_added = change.old_value == ""
     await _set_removed(session, rule, actor=actor, removed=was_added)
-    await audit.record(
-        session,
-        "card_route_removed" if was_added else "card_route_restored",
-        actor=actor,
-        reverts_change=change.id,
-        **_detail(rule),
-    )
     return await _change(
         session,
         rule,
+        "card_route_removed" if was_added else "card_route_restored",
         actor=actor,
         added=not was_added,
         note=f"revert of change #{change.id}",
@@ -166,13 +162,15 @@ async def _set_removed(
 async def _change(
     session: AsyncSession,
     rule: CardRoute,
+    event: str,
     *,
     actor: str,
     added: bool,
     note: str,
     reverts_id: int | None = None,
 ) -> ThresholdChange:
-    """The applied change record (``/signoff threshold`` lists it and reverts it)."""
+    """The applied change record (``/signoff change`` lists it and reverts it) and its audit
+    ``event``, written in that order: the audit chain's lock is always taken last."""
     now = utcnow()
     text = describe(rule)[:200]
     record = ThresholdChange(
@@ -189,6 +187,8 @@ async def _change(
     )
     session.add(record)
     await session.flush()
+    reverts: dict[str, Any] = {"reverts_change": reverts_id} if reverts_id is not None else {}
+    await audit.record(session, event, actor=actor, **reverts, **_detail(rule))
     return record
 
 

@@ -132,11 +132,7 @@ async def confirm_change(
     if change.status != PROPOSED:
         raise SettingChangeRefusedError(f"Change #{change_id} is {change.status}, not waiting.")
     async with transaction(sessions) as session:
-        if not await _move(session, change_id, expect=PROPOSED, status=APPLIED, actor=actor):
-            raise SettingChangeRefusedError(
-                f"Change #{change_id} was decided by someone else meanwhile."
-            )
-        await _audit_status(session, change, APPLIED, actor)
+        await _move(session, change, expect=PROPOSED, status=APPLIED, actor=actor, taken="decided")
         setting = await _write(
             session,
             settings,
@@ -152,10 +148,12 @@ async def confirm_change(
 
 async def cancel_change(sessions: SessionFactory, *, change_id: int, actor: str) -> None:
     change = await _get(sessions, change_id)
+    if change.status != PROPOSED:
+        raise SettingChangeRefusedError(f"Change #{change_id} is {change.status}, not waiting.")
     async with transaction(sessions) as session:
-        if not await _move(session, change_id, expect=PROPOSED, status=CANCELLED, actor=actor):
-            raise SettingChangeRefusedError(f"Change #{change_id} is {change.status}, not waiting.")
-        await _audit_status(session, change, CANCELLED, actor)
+        await _move(
+            session, change, expect=PROPOSED, status=CANCELLED, actor=actor, taken="decided"
+        )
 
 
 async def revert_change(
@@ -174,11 +172,7 @@ async def revert_change(
             f"Change #{change_id} is {change.status}; only applied ones."
         )
     async with transaction(sessions) as session:
-        if not await _move(session, change_id, expect=APPLIED, status=REVERTED, actor=actor):
-            raise SettingChangeRefusedError(
-                f"Change #{change_id} was reverted by someone else meanwhile."
-            )
-        await _audit_status(session, change, REVERTED, actor)
+        await _move(session, change, expect=APPLIED, status=REVERTED, actor=actor, taken="reverted")
         if change.key == ROUTE_KEY:
             record = await revert_route_change(session, change, actor=actor)
             setting = SettingChange(change.key, change.new_value, change.old_value)
@@ -247,20 +241,40 @@ async def _get(sessions: SessionFactory, change_id: int) -> ThresholdChange:
 
 
 async def _move(
-    session: AsyncSession, change_id: int, *, expect: str, status: str, actor: str
-) -> bool:
+    session: AsyncSession,
+    change: ThresholdChange,
+    *,
+    expect: str,
+    status: str,
+    actor: str,
+    taken: str,
+) -> None:
+    """Move ``change`` from ``expect`` to ``status``, audited; the conditional update decides a
+    race, and the loser is told the change was ``taken`` (decided, reverted) by someone else."""
     result = cast(
         CursorResult[Any],
         await session.execute(
             update(ThresholdChange)
             .where(
-                and_(col(ThresholdChange.id) == change_id, col(ThresholdChange.status) == expect)
+                and_(col(ThresholdChange.id) == change.id, col(ThresholdChange.status) == expect)
             )
             .values(status=status, decided_by=actor, decided_at=utcnow())
             .execution_options(synchronize_session=False)
         ),
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        raise SettingChangeRefusedError(
+            f"Change #{change.id} was {taken} by someone else meanwhile."
+        )
+    await audit.record(
+        session,
+        f"threshold_change_{status}",
+        actor=actor,
+        change_id=change.id,
+        key=change.key,
+        old=change.old_value,
+        new=change.new_value,
+    )
 
 
 async def _write(
@@ -277,20 +291,6 @@ async def _write(
         return await write_setting(session, settings, key=key, expect=expect, new=new, actor=actor)
     except SettingConflictError as exc:
         raise SettingChangeRefusedError(f"{exc} {conflict}.") from None
-
-
-async def _audit_status(
-    session: AsyncSession, change: ThresholdChange, status: str, actor: str
-) -> None:
-    await audit.record(
-        session,
-        f"threshold_change_{status}",
-        actor=actor,
-        change_id=change.id,
-        key=change.key,
-        old=change.old_value,
-        new=change.new_value,
-    )
 
 
 async def _record(

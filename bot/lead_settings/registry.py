@@ -60,7 +60,7 @@ class ChangeKind(StrEnum):
     DIRECT = "direct"
 
 
-# What ``/signoff set`` accepts, with its meaning, in the order ``thresholds`` lists them.
+# What ``/signoff set`` accepts, with its meaning, in the order ``/signoff settings`` lists them.
 SETTABLE: dict[str, str] = {
     MAX_RISK: "highest risk executed without a human: low, medium or high",
     MAX_RISK + ".<category>": "the same for one category, e.g. `risk.password_reset medium`",

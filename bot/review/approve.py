@@ -16,21 +16,17 @@ from bot.actions.authorise import idempotency_key
 from bot.lead_settings.registry import LeadSettings
 from bot.review.decision_steps import (
     LostRaceError,
-    after_lost_race,
+    approve_current_draft,
     freeze_ai_version,
-    lock_for_decision,
     not_pending,
-    with_item,
 )
 from bot.review.edit_size import edit_size
-from bot.review.outcomes import is_merged
 from bot.review.requirements import approval_count, requirement_for
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
-from bot.review.stale_drafts import mark_stale_if_superseded
 from bot.store import audit
 from bot.store.column_types import utcnow
-from bot.store.database import SessionFactory, transaction
+from bot.store.database import SessionFactory
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import transition
 from bot.store.models import Decision, Item
@@ -46,50 +42,22 @@ async def approve(
     policy: LeadSettings,
     version: int | None = None,
 ) -> ReviewResult:
-    try:
-        async with transaction(sessions) as session:
-            item = await lock_for_decision(session, item_id, roles, "approve", approving=True)
-            if isinstance(item, ReviewResult):
-                return item
-            if item.state != ItemState.PENDING_REVIEW:
-                result = await not_pending(session, item)
-            elif await mark_stale_if_superseded(session, item):
-                await audit.record(
-                    session, "approve_refused_stale", item_id=item.id, actor=roles.user_id
-                )
-                result = ReviewResult(
-                    ReviewStatus.STALE,
-                    f"{item.stale_reason} Nothing was changed."
-                    if is_merged(item)
-                    else f"{item.stale_reason} Approve is refused until the item is re-drafted: "
-                    "press *Re-draft* on the card. Nothing was changed.",
-                )
-            elif version is not None and version != item.draft_version:
-                result = ReviewResult(
-                    ReviewStatus.CHANGED,
-                    f"The draft was edited by <@{item.edited_by}> after you loaded the card; "
-                    "look at the updated card and approve again. Nothing was changed.",
-                )
-            elif roles.user_id in item.approvals:
-                requirement = requirement_for(item, policy)
-                still = missing_approvals(item.approvals, requirement, leads=roles.leads)
-                result = ReviewResult(
-                    ReviewStatus.ALREADY_DECIDED,
-                    f"You already approved this; it still needs {still} from someone else. "
-                    "Nothing was changed.",
-                )
-            else:
-                result = await count_approval(
-                    session,
-                    item,
-                    roles,
-                    policy,
-                    extra_values=freeze_ai_version(item),
-                    event_detail={},
-                )
-    except LostRaceError:
-        result = await after_lost_race(sessions, item_id)
-    return await with_item(result, sessions, item_id)
+
+    async def add_approval(session: AsyncSession, item: Item) -> ReviewResult:
+        if roles.user_id in item.approvals:
+            requirement = requirement_for(item, policy)
+            still = missing_approvals(item.approvals, requirement, leads=roles.leads)
+            return ReviewResult(
+                ReviewStatus.ALREADY_DECIDED,
+                f"You already approved this; it still needs {still} from someone else. "
+                "Nothing was changed.",
+            )
+        extra = freeze_ai_version(item)
+        return await count_approval(
+            session, item, roles, policy, extra_values=extra, event_detail={}
+        )
+
+    return await approve_current_draft(sessions, item_id, roles, "approve", version, add_approval)
 
 
 async def count_approval(

@@ -10,15 +10,19 @@ between two concurrent first approvals, and every refusal changes nothing but th
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import SignoffError
+from bot.review.outcomes import is_merged
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
+from bot.review.stale_drafts import mark_stale_if_superseded
 from bot.store import audit
-from bot.store.database import SessionFactory
+from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.items import lock_item
 from bot.store.models import Decision, Item, raised_by
@@ -54,6 +58,92 @@ async def lock_for_decision(
         why = ONLY_ROUTE.format(group=item.reviewer_group)
     if why is not None:
         return await refuse(session, item, roles, attempted, why)
+    return item
+
+
+async def lock_pending(
+    session: AsyncSession, item_id: str, roles: Roles, attempted: str, *, approving: bool = False
+) -> Item | ReviewResult:
+    """:func:`lock_for_decision`, then the answer for an item no longer waiting for review:
+    every command on a pending draft (approve, edit, reject, re-draft, request changes) starts
+    with these two refusals."""
+    item = await lock_for_decision(session, item_id, roles, attempted, approving=approving)
+    if isinstance(item, ReviewResult) or item.state == ItemState.PENDING_REVIEW:
+        return item
+    return await not_pending(session, item)
+
+
+@dataclass(frozen=True)
+class _ApprovalRefusals:
+    """What an approval of a draft that is not the current one answers, per command."""
+
+    stale_event: str  # the audit event of a refusal because a newer event superseded the draft
+    merged: str  # after the stale reason, when the item was folded into a newer one
+    stale: str  # after the stale reason, when it waits for Re-draft
+    changed: str  # someone ({editor}) edited the draft after the person loaded it
+
+
+_APPROVALS = {
+    "approve": _ApprovalRefusals(
+        "approve_refused_stale",
+        merged="Nothing was changed.",
+        stale="Approve is refused until the item is re-drafted: press *Re-draft* on the card. "
+        "Nothing was changed.",
+        changed="The draft was edited by {editor} after you loaded the card; look at the "
+        "updated card and approve again. Nothing was changed.",
+    ),
+    "edit and approve": _ApprovalRefusals(
+        "edit_refused_stale",
+        merged="Your edit was not saved.",
+        stale="Your edit was not saved: press *Re-draft* first.",
+        changed="{editor} edited this draft while you were editing; your edit was not saved. "
+        "Open Edit again to start from their version.",
+    ),
+}
+
+
+async def approve_current_draft(
+    sessions: SessionFactory,
+    item_id: str,
+    roles: Roles,
+    attempted: Literal["approve", "edit and approve"],
+    version: int | None,
+    step: Callable[[AsyncSession, Item], Awaitable[ReviewResult]],
+) -> ReviewResult:
+    """One approval command (Approve, Save and approve) in one transaction: the refusals of
+    :func:`lock_current_draft`, else ``step`` on the locked item. A step that lost the race
+    (``LostRaceError``) is answered with what happened instead; the answer carries the item as
+    it is now."""
+    try:
+        async with transaction(sessions) as session:
+            item = await lock_current_draft(session, item_id, roles, attempted, version)
+            result = item if isinstance(item, ReviewResult) else await step(session, item)
+    except LostRaceError:
+        result = await after_lost_race(sessions, item_id)
+    return await with_item(result, sessions, item_id)
+
+
+async def lock_current_draft(
+    session: AsyncSession,
+    item_id: str,
+    roles: Roles,
+    attempted: Literal["approve", "edit and approve"],
+    version: int | None,
+) -> Item | ReviewResult:
+    """The pending item, locked, whose draft is still version ``version`` (None: any), or the
+    answer that ends an approval: :func:`lock_pending`'s refusals, a draft a newer event has
+    superseded (marked stale and audited), or a draft someone edited since it was loaded."""
+    item = await lock_pending(session, item_id, roles, attempted, approving=True)
+    if isinstance(item, ReviewResult):
+        return item
+    answers = _APPROVALS[attempted]
+    if await mark_stale_if_superseded(session, item):
+        await audit.record(session, answers.stale_event, item_id=item.id, actor=roles.user_id)
+        why = answers.merged if is_merged(item) else answers.stale
+        return ReviewResult(ReviewStatus.STALE, f"{item.stale_reason} {why}")
+    if version is not None and version != item.draft_version:
+        editor = f"<@{item.edited_by}>"
+        return ReviewResult(ReviewStatus.CHANGED, answers.changed.format(editor=editor))
     return item
 
 

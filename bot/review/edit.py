@@ -16,22 +16,15 @@ from bot.assess.offload import off_loop
 from bot.lead_settings.registry import LeadSettings
 from bot.review.approve import count_approval
 from bot.review.decision_steps import (
-    LostRaceError,
-    after_lost_race,
+    approve_current_draft,
     freeze_ai_version,
-    lock_for_decision,
-    not_pending,
-    with_item,
 )
-from bot.review.outcomes import is_merged
 from bot.review.requirements import risk_of
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
-from bot.review.stale_drafts import mark_stale_if_superseded
 from bot.store import audit
 from bot.store.column_types import utcnow
-from bot.store.database import SessionFactory, transaction
-from bot.store.item_states import ItemState
+from bot.store.database import SessionFactory
 from bot.store.models import Item
 from policies.risk_levels import highest
 from policies.risk_rules import TicketFacts, risk_floor
@@ -54,37 +47,15 @@ async def save_edit(
     refund can add a second approver or a lead, and risk never goes down because of an edit.
     Earlier approvals were of another text, so they no longer count.
     """
-    try:
-        async with transaction(sessions) as session:
-            item = await lock_for_decision(
-                session, item_id, roles, "edit and approve", approving=True
-            )
-            if isinstance(item, ReviewResult):
-                return item
-            if item.state != ItemState.PENDING_REVIEW:
-                result = await not_pending(session, item)
-            elif await mark_stale_if_superseded(session, item):
-                await audit.record(
-                    session, "edit_refused_stale", item_id=item.id, actor=roles.user_id
-                )
-                result = ReviewResult(
-                    ReviewStatus.STALE,
-                    f"{item.stale_reason} Your edit was not saved"
-                    + ("." if is_merged(item) else ": press *Re-draft* first."),
-                )
-            elif version != item.draft_version:
-                result = ReviewResult(
-                    ReviewStatus.CHANGED,
-                    f"<@{item.edited_by}> edited this draft while you were editing; your edit "
-                    "was not saved. Open Edit again to start from their version.",
-                )
-            else:
-                result = await _apply_edit(
-                    session, item, roles, policy, reply=reply, action=action, summary=summary
-                )
-    except LostRaceError:
-        result = await after_lost_race(sessions, item_id)
-    return await with_item(result, sessions, item_id)
+
+    async def apply_edit(session: AsyncSession, item: Item) -> ReviewResult:
+        return await _apply_edit(
+            session, item, roles, policy, reply=reply, action=action, summary=summary
+        )
+
+    return await approve_current_draft(
+        sessions, item_id, roles, "edit and approve", version, apply_edit
+    )
 
 
 async def _apply_edit(

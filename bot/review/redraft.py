@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.review.decision_steps import lock_for_decision, not_pending
+from bot.review.decision_steps import lock_pending, not_pending
 from bot.review.outcomes import is_merged
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
@@ -50,11 +50,9 @@ async def back_to_classifier(session: AsyncSession, item: Item, **values: Any) -
 async def redraft(sessions: SessionFactory, *, item_id: str, roles: Roles) -> ReviewResult:
     """Send a stale item back to the classifier with the newer messages folded in."""
     async with transaction(sessions) as session:
-        item = await lock_for_decision(session, item_id, roles, "re-draft")
+        item = await lock_pending(session, item_id, roles, "re-draft")
         if isinstance(item, ReviewResult):
             return item
-        if item.state != ItemState.PENDING_REVIEW:
-            return await not_pending(session, item)
         if is_merged(item):
             return ReviewResult(
                 ReviewStatus.ALREADY_DECIDED,

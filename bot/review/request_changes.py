@@ -14,14 +14,13 @@ card opens Edit with the instruction shown instead, and nothing is recorded here
 
 from __future__ import annotations
 
-from bot.review.decision_steps import lock_for_decision, not_pending, with_item
+from bot.review.decision_steps import lock_pending, not_pending, with_item
 from bot.review.outcomes import is_merged
 from bot.review.redraft import back_to_classifier
 from bot.review.result import ReviewResult, ReviewStatus
 from bot.review.roster import Roles
 from bot.store import audit
 from bot.store.database import SessionFactory, transaction
-from bot.store.item_states import ItemState
 
 # Long enough for a paragraph of guidance, short enough to stay a small part of the prompt.
 INSTRUCTION_MAX = 1000
@@ -38,11 +37,9 @@ async def request_changes(
     """Send ``item_id`` back for a re-draft following ``instruction`` (refusals change nothing)."""
     instruction = instruction.strip()[:INSTRUCTION_MAX]
     async with transaction(sessions) as session:
-        item = await lock_for_decision(session, item_id, roles, "request changes to")
+        item = await lock_pending(session, item_id, roles, "request changes to")
         if isinstance(item, ReviewResult):
             return item
-        if item.state != ItemState.PENDING_REVIEW:
-            return await not_pending(session, item)
         if item.stale_reason or is_merged(item):
             return ReviewResult(
                 ReviewStatus.STALE,

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bot.errors import SignoffError
 from bot.sandbox.interactions import Sandbox
 from bot.sandbox.page_state import person_state
-from bot.sandbox.workspace import decode_params
+from bot.sandbox.params import decode_params
 
 _STATIC = {
     "sandbox.js": "text/javascript; charset=utf-8",
@@ -150,6 +150,14 @@ def create_sandbox_app(sandbox: Sandbox) -> FastAPI:
         if token != config.bot_token:
             return {"ok": False, "error": "invalid_auth"}
         return sandbox.workspace.answer(method, params)
+
+    @app.post("/upload/{file_id}")
+    async def upload(file_id: str, request: Request) -> Response:
+        """Where ``files.getUploadURLExternal`` sends the bot to post a file's bytes."""
+        raw = await request.body()
+        if not sandbox.workspace.receive_upload(file_id, raw):
+            return Response("unknown_upload", status_code=404)
+        return Response(f"OK - {len(raw)}")
 
     @app.post("/response/{token}")
     async def response_url(token: str, request: Request) -> Response:

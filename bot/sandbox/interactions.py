@@ -61,6 +61,7 @@ class Sandbox:
             team_name="Sandbox",
             people=[Person(p.id, p.name) for p in config.personas],
             trigger_ttl=ACK_SECONDS,
+            upload_url=f"{config.base_url}/upload/",
         )
         self.workspace.channels[config.channel] = True  # the bot was invited to the channel
         # response_url token → (who acted, in which channel)

@@ -2,25 +2,24 @@
 
 The sandbox serves it to the real bot as ``SLACK_API_URL``, and the tests' fake Slack answers from
 it too, so the local workspace a person clicks in and the one the suite asserts on cannot drift
-apart. It holds no HTTP and no threads of its own: callers decode requests (``decode_params``)
+apart. It holds no HTTP and no threads of its own: callers decode requests
+(``bot.sandbox.params.decode_params``)
 and hand each call to :meth:`Workspace.answer`; one lock makes it safe from server threads.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+
+from bot.sandbox.files import Uploads
 
 BOT_USER_ID = "U0BOT"
 BOT_ID = "B0BOT"
 # Slack's limit on stacked modals (views.push).
 MAX_VIEW_STACK = 3
-# Params that slack_sdk (or a form-encoding caller) may send as JSON text.
-_JSON_STRING_PARAMS = ("blocks", "attachments", "view", "metadata")
 # What the workspace answers itself; anything else is up to the caller (Slack: unknown_method).
 KNOWN_METHODS = frozenset(
     {
@@ -32,8 +31,13 @@ KNOWN_METHODS = frozenset(
         "conversations.history",
         "conversations.info",
         "conversations.open",
+        "conversations.replies",
+        "dnd.info",
+        "files.completeUploadExternal",
+        "files.getUploadURLExternal",
         "usergroups.users.list",
         "users.info",
+        "users.profile.get",
         "views.open",
         "views.update",
         "views.push",
@@ -68,42 +72,13 @@ class ModalStack:
     views: list[dict[str, Any]] = field(default_factory=list)
 
 
-def decode_params(raw: bytes, content_type: str) -> dict[str, Any]:
-    """Decode a JSON or form body the way Slack would; unknown bodies are kept under `_raw`."""
-    if not raw:
-        return {}
-    text = raw.decode("utf-8", errors="replace")
-    if "json" in content_type.lower():
-        try:
-            decoded = json.loads(text)
-        except json.JSONDecodeError:
-            return {"_raw": text}
-        return decoded if isinstance(decoded, dict) else {"_json": decoded}
-    if "multipart/" in content_type.lower():
-        return {"_raw": text}
-    params: dict[str, Any] = dict(parse_qsl(text, keep_blank_values=True))
-    for key in _JSON_STRING_PARAMS:
-        value = params.get(key)
-        if isinstance(value, str):
-            params[key] = _maybe_json(value)
-    return params
-
-
-def _maybe_json(value: str) -> object:
-    """Return the parsed list/dict when `value` is JSON text for one, else the string itself."""
-    try:
-        decoded = json.loads(value)
-    except json.JSONDecodeError:
-        return value
-    return decoded if isinstance(decoded, (list, dict)) else value
-
-
 class Workspace:
     """Channels, messages, ephemerals, modals and Home tabs, changed only through Web API calls.
 
     ``trigger_ttl`` is how long a ``trigger_id`` opens a modal (Slack: 3 s); with None any
     trigger is accepted, for tests that invent their own. ``version`` grows on every change, so
-    a page can ask "anything new?" cheaply.
+    a page can ask "anything new?" cheaply. ``upload_url`` is where the server that serves the
+    workspace takes uploaded files' bytes (the file id is appended; see :meth:`receive_upload`).
     """
 
     def __init__(
@@ -113,12 +88,18 @@ class Workspace:
         team_name: str = "Fake",
         people: list[Person] | None = None,
         trigger_ttl: float | None = None,
+        upload_url: str = "http://127.0.0.1/upload/",
     ) -> None:
         self.team_id = team_id
         self.team_name = team_name
         self.people = {p.id: p for p in people or []}
         self.trigger_ttl = trigger_ttl
+        self.upload_url = upload_url
         self.usergroup_members: dict[str, list[str]] = {}
+        # users.profile.get and dnd.info answers by user (absent users: no status, no DND).
+        self.profiles: dict[str, dict[str, Any]] = {}
+        self.dnd: dict[str, dict[str, Any]] = {}
+        self.uploads = Uploads()
         # conversations.info: channel ID → whether the bot is a member (unknown: not found).
         self.channels: dict[str, bool] = {}
         self.lock = threading.RLock()
@@ -141,6 +122,7 @@ class Workspace:
             self.modals.clear()
             self.homes.clear()
             self.channels.clear()
+            self.uploads.clear()
             self._triggers.clear()
             self._changed()
 
@@ -195,6 +177,13 @@ class Workspace:
             self.ephemerals.append(Ephemeral(channel, user, text, blocks, ts))
             self._changed()
             return ts
+
+    def receive_upload(self, file_id: str, raw: bytes) -> bool:
+        """The bytes of a file posted to its upload URL; False for an id never handed out."""
+        with self.lock:
+            received = self.uploads.receive(file_id, raw)
+            self._changed()
+            return received
 
     # -- the Web API ---------------------------------------------------------------------------
 
@@ -257,7 +246,29 @@ class Workspace:
         if channel not in self.channels:
             return {"ok": False, "error": "channel_not_found"}
         info = {"id": channel, "name": channel.lower(), "is_member": self.channels[channel]}
-        return {"ok": True, "channel": info}
+        return {"ok": True, "channel": {**info, "is_archived": False}}
+
+    def _users_profile_get(self, params: dict[str, Any]) -> dict[str, Any]:
+        profile = {"status_text": "", "status_emoji": "", "status_expiration": 0}
+        return {
+            "ok": True,
+            "profile": {**profile, **self.profiles.get(str(params.get("user")), {})},
+        }
+
+    def _dnd_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        quiet = {"dnd_enabled": False, "next_dnd_start_ts": 1, "next_dnd_end_ts": 1}
+        return {
+            "ok": True,
+            "snooze_enabled": False,
+            **quiet,
+            **self.dnd.get(str(params.get("user")), {}),
+        }
+
+    def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return self.uploads.upload_url(params, self.upload_url)
+
+    def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return self.uploads.complete(params)
 
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         channel = str(params.get("channel", ""))
@@ -334,6 +345,21 @@ class Workspace:
             shown = {k: v for k, v in msg.items() if k != "metadata" or with_metadata}
             messages.append(shown)
         return {"ok": True, "messages": messages, "has_more": len(found) > limit}
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then the replies, oldest first (one page)."""
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        if (channel, ts) not in self.messages:
+            return {"ok": False, "error": "thread_not_found"}
+        found = sorted(
+            (
+                (t, msg)
+                for (ch, t), msg in self.messages.items()
+                if ch == channel and (t == ts or msg.get("thread_ts") == ts)
+            ),
+            key=lambda pair: float(pair[0]),
+        )
+        return {"ok": True, "messages": [dict(msg) for _, msg in found], "has_more": False}
 
     # -- views ---------------------------------------------------------------------------------
 

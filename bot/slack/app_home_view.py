@@ -20,7 +20,7 @@ from bot.lead_settings.registry import (
     LeadSettings,
 )
 from bot.review.roster import Roles
-from bot.slack.card import APPROVE_ACTION, EDIT_ACTION, REJECT_ACTION, button_value, money
+from bot.slack.card import EDIT_ACTION, REJECT_ACTION, approve_button, button
 from bot.slack.text import safe, truncate
 from bot.stats.review_stats import ReviewStats
 from bot.store.models import Item
@@ -57,46 +57,12 @@ def _queue_entry(item: Item, roles: Roles) -> list[dict[str, Any]]:
         )
     ]
     if roles.may_decide and not item.stale_reason:
-        approve: dict[str, Any] = {
-            "type": "button",
-            "action_id": APPROVE_ACTION,
-            "style": "primary",
-            "text": {"type": "plain_text", "text": "Approve"},
-            "value": button_value(item),
-        }
-        amount = money(item)
-        if amount is not None:
-            approve["confirm"] = {
-                "title": {"type": "plain_text", "text": "Approve this payment?"},
-                "text": {
-                    "type": "plain_text",
-                    "text": truncate(f"This will {masked_action(item)}.", 300),
-                },
-                "confirm": {"type": "plain_text", "text": "Approve"},
-                "deny": {"type": "plain_text", "text": "Cancel"},
-            }
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"home:{item.id}",
-                "elements": [
-                    approve,
-                    {
-                        "type": "button",
-                        "action_id": EDIT_ACTION,
-                        "text": {"type": "plain_text", "text": "Edit"},
-                        "value": button_value(item),
-                    },
-                    {
-                        "type": "button",
-                        "action_id": REJECT_ACTION,
-                        "style": "danger",
-                        "text": {"type": "plain_text", "text": "Reject"},
-                        "value": button_value(item),
-                    },
-                ],
-            }
-        )
+        buttons = [
+            approve_button(item, to_whom=False),
+            button(EDIT_ACTION, "Edit", item),
+            button(REJECT_ACTION, "Reject", item, style="danger"),
+        ]
+        blocks.append({"type": "actions", "block_id": f"home:{item.id}", "elements": buttons})
     return blocks
 
 

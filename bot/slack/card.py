@@ -212,7 +212,9 @@ def _why(item: Item) -> str:
     return f"Why: {reasons}{route}"
 
 
-def _button(action_id: str, text: str, item: Item, **extra: Any) -> dict[str, Any]:
+def button(action_id: str, text: str, item: Item, **extra: Any) -> dict[str, Any]:
+    """A button acting on ``item`` (its id and draft version in the value); the card's and App
+    Home's are the same buttons, so the same handlers answer both."""
     return {
         "type": "button",
         "action_id": action_id,
@@ -222,36 +224,43 @@ def _button(action_id: str, text: str, item: Item, **extra: Any) -> dict[str, An
     }
 
 
+def approve_button(item: Item, *, to_whom: bool) -> dict[str, Any]:
+    """Approve, asking "Approve this payment?" first when the action moves money; ``to_whom``
+    adds the customer and the amount to the question (the card has room, App Home's list not)."""
+    approve = button(APPROVE_ACTION, "Approve", item, style="primary")
+    amount = money(item)
+    if amount is None:
+        return approve
+    question = f"This will {masked_action(item)}."
+    if to_whom:
+        currency = (item.proposed_action or {}).get("currency", "")
+        question = (
+            f"This will {masked_action(item)} to {item.customer_name}. "
+            f"Amount: {amount:.2f} {currency}"
+        )
+    approve["confirm"] = {
+        "title": {"type": "plain_text", "text": "Approve this payment?"},
+        "text": {"type": "plain_text", "text": truncate(question, 300)},
+        "confirm": {"type": "plain_text", "text": "Approve"},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
+    return approve
+
+
 def _buttons(item: Item) -> dict[str, Any]:
     elements: list[dict[str, Any]] = []
     if is_merged(item):
         pass  # folded into another item's re-draft: only Reject is left
     elif item.stale_reason:
-        elements.append(_button(REDRAFT_ACTION, "Re-draft", item, style="primary"))
+        elements.append(button(REDRAFT_ACTION, "Re-draft", item, style="primary"))
     else:
-        approve = _button(APPROVE_ACTION, "Approve", item, style="primary")
-        amount = money(item)
-        if amount is not None:
-            approve["confirm"] = {
-                "title": {"type": "plain_text", "text": "Approve this payment?"},
-                "text": {
-                    "type": "plain_text",
-                    "text": truncate(
-                        f"This will {masked_action(item)} to {item.customer_name}. "
-                        f"Amount: {amount:.2f} {(item.proposed_action or {}).get('currency', '')}",
-                        300,
-                    ),
-                },
-                "confirm": {"type": "plain_text", "text": "Approve"},
-                "deny": {"type": "plain_text", "text": "Cancel"},
-            }
-        elements.append(approve)
-        elements.append(_button(EDIT_ACTION, "Edit", item))
-        elements.append(_button(CHANGES_ACTION, "Request changes", item))
-    elements.append(_button(REJECT_ACTION, "Reject", item, style="danger"))
-    elements.append(_button(REVEAL_ACTION, "Reveal contact", item))
+        elements.append(approve_button(item, to_whom=True))
+        elements.append(button(EDIT_ACTION, "Edit", item))
+        elements.append(button(CHANGES_ACTION, "Request changes", item))
+    elements.append(button(REJECT_ACTION, "Reject", item, style="danger"))
+    elements.append(button(REVEAL_ACTION, "Reveal contact", item))
     if is_truncated(item):
-        elements.append(_button(SHOW_MORE_ACTION, "Show full text", item))
+        elements.append(button(SHOW_MORE_ACTION, "Show full text", item))
     return {"type": "actions", "block_id": f"review:{item.id}", "elements": elements}
 
 
@@ -260,7 +269,7 @@ def _retry_button(item: Item) -> dict[str, Any]:
         "type": "actions",
         "block_id": f"failed:{item.id}",
         "elements": [
-            _button(
+            button(
                 RETRY_ACTION,
                 "Retry (leads)",
                 item,

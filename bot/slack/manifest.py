@@ -43,7 +43,8 @@ def build_manifest(url: str | None = EXAMPLE_URL, *, socket_mode: bool = False) 
         "command": "/signoff",
         "description": "Review queue and controls for Signoff",
         "usage_hint": (
-            "pending | show <id> | mine | stats | routes | away <until> | set <k> <v> | help"
+            "pending | show <id> | mine | stats | settings | set <k> <v> | change <k> <v> | "
+            "routes | away <until> | help"
         ),
         # Channels, people and groups arrive as IDs (``<#C123|name>``), which /signoff route and
         # /signoff away read; ``>`` arrives as ``&gt;`` and is decoded.

@@ -35,9 +35,9 @@ from typing import Any
 import httpx
 
 from bot.actions.sink import ActionRequest
-from bot.errors import PayloadError, PermanentError, SignatureError
+from bot.errors import PayloadError, PermanentError
 from bot.logging_setup import get_logger
-from bot.signing import require_fresh, require_key, require_match
+from bot.signing import TimedSignature, require_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
     MAX_BODY,
@@ -69,6 +69,9 @@ SOURCE = "hubspot"
 SIGNATURE_HEADER = "X-HubSpot-Signature-v3"
 TYPE_KEY = "subscriptionType"
 TIMESTAMP_HEADER = "X-HubSpot-Request-Timestamp"
+_SCHEME = TimedSignature(
+    SIGNATURE_HEADER, TIMESTAMP_HEADER, lambda ms: int(ms) / 1000, "a millisecond timestamp"
+)
 MAX_BATCH = 100
 
 # subscriptionType → the CRM object type in the v3 objects API path.
@@ -134,15 +137,8 @@ def verify(
     now: float | None = None,
 ) -> None:
     """Raise ``SignatureError`` unless the v3 signature matches and is under five minutes old."""
-    require_key(secret)
-    if not signature or not timestamp:
-        raise SignatureError(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
-    try:
-        sent_ms = int(timestamp.strip())
-    except ValueError:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is not a millisecond timestamp") from None
-    require_fresh(sent_ms / 1000, now=now)
-    expected = sign(secret, method=method, uri=uri, body=body, timestamp=timestamp.strip())
+    signature, timestamp = _SCHEME.check(secret, signature, timestamp, now=now)
+    expected = sign(secret, method=method, uri=uri, body=body, timestamp=timestamp)
     require_match(expected, signature)
 
 

@@ -35,9 +35,9 @@ from typing import Any
 import httpx
 
 from bot.actions.sink import ActionRequest
-from bot.errors import PayloadError, PermanentError, SignatureError
+from bot.errors import PayloadError, PermanentError
 from bot.logging_setup import get_logger
-from bot.signing import require_fresh, require_key, require_match
+from bot.signing import TimedSignature, require_match
 from bot.tickets import TicketIn
 from bot.vendors.common import (
     RETRYABLE_STATUS,
@@ -88,17 +88,17 @@ def verify(
     now: float | None = None,
 ) -> None:
     """Raise ``SignatureError`` unless the signature matches and the timestamp is recent."""
-    require_key(secret)
-    if not signature or not timestamp:
-        raise SignatureError(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
-    try:
-        parsed = datetime.fromisoformat(timestamp.strip())
-    except ValueError:
-        raise SignatureError(f"{TIMESTAMP_HEADER} is not an ISO 8601 timestamp") from None
-    # Zendesk sends UTC with a "Z"; a timestamp without an offset is read as UTC, never local.
-    sent_at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-    require_fresh(sent_at, now=now)
-    require_match(sign(secret, timestamp.strip(), body), signature)
+    signature, timestamp = _SCHEME.check(secret, signature, timestamp, now=now)
+    require_match(sign(secret, timestamp, body), signature)
+
+
+def _iso_seconds(timestamp: str) -> float:
+    """Zendesk sends UTC with a "Z"; a timestamp without an offset is read as UTC, never local."""
+    parsed = datetime.fromisoformat(timestamp)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+_SCHEME = TimedSignature(SIGNATURE_HEADER, TIMESTAMP_HEADER, _iso_seconds, "an ISO 8601 timestamp")
 
 
 # --- events -------------------------------------------------------------------------------------

@@ -23,33 +23,31 @@ def unescaped(word: str) -> str:
     return word.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
 
 
-def _one(pattern: re.Pattern[str], word: str) -> str | None:
+def _one(pattern: re.Pattern[str], word: str, refusal: str) -> str:
+    """The ID in ``word`` (escaped mention or bare ID), else ``refusal`` as the answer."""
     found = pattern.fullmatch(word.strip())
-    return (found.group(1) or found.group(2)) if found else None
+    if found is None:
+        raise CommandError(refusal)
+    return found.group(1) or found.group(2)
 
 
 def channel_id(word: str) -> str:
-    found = _one(_CHANNEL, word)
-    if found is None:
-        raise CommandError(
-            "Name the channel with `#` and pick it from Slack's list (so Slack sends its ID), "
-            "or give its ID such as `C0123ABCD`."
-        )
-    return found
+    return _one(
+        _CHANNEL,
+        word,
+        "Name the channel with `#` and pick it from Slack's list (so Slack sends its ID), "
+        "or give its ID such as `C0123ABCD`.",
+    )
 
 
 def user_id(word: str) -> str:
-    found = _one(_USER, word)
-    if found is None:
-        raise CommandError("Name the person with `@` and pick them from Slack's list.")
-    return found
+    return _one(_USER, word, "Name the person with `@` and pick them from Slack's list.")
 
 
 def group_id(word: str) -> str:
-    found = _one(_GROUP, word)
-    if found is None:
-        raise CommandError(
-            "Name the user group with `@` and pick it from Slack's list (e.g. "
-            "`reviewers:@billing-team`), or give its ID such as `S0123ABCD`."
-        )
-    return found
+    return _one(
+        _GROUP,
+        word,
+        "Name the user group with `@` and pick it from Slack's list (e.g. "
+        "`reviewers:@billing-team`), or give its ID such as `S0123ABCD`.",
+    )

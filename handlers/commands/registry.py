@@ -10,6 +10,9 @@ Adding a subcommand is one decorated function in any module listed in ``SUBCOMMA
             raise CommandError("Say which bucket, e.g. `/signoff autonomy refund`.")
         return "…mrkdwn answer…"
 
+A subcommand that got a clearer name lists its old ones in ``renamed``: they keep working for a
+while, and each answer to an old name ends with a one-line hint of the new one.
+
 ``/signoff stats`` takes extra sections the same way: ``@stats_section`` on an async function
 ``(ctx, since) -> list[str]`` appends its lines (mrkdwn) to the answer for the chosen period.
 
@@ -91,6 +94,8 @@ def stats_section(section: StatsSection) -> StatsSection:
 
 _REGISTRY: dict[str, Subcommand] = {}
 _ALIASES: dict[str, str] = {}
+# Old name → current name, for subcommands that were renamed (answered with a hint).
+_RENAMED: dict[str, str] = {}
 _loaded = False
 
 
@@ -101,16 +106,20 @@ def subcommand(
     summary: str,
     lead_only: bool = False,
     aliases: tuple[str, ...] = (),
+    renamed: tuple[str, ...] = (),
     hidden: bool = False,
 ) -> Callable[[CommandHandler], CommandHandler]:
     """Register ``name``; registering a name twice is a programming error and raises."""
 
     def register(handler: CommandHandler) -> CommandHandler:
-        if name in _REGISTRY or name in _ALIASES:
+        taken = _REGISTRY.keys() | _ALIASES.keys() | _RENAMED.keys()
+        if name in taken or taken & {*aliases, *renamed}:
             raise ValueError(f"/signoff {name} is registered twice")
         _REGISTRY[name] = Subcommand(name, handler, usage, summary, lead_only, hidden)
         for alias in aliases:
             _ALIASES[alias] = name
+        for old in renamed:
+            _RENAMED[old] = name
         return handler
 
     return register
@@ -127,7 +136,7 @@ def registry() -> Mapping[str, Subcommand]:
 
 def find(name: str) -> Subcommand | None:
     known = registry()
-    return known.get(_ALIASES.get(name, name))
+    return known.get(_ALIASES.get(name) or _RENAMED.get(name, name))
 
 
 def help_text(roles: Roles | None = None) -> str:
@@ -152,6 +161,19 @@ async def run_signoff_command(
     entry = find(name)
     if entry is None:
         return f"I don't know `{safe(name, 40)}`.\n\n{help_text(roles)}"
+    answer = await _run(rt, roles, entry, tuple(words[1:]), channel_id)
+    if name in _RENAMED:
+        answer += f"\n_`/signoff {name}` is now `/signoff {entry.name}`; the old name will go._"
+    return answer
+
+
+async def _run(
+    rt: Runtime,
+    roles: Roles,
+    entry: Subcommand,
+    args: tuple[str, ...],
+    channel_id: str | None,
+) -> str:
     if entry.lead_only and not roles.is_lead:
         async with transaction(rt.sessions) as session:
             await audit.record(
@@ -162,7 +184,7 @@ async def run_signoff_command(
                 why="not a lead",
             )
         return f"Only leads (SIGNOFF_LEADS) can use `/signoff {entry.name}`. Nothing was changed."
-    context = CommandContext(rt=rt, roles=roles, args=tuple(words[1:]), channel_id=channel_id)
+    context = CommandContext(rt=rt, roles=roles, args=args, channel_id=channel_id)
     try:
         return await entry.handler(context)
     except CommandError as exc:

@@ -2,7 +2,7 @@
 
 A rule is saved only once the bot is in the channel (``conversations.info`` → ``is_member``):
 a card posted where the bot is not would fail with ``not_in_channel`` and wait forever. Every
-change is audited, announced in the review channel and reverted with ``/signoff threshold
+change is audited, announced in the review channel and reverted with ``/signoff change
 revert <#>`` like any lead setting (``bot.lead_settings.card_routes``).
 """
 
@@ -72,7 +72,7 @@ async def route(ctx: CommandContext) -> str:
         ctx.rt, f":twisted_rightwards_arrows: <@{ctx.user_id}> added route {describe(rule)}."
     )
     lines = [
-        f"Saved {describe(rule)} (change #{change}; `/signoff threshold revert {change}` undoes "
+        f"Saved {describe(rule)} (change #{change}; `/signoff change revert {change}` undoes "
         "it). Cards already waiting stay where they are."
     ]
     if group is not None and not await ctx.rt.roster.group_members(group):
@@ -93,7 +93,7 @@ async def _remove(ctx: CommandContext, word: str) -> str:
         raise CommandError(f"Not changed: {safe(str(exc), 300)}") from None
     await notify_channel(ctx.rt, f":wastebasket: <@{ctx.user_id}> removed route {describe(rule)}.")
     return (
-        f"Removed {describe(rule)} (change #{change}; `/signoff threshold revert {change}` "
+        f"Removed {describe(rule)} (change #{change}; `/signoff change revert {change}` "
         "brings it back). Cards already in that channel stay there."
     )
 

@@ -1,9 +1,11 @@
-"""``/signoff`` commands that change how much Signoff does on its own: ``thresholds``, ``set``,
-``threshold`` (dry run, confirm, cancel, revert), ``pause`` and ``resume``.
+"""``/signoff`` commands that change how much Signoff does on its own: ``settings``, ``set``,
+``change`` (dry run, confirm, cancel, revert), ``pause`` and ``resume``.
 
 Every change a lead makes from a command goes through ``change_from_slack``: what changes which
 work runs without a human is proposed with its dry run first; anything else applies at once,
-recorded so that ``/signoff threshold revert`` undoes it.
+recorded so that ``/signoff change revert`` undoes it. ``change`` was ``threshold`` and
+``settings`` was ``thresholds``: one letter apart for two different things, so both were renamed
+(the old names still work, with a hint).
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ from bot.store.column_types import utcnow
 from handlers.commands.registry import CommandContext, CommandError, subcommand
 
 
-@subcommand("thresholds", usage="thresholds", summary="current thresholds and pause state")
-async def thresholds(ctx: CommandContext) -> str:
+@subcommand(
+    "settings",
+    usage="settings",
+    summary="current settings and pause state",
+    renamed=("thresholds",),
+)
+async def show_settings(ctx: CommandContext) -> str:
     current = await load_lead_settings(ctx.rt.sessions, ctx.rt.settings)
     lines = ["*Current settings:*", *(f"• `{line}`" for line in current.as_lines())]
     if current.thresholds.paused:
@@ -73,9 +80,9 @@ async def set_setting(ctx: CommandContext) -> str:
 async def change_from_slack(ctx: CommandContext, key: str, raw: str) -> str:
     """The one way a lead's command changes a setting: what runs without a human changes only
     after the lead has seen the dry run; anything else applies at once, recorded so that
-    ``/signoff threshold revert`` can undo it."""
+    ``/signoff change revert`` can undo it."""
     if change_kind(key) != ChangeKind.DIRECT:
-        return await threshold(replace(ctx, args=(key, raw)))
+        return await change_setting(replace(ctx, args=(key, raw)))
     try:
         change = await apply_now(
             ctx.rt.sessions, ctx.rt.settings, key=key, raw=raw, actor=ctx.user_id
@@ -89,7 +96,7 @@ async def change_from_slack(ctx: CommandContext, key: str, raw: str) -> str:
     )
     return (
         f"Changed `{key}`: `{change.old}` → `{change.new}` (audited and announced in the review "
-        "channel; `/signoff threshold revert` undoes it)."
+        "channel; `/signoff change revert` undoes it)."
     )
 
 
@@ -125,24 +132,23 @@ async def resume(ctx: CommandContext) -> str:
 
 
 @subcommand(
-    "threshold",
-    usage="threshold <setting> <value> | confirm <#> | cancel <#> | revert [#]",
-    summary="change a threshold after a 30-day dry run; revert in one command",
+    "change",
+    usage="change <setting> <value> | confirm <#> | cancel <#> | revert [#]",
+    summary="change a setting after its 30-day dry run; list, confirm, cancel or revert changes",
     lead_only=True,
+    renamed=("threshold",),
 )
-async def threshold(ctx: CommandContext) -> str:
+async def change_setting(ctx: CommandContext) -> str:
     rt, args = ctx.rt, ctx.args
     verb = args[0].lower() if args else ""
     try:
         if not args:
             changes = await recent_changes(rt.sessions)
             if not changes:
-                return (
-                    "No threshold changes yet. `/signoff threshold <setting> <value>` starts one."
-                )
+                return "No setting changes yet. `/signoff change <setting> <value>` starts one."
             return "\n".join(
                 [
-                    "*Recent threshold changes:*",
+                    "*Recent setting changes:*",
                     *(
                         f"• #{c.id} `{c.key}`: `{c.old_value}` → `{c.new_value}` — {c.status} "
                         f"(<@{c.proposed_by}>)"
@@ -162,7 +168,7 @@ async def threshold(ctx: CommandContext) -> str:
             )
             return (
                 f"Applied #{change_id}: `{setting.key}` `{setting.old}` → `{setting.new}` "
-                f"(audited). `/signoff threshold revert {change_id}` undoes it."
+                f"(audited). `/signoff change revert {change_id}` undoes it."
             )
         if verb == "cancel" and len(args) == 2:
             change_id = _change_id(args[1])
@@ -186,13 +192,13 @@ async def threshold(ctx: CommandContext) -> str:
             )
         if len(args) != 2:
             raise CommandError(
-                "Usage: `/signoff threshold <setting> <value>` (a dry run first), then "
+                "Usage: `/signoff change <setting> <value>` (a dry run first), then "
                 "`confirm <#>` or `cancel <#>`; `revert [#]` undoes an applied change."
             )
         key = canonical_key(args[0])
         if key is None or key == PAUSED:
             raise CommandError(
-                f"`{safe(args[0], 40)}` is not a threshold. Settings: "
+                f"`{safe(args[0], 40)}` is not a setting. Settings: "
                 + ", ".join(f"`{k}`" for k in SETTABLE)
                 + "."
             )
@@ -204,8 +210,8 @@ async def threshold(ctx: CommandContext) -> str:
     return "\n".join(
         [
             *lines,
-            f"Nothing has changed yet. `/signoff threshold confirm {change.id}` applies it; "
-            f"`/signoff threshold cancel {change.id}` drops it.",
+            f"Nothing has changed yet. `/signoff change confirm {change.id}` applies it; "
+            f"`/signoff change cancel {change.id}` drops it.",
         ]
     )
 

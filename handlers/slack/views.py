@@ -24,7 +24,7 @@ from bot.review.edit import save_edit
 from bot.review.edit_validation import EditErrors, edit_summary, validate_edit
 from bot.review.reject import reject
 from bot.review.request_changes import request_changes
-from bot.review.result import ReviewStatus
+from bot.review.result import ReviewResult, ReviewStatus
 from bot.slack.app_home_view import SETTING_INPUT, SETTINGS_CALLBACK, SETTINGS_FIELDS
 from bot.slack.card_updates import edit_details, refresh, reject_details
 from bot.slack.changes_modal import CHANGES_CALLBACK, INSTRUCTION_BLOCK, validate_instruction
@@ -75,6 +75,17 @@ def _submission(
         retry_key=request_identity(body),
         signed_at=signed_at(request),
     )
+
+
+async def _tell_unless_recorded(
+    deps: SlackDeps, payload: dict[str, Any], result: ReviewResult
+) -> str:
+    """Tell the person privately why their submission changed nothing (a recorded one shows on
+    the card); the status is what the inbox keeps."""
+    if result.status != ReviewStatus.RECORDED:
+        user, channel = str(payload["user_id"]), payload["channel_id"]
+        await tell(deps.inbox.client, user=user, channel=channel, text=result.message)
+    return result.status.value
 
 
 def register_views(app: AsyncApp, deps: SlackDeps) -> None:
@@ -131,9 +142,7 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         )
 
     async def record_edit(payload: dict[str, Any]) -> str:
-        client = deps.inbox.client
-        user, item_id, channel = str(payload["user_id"]), str(payload["item_id"]), None
-        channel = payload["channel_id"]
+        user, item_id = str(payload["user_id"]), str(payload["item_id"])
         result = await save_edit(
             rt.sessions,
             item_id=item_id,
@@ -153,9 +162,7 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             await refresh(rt, result.item)
         if result.status == ReviewStatus.RECORDED:
             deps.notify_worker()
-        else:
-            await tell(client, user=user, channel=channel, text=result.message)
-        return result.status.value
+        return await _tell_unless_recorded(deps, payload, result)
 
     deps.inbox.handle(EDIT_CALLBACK, record_edit)
 
@@ -206,11 +213,7 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         if result.status == ReviewStatus.RECORDED:
             await refresh(rt, result.item)
             deps.notify_worker()
-        else:
-            await tell(
-                deps.inbox.client, user=user, channel=payload["channel_id"], text=result.message
-            )
-        return result.status.value
+        return await _tell_unless_recorded(deps, payload, result)
 
     deps.inbox.handle(CHANGES_CALLBACK, record_changes)
 
@@ -244,11 +247,7 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         if result.status == ReviewStatus.RECORDED:
             text = f"{reason.label}: {detail}" if detail else None
             await refresh(rt, result.item, thread=reject_details(user, text or reason.label))
-        else:
-            await tell(
-                deps.inbox.client, user=user, channel=payload["channel_id"], text=result.message
-            )
-        return result.status.value
+        return await _tell_unless_recorded(deps, payload, result)
 
     deps.inbox.handle(REJECT_CALLBACK, record_reject)
 
@@ -307,8 +306,8 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
                     continue  # unchanged value: nothing to propose
                 proposals.append(
                     "\n".join(lines)
-                    + f"\nConfirm with `/signoff threshold confirm #{proposal.id}` or cancel with "
-                    f"`/signoff threshold cancel #{proposal.id}`."
+                    + f"\nConfirm with `/signoff change confirm #{proposal.id}` or cancel with "
+                    f"`/signoff change cancel #{proposal.id}`."
                 )
                 continue
             try:

@@ -1,4 +1,4 @@
-"""``/signoff autonomy``, ``edits`` and ``threshold`` over signed slash commands: buckets and
+"""``/signoff autonomy``, ``edits`` and ``change`` over signed slash commands: buckets and
 their evidence, lead-only pins that win (audited), a threshold change with a 30-day dry run,
 confirm and one-command revert."""
 
@@ -97,8 +97,8 @@ def test_leads_set_the_autonomy_policy(server: RunningServer) -> None:
         proposal = ask(server, f"autonomy set {setting}", user=LEAD)
         assert f"*Dry run* `{setting.split()[0]}`" in proposal
         assert "Nothing has changed yet" in proposal
-        change_id = proposal.split("threshold confirm ")[1].split("`")[0]
-        assert "Applied" in ask(server, f"threshold confirm {change_id}", user=LEAD)
+        change_id = proposal.split("change confirm ")[1].split("`")[0]
+        assert "Applied" in ask(server, f"change confirm {change_id}", user=LEAD)
     assert _events(server, "setting_changed")[-1]["new"] == "0.3"
     # The bound for n unchanged approvals is n / (n + z²): 0.21 for one, 0.34 for two.
     for _ in range(2):
@@ -107,13 +107,13 @@ def test_leads_set_the_autonomy_policy(server: RunningServer) -> None:
     assert trusted.route_policy == "earned_autonomy"
 
 
-def test_threshold_change_dry_run_confirm_and_revert(server: RunningServer) -> None:
+def test_setting_change_dry_run_confirm_and_revert(server: RunningServer) -> None:
     reviewed = [carded(server, address_ticket()) for _ in range(2)]
     for item_id in reviewed:
         _approve(server, item_id)
-    assert "Only leads" in ask(server, "threshold risk medium", user=REVIEWER)
+    assert "Only leads" in ask(server, "change risk medium", user=REVIEWER)
 
-    dry_run = ask(server, "threshold risk medium", user=LEAD)
+    dry_run = ask(server, "change risk medium", user=LEAD)
     assert "*Dry run* `auto_approve_max_risk`: `low` → `medium`" in dry_run
     assert "2 would have been auto-executed (now 0)" in dry_run
     assert "*shipping*: +2 auto (humans rejected 0% and edited 0% of the 2 they reviewed)" in (
@@ -124,21 +124,21 @@ def test_threshold_change_dry_run_confirm_and_revert(server: RunningServer) -> N
     # Nothing changed: the next address ticket still goes to review.
     server.wait_for_state(submit(server, address_ticket()), "pending_review")
 
-    cancelled = ask(server, "threshold risk medium", user=LEAD)
-    cancel_id = cancelled.split("threshold cancel ")[1].split("`")[0]
-    assert "Cancelled" in ask(server, f"threshold cancel {cancel_id}", user=LEAD)
-    assert "cancelled, not waiting" in ask(server, f"threshold confirm {cancel_id}", user=LEAD)
+    cancelled = ask(server, "change risk medium", user=LEAD)
+    cancel_id = cancelled.split("change cancel ")[1].split("`")[0]
+    assert "Cancelled" in ask(server, f"change cancel {cancel_id}", user=LEAD)
+    assert "cancelled, not waiting" in ask(server, f"change confirm {cancel_id}", user=LEAD)
 
-    proposal = ask(server, "threshold risk medium", user=LEAD)
-    change_id = proposal.split("threshold confirm ")[1].split("`")[0]
-    applied = ask(server, f"threshold confirm #{change_id}", user=LEAD)
+    proposal = ask(server, "change risk medium", user=LEAD)
+    change_id = proposal.split("change confirm ")[1].split("`")[0]
+    applied = ask(server, f"change confirm #{change_id}", user=LEAD)
     assert "`auto_approve_max_risk` `low` → `medium`" in applied
     auto = server.wait_for_state(submit(server, address_ticket()), "executed")
     assert auto.route_policy == "low_risk_auto"
 
-    assert "`auto_approve_max_risk` is `low` again" in ask(server, "threshold revert", user=LEAD)
+    assert "`auto_approve_max_risk` is `low` again" in ask(server, "change revert", user=LEAD)
     server.wait_for_state(submit(server, address_ticket()), "pending_review")
-    listing = ask(server, "threshold", user=LEAD)
+    listing = ask(server, "change", user=LEAD)
     assert "reverted" in listing and "cancelled" in listing
     events = [e["event"] for e in _all_threshold_events(server)]
     assert events == [
@@ -151,15 +151,17 @@ def test_threshold_change_dry_run_confirm_and_revert(server: RunningServer) -> N
         "threshold_change_reverted",
         "setting_changed",
     ]
-    quorum = ask(server, "threshold quorum 800", user=LEAD)
+    quorum = ask(server, "change quorum 800", user=LEAD)
     assert "`quorum_amount` does not change which items are auto-executed" in quorum
-    quorum_id = quorum.split("threshold confirm ")[1].split("`")[0]
-    assert "`quorum_amount` `500` → `800`" in ask(
-        server, f"threshold confirm {quorum_id}", user=LEAD
-    )
-    assert "already `800`" in ask(server, "threshold quorum 800", user=LEAD)
-    assert "not a threshold" in ask(server, "threshold nonsense 3", user=LEAD)
-    assert "Not changed" in ask(server, "threshold risk extreme", user=LEAD)
+    quorum_id = quorum.split("change confirm ")[1].split("`")[0]
+    assert "`quorum_amount` `500` → `800`" in ask(server, f"change confirm {quorum_id}", user=LEAD)
+    assert "already `800`" in ask(server, "change quorum 800", user=LEAD)
+    assert "not a setting" in ask(server, "change nonsense 3", user=LEAD)
+    assert "Not changed" in ask(server, "change risk extreme", user=LEAD)
+    # The old name, one letter from `settings`' old name `thresholds`, still works for now and
+    # says what the command is called now.
+    old = ask(server, "threshold", user=LEAD)
+    assert "reverted" in old and "`/signoff threshold` is now `/signoff change`" in old
 
 
 def _all_threshold_events(server: RunningServer) -> list[dict[str, Any]]:

@@ -93,16 +93,16 @@ def test_routes_are_checked_listed_removed_and_reverted(
         assert "No card routes" in ask(server, "routes")
 
         saved = ask(server, f"route amount&gt;500 <#{BILLING}|billing>", user=LEAD)
-        assert "Saved #1 `amount>500`" in saved and "threshold revert 1" in saved
+        assert "Saved #1 `amount>500`" in saved and "change revert 1" in saved
         assert "#1 `amount>500` → <#C0BILLING>" in ask(server, "routes")
         event = {"type": "app_home_opened", "user": LEAD, "channel": "D0HOME", "tab": "home"}
         assert post_event(server, event).status_code == 200
         home = str(slack.wait_for("views.publish")[0].params["view"])
         assert "*Card routes*" in home and "#1 `amount>500` → <#C0BILLING>" in home
         removed = ask(server, "route remove #1", user=LEAD)
-        assert "Removed #1" in removed and "threshold revert 2" in removed
+        assert "Removed #1" in removed and "change revert 2" in removed
         assert "No card routes" in ask(server, "routes")
-        assert "Reverted #2" in ask(server, "threshold revert 2", user=LEAD)
+        assert "Reverted #2" in ask(server, "change revert 2", user=LEAD)
         assert "#1 `amount>500`" in ask(server, "routes")
         # The restored rule routes again: a 600.00 refund goes to the billing channel.
         item_id = carded(server, refund_ticket("600.00"))

@@ -87,7 +87,7 @@ def test_retention_erases_decided_items_only(
         decided = carded(server, _customer_ticket())
         pending = carded(server, _customer_ticket())
         reject_with_reason(server, decided, user=REVIEWER)
-        assert "retention 90d" in ask(server, "thresholds")
+        assert "retention 90d" in ask(server, "settings")
         first, second, verified = asyncio.run(_retention(database_url))
         assert first == [decided] and second == [] and verified
         assert server.item(decided).state == "rejected"

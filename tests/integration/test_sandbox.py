@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.sandbox.slack_requests import interaction_request
 from tests.support.sandbox_harness import ANA, BEN, VIC, RunningSandbox, running_sandbox
@@ -158,6 +160,16 @@ def test_the_bot_refuses_what_the_sandbox_did_not_sign(sandbox: RunningSandbox) 
     # The page's API takes JSON only: a form posted from another site cannot act as anyone.
     form = httpx.post(sandbox.url + "sandbox/command", data={"user": ANA, "text": "pause"})
     assert form.status_code == 400
+
+
+def test_the_weekly_chart_upload_reaches_the_sandbox_dm(sandbox: RunningSandbox) -> None:
+    # files_upload_v2 takes Slack's three steps; the middle one posts to the sandbox's own URL.
+    client = WebClient(token=sandbox.run.sandbox.config.bot_token, base_url=sandbox.url + "api/")
+    client.files_upload_v2(channel="D0BEN", content=b"PNG-bytes", filename="week.png", title="W")
+    (upload,) = sandbox.run.sandbox.workspace.uploads.files.values()
+    assert upload["content"] == b"PNG-bytes" and upload["shared"]["channel_id"] == "D0BEN"
+    with pytest.raises(SlackApiError, match="file_not_found"):
+        client.files_completeUploadExternal(files=[{"id": "F-never-uploaded"}])
 
 
 def test_real_slack_settings_make_the_sandbox_refuse(tmp_path: Path) -> None:

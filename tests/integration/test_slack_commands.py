@@ -38,6 +38,8 @@ def test_help_lists_every_registered_subcommand(one_db_server: RunningServer) ->
     for name, entry in registry().items():
         if not entry.hidden:
             assert f"/signoff {entry.usage}" in answer, name
+    # Renamed subcommands are listed by their new names only.
+    assert "/signoff threshold" not in answer and "/signoff settings" in answer
     assert "You are a *reviewer*" in answer
     assert "You are a *lead*" in ask(one_db_server, "", user=LEAD)  # empty text is help
 
@@ -110,7 +112,7 @@ def test_only_leads_change_settings_and_every_change_is_audited_and_announced(
         ("command_refused", REVIEWER, {"command": "set", "why": "not a lead"}),
         ("setting_changed", LEAD, {"key": "quorum_amount", "old": "500", "new": "100"}),
     ]
-    assert "quorum_amount = 100" in ask(server, "thresholds")
+    assert "quorum_amount = 100" in ask(server, "settings")
     # The new quorum amount applies at once: a 300.00 refund now needs two approvers.
     item_id = carded(server, refund_ticket("300.00"))
     card_click(server, APPROVE_ACTION, item_id, user=REVIEWER)
@@ -128,7 +130,8 @@ def test_pause_is_a_kill_switch_for_auto_execution(one_db_server: RunningServer)
     held = carded(server, password_ticket())  # low risk, but nothing runs on its own now
     assert server.item(held).route_policy == "paused"
     assert server.sink.requests == []
-    assert "paused" in ask(server, "thresholds")
+    shown = ask(server, "thresholds")  # the old name of `settings` still answers, with a hint
+    assert "paused" in shown and "`/signoff thresholds` is now `/signoff settings`" in shown
     assert "resumed" in ask(server, "resume", user=LEAD)
     auto = submit(server, password_ticket())
     server.wait_for_state(auto, "executed")
@@ -160,5 +163,5 @@ def test_set_on_a_routing_threshold_shows_the_dry_run_and_changes_nothing_yet(
     answer = ask(server, "set refund_limit 75", user=LEAD)
     assert "*Dry run* `refund_auto_limit`: `50` → `75`" in answer
     assert "confirm" in answer
-    assert "refund_auto_limit = 50" in ask(server, "thresholds")
+    assert "refund_auto_limit = 50" in ask(server, "settings")
     assert _settings_audit(server) == []

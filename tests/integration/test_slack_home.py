@@ -134,7 +134,7 @@ def test_leads_change_thresholds_and_pause_from_home(one_db_server: RunningServe
     )
     assert "*Dry run* `auto_approve_max_risk`: `low` → `medium`" in dry_run
     assert "*Dry run* `refund_auto_limit`: `50` → `80`" in dry_run
-    assert "/signoff threshold confirm #" in dry_run
+    assert "/signoff change confirm #" in dry_run
     _click_home(server, HOME_PAUSE, "pause", LEAD)
     wait_ephemeral(server.slack, LEAD, "Auto-execution paused")
     home = _open_home(server, LEAD)

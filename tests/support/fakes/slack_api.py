@@ -1,7 +1,10 @@
 """A local HTTP server that answers like Slack's Web API, for tests that use the real slack_sdk.
 
 Talking to a real socket (rather than mocking the client) exercises slack_sdk's own request
-encoding, URL joining, error mapping and retry handlers exactly as production does.
+encoding, URL joining, error mapping and retry handlers exactly as production does. What a call
+does to the workspace is the sandbox's :class:`~bot.sandbox.workspace.Workspace` (so the suite
+and the local workspace cannot drift apart); this fake adds what only tests want: recorded
+calls, tokens, injected failures, a per-channel rate limit and granted-scope headers.
 """
 
 from __future__ import annotations
@@ -14,16 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot.sandbox.params import decode_params
+from bot.sandbox.workspace import KNOWN_METHODS, Workspace
 from bot.slack.manifest import BOT_SCOPES
 from tests.support.fakes.loopback import FakeServer, JsonHandler, LoopbackServer
 
 __all__ = ["FakeSlack", "SlackCall"]
-
-# Params that slack_sdk (or a form-encoding caller) may send as JSON text.
-_JSON_STRING_PARAMS = ("blocks", "attachments", "view", "metadata")
-
-_BOT_USER_ID = "U0BOT"
-_BOT_ID = "B0BOT"
 
 
 @dataclass
@@ -79,7 +78,7 @@ class _Handler(JsonHandler):
         split = urlsplit(self.path)
         _, raw = self.read_request()
         params: dict[str, Any] = dict(parse_qsl(split.query, keep_blank_values=True))
-        params.update(_parse_body(raw, self.headers.get("Content-Type", "")))
+        params.update(decode_params(raw, self.headers.get("Content-Type", "")))
         fake = self.server.fake
         with fake._lock:
             fake._peers.add(self.client_address)
@@ -110,67 +109,29 @@ def _bearer(header: str | None) -> str | None:
     return value.strip() or None
 
 
-def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
-    """Decode a JSON or form body the way Slack would; unknown bodies are kept under `_raw`."""
-    if not raw:
-        return {}
-    text = raw.decode("utf-8", errors="replace")
-    if "json" in content_type.lower():
-        try:
-            decoded = json.loads(text)
-        except json.JSONDecodeError:
-            return {"_raw": text}
-        return decoded if isinstance(decoded, dict) else {"_json": decoded}
-    if "multipart/" in content_type.lower():
-        return {"_raw": text}
-    params: dict[str, Any] = dict(parse_qsl(text, keep_blank_values=True))
-    for key in _JSON_STRING_PARAMS:
-        value = params.get(key)
-        if isinstance(value, str):
-            params[key] = _maybe_json(value)
-    return params
-
-
-def _maybe_json(value: str) -> object:
-    """Return the parsed list/dict when `value` is JSON text for one, else the string itself."""
-    try:
-        decoded = json.loads(value)
-    except json.JSONDecodeError:
-        return value
-    return decoded if isinstance(decoded, (list, dict)) else value
-
-
 class FakeSlack(LoopbackServer):
     """Slack Web API stand-in on 127.0.0.1; point slack_sdk clients at `api_url`."""
 
     def __init__(self, *, keep_alive: bool = False) -> None:
         self.keep_alive = keep_alive
         self._peers: set[tuple[str, int]] = set()
-        self.usergroup_members: dict[str, list[str]] = {}
+        # Triggers are not checked: tests make up their own trigger_ids.
+        self.workspace = Workspace(trigger_ttl=None)
         # Scopes the token was granted, sent as Slack's `x-oauth-scopes` header on every answer
         # (None: no header). Starts as the manifest's, as for an app installed from it.
         self.granted_scopes: list[str] | None = list(BOT_SCOPES)
-        # conversations.info: channel id → is the bot a member (unknown ids: channel_not_found).
-        self.channels: dict[str, bool] = {}
-        # users.profile.get and dnd.info answers by user (absent users: no status, no DND).
-        self.profiles: dict[str, dict[str, Any]] = {}
-        self.dnd: dict[str, dict[str, Any]] = {}
         self.rate_limit_per_channel: float | None = None
         self._lock = threading.Lock()
         self._calls: list[SlackCall] = []
-        self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._buckets: dict[str, _Bucket] = {}
-        self._ts_counter = 100
-        self._view_counter = 0
-        # files.getUploadURLExternal → POST /upload/<id> → files.completeUploadExternal
-        self._file_counter = 0
-        self._uploads: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def _make_server(self) -> FakeServer[Self]:
-        return FakeServer(_Handler, self)
+        server = FakeServer(_Handler, self)
+        self.workspace.upload_url = f"http://127.0.0.1:{server.server_address[1]}/upload/"
+        return server
 
     @property
     def api_url(self) -> str:
@@ -209,28 +170,49 @@ class FakeSlack(LoopbackServer):
                 )
             time.sleep(0.01)
 
+    # The workspace's state, under the names tests have always used.
+
+    @property
+    def usergroup_members(self) -> dict[str, list[str]]:
+        """usergroups.users.list answers by group id."""
+        return self.workspace.usergroup_members
+
+    @property
+    def channels(self) -> dict[str, bool]:
+        """conversations.info: channel id → is the bot a member (unknown: channel_not_found)."""
+        return self.workspace.channels
+
+    @property
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        """users.profile.get answers by user (absent users: no status)."""
+        return self.workspace.profiles
+
+    @property
+    def dnd(self) -> dict[str, dict[str, Any]]:
+        """dnd.info answers by user (absent users: no DND)."""
+        return self.workspace.dnd
+
     @property
     def messages(self) -> dict[tuple[str, str], dict[str, Any]]:
         """Posted messages by (channel, ts), latest version after chat.update."""
-        with self._lock:
-            return {key: dict(msg) for key, msg in self._messages.items()}
+        with self.workspace.lock:
+            return {key: dict(msg) for key, msg in self.workspace.messages.items()}
 
     @property
     def files(self) -> dict[str, dict[str, Any]]:
-        """Uploaded files by id: ``filename``, ``length`` (announced), ``content`` (the bytes
-        posted to the upload URL, None until then), and ``shared`` (the complete call's params)."""
-        with self._lock:
-            return {key: dict(value) for key, value in self._uploads.items()}
+        """Uploaded files by id (see :class:`bot.sandbox.files.Uploads`)."""
+        with self.workspace.lock:
+            return {key: dict(value) for key, value in self.workspace.uploads.files.items()}
 
     def reset(self) -> None:
-        """Forget calls, messages, queued failures and rate-limit state between tests."""
+        """Forget calls, the workspace's messages, channels and views, queued failures and
+        rate-limit state between tests."""
+        self.workspace.reset()
         with self._lock:
             self._calls.clear()
-            self._messages.clear()
             self._failures.clear()
             self._buckets.clear()
             self.granted_scopes = list(BOT_SCOPES)
-            self.channels = {}
 
     # -- failure injection -----------------------------------------------------------------
 
@@ -278,11 +260,10 @@ class FakeSlack(LoopbackServer):
         if method == "chat.postMessage" and not self._take_rate_token(str(params.get("channel"))):
             self._record(method, params, token, failed=True)
             return _Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
-        with self._lock:
-            body = self._answer(method, params)
-            failed = body.get("ok") is not True
-            self._calls.append(SlackCall(method, params, token, time.time(), failed))
-            scopes = self.granted_scopes
+        # Methods the workspace does not model (reactions, pins, …) simply succeed.
+        body = self.workspace.answer(method, params) if method in KNOWN_METHODS else {"ok": True}
+        self._record(method, params, token, failed=body.get("ok") is not True)
+        scopes = self.granted_scopes
         headers = {"x-oauth-scopes": ",".join(scopes)} if scopes is not None else {}
         return _Reply(200, body, headers)
 
@@ -316,213 +297,10 @@ class FakeSlack(LoopbackServer):
             bucket.tokens -= 1.0
             return True
 
-    def _next_ts(self) -> str:
-        """Unique, increasing Slack-style ts; caller holds the lock."""
-        self._ts_counter += 100
-        seconds, micros = divmod(self._ts_counter, 1_000_000)
-        return f"{1_700_000_000 + seconds}.{micros:06d}"
-
-    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Build Slack's answer for a successful call; caller holds the lock."""
-        if method == "auth.test":
-            return {
-                "ok": True,
-                "url": "https://fake.slack.com/",
-                "team": "Fake",
-                "user": "signoff",
-                "team_id": "T0FAKE",
-                "user_id": _BOT_USER_ID,
-                "bot_id": _BOT_ID,
-            }
-        if method == "chat.postMessage":
-            return self._post_message(params)
-        if method == "chat.update":
-            return self._update_message(params)
-        if method == "chat.delete":
-            return self._delete_message(params)
-        if method == "conversations.history":
-            return self._history(params)
-        if method == "files.getUploadURLExternal":
-            return self._upload_url(params)
-        if method == "files.completeUploadExternal":
-            return self._complete_upload(params)
-        if method == "conversations.replies":
-            return self._replies(params)
-        if method == "chat.postEphemeral":
-            return {"ok": True, "message_ts": self._next_ts()}
-        if method in ("views.open", "views.publish", "views.update", "views.push"):
-            return self._view(params)
-        if method == "users.info":
-            user = str(params.get("user", ""))
-            return {
-                "ok": True,
-                "user": {
-                    "id": user,
-                    "name": user.lower(),
-                    "real_name": f"User {user}",
-                    "tz": "UTC",
-                    "is_bot": False,
-                },
-            }
-        if method == "conversations.open":
-            users = params.get("users", "")
-            if isinstance(users, list):
-                users = ",".join(str(u) for u in users)
-            return {"ok": True, "channel": {"id": "D" + str(users).replace(",", "")}}
-        if method == "conversations.info":
-            channel = str(params.get("channel", ""))
-            if channel not in self.channels:
-                return {"ok": False, "error": "channel_not_found"}
-            return {
-                "ok": True,
-                "channel": {
-                    "id": channel,
-                    "name": channel.lower(),
-                    "is_member": self.channels[channel],
-                    "is_archived": False,
-                },
-            }
-        if method == "users.profile.get":
-            user = str(params.get("user", ""))
-            profile = {"status_text": "", "status_emoji": "", "status_expiration": 0}
-            return {"ok": True, "profile": {**profile, **self.profiles.get(user, {})}}
-        if method == "dnd.info":
-            user = str(params.get("user", ""))
-            quiet = {"dnd_enabled": False, "next_dnd_start_ts": 1, "next_dnd_end_ts": 1}
-            return {"ok": True, "snooze_enabled": False, **quiet, **self.dnd.get(user, {})}
-        if method == "usergroups.users.list":
-            group = str(params.get("usergroup", ""))
-            return {"ok": True, "users": list(self.usergroup_members.get(group, []))}
-        return {"ok": True}
-
-    def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Slack's step 1: an upload URL (pointing back at this fake) and a file id."""
-        filename, length = params.get("filename"), params.get("length")
-        if not filename or not str(length or "").isdigit():
-            return {"ok": False, "error": "invalid_arguments"}
-        self._file_counter += 1
-        file_id = f"F{self._file_counter:08d}"
-        self._uploads[file_id] = {
-            "filename": str(filename),
-            "length": int(str(length)),
-            "content": None,
-            "shared": None,
-        }
-        upload_url = f"http://127.0.0.1:{self.port}/upload/{file_id}"
-        return {"ok": True, "upload_url": upload_url, "file_id": file_id}
-
     def _receive_upload(self, file_id: str, raw: bytes) -> _Reply:
         """Step 2: the bytes, posted to the upload URL (answered in plain text like Slack's)."""
         with self._lock:
             self._calls.append(SlackCall(f"upload:{file_id}", {}, None, time.time()))
-            upload = self._uploads.get(file_id)
-            if upload is None:
-                return _Reply(404, {"ok": False, "error": "unknown_upload"})
-            upload["content"] = raw
+        if not self.workspace.receive_upload(file_id, raw):
+            return _Reply(404, {"ok": False, "error": "unknown_upload"})
         return _Reply(200, {"ok": True})
-
-    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Step 3: share the uploaded files in a channel; refuses files never uploaded or whose
-        bytes do not match the announced length."""
-        files = params.get("files")
-        if isinstance(files, str):
-            files = _maybe_json(files)
-        if not isinstance(files, list) or not files:
-            return {"ok": False, "error": "invalid_arguments"}
-        shared = []
-        for entry in files:
-            upload = self._uploads.get(str(entry.get("id")))
-            if upload is None or upload["content"] is None:
-                return {"ok": False, "error": "file_not_found"}
-            if len(upload["content"]) != upload["length"]:
-                return {"ok": False, "error": "file_upload_size_mismatch"}
-            upload["shared"] = {k: v for k, v in params.items() if k != "files"}
-            upload["title"] = entry.get("title")
-            shared.append({"id": entry["id"], "title": entry.get("title")})
-        return {"ok": True, "files": shared}
-
-    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = str(params.get("channel", ""))
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        ts = self._next_ts()
-        message: dict[str, Any] = {
-            "type": "message",
-            "user": _BOT_USER_ID,
-            "bot_id": _BOT_ID,
-            "text": params.get("text", ""),
-            "blocks": params.get("blocks", []),
-            "ts": ts,
-        }
-        for key in ("attachments", "thread_ts", "metadata"):
-            if key in params:
-                message[key] = params[key]
-        self._messages[(channel, ts)] = message
-        return {"ok": True, "channel": channel, "ts": ts, "message": dict(message)}
-
-    def _update_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = str(params.get("channel", ""))
-        ts = str(params.get("ts", ""))
-        current = self._messages.get((channel, ts))
-        if current is None:
-            return {"ok": False, "error": "message_not_found"}
-        updated = dict(current)
-        for key in ("text", "blocks", "attachments", "metadata"):
-            if key in params:
-                updated[key] = params[key]
-        updated["edited"] = {"user": _BOT_USER_ID, "ts": self._next_ts()}
-        self._messages[(channel, ts)] = updated
-        return {
-            "ok": True,
-            "channel": channel,
-            "ts": ts,
-            "text": updated.get("text", ""),
-            "message": dict(updated),
-        }
-
-    def _delete_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = str(params.get("channel", ""))
-        ts = str(params.get("ts", ""))
-        if self._messages.pop((channel, ts), None) is None:
-            return {"ok": False, "error": "message_not_found"}
-        return {"ok": True, "channel": channel, "ts": ts}
-
-    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A channel's messages, newest first; metadata only when asked, as Slack does."""
-        channel = str(params.get("channel", ""))
-        limit = int(params.get("limit") or 100)
-        with_metadata = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
-        found = sorted(
-            ((ts, msg) for (ch, ts), msg in self._messages.items() if ch == channel),
-            key=lambda pair: float(pair[0]),
-            reverse=True,
-        )
-        messages = []
-        for _, msg in found[:limit]:
-            shown = {k: v for k, v in msg.items() if k != "metadata" or with_metadata}
-            messages.append(shown)
-        return {"ok": True, "messages": messages, "has_more": len(found) > limit}
-
-    def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A thread: its parent first, then the replies, oldest first (one page)."""
-        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
-        if (channel, ts) not in self._messages:
-            return {"ok": False, "error": "thread_not_found"}
-        found = sorted(
-            (
-                (t, msg)
-                for (ch, t), msg in self._messages.items()
-                if ch == channel and (t == ts or msg.get("thread_ts") == ts)
-            ),
-            key=lambda pair: float(pair[0]),
-        )
-        return {"ok": True, "messages": [dict(msg) for _, msg in found], "has_more": False}
-
-    def _view(self, params: dict[str, Any]) -> dict[str, Any]:
-        view = params.get("view")
-        given = dict(view) if isinstance(view, dict) else {}
-        view_id = params.get("view_id")
-        if not isinstance(view_id, str) or not view_id:
-            self._view_counter += 1
-            view_id = f"V{self._view_counter:08d}"
-        return {"ok": True, "view": {**given, "id": view_id}}
