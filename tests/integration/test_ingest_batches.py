@@ -124,7 +124,15 @@ async def test_a_batched_row_is_the_row_the_orm_writes(database_url: str) -> Non
 
 
 def test_the_batch_statement_writes_every_column_a_new_row_sets() -> None:
-    """PostgreSQL's statement names its columns once; a column ``_new_row`` sets and the
-    statement leaves out would be silently dropped on PostgreSQL alone."""
+    """PostgreSQL's statement names its columns once (per-ticket arrays, shared constants); a
+    column ``_new_row`` sets and the statement leaves out would be dropped on PostgreSQL alone,
+    and a constant ``_new_row`` overrides would be stored as the constant there."""
     ticket = TicketIn.model_validate(password_ticket())
-    assert set(ingest_rows._new_row("generic", ticket)) == set(ingest_rows._PG_COLUMNS)
+    row = ingest_rows._new_row("generic", ticket)
+    written = set(ingest_rows._PG_INSERT.compile().params)
+    assert set(row) == written
+    params = ingest_rows._as_arrays([row])
+    assert set(params) == written
+    # A constant is sent once for the batch: the row must hold exactly that value.
+    constants = {k: v for k, v in params.items() if k not in ingest_rows._PER_TICKET}
+    assert constants == {k: row[k] for k in constants}
