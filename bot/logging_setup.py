@@ -59,7 +59,13 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), json: bo
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        # Below the level, a record is dropped before the processors run: a debug line on a hot
+        # path (one per webhook) then costs a level check, not a timestamp, scrub and record.
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

@@ -94,6 +94,7 @@ class Worker:
         items = await self._claim(self._batch_size)
         if items:
             await asyncio.gather(*(self._advance(item) for item in items))
+            self._start_card_poster()  # for the cards of the items that just entered review
         return len(items)
 
     async def _claim(self, limit: int) -> Sequence[Item]:
@@ -188,14 +189,18 @@ class Worker:
             self._rolling = False
 
     def _start_card_poster(self) -> None:
+        """Start the card poster, or tell the running one to look again before it stops: the
+        loop calls this each time it wakes (a slot freed, e.g. an item entered review)."""
         if self.rt.publisher is None or self._stopping:
             return
-        if self._posting is None or self._posting.done():
-            if self._posting is not None and not self._posting.cancelled():
-                error = self._posting.exception()
-                if error is not None:
-                    log.error("card poster failed; restarting", error=repr(error))
-            self._posting = asyncio.create_task(self.card_poster.run(), name="signoff-cards")
+        if self._posting is not None and not self._posting.done():
+            self.card_poster.poke()
+            return
+        if self._posting is not None and not self._posting.cancelled():
+            error = self._posting.exception()
+            if error is not None:
+                log.error("card poster failed; restarting", error=repr(error))
+        self._posting = asyncio.create_task(self.card_poster.run(), name="signoff-cards")
 
     def stop(self) -> None:
         self._stopping = True

@@ -21,16 +21,15 @@ from bot.store.claim_keeper import kept_claim
 from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.items import release
-from bot.store.run_claims import claim_run
+from bot.store.run_claims import claim_run, held_until
 
 log = get_logger(__name__)
 
 # A burst digest is sent at most this often per channel (a burst drains long before).
 DIGEST_HOLD = timedelta(minutes=30)
-# Cards that entered review together get this long to line up before the first is posted: long
-# enough for a routing transaction in flight to commit (milliseconds), short beside the 250 ms a
-# lone card may take from its assessment to Slack (benchmarks/card_latency.py).
-SETTLE_SECONDS = 0.05
+# The longest a poster waits before asking again for a channel's slot that another instance
+# holds (it normally waits exactly until that hold ends).
+SLOT_RECHECK_SECONDS = 1.0
 PERMANENT_FAILURE_PAUSE = timedelta(minutes=5)
 
 
@@ -39,6 +38,13 @@ class CardPoster:
         self.rt = runtime
         self.worker_id = worker_id
         self._stopping = False
+        self._poked = False
+
+    def poke(self) -> None:
+        """An item may just have entered review: a running pass that found nothing to post looks
+        once more before it ends, so a card committed while the pass was ending is posted now
+        rather than at the next sweep. (The worker starts a new pass when none is running.)"""
+        self._poked = True
 
     def stop(self) -> None:
         """Finish the card in hand and stop before the next one (see ``Worker.close``)."""
@@ -53,10 +59,14 @@ class CardPoster:
         posted = 0
         lease = timedelta(seconds=self.rt.settings.lease_seconds)
         try:
-            await asyncio.sleep(SETTLE_SECONDS)
             while not self._stopping:
+                # Routing commits in the audit chain's order and the worker starts (or pokes)
+                # the poster after the commit, so the oldest card is visible here: no settling.
+                self._poked = False
                 item = await claim_unposted_card(self.rt.sessions, self.worker_id, lease=lease)
                 if item is None:
+                    if self._poked:
+                        continue
                     return posted
                 publisher.backlog_active = True
                 ok = False
@@ -109,15 +119,15 @@ class CardPoster:
             await publisher.post_backlog_digest(oldest, total, channel)
 
     async def _channel_slot(self, channel: str, seconds: float) -> None:
-        """The cross-instance half of pacing: one backlog post per slot per channel."""
+        """The cross-instance half of pacing: one backlog post per slot per channel. A slot held
+        elsewhere is waited out until its hold ends, not polled (a poll every quarter slot
+        added up to 250 ms to a card whose predecessor was posted late)."""
+        key = f"post_slot:{channel}"
         while not self._stopping:
             now = utcnow()
-            if await claim_run(
-                self.rt.sessions,
-                f"post_slot:{channel}",
-                by=self.worker_id,
-                now=now,
-                until=now + timedelta(seconds=seconds),
-            ):
+            until = now + timedelta(seconds=seconds)
+            if await claim_run(self.rt.sessions, key, by=self.worker_id, now=now, until=until):
                 return
-            await asyncio.sleep(seconds / 4)
+            held = await held_until(self.rt.sessions, key)
+            wait = (held - utcnow()).total_seconds() if held is not None else 0.0
+            await asyncio.sleep(min(max(wait, 0.001), SLOT_RECHECK_SECONDS))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, update
+from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
@@ -45,3 +45,12 @@ async def claim_run(
             ),
         )
         return taken.rowcount == 1
+
+
+async def held_until(sessions: SessionFactory, key: str) -> datetime | None:
+    """Until when the run ``key`` is held (None: never claimed), so a caller that lost the
+    claim can wait exactly that long instead of polling."""
+    async with sessions() as session:
+        return (
+            await session.execute(select(col(RunClaim.held_until)).where(col(RunClaim.key) == key))
+        ).scalar_one_or_none()

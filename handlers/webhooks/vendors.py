@@ -169,7 +169,7 @@ async def _receive(request: Request, source: _Source) -> JSONResponse:
             log.info("vendor event ignored", source=source.name, event_type=kind)
             continue
         result = await ingest(state.runtime.sessions, source.name, ticket)
-        log.info(
+        log.debug(  # as in ``generic``: the audit log's ``received`` row records a new ticket
             "ticket received" if result.created else "duplicate delivery",
             item_id=result.item_id,
             source=source.name,
