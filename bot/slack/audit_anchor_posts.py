@@ -14,6 +14,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
+from bot.slack.client import SignoffWebClient
 from bot.store.audit_anchors import ANCHORS_READ, Anchor
 
 ANCHOR_EVENT = "signoff_audit_anchor"
@@ -44,7 +45,7 @@ def anchor_client(settings: Settings) -> AsyncWebClient | None:
     """A plain client for the CLI (``audit anchor``, ``audit verify``); ``None`` without a token."""
     if settings.slack_bot_token is None:
         return None
-    return AsyncWebClient(
+    return SignoffWebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from aiohttp import FormData
 from prometheus_client import Counter
+from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -24,6 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.settings import Settings
 from bot.slack.pacing import ChannelPacer
@@ -69,6 +72,42 @@ def _counted(handler: AsyncRetryHandler, counter: Counter, reason: str) -> Async
     return handler
 
 
+class SignoffWebClient(AsyncWebClient):
+    """slack_sdk's client, whose calls fail with slack_sdk's own errors only.
+
+    Once its connection retry gives up, slack_sdk lets aiohttp's errors through as they are (a
+    refused connection, a timeout). Every caller already treats ``SlackClientError`` as "Slack
+    could not be reached, try later", so the transport's errors become one here, at the single
+    entry point of every Web API method, instead of in each caller's ``except`` (a refused
+    connection at shutdown once escaped the card poster with a traceback)."""
+
+    async def api_call(
+        self,
+        api_method: str,
+        *,
+        http_verb: str = "POST",
+        files: dict[str, Any] | None = None,
+        data: dict[str, Any] | FormData | None = None,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, Any] | None = None,
+        auth: dict[str, Any] | None = None,
+    ) -> AsyncSlackResponse:
+        try:
+            return await super().api_call(
+                api_method,
+                http_verb=http_verb,
+                files=files,
+                data=data,
+                params=params,
+                json=json,
+                headers=headers,
+                auth=auth,
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise SlackClientError(f"{api_method}: Slack could not be reached ({exc!r})") from exc
+
+
 # slack_sdk's per-call timeout does not apply to a session passed in: the session carries it.
 TIMEOUT_SECONDS = 10
 
@@ -92,7 +131,7 @@ def build_slack_client(
         (PacedRateLimitRetryHandler(pacer, max_retry_count=3), "rate_limited"),
         (AsyncServerErrorRetryHandler(max_retry_count=2), "server_error"),
     ]
-    return AsyncWebClient(
+    return SignoffWebClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=TIMEOUT_SECONDS,

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+
+import pytest
+from slack_sdk.errors import SlackClientError
 
 from bot.slack.client import build_slack_client
 from bot.slack.pacing import ChannelPacer
@@ -106,3 +110,17 @@ async def test_a_429_holds_back_the_next_posts_of_this_process(slack: FakeSlack)
     rejected, later = calls[0], [c for c in calls if c.params["text"] == "second"]
     assert rejected.failed and len(later) == 1 and not later[0].failed
     assert later[0].at - rejected.at >= 1.5  # waited for Retry-After, not just its own slot
+
+
+async def test_slack_out_of_reach_fails_as_a_slack_client_error() -> None:
+    """Nothing listens on the API address (the sandbox's local Slack stopped first at Ctrl-C):
+    after slack_sdk's connection retries the call fails with ``SlackClientError``, the error
+    every caller handles as "try later", not with aiohttp's own exception."""
+    with socket.socket() as probe:  # a port that was free a moment ago and has no listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = build_slack_client(
+        make_settings(slack_bot_token=BOT_TOKEN, slack_api_url=f"http://127.0.0.1:{port}/api/")
+    )
+    with pytest.raises(SlackClientError, match=r"chat\.postMessage: Slack could not be reached"):
+        await client.chat_postMessage(channel="C0GONE", text="card")
