@@ -31,6 +31,7 @@ from bot.review.requirements import requirement_for
 from bot.runtime import Runtime
 from bot.slack.change_diff import redraft_details
 from bot.store import audit
+from bot.store.card_queue import hold_review_order
 from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import DecisionOutcome, ItemState
@@ -68,9 +69,13 @@ async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
     then free for the card poster)."""
     routing = await _decide(rt, item)
     async with transaction(rt.sessions) as session:
-        # Only this worker's own item row is written here, so the chain's lock may come
-        # first; then the times below are in commit order, and cards go out in that order.
-        await audit.lock_chain(session)
+        # Only this worker's own item row is written here, so its chain's lock may come first
+        # (then rows, as every appender takes them). An item bound for review takes the review
+        # order first: then the times below are in commit order, and cards go out in that
+        # order. Auto-approved items need no order, and no lock shared with other items.
+        if routing.route.route != Route.AUTO:
+            await hold_review_order(session)
+        await audit.lock_chain(session, item.id)
         now = utcnow()
         routing = await _within_money_budget(session, item, routing, now)
         auto = routing.route.route == Route.AUTO

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Float,
     Index,
+    SmallInteger,
     Text,
     UniqueConstraint,
 )
@@ -219,8 +220,14 @@ class AuditEvent(SQLModel, table=True):
     UPDATE and DELETE)."""
 
     __tablename__ = "audit_event"
+    # A chain's head: its newest row (``bot/store/audit.py``).
+    __table_args__ = (Index("ix_audit_event_chain_id", "chain", "id"),)
 
     id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    # Which of the hash chains the row links into (``bot.store.audit.chain_of``).
+    chain: int = Field(
+        default=0, sa_column=Column(SmallInteger(), nullable=False, server_default="0")
+    )
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     item_id: str | None = Field(default=None, index=True, max_length=32)
     actor: str = Field(max_length=64)

@@ -223,7 +223,7 @@ def rebuild(connection: Connection) -> int:
     update and only while the item is still failed: a failure a lead's Retry later turned into a
     success was counted live but cannot be seen in the rows any more.
     """
-    audit.lock_chain_sync(connection)
+    audit.lock_all_chains_sync(connection)
     connection.execute(delete(StatTally))
     counts: Counter[TallyKey] = Counter()
     totals: defaultdict[TallyKey, float] = defaultdict(float)
