@@ -160,6 +160,13 @@ def _held(session: AsyncSession) -> dict[int, str | None]:
     return dict(state[1])
 
 
+def tally_shard(session: AsyncSession) -> int:
+    """Where this transaction's tally increments go: the lowest chain it holds (chain 0 when
+    none), so a shard's rows are only written under that chain's lock."""
+    held = _held(session)
+    return min(held) if held else NO_ITEM_CHAIN
+
+
 async def _head(session: AsyncSession, chain: int, key: AuditKey | None) -> str:
     """The hash chain ``chain`` ends with (its lock held); refuses an unkeyed append to a
     keyed log: this chain's head, or chain 0's (where the keyed boundary is) says so."""

@@ -195,6 +195,12 @@ class StatTally(SQLModel, table=True):
     category: str = Field(primary_key=True, max_length=64)
     # One of ``bot.store.stat_tally.Metric`` or ``rejected:<reason code>``.
     metric: str = Field(primary_key=True, max_length=48)
+    # Which audit chain's transactions add to this row (``bot.store.stat_tally.count_events``):
+    # one hot row per key would make every instance's transactions queue on it. Readers sum.
+    shard: int = Field(
+        default=0,
+        sa_column=Column(SmallInteger(), primary_key=True, nullable=False, server_default="0"),
+    )
     count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     # The sum of the events' measure where they have one (edit sizes), else 0.
     total: float = Field(default=0.0, sa_column=Column(Float, nullable=False))

@@ -7,7 +7,13 @@ named one head) still check against chain 0. New rows go to the chain of their i
 (``bot.store.audit.chain_of``). The index finds a chain's head. The erasure trigger of 0015
 now also refuses an UPDATE that moves a row to another chain.
 
-Downgrade refuses while rows outside chain 0 exist: interleaved chains do not verify as one.
+``stat_tally.shard`` (in the primary key): a live increment goes to the shard of the audit chain
+its transaction holds (``bot.store.stat_tally``), so transactions of different chains no longer
+queue on one hot tally row (the next serialisation point once the chains were split). Readers
+sum over shards; existing rows are shard 0.
+
+Downgrade refuses while audit rows outside chain 0 exist (interleaved chains do not verify as
+one), and folds the tally shards back into one row per key.
 
 Revision ID: 0018
 Revises: 0015
@@ -18,6 +24,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+from bot.store.column_types import UTCDateTime
 
 revision: str = "0018"
 down_revision: str | None = "0015"
@@ -52,6 +60,38 @@ def _postgres_trigger(facts: str) -> list[str]:
     ]
 
 
+def _tally_table(name: str, *, sharded: bool) -> None:
+    shard = [sa.Column("shard", sa.SmallInteger(), nullable=False, server_default="0")]
+    op.create_table(
+        name,
+        sa.Column("hour", UTCDateTime(), nullable=False),
+        sa.Column("category", sa.String(length=64), nullable=False),
+        sa.Column("metric", sa.String(length=48), nullable=False),
+        *(shard if sharded else []),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column("total", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "hour", "category", "metric", *(["shard"] if sharded else []), name=f"{name}_pkey"
+        ),
+    )
+
+
+def _replace_tally(*, sharded: bool) -> None:
+    """A new ``stat_tally`` with (or without) the shard in its key, filled from the old one."""
+    op.rename_table("stat_tally", "stat_tally_old")
+    if op.get_bind().dialect.name == "postgresql":  # the key's index keeps its name
+        op.execute(
+            "ALTER TABLE stat_tally_old RENAME CONSTRAINT stat_tally_pkey TO stat_tally_old_pkey"
+        )
+    _tally_table("stat_tally", sharded=sharded)
+    op.execute(
+        "INSERT INTO stat_tally (hour, category, metric, count, total) "
+        "SELECT hour, category, metric, sum(count), sum(total) FROM stat_tally_old "
+        "GROUP BY hour, category, metric"
+    )
+    op.drop_table("stat_tally_old")
+
+
 def upgrade() -> None:
     # A constant default: no table rewrite on PostgreSQL, a plain ADD COLUMN on SQLite (no
     # batch copy, which would drop the triggers), and every existing row is chain 0.
@@ -64,6 +104,7 @@ def upgrade() -> None:
     facts = _SAME_FACTS + _SAME_CHAIN
     for statement in _sqlite_trigger(facts) if sqlite else _postgres_trigger(facts):
         op.execute(statement)
+    _replace_tally(sharded=True)
 
 
 def downgrade() -> None:
@@ -79,3 +120,4 @@ def downgrade() -> None:
         op.execute(statement)
     op.drop_index("ix_audit_event_chain_id", table_name="audit_event")
     op.drop_column("audit_event", "chain")
+    _replace_tally(sharded=False)
