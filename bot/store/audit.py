@@ -78,6 +78,7 @@ _LAST_ROW = (
 _NEWEST_ROW = select(_AUDIT.c.row_hash, _AUDIT.c.key_id).order_by(_AUDIT.c.id.desc()).limit(1)
 _APPEND = insert(_AUDIT)
 _LOCK = text("SELECT pg_advisory_xact_lock(:key, :chain)")
+_LOCK_AND_HEAD = text("SELECT head_hash, head_key FROM signoff_audit_chain_head(:key, :chain)")
 # session.info key: (weakref to the transaction, {chain: last row hash it appended, or None})
 _CHAIN_STATE = "signoff_audit_chain"
 
@@ -168,10 +169,29 @@ def tally_shard(session: AsyncSession) -> int:
 
 
 async def _head(session: AsyncSession, chain: int, key: AuditKey | None) -> str:
-    """The hash chain ``chain`` ends with (its lock held); refuses an unkeyed append to a
-    keyed log: this chain's head, or chain 0's (where the keyed boundary is) says so."""
+    """The hash chain ``chain`` ends with (its lock held)."""
     previous = (await session.execute(_LAST_ROW, {"chain": chain})).one_or_none()
-    keyed = previous is not None and previous.key_id is not None
+    return await _checked_head(session, chain, key, previous)
+
+
+async def _lock_and_head(session: AsyncSession, chain: int, key: AuditKey | None) -> str:
+    """Take ``chain``'s lock and read its head: one round trip on PostgreSQL (migration 0018's
+    function reads the head after the lock, with a fresh snapshot), so the lock is held for
+    one round trip less."""
+    if session.bind.dialect.name != "postgresql":
+        return await _head(session, chain, key)
+    previous = (
+        await session.execute(_LOCK_AND_HEAD, {"key": _CHAIN_LOCK, "chain": chain})
+    ).one_or_none()
+    return await _checked_head(session, chain, key, previous)
+
+
+async def _checked_head(
+    session: AsyncSession, chain: int, key: AuditKey | None, previous: Any
+) -> str:
+    """The head's hash; refuses an unkeyed append to a keyed log: this chain's head, or chain
+    0's (where the keyed boundary is) says so."""
+    keyed = previous is not None and previous[1] is not None
     if key is None and not keyed and chain != NO_ITEM_CHAIN:
         boundary = (await session.execute(_LAST_ROW, {"chain": NO_ITEM_CHAIN})).one_or_none()
         keyed = boundary is not None and boundary.key_id is not None
@@ -179,7 +199,7 @@ async def _head(session: AsyncSession, chain: int, key: AuditKey | None) -> str:
         raise AuditKeyMissingError(
             ["the audit chain is keyed but SIGNOFF_AUDIT_KEY is not set: set it"]
         )
-    return previous.row_hash if previous is not None else GENESIS
+    return str(previous[0]) if previous is not None else GENESIS
 
 
 @dataclass(frozen=True)
@@ -241,9 +261,8 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry]) -> None:
     key = _keys(session).current
     chains = [chain_of(entry.item_id) for entry in entries]
     held = _held(session)
-    if set(chains) - set(held):
-        await lock_chains(session, (entry.item_id for entry in entries))
-        held = _held(session)
+    for chain in sorted(set(chains) - set(held)):  # ascending: never a deadlock
+        held[chain] = await _lock_and_head(session, chain, key)
     by_chain: dict[int, list[dict[str, Any]]] = {}
     for entry, chain in zip(entries, chains, strict=True):
         prev_hash = held[chain]

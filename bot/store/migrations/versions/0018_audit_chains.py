@@ -7,6 +7,10 @@ named one head) still check against chain 0. New rows go to the chain of their i
 (``bot.store.audit.chain_of``). The index finds a chain's head. The erasure trigger of 0015
 now also refuses an UPDATE that moves a row to another chain.
 
+On PostgreSQL ``signoff_audit_chain_head(class, chain)`` takes a chain's lock and returns its
+head in one round trip (a VOLATILE function's query takes a fresh snapshot, after the lock), so
+the lock is held for one round trip less; the lock is held to commit as before.
+
 ``stat_tally.shard`` (in the primary key): a live increment goes to the shard of the audit chain
 its transaction holds (``bot.store.stat_tally``), so transactions of different chains no longer
 queue on one hot tally row (the next serialisation point once the chains were split). Readers
@@ -60,6 +64,15 @@ def _postgres_trigger(facts: str) -> list[str]:
     ]
 
 
+_HEAD_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION signoff_audit_chain_head(lock_class integer, chain_no integer) "
+    "RETURNS TABLE (head_hash varchar, head_key varchar) AS $$ BEGIN "
+    "PERFORM pg_advisory_xact_lock(lock_class, chain_no); "
+    "RETURN QUERY SELECT a.row_hash, a.key_id FROM audit_event a WHERE a.chain = chain_no "
+    "ORDER BY a.id DESC LIMIT 1; END; $$ LANGUAGE plpgsql VOLATILE"
+)
+
+
 def _tally_table(name: str, *, sharded: bool) -> None:
     shard = [sa.Column("shard", sa.SmallInteger(), nullable=False, server_default="0")]
     op.create_table(
@@ -104,6 +117,8 @@ def upgrade() -> None:
     facts = _SAME_FACTS + _SAME_CHAIN
     for statement in _sqlite_trigger(facts) if sqlite else _postgres_trigger(facts):
         op.execute(statement)
+    if not sqlite:
+        op.execute(_HEAD_FUNCTION)
     _replace_tally(sharded=True)
 
 
@@ -116,6 +131,8 @@ def downgrade() -> None:
             "chain after this downgrade"
         )
     sqlite = bind.dialect.name == "sqlite"
+    if not sqlite:
+        op.execute("DROP FUNCTION signoff_audit_chain_head(integer, integer)")
     for statement in _sqlite_trigger(_SAME_FACTS) if sqlite else _postgres_trigger(_SAME_FACTS):
         op.execute(statement)
     op.drop_index("ix_audit_event_chain_id", table_name="audit_event")
