@@ -24,6 +24,7 @@ from bot.store.column_types import JSONType, UTCDateTime, utcnow
 from bot.store.database import alembic_config, migrate, session_factory, sync_url, transaction
 from bot.store.database import create_engine as create_async_engine
 from bot.store.models import AuditEvent
+from bot.store.stat_tally import Metric, count_events
 from tests.support.server_harness import make_settings
 
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -252,8 +253,8 @@ async def test_an_anchor_from_before_the_chains_is_chain_zeros_head(database_url
 async def test_appenders_of_different_chains_do_not_wait_for_each_other(
     database_url: str,
 ) -> None:
-    """Two open transactions hold two chains' locks at once; a third, on the first's chain,
-    waits until the first commits."""
+    """Two open transactions hold two chains' locks at once, and each adds to the same hourly
+    tally (its own shard of it); a third, on the first's chain, waits until the first commits."""
     keys = _keys()
     first_item, second_item = _items_in_distinct_chains(2)
     engine = create_async_engine(database_url)
@@ -261,9 +262,16 @@ async def test_appenders_of_different_chains_do_not_wait_for_each_other(
     try:
         async with transaction(sessions) as first:
             await audit.record(first, "step", item_id=first_item)
-            # Another chain: appended and committed while ``first`` still holds its chain.
-            async with transaction(sessions) as second:
-                await audit.record(second, "step", item_id=second_item)
+            await count_events(first, utcnow(), [Metric.RECEIVED], category=None)
+
+            async def second_chain() -> None:
+                async with transaction(sessions) as second:
+                    await audit.record(second, "step", item_id=second_item)
+                    await count_events(second, utcnow(), [Metric.RECEIVED], category=None)
+
+            # Another chain: appended, counted and committed while ``first`` still holds its
+            # chain and its tally row (the bound only turns a hang into a failure).
+            await asyncio.wait_for(second_chain(), timeout=60)
             same_chain = asyncio.create_task(
                 _run(
                     database_url,
