@@ -111,8 +111,8 @@ def verify_command() -> None:
     if report.ok:
         typer.echo(_key_line(report), err=report.keyed_from is None)
         typer.echo(
-            f"audit log intact: {report.rows} rows, hash chain verified, "
-            f"{report.anchors_checked} anchor(s) matched"
+            f"audit log intact: {report.rows} rows in {report.chains} chain(s), hash chain "
+            f"verified, {report.anchors_checked} anchor(s) matched"
         )
         return
     where = f" at row {report.first_bad_id}" if report.first_bad_id is not None else ""
@@ -122,7 +122,7 @@ def verify_command() -> None:
 
 @audit_app.command("anchor")
 def anchor_command() -> None:
-    """Publish the chain head now to SIGNOFF_AUDIT_CHANNEL and SIGNOFF_AUDIT_ANCHOR_FILE."""
+    """Publish every chain's head now to SIGNOFF_AUDIT_CHANNEL and SIGNOFF_AUDIT_ANCHOR_FILE."""
     settings = settings_or_exit()
     if not (settings.audit_channel and settings.slack_bot_token) and not (
         settings.audit_anchor_file
@@ -141,8 +141,8 @@ def anchor_command() -> None:
     for failure in published.failures:
         typer.echo(f"not published to {failure}", err=True)
     typer.echo(
-        f"anchored row {anchor.row_id} ({anchor.count} rows, hash {anchor.row_hash}) to "
-        + (", ".join(published.targets) or "nowhere")
+        f"anchored {len(anchor.heads)} chain head(s) (newest row {anchor.row_id}, {anchor.count} "
+        f"rows) to " + (", ".join(published.targets) or "nowhere")
     )
     if published.failures:
         raise typer.Exit(1)

@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.logging_setup import get_logger
 from bot.settings import Settings
 from bot.slack.audit_anchor_posts import post_anchor
-from bot.store.audit_anchors import Anchor, append_anchor_file, chain_head, record_published
+from bot.store.audit_anchors import Anchor, append_anchor_file, chain_heads, record_published
 from bot.store.database import SessionFactory, transaction
 from bot.store.run_claims import claim_run
 
@@ -60,7 +60,7 @@ async def publish_anchor(
         ):
             return None
     async with sessions() as session:
-        anchor = await chain_head(session)
+        anchor = await chain_heads(session)
     result = Published(anchor)
     if anchor is None:
         return result

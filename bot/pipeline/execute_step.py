@@ -65,10 +65,10 @@ async def start_execution(rt: Runtime, holder: str, item: Item) -> Item | None:
             held_by=holder,
         ):
             return None
+        moved = await reread(session, item.id)  # before the audit row: its lock is held to commit
         await audit.record(
             session, "execution_started", item_id=item.id, idempotency_key=item.idempotency_key
         )
-        moved = await reread(session, item.id)
     if moved is not None and rt.publisher is not None and moved.slack_ts:
         await rt.publisher.refresh_card(moved)
     return moved

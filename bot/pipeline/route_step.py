@@ -31,6 +31,7 @@ from bot.review.requirements import requirement_for
 from bot.runtime import Runtime
 from bot.slack.change_diff import redraft_details
 from bot.store import audit
+from bot.store.card_queue import hold_review_order
 from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import DecisionOutcome, ItemState
@@ -68,9 +69,12 @@ async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
     then free for the card poster)."""
     routing = await _decide(rt, item)
     async with transaction(rt.sessions) as session:
-        # Only this worker's own item row is written here, so the chain's lock may come
-        # first; then the times below are in commit order, and cards go out in that order.
-        await audit.lock_chain(session)
+        # An item bound for review takes the review order first: then the times below are in
+        # commit order, and cards go out in that order. Auto-approved items need no order and
+        # no lock shared with other items; the audit chain's lock comes last, as every writer
+        # takes it, and is held only from the audit row to the commit (issue 18).
+        if routing.route.route != Route.AUTO:
+            await hold_review_order(session)
         now = utcnow()
         routing = await _within_money_budget(session, item, routing, now)
         auto = routing.route.route == Route.AUTO
@@ -87,12 +91,12 @@ async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
             if not auto:
                 return None
             return await get_item(rt.sessions, item.id)
+        routed = await reread(session, item.id)
         await _record(session, item, routing, event)
         if decision is not None:
             await count_decision(
                 session, decision, category=item.category, route_policy=routing.route.policy
             )
-        routed = await reread(session, item.id)
     if routed is not None and redrafted_in_place(routed) and rt.publisher is not None:
         # Best effort, like every card update: the card is re-rendered from the row anyway.
         await rt.publisher.refresh_card(routed)

@@ -82,7 +82,9 @@ async def redraft(sessions: SessionFactory, *, item_id: str, roles: Roles) -> Re
         )
         if not moved:
             return await not_pending(session, item)
-        # Row changes before audit rows: the audit chain's lock is always taken last.
+        # Row changes before audit rows: the audit chains' locks are always taken last, and
+        # several at once in ascending order (two re-drafts never deadlock on them).
+        await audit.lock_chains(session, [item_id, *(event.id for event in newer)])
         merged = await mark_merged(session, newer, item_id)
         await audit.record(
             session,

@@ -177,6 +177,8 @@ async def mark_merged(session: AsyncSession, newer: Sequence[Item], into: str) -
         )
         if folded:
             merged.append(event)
-    for event in merged:
-        await audit.record(session, "merged_into", item_id=event.id, into=into)
+    # Their chains' locks in ascending order, once each (``record_many``).
+    await audit.record_many(
+        session, [audit.Entry("merged_into", event.id, detail={"into": into}) for event in merged]
+    )
     return merged

@@ -26,8 +26,9 @@ HISTORY_PAGE = 200
 def anchor_line(anchor: Anchor) -> str:
     key = f"key `{anchor.key_id}`" if anchor.key_id else "*unkeyed*"
     return (
-        f":anchor: Audit chain head: row {anchor.row_id}, {anchor.count} rows, hash "
-        f"`{anchor.row_hash}`, {key}, at {anchor.at.isoformat(timespec='seconds')}"
+        f":anchor: Audit chain heads: {len(anchor.heads)} chain(s), {anchor.count} rows, newest "
+        f"row {anchor.row_id} hash `{anchor.row_hash}`, {key}, at "
+        f"{anchor.at.isoformat(timespec='seconds')} (every head is in the message metadata)"
     )
 
 

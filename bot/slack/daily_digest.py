@@ -6,7 +6,7 @@ to claim ``daily_digest:<date>`` in ``run_claim`` sends it and the others stand 
 instances post one digest. Counts come from the database, so it says the same whichever instance
 sends it. "Yesterday" is the UTC day before the run.
 
-Without ``SIGNOFF_AUDIT_CHANNEL`` the digest also carries the audit chain's head (an anchor, as a
+Without ``SIGNOFF_AUDIT_CHANNEL`` the digest also carries the audit chains' heads (an anchor, as a
 line and as message metadata that ``audit verify`` reads back), so every deployment with Slack
 anchors its audit log outside the database at least daily.
 """
@@ -26,7 +26,7 @@ from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.slack.audit_anchor_posts import anchor_line, anchor_metadata
 from bot.slack.text import safe
-from bot.store.audit_anchors import chain_head, record_published
+from bot.store.audit_anchors import chain_heads, record_published
 from bot.store.database import SessionFactory, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.models import Decision, Item
@@ -165,7 +165,7 @@ async def send_daily_digest(rt: Runtime, now: datetime, *, by: str) -> bool:
     anchor = None
     if not rt.settings.audit_channel:
         async with rt.sessions() as session:
-            anchor = await chain_head(session)
+            anchor = await chain_heads(session)
     if anchor is None:
         posted = await publisher.post_message(text)
     else:

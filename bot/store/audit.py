@@ -1,31 +1,44 @@
 """The append-only, tamper-evident audit log: one row per step and per human decision.
 
 ``record`` only ever inserts; the migrations install triggers that refuse UPDATE and DELETE, so
-a bug elsewhere cannot rewrite history. Each row also carries the hash of the previous row, and
-with ``SIGNOFF_AUDIT_KEY`` set that hash is an HMAC (``bot/store/audit_keys.py``): an edit made
-around the triggers by someone with direct database access breaks the chain, and without the key
-it cannot be re-sealed. ``bot/store/audit_verify.py`` walks it; anchors published outside the
-database (``bot/store/audit_anchors.py``) catch deleted tail rows.
+a bug elsewhere cannot rewrite history. Each row also carries the hash of the previous row of
+its chain, and with ``SIGNOFF_AUDIT_KEY`` set that hash is an HMAC (``bot/store/audit_keys.py``):
+an edit made around the triggers by someone with direct database access breaks the chain, and
+without the key it cannot be re-sealed. ``bot/store/audit_verify.py`` walks it; anchors
+published outside the database (``bot/store/audit_anchors.py``) catch deleted tail rows.
+
+The log is ``CHAINS`` hash chains, not one (issue 18): a row goes to the chain of its item
+(``chain_of``: a fixed hash of the item id, so one item's rows stay in one chain and in order),
+rows without an item to chain 0. Each chain has its own lock, so instances appending steps of
+different items do not wait for each other; one global lock made every audited step of every
+instance queue behind the others. Rows before migration 0018 are chain 0, unchanged.
 
 The keyed chain begins at a recorded boundary: the first time a process with a key starts on a
-chain whose last row is unkeyed (or on an empty one), it appends ``audit_chain_keyed`` (keyed,
-naming the key id and the last unkeyed row); a new key appends ``audit_key_rotated``. After the
-first keyed row no unkeyed row is valid, and a process without the key refuses to start.
+log whose last row is unkeyed (or on an empty one), it appends ``audit_chain_keyed`` to chain 0
+(keyed, naming the key id and the number of unkeyed rows); a new key appends
+``audit_key_rotated``. After the first keyed row no unkeyed row is valid in any chain, and a
+process without the key refuses to start; one already running refuses to append (it checks its
+row's chain and chain 0, which holds the boundary).
 
 Callers pass the session of the transaction that made the change, so the change and its audit
-row commit together or not at all. On PostgreSQL a transaction-scoped advisory lock serialises
-chain appends across instances; SQLite serialises writers already. The key travels in the
-session's ``info`` (set once by ``session_factory``), so callers never handle it.
+row commit together or not at all. On PostgreSQL a transaction-scoped advisory lock per chain
+serialises a chain's appends across instances; SQLite serialises writers already. A transaction
+that appends to several chains takes them as it goes: one that knows its items up front takes
+them in ascending order (``lock_chains``, ``record_many``), which cannot deadlock with another
+doing the same. The key travels in the session's ``info`` (set once by ``session_factory``), so
+callers never handle it.
 """
 
 from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -49,19 +62,38 @@ AUTO = "auto"
 GENESIS = "0" * 64
 CHAIN_KEYED = "audit_chain_keyed"
 KEY_ROTATED = "audit_key_rotated"
-_CHAIN_LOCK = 0x5160FF  # arbitrary, fixed advisory-lock key for the audit chain
+# How many chains: enough that 50 instances rarely meet on one; changing it later moves items'
+# new rows to another chain (each chain still verifies, an item's rows then span two).
+CHAINS = 16
+NO_ITEM_CHAIN = 0
+_CHAIN_LOCK = 0x5160FF  # arbitrary, fixed advisory-lock class for the audit chains
 _AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 # Built once: constructing and cache-keying a statement per row cost more than running it.
-_LAST_ROW = select(_AUDIT.c.row_hash, _AUDIT.c.key_id).order_by(_AUDIT.c.id.desc()).limit(1)
+_LAST_ROW = (
+    select(_AUDIT.c.row_hash, _AUDIT.c.key_id)
+    .where(_AUDIT.c.chain == bindparam("chain"))
+    .order_by(_AUDIT.c.id.desc())
+    .limit(1)
+)
+_NEWEST_ROW = select(_AUDIT.c.row_hash, _AUDIT.c.key_id).order_by(_AUDIT.c.id.desc()).limit(1)
 _APPEND = insert(_AUDIT)
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-# session.info key: (weakref to the transaction holding the chain, last row hash it appended)
+_LOCK = text("SELECT pg_advisory_xact_lock(:key, :chain)")
+_LOCK_AND_HEAD = text("SELECT head_hash, head_key FROM signoff_audit_chain_head(:key, :chain)")
+# session.info key: (weakref to the transaction, {chain: last row hash it appended, or None})
 _CHAIN_STATE = "signoff_audit_chain"
 
 
 class AuditKeyMissingError(ConfigurationError):
     """The chain is keyed but this process has no key: an unkeyed row now would be a
     downgrade that verification reports as tampering, so nothing is appended."""
+
+
+def chain_of(item_id: str | None) -> int:
+    """The chain an item's rows go to: CRC-32 (stable across processes and versions, unlike
+    ``hash``) of its id; rows without an item go to chain 0."""
+    if item_id is None:
+        return NO_ITEM_CHAIN
+    return zlib.crc32(item_id.encode()) % CHAINS
 
 
 def _keys(session: AsyncSession) -> AuditKeys:
@@ -80,73 +112,112 @@ def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-async def lock_chain(session: AsyncSession) -> None:
-    """Take the chain's lock now rather than at the first ``record`` (it is held until commit).
+async def lock_chain(session: AsyncSession, item_id: str | None = None) -> None:
+    """Take the lock of ``item_id``'s chain now rather than at the first ``record`` (it is held
+    until commit): for transactions that must take it before a row another appender of that
+    chain may lock (the order: chain, then rows). On SQLite the first statement takes the one
+    writer lock (``BEGIN IMMEDIATE``), which is what ordering by timestamps needs there."""
+    await lock_chains(session, [item_id])
 
-    Timestamps taken after this are in commit order across transactions and instances (on
-    SQLite the first statement takes the one writer lock, ``BEGIN IMMEDIATE``), which is what
-    ordering by them needs: the card queue is ordered by when items entered review. Only for
-    transactions that touch no row another transaction may hold while it waits for the chain.
-    """
+
+async def lock_chains(session: AsyncSession, item_ids: Iterable[str | None]) -> None:
+    """Take the chains of ``item_ids`` now, in ascending order (two transactions doing this
+    never deadlock). Call before appending to any of them."""
+    held = _held(session)
+    wanted = sorted({chain_of(item_id) for item_id in item_ids} - set(held))
     if session.bind.dialect.name == "postgresql":
-        await _lock(session)
+        for chain in wanted:
+            await session.execute(_LOCK, {"key": _CHAIN_LOCK, "chain": chain})
     else:
         await session.execute(text("SELECT 1"))
-    _remember_chain(session, None)
+    for chain in wanted:
+        held[chain] = None
+    _remember(session, held)
 
 
-def lock_chain_sync(connection: Connection) -> None:
-    """:func:`lock_chain` for a plain (synchronous) connection: migrations and the CLI. On
-    SQLite the transaction's first write takes the one writer lock instead."""
+def lock_all_chains_sync(connection: Connection) -> None:
+    """Every chain's lock, in order, on a plain (synchronous) connection: migrations and the
+    CLI, to exclude every appender at once. On SQLite the transaction's first write takes the
+    one writer lock instead."""
     if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK, {"key": _CHAIN_LOCK})
+        for chain in range(CHAINS):
+            connection.execute(_LOCK, {"key": _CHAIN_LOCK, "chain": chain})
 
 
-def _remember_chain(session: AsyncSession, last_hash: str | None) -> None:
-    """Note that this transaction holds the chain (and, once it appended, the hash it ends
-    with). Held until commit or rollback, so no other writer can append meanwhile: a second
-    ``record`` in the same transaction needs neither the lock nor the read again."""
+def _remember(session: AsyncSession, held: dict[int, str | None]) -> None:
+    """Note which chains this transaction holds (and the hash each ends with once it appended).
+    Held until commit or rollback, so no other writer can append to them meanwhile: a second
+    ``record`` on a held chain needs neither the lock nor the read again."""
     transaction = session.sync_session.get_transaction()
     if transaction is not None:
-        session.info[_CHAIN_STATE] = (weakref.ref(transaction), last_hash)
+        session.info[_CHAIN_STATE] = (weakref.ref(transaction), held)
 
 
-def _chain_held(session: AsyncSession) -> tuple[bool, str | None]:
+def _held(session: AsyncSession) -> dict[int, str | None]:
     state = session.info.get(_CHAIN_STATE)
     transaction = session.sync_session.get_transaction()
     if state is None or transaction is None or state[0]() is not transaction:
-        return False, None
-    return True, state[1]
+        return {}
+    return dict(state[1])
 
 
-async def _lock(session: AsyncSession) -> None:
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(_LOCK, {"key": _CHAIN_LOCK})
+def tally_shard(session: AsyncSession) -> int:
+    """Where this transaction's tally increments go: the lowest chain it holds (chain 0 when
+    none), so a shard's rows are only written under that chain's lock."""
+    held = _held(session)
+    return min(held) if held else NO_ITEM_CHAIN
 
 
-async def record(
-    session: AsyncSession,
-    event: str,
-    *,
-    item_id: str | None = None,
-    actor: str = SYSTEM,
-    **detail: Any,
-) -> None:
-    held, prev_hash = _chain_held(session)
-    key = _keys(session).current
-    if not held:
-        await _lock(session)
-    if prev_hash is None:
-        previous = (await session.execute(_LAST_ROW)).one_or_none()
-        if previous is not None and previous.key_id is not None and key is None:
-            raise AuditKeyMissingError(
-                ["the audit chain is keyed but SIGNOFF_AUDIT_KEY is not set: set it"]
-            )
-        prev_hash = previous.row_hash if previous is not None else GENESIS
-    if ERASED in detail:
+async def _head(session: AsyncSession, chain: int, key: AuditKey | None) -> str:
+    """The hash chain ``chain`` ends with (its lock held)."""
+    previous = (await session.execute(_LAST_ROW, {"chain": chain})).one_or_none()
+    return await _checked_head(session, chain, key, previous)
+
+
+async def _lock_and_head(session: AsyncSession, chain: int, key: AuditKey | None) -> str:
+    """Take ``chain``'s lock and read its head: one round trip on PostgreSQL (migration 0018's
+    function reads the head after the lock, with a fresh snapshot), so the lock is held for
+    one round trip less."""
+    if session.bind.dialect.name != "postgresql":
+        return await _head(session, chain, key)
+    previous = (
+        await session.execute(_LOCK_AND_HEAD, {"key": _CHAIN_LOCK, "chain": chain})
+    ).one_or_none()
+    return await _checked_head(session, chain, key, previous)
+
+
+async def _checked_head(
+    session: AsyncSession, chain: int, key: AuditKey | None, previous: Any
+) -> str:
+    """The head's hash; refuses an unkeyed append to a keyed log: this chain's head, or chain
+    0's (where the keyed boundary is) says so."""
+    keyed = previous is not None and previous[1] is not None
+    if key is None and not keyed and chain != NO_ITEM_CHAIN:
+        boundary = (await session.execute(_LAST_ROW, {"chain": NO_ITEM_CHAIN})).one_or_none()
+        keyed = boundary is not None and boundary.key_id is not None
+    if keyed and key is None:
+        raise AuditKeyMissingError(
+            ["the audit chain is keyed but SIGNOFF_AUDIT_KEY is not set: set it"]
+        )
+    return str(previous[0]) if previous is not None else GENESIS
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row to append with ``record_many``: the same arguments as ``record``."""
+
+    event: str
+    item_id: str | None = None
+    actor: str = SYSTEM
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _sealed(key: AuditKey | None, entry: Entry, prev_hash: str, chain: int) -> dict[str, Any]:
+    if ERASED in entry.detail:
         raise ValueError(f"{ERASED} is reserved for erased content")
     at = utcnow()
-    clean = _jsonable(detail)
+    clean = _jsonable(entry.detail)
+    item_id, actor, event = entry.item_id, entry.actor, entry.event
     row: dict[str, Any] = {
         "at": at,
         "item_id": item_id,
@@ -154,6 +225,9 @@ async def record(
         "event": event,
         "detail": clean,
         "prev_hash": prev_hash,
+        "chain": chain,
+        "key_id": None,
+        "detail_mac": None,
     }
     if key is None:
         row["row_hash"] = legacy_hash(prev_hash, at, item_id, actor, event, clean)
@@ -164,9 +238,45 @@ async def record(
         row["key_id"] = key.key_id
         row["detail_mac"] = content
         row["row_hash"] = keyed_row_mac(key, prev_hash, at, item_id, actor, event, content)
-    # A Core insert: an ORM object and a flush cost more than the row itself.
-    await session.execute(_APPEND, row)
-    _remember_chain(session, row["row_hash"])
+    return row
+
+
+async def record(
+    session: AsyncSession,
+    event: str,
+    *,
+    item_id: str | None = None,
+    actor: str = SYSTEM,
+    **detail: Any,
+) -> None:
+    await record_many(session, [Entry(event, item_id, actor, detail)])
+
+
+async def record_many(session: AsyncSession, entries: Sequence[Entry]) -> None:
+    """Append ``entries`` in order: each chain's rows keep the order given, its lock is taken
+    once (all of them in ascending order, before any row) and its rows go in one INSERT. The
+    rows are exactly those ``record`` would append one by one."""
+    if not entries:
+        return
+    key = _keys(session).current
+    chains = [chain_of(entry.item_id) for entry in entries]
+    held = _held(session)
+    for chain in sorted(set(chains) - set(held)):  # ascending: never a deadlock
+        held[chain] = await _lock_and_head(session, chain, key)
+    by_chain: dict[int, list[dict[str, Any]]] = {}
+    for entry, chain in zip(entries, chains, strict=True):
+        prev_hash = held[chain]
+        if prev_hash is None:
+            prev_hash = await _head(session, chain, key)
+        row = _sealed(key, entry, prev_hash, chain)
+        held[chain] = row["row_hash"]
+        by_chain.setdefault(chain, []).append(row)
+    for chain in sorted(by_chain):
+        rows = by_chain[chain]
+        # A Core insert: an ORM object and a flush cost more than the row itself. One
+        # executemany per chain; ids follow the list's order within it.
+        await session.execute(_APPEND, rows if len(rows) > 1 else rows[0])
+    _remember(session, held)
 
 
 async def start_keyed_chain(session: AsyncSession) -> str | None:
@@ -176,11 +286,13 @@ async def start_keyed_chain(session: AsyncSession) -> str | None:
     * no key, unkeyed or empty chain: nothing (the chain stays unkeyed; start-up warns);
     * no key, keyed chain: refused (``AuditKeyMissingError``);
     * a key on an unkeyed or empty chain: ``audit_chain_keyed`` marks the boundary;
-    * a key other than the last row's: ``audit_key_rotated`` names both key ids.
+    * a key other than the newest row's: ``audit_key_rotated`` names both key ids.
+
+    Both go to chain 0, whose head then tells a process without the key that the log is keyed.
     """
-    await _lock(session)
+    await lock_chain(session, None)  # chain 0 holds the boundary
     key = _keys(session).current
-    last = (await session.execute(_LAST_ROW)).one_or_none()
+    last = (await session.execute(_NEWEST_ROW)).one_or_none()
     last_key = last.key_id if last is not None else None
     if key is None:
         if last_key is not None:

@@ -1,29 +1,31 @@
-"""Walking the audit chain: every row's link and hash (HMAC for keyed rows), and the anchors.
+"""Walking the audit chains: every row's link and hash (HMAC for keyed rows), and the anchors.
 
-One pass, oldest first, stops at the first problem and names the row:
+One pass over the whole log, oldest first (within a chain, id order is append order: a chain's
+lock is held from reading its head to commit), each row checked against the row before it in
+its own chain. It stops at the first problem and names the row:
 
-* a link that does not match the row before (a row deleted or inserted);
+* a link that does not match the row before in its chain (a row deleted or inserted);
 * a row whose content does not match its hash, its keyed digest or its HMAC (a rewrite);
 * an unkeyed row after the keyed chain began (a rewrite re-sealed without the key);
 * a row sealed with a key this verifier does not hold (it cannot be checked: reported, never
   passed);
 * content erased without an ``erased`` event naming its item (erasure is only legitimate
   through ``bot/store/audit_erasure.py``, which records one);
-* an anchor whose row is missing (deleted tail rows), whose hash differs (a rewrite re-sealed
-  consistently: possible only on the unkeyed part, or with the key), or whose count differs
-  (rows deleted before it).
+* an anchored head whose row is missing (deleted tail rows of that chain, or the whole chain),
+  is in another chain, whose hash differs (a rewrite re-sealed consistently: possible only on the
+  unkeyed part, or with the key), or whose chain's count differs (rows deleted before it).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.audit import GENESIS, iter_events
-from bot.store.audit_anchors import Anchor
+from bot.store.audit_anchors import Anchor, Head
 from bot.store.audit_keys import (
     ERASED,
     ERASED_WHOLE,
@@ -51,6 +53,8 @@ class ChainReport:
     missing_tail: bool = False
     # Rows whose personal content was erased (their facts still checked).
     erased_rows: int = 0
+    # Chains holding at least one row.
+    chains: int = 0
 
     @property
     def ok(self) -> bool:
@@ -135,62 +139,109 @@ def _erasures_covered(erased: dict[int, str | None], covered: set[str]) -> tuple
     return None
 
 
-def _anchor_problem(anchor: Anchor, row: AuditEvent, count: int) -> str | None:
-    where = f"the anchor of {anchor.at.isoformat(timespec='seconds')} ({anchor.source})"
-    if row.row_hash != anchor.row_hash or row.key_id != anchor.key_id:
+def _where(anchor: Anchor) -> str:
+    return f"the anchor of {anchor.at.isoformat(timespec='seconds')} ({anchor.source})"
+
+
+def _anchor_problem(anchor: Anchor, head: Head, row: AuditEvent, count: int) -> str | None:
+    where = _where(anchor)
+    if row.chain != head.chain:
+        return f"row is in chain {row.chain}, {where} has it as chain {head.chain}'s head"
+    if row.row_hash != head.row_hash or row.key_id != head.key_id:
         return f"row differs from {where}: the log was rewritten at or before this row"
-    if count != anchor.count:
+    if count != head.count:
         return (
-            f"{count} rows up to this row, {where} counted {anchor.count}: rows were "
-            "deleted or inserted before it"
+            f"{count} rows of chain {head.chain} up to this row, {where} counted {head.count}: "
+            "rows were deleted or inserted before it"
         )
     return None
+
+
+def _checked(anchors: list[Anchor], unmet: dict[int, list[tuple[Anchor, Head]]]) -> int:
+    """Anchors every head of which the walk met (and found as anchored)."""
+    pending = {id(anchor) for waiting in unmet.values() for anchor, _ in waiting}
+    return sum(1 for anchor in anchors if id(anchor) not in pending)
+
+
+@dataclass
+class _Walk:
+    """Where each chain stands so far."""
+
+    prev: defaultdict[int, str] = field(default_factory=lambda: defaultdict(lambda: GENESIS))
+    count: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
+    last: dict[int, int] = field(default_factory=dict)
+
+
+def _missing_head(walk: _Walk, anchor: Anchor, head: Head) -> tuple[int | None, str, bool]:
+    """An anchored head the walk never met: (row to name, problem, whether a tail is missing)."""
+    where, chain = _where(anchor), head.chain
+    last = walk.last.get(chain)
+    if last is not None and head.row_id <= last:
+        return (
+            head.row_id,
+            f"row {head.row_id}, named by {where}, is missing: rows were deleted",
+            False,
+        )
+    ends = (
+        f"row {last} ({walk.count[chain]} rows)"
+        if last is not None
+        else "no row at all: the whole chain was deleted"
+    )
+    problem = (
+        f"missing tail: {where} names row {head.row_id} as the head of chain {chain} "
+        f"({head.count} rows), but chain {chain} ends at {ends}: rows were deleted"
+    )
+    return None, problem, True
 
 
 async def verify_chain(
     session: AsyncSession, keys: AuditKeys = NO_KEYS, anchors: Iterable[Anchor] = ()
 ) -> ChainReport:
-    by_row: defaultdict[int, list[Anchor]] = defaultdict(list)
-    for anchor in anchors:
-        by_row[anchor.row_id].append(anchor)
-    expected_prev = GENESIS
-    count = 0
-    checked = 0
+    by_row: defaultdict[int, list[tuple[Anchor, Head]]] = defaultdict(list)
+    listed = list(anchors)
+    for anchor in listed:
+        for head in anchor.heads:
+            by_row[head.row_id].append((anchor, head))
+    walk = _Walk()
+    rows = 0
     keyed_from: int | None = None
     last_id: int | None = None
     erased: dict[int, str | None] = {}
     covered: set[str] = set()
     async for row in iter_events(session):
-        count += 1
+        rows += 1
         assert row.id is not None
-        problem = _row_problem(row, expected_prev, keys, keyed_from)
+        chain = row.chain
+        walk.count[chain] += 1
+        problem = _row_problem(row, walk.prev[chain], keys, keyed_from)
         if erased_marker(row) is not None:
             erased[row.id] = row.item_id
         if row.event == ERASURE_EVENT and isinstance(row.detail.get("items"), list):
             covered.update(str(item) for item in row.detail["items"])
-        for anchor in by_row.pop(row.id, []) if problem is None else []:
-            checked += 1
-            problem = problem or _anchor_problem(anchor, row, count)
+        for anchor, head in by_row.pop(row.id, []) if problem is None else []:
+            problem = problem or _anchor_problem(anchor, head, row, walk.count[head.chain])
         if problem is not None:
-            return ChainReport(count, row.id, problem, last_id, keyed_from, checked)
+            return ChainReport(rows, row.id, problem, last_id, keyed_from, _checked(listed, by_row))
         if row.key_id is not None and keyed_from is None:
             keyed_from = row.id
-        expected_prev = row.row_hash or ""
+        walk.prev[chain] = row.row_hash or ""
+        walk.last[chain] = row.id
         last_id = row.id
     if by_row:
-        gone = min(by_row)
-        anchor = by_row[gone][0]
-        where = f"the anchor of {anchor.at.isoformat(timespec='seconds')} ({anchor.source})"
-        if last_id is not None and gone <= last_id:
-            problem = f"row {gone}, named by {where}, is missing: rows were deleted"
-            return ChainReport(count, gone, problem, last_id, keyed_from, checked)
-        ends = f"row {last_id}" if last_id is not None else "no row at all"
-        problem = (
-            f"missing tail: {where} names row {gone} ({anchor.count} rows), but the log ends "
-            f"at {ends} ({count} rows): rows were deleted"
-        )
-        return ChainReport(count, None, problem, last_id, keyed_from, checked, missing_tail=True)
+        anchor, head = by_row[min(by_row)][0]
+        bad, problem, tail = _missing_head(walk, anchor, head)
+        checked = _checked(listed, by_row)
+        return ChainReport(rows, bad, problem, last_id, keyed_from, checked, missing_tail=tail)
     uncovered = _erasures_covered(erased, covered)
     if uncovered is not None:
-        return ChainReport(count, uncovered[0], uncovered[1], last_id, keyed_from, checked)
-    return ChainReport(count, None, None, last_id, keyed_from, checked, erased_rows=len(erased))
+        return ChainReport(rows, uncovered[0], uncovered[1], last_id, keyed_from, len(listed))
+    return ChainReport(
+        rows,
+        None,
+        None,
+        last_id,
+        keyed_from,
+        len(listed),
+        erased_rows=len(erased),
+        chains=len(walk.last),
+    )

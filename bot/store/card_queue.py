@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.store.column_types import utcnow
@@ -22,6 +23,22 @@ from bot.store.models import Item
 # Items that need a card and have none: waiting for review, or failed without ever having had
 # one (an auto-approved action that failed needs a human and a Retry button too).
 CARD_STATES = (ItemState.PENDING_REVIEW, ItemState.FAILED)
+
+
+# Arbitrary, fixed advisory-lock key of the review order (next to the audit chains' class).
+_REVIEW_ORDER_LOCK = 0x516100
+_HOLD_REVIEW_ORDER = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+async def hold_review_order(session: AsyncSession) -> None:
+    """Serialise, across instances, transactions that put items into review, until commit:
+    timestamps taken after this are in commit order, so a card poster that saw an item never
+    later sees one that entered review before it. Take it before any other lock. On SQLite the
+    first statement takes the one writer lock (``BEGIN IMMEDIATE``), which does the same."""
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(_HOLD_REVIEW_ORDER, {"key": _REVIEW_ORDER_LOCK})
+    else:
+        await session.execute(text("SELECT 1"))
 
 
 def _unposted() -> ColumnElement[bool]:

@@ -3,7 +3,7 @@
 ``ingest`` is the one way a ticket becomes an item. The unique (source, external_id) constraint
 decides whether it is new, not a read-then-write check, so concurrent deliveries of the same
 ticket create exactly one item. Tickets that arrive while a batch is being written share the
-next transaction (``bot.store.group_commit``): per ticket, the audit chain's lock and the round
+next transaction (``bot.store.group_commit``): per ticket, the audit chains' locks and the round
 trips of a transaction cost more than its insert.
 """
 
@@ -182,16 +182,22 @@ async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[
             )
             result = await session.execute(statement, new_rows)
         created = set(result.scalars())
-        for arrival in batch:
-            if arrival.row["id"] in created:
-                await audit.record(
-                    session,
+        await audit.record_many(
+            session,
+            [
+                audit.Entry(
                     "received",
-                    item_id=arrival.row["id"],
-                    source=arrival.source,
-                    external_id=arrival.ticket.id,
-                    content_sha256=arrival.digest,
+                    arrival.row["id"],
+                    detail={
+                        "source": arrival.source,
+                        "external_id": arrival.ticket.id,
+                        "content_sha256": arrival.digest,
+                    },
                 )
+                for arrival in batch
+                if arrival.row["id"] in created
+            ],
+        )
         arrived = Counter(
             hour_of(arrival.row["created_at"]) for arrival in batch if arrival.row["id"] in created
         )
@@ -221,8 +227,8 @@ async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[
 
 
 # Tickets that arrive while a batch is being written go into the next one: one insert for all
-# their rows (a repeated id is skipped, not an error), the audit chain's lock taken once and its
-# rows appended in arrival order, one commit.
+# their rows (a repeated id is skipped, not an error), their audit rows in one statement per
+# chain (``audit.record_many``), one commit.
 _writer: GroupCommit[_Arrival, IngestResult] = GroupCommit(
     _write_batch, batch_size=INGEST_BATCH, name="ingest"
 )

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Float,
     Index,
+    SmallInteger,
     Text,
     UniqueConstraint,
 )
@@ -194,6 +195,12 @@ class StatTally(SQLModel, table=True):
     category: str = Field(primary_key=True, max_length=64)
     # One of ``bot.store.stat_tally.Metric`` or ``rejected:<reason code>``.
     metric: str = Field(primary_key=True, max_length=48)
+    # Which audit chain's transactions add to this row (``bot.store.stat_tally.count_events``):
+    # one hot row per key would make every instance's transactions queue on it. Readers sum.
+    shard: int = Field(
+        default=0,
+        sa_column=Column(SmallInteger(), primary_key=True, nullable=False, server_default="0"),
+    )
     count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     # The sum of the events' measure where they have one (edit sizes), else 0.
     total: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
@@ -219,8 +226,14 @@ class AuditEvent(SQLModel, table=True):
     UPDATE and DELETE)."""
 
     __tablename__ = "audit_event"
+    # A chain's head: its newest row (``bot/store/audit.py``).
+    __table_args__ = (Index("ix_audit_event_chain_id", "chain", "id"),)
 
     id: int | None = Field(default=None, sa_column=Column(AutoIncrementId, primary_key=True))
+    # Which of the hash chains the row links into (``bot.store.audit.chain_of``).
+    chain: int = Field(
+        default=0, sa_column=Column(SmallInteger(), nullable=False, server_default="0")
+    )
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     item_id: str | None = Field(default=None, index=True, max_length=32)
     actor: str = Field(max_length=64)

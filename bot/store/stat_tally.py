@@ -7,8 +7,11 @@ wide and recently updated. Here each event adds one to a row keyed by (UTC hour,
 metric) in the transaction that records the event, so an answer sums at most a few thousand
 small rows whatever the volume, and a period starts on the hour.
 
-Every increment happens after the transaction took the audit chain's lock (``audit.record``), so
-tally rows are written in the chain's order: no extra waiting and no lock-order deadlocks.
+Every increment happens after the transaction took its audit chain's lock (``audit.record``) and
+goes to that chain's shard of the row (``shard``, the lowest chain the transaction holds): each
+shard is written in its chain's order, so no waiting beyond the chain's and no lock-order
+deadlocks, and transactions of different chains never queue on one hot row (issue 18).
+Readers sum the shards.
 :func:`rebuild` recomputes every row from items and decisions: the repair for a database restored
 from elsewhere, and the oracle the tests compare against (migration 0009 backfilled with a frozen
 copy of it).
@@ -109,11 +112,13 @@ async def count_events(
 ) -> None:
     """Add ``count`` events (and ``total`` to their measure) to each metric's row for the hour
     of ``at``. Call after ``audit.record`` in the same transaction (the chain's lock orders it)."""
+    shard = audit.tally_shard(session)
     rows = [
         {
             "hour": hour_of(at),
             "category": category or NO_CATEGORY,
             "metric": str(metric),
+            "shard": shard,
             "count": count,
             "total": total,
         }
@@ -125,7 +130,7 @@ async def count_events(
     postgres = session.get_bind().dialect.name == "postgresql"
     statement = (pg_insert if postgres else sqlite_insert)(table)
     statement = statement.on_conflict_do_update(
-        index_elements=["hour", "category", "metric"],
+        index_elements=["hour", "category", "metric", "shard"],
         set_={
             "count": table.c.count + statement.excluded.count,
             "total": table.c.total + statement.excluded.total,
@@ -223,7 +228,7 @@ def rebuild(connection: Connection) -> int:
     update and only while the item is still failed: a failure a lead's Retry later turned into a
     success was counted live but cannot be seen in the rows any more.
     """
-    audit.lock_chain_sync(connection)
+    audit.lock_all_chains_sync(connection)
     connection.execute(delete(StatTally))
     counts: Counter[TallyKey] = Counter()
     totals: defaultdict[TallyKey, float] = defaultdict(float)

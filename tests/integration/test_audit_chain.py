@@ -50,8 +50,17 @@ def test_chain_verifies_and_exports(server: RunningServer, tmp_path: Path) -> No
     assert exported.returncode == 0, exported.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) >= 10
-    assert rows[0]["prev_hash"] == "0" * 64
-    assert all(rows[i]["prev_hash"] == rows[i - 1]["row_hash"] for i in range(1, len(rows)))
+    # Every chain starts at the genesis hash and links each row to the one before it in
+    # the chain; one item's rows are all in one chain, in order.
+    heads: dict[int, str] = {}
+    for row in rows:
+        assert row["prev_hash"] == heads.get(row["chain"], "0" * 64)
+        heads[row["chain"]] = row["row_hash"]
+    chains_of_item: dict[str, set[int]] = {}
+    for row in rows:
+        if row["item_id"] is not None:
+            chains_of_item.setdefault(row["item_id"], set()).add(row["chain"])
+    assert chains_of_item and all(len(chains) == 1 for chains in chains_of_item.values())
 
 
 def test_edited_row_is_detected(server: RunningServer) -> None:
@@ -63,10 +72,29 @@ def test_edited_row_is_detected(server: RunningServer) -> None:
     assert "TAMPERED at row 3" in result.stderr and "content" in result.stderr
 
 
+def _next_in_chain(database_url: str, row_id: int) -> int:
+    """The row after ``row_id`` in its chain: the one whose link a deletion breaks."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text(
+                    "SELECT min(id) FROM audit_event WHERE id > :id AND chain = "
+                    "(SELECT chain FROM audit_event WHERE id = :id)"
+                ),
+                {"id": row_id},
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert found is not None
+    return int(found)
+
+
 def test_deleted_row_is_detected(server: RunningServer) -> None:
     _activity(server)
     url = server.settings.database_url
+    after = _next_in_chain(url, 4)
     _tamper(url, "DELETE FROM audit_event WHERE id = 4")
     result = _cli(url, "verify")
     assert result.returncode == 1
-    assert "TAMPERED at row 5" in result.stderr and "previous-hash" in result.stderr
+    assert f"TAMPERED at row {after}" in result.stderr and "previous-hash" in result.stderr

@@ -84,7 +84,10 @@ def _tallies(url: str) -> TallyRows:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                sa.text("SELECT hour, category, metric, count, total FROM stat_tally")
+                sa.text(  # live counts are spread over shards (one per audit chain)
+                    "SELECT hour, category, metric, sum(count), sum(total) FROM stat_tally "
+                    "GROUP BY hour, category, metric"
+                )
             ).all()
     finally:
         engine.dispose()
