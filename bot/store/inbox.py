@@ -23,9 +23,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
@@ -75,9 +87,62 @@ class _Arrival:
     interaction: Interaction
     token: str
     lease: timedelta
+    # The payload as JSON, encoded once by the sender (not in the writer, which every ack waits
+    # for, and not again when a failed batch is written row by row).
+    payload_json: str
 
 
-async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[Accepted]:
+# PostgreSQL: one statement whatever the batch size (arrays, one element per row), so psycopg
+# prepares it after a few batches and the server parses and plans it once per connection. It
+# runs on its own (autocommit): its one round trip is the commit, and once it answers, every row
+# of it is durable. ``ORDER BY n`` keeps the ids in arrival order.
+_PG_ACCEPT = text(
+    """
+    INSERT INTO interaction_inbox (retry_key, kind, lane, actor, payload, signed_at,
+                                   received_at, claimed_by, claimed_until, attempts)
+    SELECT r.retry_key, r.kind, r.lane, r.actor, CAST(r.payload AS jsonb), r.signed_at,
+           :now, r.claimed_by, r.claimed_until, 0
+    FROM unnest(CAST(:retry_keys AS text[]), CAST(:kinds AS text[]), CAST(:lanes AS text[]),
+                CAST(:actors AS text[]), CAST(:payloads AS text[]), CAST(:signed_ats AS text[]),
+                CAST(:claimed_bys AS text[]), CAST(:claimed_untils AS timestamptz[]))
+         WITH ORDINALITY AS r(retry_key, kind, lane, actor, payload, signed_at, claimed_by,
+                              claimed_until, n)
+    ORDER BY r.n
+    ON CONFLICT (retry_key) DO NOTHING
+    RETURNING id, retry_key
+    """
+)
+
+
+def _columns(batch: list[_Arrival], now: datetime) -> dict[str, Any]:
+    rows = [
+        (
+            a.interaction.retry_key,
+            a.interaction.kind,
+            a.interaction.lane[:100],
+            (a.interaction.actor or "")[:64] or None,
+            a.payload_json,
+            (a.interaction.signed_at or "")[:20] or None,
+            a.token,
+            now + a.lease,
+        )
+        for a in batch
+    ]
+    names = ("retry_keys", "kinds", "lanes", "actors", "payloads", "signed_ats", "claimed_bys")
+    columns: dict[str, Any] = {name: [row[n] for row in rows] for n, name in enumerate(names)}
+    columns["claimed_untils"] = [row[7] for row in rows]
+    columns["now"] = now
+    return columns
+
+
+async def _insert_postgres(session: AsyncSession, batch: list[_Arrival]) -> dict[int, str]:
+    connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    result = await connection.execute(_PG_ACCEPT, _columns(batch, utcnow()))
+    return {int(entry_id): str(key) for entry_id, key in result.tuples()}
+
+
+async def _insert_sqlite(session: AsyncSession, batch: list[_Arrival]) -> dict[int, str]:
+    """SQLite has no round trips to save: one transaction (``BEGIN IMMEDIATE``) for the batch."""
     now = utcnow()
     rows = [
         {
@@ -85,7 +150,7 @@ async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[
             "kind": a.interaction.kind,
             "lane": a.interaction.lane[:100],
             "actor": (a.interaction.actor or "")[:64] or None,
-            "payload": a.interaction.payload,
+            "payload": a.payload_json,
             "signed_at": (a.interaction.signed_at or "")[:20] or None,
             "received_at": now,
             "claimed_by": a.token,
@@ -94,22 +159,33 @@ async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[
         }
         for a in batch
     ]
-    async with transaction(sessions) as session:
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        statement = (
-            insert(_INBOX)
-            .on_conflict_do_nothing(index_elements=["retry_key"])
-            .returning(_INBOX.c.id, _INBOX.c.retry_key)
-        )
-        created = dict((await session.execute(statement, rows)).tuples().all())
+    async with session.begin():
+        result = await session.execute(_SQLITE_ACCEPT, rows)
+        return {int(entry_id): str(key) for entry_id, key in result.tuples()}
+
+
+# The payload column is JSON text on SQLite: the encoded payload goes in as it is.
+_SQLITE_ACCEPT = (
+    sqlite_insert(_INBOX)
+    .values(payload=bindparam("payload", type_=Text()))
+    .on_conflict_do_nothing(index_elements=["retry_key"])
+    .returning(_INBOX.c.id, _INBOX.c.retry_key)
+)
+
+
+async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[Accepted]:
+    async with sessions() as session:
+        postgres = session.bind.dialect.name == "postgresql"
+        insert = _insert_postgres if postgres else _insert_sqlite
+        created = await insert(session, batch)
+        earlier: dict[str, int] = {}
         if len(created) < len(batch):
+            # Slack's retries (the rows are committed: a conflicting insert waits for the other).
             keys = {a.interaction.retry_key for a in batch} - set(created.values())
             found = await session.execute(
                 select(_INBOX.c.retry_key, _INBOX.c.id).where(_INBOX.c.retry_key.in_(keys))
             )
-            earlier = dict(found.tuples().all())
-        else:
-            earlier = {}
+            earlier = {str(key): int(entry_id) for key, entry_id in found.tuples()}
     by_key = {key: entry_id for entry_id, key in created.items()}
     answers = []
     seen: set[str] = set()
@@ -117,15 +193,18 @@ async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[
         key = a.interaction.retry_key
         if key in by_key and key not in seen:  # a key twice in one batch: the second is a retry
             seen.add(key)
-            answers.append(Accepted(int(by_key[key]), True, a.interaction.lane, a.token))
+            answers.append(Accepted(by_key[key], True, a.interaction.lane, a.token))
         else:
             original = by_key.get(key) or earlier[key]
-            answers.append(Accepted(int(original), False, a.interaction.lane, None))
+            answers.append(Accepted(original, False, a.interaction.lane, None))
     return answers
 
 
+# On PostgreSQL a batch is one round trip that mostly waits (for the commit): a few in flight
+# at once keep an ack from waiting behind the batch ahead of it.
+ACCEPT_WRITERS = 3
 _writer: GroupCommit[_Arrival, Accepted] = GroupCommit(
-    _write_batch, batch_size=ACCEPT_BATCH, name="inbox"
+    _write_batch, batch_size=ACCEPT_BATCH, name="inbox", writers=ACCEPT_WRITERS
 )
 
 
@@ -134,7 +213,8 @@ async def accept(
 ) -> Accepted:
     """Record ``interaction`` (held by ``token`` for ``lease``) or recognise Slack's retry of
     one already recorded. Returns after the commit: only then may Slack get its ack."""
-    return await _writer.submit(sessions, _Arrival(interaction, token, lease))
+    payload_json = json.dumps(interaction.payload, separators=(",", ":"))
+    return await _writer.submit(sessions, _Arrival(interaction, token, lease, payload_json))
 
 
 def _no_earlier_undone() -> ColumnElement[bool]:
@@ -161,8 +241,8 @@ async def start(
     """Begin applying a row this worker holds: only if it is still ours, undone, and every
     earlier row of its lane is done (else None: it must wait its turn). Counts the attempt."""
     async with transaction(sessions) as session:
-        started = await changed_rows(
-            session,
+        # One statement: the row comes back with the update (no second read).
+        started = await session.scalars(
             update(InboxEntry)
             .where(
                 col(InboxEntry.id) == entry_id,
@@ -170,11 +250,11 @@ async def start(
                 col(InboxEntry.done_at).is_(None),
                 _no_earlier_undone(),
             )
-            .values(attempts=col(InboxEntry.attempts) + 1, claimed_until=utcnow() + lease),
+            .values(attempts=col(InboxEntry.attempts) + 1, claimed_until=utcnow() + lease)
+            .returning(InboxEntry)
+            .execution_options(synchronize_session=False)
         )
-        if started != 1:
-            return None
-        return await session.get(InboxEntry, entry_id)
+        return started.one_or_none()
 
 
 async def renew(sessions: SessionFactory, entry_id: int, token: str, *, lease: timedelta) -> bool:

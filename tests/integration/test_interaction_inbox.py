@@ -65,6 +65,39 @@ async def test_concurrent_interactions_are_recorded_in_arrival_order_and_retries
     assert await _count(sessions) == 20
 
 
+async def test_a_recorded_row_holds_what_the_work_needs_and_is_leased_to_its_receiver(
+    sessions: SessionFactory,
+) -> None:
+    before = utcnow()
+    payload = {"user": {"id": "U1"}, "text": "naïve “quotes” \u2028", "n": [1, 2.5, None]}
+    accepted = await inbox.accept(
+        sessions,
+        Interaction(
+            kind="approve",
+            lane="item:itm_9",
+            actor="U1",
+            payload=payload,
+            retry_key=retry_key("test", "fields"),
+            signed_at="1700000000",
+        ),
+        token="w#1",
+        lease=LEASE,
+    )
+    async with sessions() as session:  # another connection: the row is committed
+        row = await session.get(InboxEntry, accepted.entry_id)
+    assert row is not None
+    assert (row.kind, row.lane, row.actor, row.signed_at) == (
+        "approve",
+        "item:itm_9",
+        "U1",
+        "1700000000",
+    )
+    assert row.payload == payload
+    assert row.claimed_by == "w#1" and row.attempts == 0 and row.done_at is None
+    assert row.claimed_until is not None and row.claimed_until - row.received_at == LEASE
+    assert before <= row.received_at <= utcnow()
+
+
 async def test_a_row_waits_for_the_earlier_rows_of_its_lane(sessions: SessionFactory) -> None:
     first = await inbox.accept(sessions, _interaction(1), token="a#1", lease=LEASE)
     second = await inbox.accept(sessions, _interaction(2), token="b#2", lease=LEASE)
