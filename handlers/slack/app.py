@@ -34,7 +34,10 @@ def build_slack_app(
         signing_secret=signing_secret,
         # Socket Mode requests arrive over an authenticated WebSocket and carry no signature.
         request_verification_enabled=signing_secret is not None,
-        process_before_response=False,
+        # Bolt answers when the listener returns, not on its 10 ms poll for ack(): every listener
+        # records, acks and hands its work over (``InteractionInbox.run``, ``at_once``), so it
+        # returns right after its ack and the answer leaves without waiting for a poll tick.
+        process_before_response=True,
     )
 
     async def skip_redelivered_events(

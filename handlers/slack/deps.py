@@ -144,7 +144,7 @@ def on_click(
     ) -> None:
         if opens_modal:
             await ack()
-            await guarded(client, body, work(body, client))
+            inbox.at_once(guarded(client, body, work(body, client)))
             return
         interaction = click_interaction(action_id, body, request, keeps_message=keeps_message)
         await ack_recorded(inbox, ack, interaction)

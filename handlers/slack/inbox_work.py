@@ -15,6 +15,7 @@ hands back the rows it holds but has not started, so another instance takes them
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections import deque
@@ -69,6 +70,8 @@ class InteractionInbox:
         self._closing = False
         # At shutdown: no row is started after this (monotonic) time; the rest is handed back.
         self._last_start = float("inf")
+        # Unrecorded work started right after an ack (``at_once``), held until it ends.
+        self._at_once: set[asyncio.Future[None]] = set()
 
     def handle(self, kind: str, handler: Handler) -> None:
         """Register how rows of ``kind`` are applied (every process registers the same)."""
@@ -77,7 +80,11 @@ class InteractionInbox:
     async def record(self, interaction: inbox.Interaction) -> inbox.Accepted:
         """Record before the ack; raises when the database did not take it (then no ack)."""
         token = claim_token(self.worker_id)
-        return await inbox.accept(self.rt.sessions, interaction, token=token, lease=self.lease)
+        self.work.acks_waiting()
+        try:
+            return await inbox.accept(self.rt.sessions, interaction, token=token, lease=self.lease)
+        finally:
+            self.work.acks_done()
 
     def run(self, accepted: inbox.Accepted) -> None:
         """After the ack: apply the row here, in its lane's turn. A retry of a row already
@@ -86,6 +93,14 @@ class InteractionInbox:
             self._enqueue(accepted.lane, accepted.entry_id, accepted.token)
         else:
             log.info("slack retry of a recorded interaction", entry_id=accepted.entry_id)
+
+    def at_once(self, work: Awaitable[None]) -> None:
+        """Run ``work`` (guarded: it must not raise) beside the request instead of in it: Bolt
+        answers Slack when the listener returns, so what must follow the ack at once (a modal's
+        ``views.open`` within its trigger's 3 s, a private answer) runs on its own task."""
+        task = asyncio.ensure_future(work)
+        self._at_once.add(task)
+        task.add_done_callback(self._at_once.discard)
 
     async def sweep(self) -> int:
         """Take over rows nobody holds (their instance died or gave them back); returns how
@@ -108,6 +123,8 @@ class InteractionInbox:
         last ones finish), then hand back what was not started."""
         self._closing = True
         self._last_start = time.monotonic() + within / 2
+        if self._at_once:
+            await asyncio.wait(set(self._at_once), timeout=within / 2)
         await self.work.close(within=within)
         left = sorted(self._waiting)
         self._waiting.clear()

@@ -8,6 +8,12 @@ its work over; ``runners`` tasks take it first in, first out, so at most that ma
 transactions are open at once, the rest waits its turn (nothing is dropped), and Bolt's task
 ends right after the ack. ``close`` lets queued work finish (bounded) at shutdown. What the
 runners run is recorded first (``handlers.slack.inbox_work``), so work cut off here is not lost.
+
+The work shares one event loop with the acks, and every step of an ack (its insert's round trip,
+Bolt's answer) waits for a turn of that loop: four runners busy with transactions made each turn
+long. So while acks are being recorded (``acks_waiting``), only the first runner starts new
+work; the others wait until no ack is in progress (``acks_done``). The work keeps moving (one
+runner never waits) and catches up once the clicks stop.
 """
 
 from __future__ import annotations
@@ -36,6 +42,26 @@ class ListenerWork:
         self._signal: asyncio.Queue[None] | None = None
         self._runners: list[asyncio.Task[None]] = []
         self._warned = False
+        self._acks = 0
+        self._no_acks: asyncio.Event | None = None
+
+    def acks_waiting(self) -> None:
+        """An ack is being prepared (its interaction recorded): hold back all runners but one."""
+        self._acks += 1
+        if self._no_acks is not None:
+            self._no_acks.clear()
+
+    def acks_done(self) -> None:
+        self._acks -= 1
+        if self._acks == 0 and self._no_acks is not None:
+            self._no_acks.set()
+
+    async def _ack_turn(self) -> None:
+        if self._acks == 0:
+            return
+        if self._no_acks is None:
+            self._no_acks = asyncio.Event()
+        await self._no_acks.wait()
 
     def submit(self, work: Awaitable[None]) -> None:
         """Queue ``work`` (already guarded: it must not raise) behind the work before it."""
@@ -43,7 +69,9 @@ class ListenerWork:
             self._signal = asyncio.Queue()
         if not self._runners:
             self._runners = [
-                asyncio.create_task(self._run(self._signal), name=f"signoff-listener-work-{n}")
+                asyncio.create_task(
+                    self._run(self._signal, yields=n > 0), name=f"signoff-listener-work-{n}"
+                )
                 for n in range(self._size)
             ]
         self._jobs.append(work)
@@ -56,8 +84,10 @@ class ListenerWork:
     def waiting(self) -> int:
         return len(self._jobs)
 
-    async def _run(self, signal: asyncio.Queue[None]) -> None:
+    async def _run(self, signal: asyncio.Queue[None], *, yields: bool) -> None:
         while True:
+            if yields:
+                await self._ack_turn()
             await signal.get()
             try:
                 await self._jobs.popleft()

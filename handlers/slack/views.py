@@ -107,12 +107,14 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         version = meta.get("version")
         if item is None or not isinstance(version, int):
             await ack()
-            await tell(
-                client,
-                user=user,
-                channel=channel,
-                text="This form does not match an item any more; open Edit again from the card. "
-                "Nothing was changed.",
+            deps.inbox.at_once(
+                tell(
+                    client,
+                    user=user,
+                    channel=channel,
+                    text="This form does not match an item any more; open Edit again from the "
+                    "card. Nothing was changed.",
+                )
             )
             return
         # The modal showed the draft masked: masks left in are restored from the draft (PII

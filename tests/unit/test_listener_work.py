@@ -64,3 +64,26 @@ async def test_shutdown_waits_a_bounded_time_and_says_what_was_left() -> None:
     await asyncio.wait_for(queue.close(within=0.2), timeout=5)
     assert leftovers == 0  # the queued job was closed, not run after shutdown
     assert queue.waiting == 0
+
+
+async def test_while_acks_are_being_recorded_only_the_first_runner_starts_work() -> None:
+    queue = ListenerWork(runners=3)
+    release = asyncio.Event()
+    started: list[int] = []
+
+    async def job(n: int) -> None:
+        started.append(n)
+        await release.wait()
+
+    queue.acks_waiting()
+    for n in range(3):
+        queue.submit(job(n))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert started == [0]  # one runner keeps the work moving; the others give way
+    queue.acks_done()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert started == [0, 1, 2]
+    release.set()
+    await queue.close(within=5)
