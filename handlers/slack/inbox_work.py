@@ -122,10 +122,11 @@ class InteractionInbox:
         """Take no new rows; start queued ones for half of ``within`` (the other half lets the
         last ones finish), then hand back what was not started."""
         self._closing = True
-        self._last_start = time.monotonic() + within / 2
-        if self._at_once:
+        began = time.monotonic()
+        self._last_start = began + within / 2
+        if self._at_once:  # a modal being opened: short, and within the same grace
             await asyncio.wait(set(self._at_once), timeout=within / 2)
-        await self.work.close(within=within)
+        await self.work.close(within=max(0.0, within - (time.monotonic() - began)))
         left = sorted(self._waiting)
         self._waiting.clear()
         with contextlib.suppress(Exception):  # a database down at shutdown: the lease decides

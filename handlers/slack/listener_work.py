@@ -1,13 +1,14 @@
 """The work Slack listeners do after their ack, run in arrival order by a few runners.
 
-Bolt acks and then runs each listener as a task of its own, so under load the work behind the
-acks (database transactions, Web API calls) competes with new requests for the event loop and
-takes as many pooled connections as there are clicks in flight: acks slow down, and past the
-pool's limit the work fails with ``QueuePool limit … reached``. Here the listener acks and hands
-its work over; ``runners`` tasks take it first in, first out, so at most that many listener
-transactions are open at once, the rest waits its turn (nothing is dropped), and Bolt's task
-ends right after the ack. ``close`` lets queued work finish (bounded) at shutdown. What the
-runners run is recorded first (``handlers.slack.inbox_work``), so work cut off here is not lost.
+Work done in the listeners themselves (each request's listener a task of its own, as Bolt
+runs them) competed with new requests for the event loop and took as many pooled connections as
+there were clicks in flight: acks slowed down, and past the pool's limit the work failed with
+``QueuePool limit … reached``. Here the listener acks and hands its work over; ``runners`` tasks
+take it first in, first out, so at most that many listener transactions are open at once, the
+rest waits its turn (nothing is dropped), and the listener returns right after the ack (Bolt
+answers Slack then: ``handlers.slack.app``). ``close`` lets queued work finish (bounded) at
+shutdown. What the runners run is recorded first (``handlers.slack.inbox_work``), so work cut
+off here is not lost.
 
 The work shares one event loop with the acks, and every step of an ack (its insert's round trip,
 Bolt's answer) waits for a turn of that loop: four runners busy with transactions made each turn
