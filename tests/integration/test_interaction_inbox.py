@@ -65,6 +65,26 @@ async def test_concurrent_interactions_are_recorded_in_arrival_order_and_retries
     assert await _count(sessions) == 20
 
 
+async def test_rows_of_a_lane_get_their_ids_in_the_order_their_senders_are_answered(
+    sessions: SessionFactory,
+) -> None:
+    """The runners take a lane's rows in the order the acks hand them over; a row handed over
+    before an earlier-numbered one would find that one undone and be given back to the sweep."""
+    answered: list[int] = []
+
+    async def one(n: int) -> None:
+        accepted = await inbox.accept(sessions, _interaction(n), token=f"w#{n}", lease=LEASE)
+        answered.append(accepted.entry_id)
+
+    waves = []
+    for wave in range(4):  # each wave arrives while the batch before it is being written
+        waves.append(asyncio.gather(*(one(wave * 10 + n) for n in range(10))))
+        await asyncio.sleep(0)
+    await asyncio.gather(*waves)
+    assert len(answered) == 40
+    assert answered == sorted(answered)
+
+
 async def test_a_recorded_row_holds_what_the_work_needs_and_is_leased_to_its_receiver(
     sessions: SessionFactory,
 ) -> None:
