@@ -11,14 +11,11 @@ reviewers.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import re
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -27,7 +24,6 @@ from benchmarks import harness
 from benchmarks.loadgen import Plan, run_load, summarise
 from benchmarks.payloads import ticket_request
 from bot.store.database import sync_url
-from tests.support.fakes.slack_api import FakeSlack
 
 # Printed on stderr once every ticket is in, so run_all can start the next benchmark while this
 # one waits out the rate limit.
@@ -67,20 +63,13 @@ def _busiest_second(times: list[float]) -> int:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     began = time.monotonic()
-    with (
-        FakeSlack() as slack,
-        tempfile.TemporaryDirectory() as tmp,
-        contextlib.ExitStack() as stack,
-    ):
+    with harness.end_to_end() as e2e:
+        slack = e2e.slack
         slack.rate_limit_per_channel = args.rate
-        workdir = Path(tmp)
-        url = harness.released_database(args.database, workdir, "burst", stack)
-        settings = harness.signoff_settings(
-            port=harness.free_port(), database_url=url, slack_api_url=slack.api_url
-        )
+        url = harness.released_database(args.database, e2e.workdir, "burst", e2e.stack)
         run_id = uuid.uuid4().hex[:8]
         requests = [ticket_request(n, run_id, high_risk=True) for n in range(args.tickets)]
-        with harness.signoff(settings, workdir) as server:
+        with harness.signoff(e2e.settings(url), e2e.workdir) as server:
             started = time.monotonic()
             started_wall = time.time()
             outcome = run_load(
@@ -144,17 +133,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tickets", type=int, default=300)
+    parser = harness.bench_parser(__doc__, tickets=300)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=1.0, help="messages/s/channel")
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="postgres")
     return parser
 
 
-def main() -> None:
-    harness.emit(run(parser().parse_args()))
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(run, parser())

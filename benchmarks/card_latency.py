@@ -11,12 +11,9 @@ the LLM's latency plus 250 ms at p99; ``overhead_p99_ms`` is the part that is Si
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,21 +76,12 @@ def _samples(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
-    with (
-        FakeSlack() as slack,
-        BenchOpenAI(args.llm_delay) as llm,
-        tempfile.TemporaryDirectory() as tmp,
-        contextlib.ExitStack() as stack,
-    ):
-        workdir = Path(tmp)
-        url = harness.released_database(args.database, workdir, "cards", stack)
-        settings = harness.signoff_settings(
-            port=harness.free_port(),
-            database_url=url,
-            slack_api_url=slack.api_url,
-            **llm.signoff_settings(),
-        )
-        with harness.signoff(settings, workdir) as server:
+    with harness.end_to_end() as e2e:
+        slack = e2e.slack
+        llm = e2e.stack.enter_context(BenchOpenAI(args.llm_delay))
+        url = harness.released_database(args.database, e2e.workdir, "cards", e2e.stack)
+        settings = e2e.settings(url, **llm.signoff_settings())
+        with harness.signoff(settings, e2e.workdir) as server:
             # Warm-up: the PII analyzer, the OpenAI client and the first card load on first use.
             _samples(server.url, slack, args.warmup, args.gap, args.timeout)
             latencies, missing = _samples(server.url, slack, args.tickets, args.gap, args.timeout)
@@ -127,19 +115,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tickets", type=int, default=100)
+    parser = harness.bench_parser(__doc__, tickets=100, llm_delay=0.5)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--gap", type=float, default=1.2, help="seconds between tickets")
-    parser.add_argument("--llm-delay", type=float, default=0.5)
     parser.add_argument("--timeout", type=float, default=30.0, help="per card")
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="postgres")
     return parser
 
 
-def main() -> None:
-    harness.emit(run(parser().parse_args()))
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(run, parser())

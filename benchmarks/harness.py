@@ -17,14 +17,17 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+
+from tests.support.fakes.slack_api import FakeSlack
 
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"
 WEBHOOK_SECRET = "bench-webhook-secret-fedcba9876543210"
@@ -68,6 +71,38 @@ def report(
         "results": results,
         **run_facts(started),
     }
+
+
+def bench_parser(
+    description: str | None,
+    *,
+    tickets: int,
+    llm_delay: float | None = None,
+    concurrency: int | None = None,
+    database: bool = True,
+) -> argparse.ArgumentParser:
+    """The options the end-to-end benchmarks share, each with the same meaning everywhere:
+    ``--tickets`` to send, the fake OpenAI's ``--llm-delay``, ``--concurrency`` as
+    ``SIGNOFF_LLM_CONCURRENCY`` and the ``--database`` kind; a benchmark names the ones it takes
+    and its defaults."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--tickets", type=int, default=tickets)
+    if llm_delay is not None:
+        parser.add_argument("--llm-delay", type=float, default=llm_delay, help="seconds")
+    if concurrency is not None:
+        parser.add_argument(
+            "--concurrency", type=int, default=concurrency, help="SIGNOFF_LLM_CONCURRENCY"
+        )
+    if database:
+        parser.add_argument("--database", choices=["sqlite", "postgres"], default="postgres")
+    return parser
+
+
+def main(
+    run: Callable[[argparse.Namespace], dict[str, Any]], parser: argparse.ArgumentParser
+) -> None:
+    """A benchmark's command line: parse, run, print its one JSON report."""
+    emit(run(parser.parse_args()))
 
 
 def http_load_parser(description: str | None) -> argparse.ArgumentParser:
@@ -152,6 +187,34 @@ def database_url(kind: str, workdir: Path, purpose: str, stack: contextlib.ExitS
     if kind == "postgres":
         return stack.enter_context(bench_database(purpose))
     raise ValueError(f"unknown database kind {kind!r}")
+
+
+@dataclass
+class EndToEnd:
+    """What every end-to-end benchmark opens first: the fake Slack, a scratch directory that is
+    the server's working directory (so no developer ``.env`` leaks in), and an exit stack for
+    what the benchmark adds (databases, other fakes, processes), closed before the two."""
+
+    slack: FakeSlack
+    workdir: Path
+    stack: contextlib.ExitStack
+
+    def settings(self, database_url: str, **extra: str) -> dict[str, str]:
+        """A Signoff on a free port and ``database_url`` that posts to this fake Slack."""
+        return signoff_settings(
+            port=free_port(), database_url=database_url, slack_api_url=self.slack.api_url, **extra
+        )
+
+
+@contextlib.contextmanager
+def end_to_end() -> Iterator[EndToEnd]:
+    """The fake Slack, scratch directory and exit stack of one end-to-end run."""
+    with (
+        FakeSlack() as slack,
+        tempfile.TemporaryDirectory() as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        yield EndToEnd(slack, Path(tmp), stack)
 
 
 def released_database(kind: str, workdir: Path, purpose: str, stack: contextlib.ExitStack) -> str:

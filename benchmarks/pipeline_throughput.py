@@ -10,11 +10,8 @@ until every item has settled (executed, or its card posted for review) is report
 from __future__ import annotations
 
 import argparse
-import contextlib
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
@@ -25,7 +22,6 @@ from benchmarks.loadgen import Plan, run_load, summarise
 from benchmarks.payloads import ticket_request
 from bot.store.database import sync_url
 from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 
 SETTLED = {"executed", "rejected", "failed", "expired"}
 
@@ -93,19 +89,12 @@ def _per(total: float | None, count: int, scale: float) -> float | None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     ceiling = args.concurrency / args.llm_delay
-    with (
-        FakeSlack() as slack,
-        HttpSink() as sink,
-        BenchOpenAI(args.llm_delay) as llm,
-        tempfile.TemporaryDirectory() as tmp,
-        contextlib.ExitStack() as stack,
-    ):
-        workdir = Path(tmp)
-        url = harness.released_database(args.database, workdir, "pipeline", stack)
-        settings = harness.signoff_settings(
-            port=harness.free_port(),
-            database_url=url,
-            slack_api_url=slack.api_url,
+    with harness.end_to_end() as e2e:
+        sink = e2e.stack.enter_context(HttpSink())
+        llm = e2e.stack.enter_context(BenchOpenAI(args.llm_delay))
+        url = harness.released_database(args.database, e2e.workdir, "pipeline", e2e.stack)
+        settings = e2e.settings(
+            url,
             **llm.signoff_settings(),
             SIGNOFF_LLM_CONCURRENCY=str(args.concurrency),
             SIGNOFF_ACTION_URL=sink.url,
@@ -116,27 +105,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ),
         )
         db = create_engine(sync_url(url))
-        try:
-            with harness.signoff(settings, workdir) as server:
-                # Warm-up: the PII analyzer and the OpenAI client load on first use.
-                _feed_and_watch(server.url, db, args.warmup, 0, timeout=60)
-                llm.max_in_flight = 0
-                calls_before = len(llm.requests)
-                cpu_before = server.cpu_seconds()
-                xact_before = harness.pg_transactions(url)
-                measured = _feed_and_watch(
-                    server.url,
-                    db,
-                    args.tickets,
-                    args.high_risk_every,
-                    timeout=args.max_seconds,
-                )
-                cpu_used = _delta(server.cpu_seconds(), cpu_before)
-                xacts = _delta(harness.pg_transactions(url), xact_before)
-                peak_rss = server.peak_rss_mib()
-                errors = server.error_lines()
-        finally:
-            db.dispose()
+        e2e.stack.callback(db.dispose)
+        with harness.signoff(settings, e2e.workdir) as server:
+            # Warm-up: the PII analyzer and the OpenAI client load on first use.
+            _feed_and_watch(server.url, db, args.warmup, 0, timeout=60)
+            llm.max_in_flight = 0
+            calls_before = len(llm.requests)
+            cpu_before = server.cpu_seconds()
+            xact_before = harness.pg_transactions(url)
+            measured = _feed_and_watch(
+                server.url, db, args.tickets, args.high_risk_every, timeout=args.max_seconds
+            )
+            cpu_used = _delta(server.cpu_seconds(), cpu_before)
+            xacts = _delta(harness.pg_transactions(url), xact_before)
+            peak_rss = server.peak_rss_mib()
+            errors = server.error_lines()
         # All assessed: tickets / time until the last one was. Stopped at --max-seconds first:
         # what was assessed by then / that time (the run says so in stopped_early).
         assessed = measured["all_assessed_after_s"]
@@ -156,7 +139,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "db_transactions_per_ticket": _per(xacts, args.tickets, 1),
             "llm_calls": len(llm.requests) - calls_before,
             "llm_max_in_flight": llm.max_in_flight,
-            "cards_posted": len(slack.calls("chat.postMessage")),
+            "cards_posted": len(e2e.slack.calls("chat.postMessage")),
             "actions_executed": len(sink.requests),
             "peak_rss_mib": peak_rss,
             "server_errors": errors,
@@ -180,11 +163,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tickets", type=int, default=1000)
+    parser = harness.bench_parser(__doc__, tickets=1000, llm_delay=0.5, concurrency=8)
     parser.add_argument("--warmup", type=int, default=16)
-    parser.add_argument("--llm-delay", type=float, default=0.5)
-    parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
         "--worker-concurrency",
         type=int,
@@ -194,16 +174,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-seconds", type=float, default=150.0, help="stop watching (keeps make bench bounded)"
     )
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="postgres")
     parser.add_argument(
         "--high-risk-every", type=int, default=5, help="every Nth ticket needs a human (0: none)"
     )
     return parser
 
 
-def main() -> None:
-    harness.emit(run(parser().parse_args()))
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(run, parser())

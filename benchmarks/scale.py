@@ -12,13 +12,10 @@ reads that scale with the table are printed with ``EXPLAIN ANALYZE``. The hourly
 from __future__ import annotations
 
 import argparse
-import contextlib
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -189,28 +186,21 @@ def _sample(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
-    with (
-        FakeSlack() as slack,
-        tempfile.TemporaryDirectory() as tmp,
-        contextlib.ExitStack() as stack,
-    ):
-        workdir = Path(tmp)
-        url = stack.enter_context(harness.bench_database("scale"))
-        harness.migrate(url, workdir)
+    with harness.end_to_end() as e2e:
+        slack = e2e.slack
+        url = e2e.stack.enter_context(harness.bench_database("scale"))
+        harness.migrate(url, e2e.workdir)
         seeded = _seed(url, args.items)
         plans = _plans(url)
-        settings = harness.signoff_settings(
-            port=harness.free_port(), database_url=url, slack_api_url=slack.api_url
-        )
-        with harness.signoff(settings, workdir) as server:
+        with harness.signoff(e2e.settings(url), e2e.workdir) as server:
             _sample(server.url, slack, "pending", 3, args.timeout)  # warm-up
             pending = _sample(server.url, slack, "pending", args.samples, args.timeout)
             stats = _sample(server.url, slack, "stats", args.stats_samples, args.timeout)
             peak_rss = server.peak_rss_mib()
             errors = server.error_lines()
-    return {
-        "benchmark": "scale",
-        "settings": {
+    return harness.report(
+        "scale",
+        {
             "items": args.items,
             "pending_fraction": 0.01,
             "spread_over_days": SPAN.days,
@@ -219,7 +209,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "database": "postgres",
             "measured": "send → answer at response_url, one command at a time",
         },
-        "results": {
+        {
             "seed": seeded,
             "pending": pending,
             "stats": stats,
@@ -227,8 +217,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "server_errors": errors,
             "plans": plans,
         },
-        **harness.run_facts(started),
-    }
+        started,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -240,9 +230,5 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main() -> None:
-    harness.emit(run(parser().parse_args()))
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(run, parser())

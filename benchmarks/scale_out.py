@@ -13,11 +13,8 @@ anything else shared) serialised the steps, more processes would not add through
 from __future__ import annotations
 
 import argparse
-import contextlib
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine
@@ -30,7 +27,6 @@ from benchmarks.pipeline_throughput import item_states
 from benchmarks.stats import ratio
 from bot.store.database import sync_url
 from tests.support.fakes.http_sink import HttpSink
-from tests.support.fakes.slack_api import FakeSlack
 
 ENDED = ("executed", "failed", "rejected", "expired", "pending_review", "pending_review_posted")
 
@@ -65,22 +61,16 @@ def _feed_and_watch(url: str, database_url: str, count: int, timeout: float) -> 
 
 
 def _one_count(processes: int, args: argparse.Namespace) -> dict[str, Any]:
-    with (
-        FakeSlack() as slack,
-        HttpSink() as sink,
-        BenchOpenAI(args.llm_delay) as llm,
-        tempfile.TemporaryDirectory() as tmp,
-        contextlib.ExitStack() as stack,
-    ):
+    with harness.end_to_end() as e2e:
+        stack, workdir = e2e.stack, e2e.workdir
+        sink = stack.enter_context(HttpSink())
+        llm = stack.enter_context(BenchOpenAI(args.llm_delay))
         sink.delay = args.action_delay
-        workdir = Path(tmp)
         url = harness.released_database("postgres", workdir, f"scaleout{processes}", stack)
 
         def settings(**extra: str) -> dict[str, str]:
-            return harness.signoff_settings(
-                port=harness.free_port(),
-                database_url=url,
-                slack_api_url=slack.api_url,
+            return e2e.settings(
+                url,
                 **llm.signoff_settings(),
                 SIGNOFF_LLM_CONCURRENCY=str(args.concurrency),
                 SIGNOFF_ACTION_URL=sink.url,
@@ -137,19 +127,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tickets", type=int, default=1000)
+    parser = harness.bench_parser(
+        __doc__, tickets=1000, llm_delay=0.5, concurrency=8, database=False
+    )
     parser.add_argument("--processes", default="1,2,4")
-    parser.add_argument("--llm-delay", type=float, default=0.5)
     parser.add_argument("--action-delay", type=float, default=0.1)
-    parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-seconds", type=float, default=180.0, help="per process count")
     return parser
 
 
-def main() -> None:
-    harness.emit(run(parser().parse_args()))
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(run, parser())

@@ -206,56 +206,25 @@ class CardPublisher:
         """A line in the card's thread (reminders, escalations, failures)."""
         if not item.slack_ts or not item.slack_channel:
             return False
-        await self._pacer.wait(item.slack_channel)
-        try:
-            await self.client.chat_postMessage(
-                channel=item.slack_channel,
-                thread_ts=item.slack_ts,
-                text=text,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except (SlackApiError, SlackClientError) as exc:
-            self._failed("post_in_thread", item.id, exc)
-            return False
-        return True
+        return await self._post(
+            "post_in_thread", item.id, item.slack_channel, text, thread_ts=item.slack_ts
+        )
 
     async def direct_message(self, user_id: str, text: str) -> bool:
         try:
             opened = await self.client.conversations_open(users=user_id)
-            channel = str(opened["channel"]["id"])
-            await self._pacer.wait(channel)
-            await self.client.chat_postMessage(channel=channel, text=text, unfurl_links=False)
         except (SlackApiError, SlackClientError) as exc:
             self._failed("direct_message", None, exc)
             return False
-        return True
+        return await self._post("direct_message", None, str(opened["channel"]["id"]), text)
 
     async def post_auto_line(self, item: Item) -> None:
-        await self._pacer.wait(self.channel)
-        try:
-            await self.client.chat_postMessage(
-                channel=self.channel, text=auto_line(item), unfurl_links=False, unfurl_media=False
-            )
-        except (SlackApiError, SlackClientError) as exc:
-            self._failed("post_auto_line", item.id, exc)
+        await self._post("post_auto_line", item.id, self.channel, auto_line(item))
 
     async def post_message(self, text: str, *, metadata: dict[str, Any] | None = None) -> bool:
         """A plain message in the review channel (the daily digest), paced like every post;
         ``metadata`` is Slack message metadata (the digest's audit anchor)."""
-        await self._pacer.wait(self.channel)
-        try:
-            await self.client.chat_postMessage(
-                channel=self.channel,
-                text=text,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata=metadata,
-            )
-        except (SlackApiError, SlackClientError) as exc:
-            self._failed("post_message", None, exc)
-            return False
-        return True
+        return await self._post("post_message", None, self.channel, text, metadata=metadata)
 
     async def post_backlog_digest(
         self, oldest: list[Item], total: int, channel: str | None = None
@@ -274,16 +243,24 @@ class CardPublisher:
             f"oldest first over about {minutes} min (Slack allows about one message per second "
             "per channel).\n" + "\n".join(lines)
         )
-        target = channel or self.channel
-        await self._pacer.wait(target)
-        try:
-            await self.client.chat_postMessage(
-                channel=target, text=text, unfurl_links=False, unfurl_media=False
-            )
-        except (SlackApiError, SlackClientError) as exc:
-            self._failed("post_backlog_digest", None, exc)
+        if not await self._post("post_backlog_digest", None, channel or self.channel, text):
             return False
         log.info("backlog digest posted", waiting=total)
+        return True
+
+    async def _post(
+        self, operation: str, item_id: str | None, channel: str, text: str, **extra: Any
+    ) -> bool:
+        """Every plain message: wait for ``channel``'s slot, post without link previews (customer
+        text may hold links), and on failure count ``operation`` and say False."""
+        await self._pacer.wait(channel)
+        try:
+            await self.client.chat_postMessage(
+                channel=channel, text=text, unfurl_links=False, unfurl_media=False, **extra
+            )
+        except (SlackApiError, SlackClientError) as exc:
+            self._failed(operation, item_id, exc)
+            return False
         return True
 
     async def _decision_summary(self, item: Item) -> tuple[str | None, str | None]:

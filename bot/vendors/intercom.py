@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from bot.actions.sink import ActionRequest
-from bot.errors import PayloadError, PermanentError, SignatureError
+from bot.errors import PayloadError, SignatureError
 from bot.logging_setup import get_logger
 from bot.signing import require_key, require_match
 from bot.tickets import TicketIn
@@ -49,6 +49,7 @@ from bot.vendors.common import (
     text_to_html,
     vendor_ticket,
 )
+from bot.vendors.conversation_actions import reply_or_note
 
 log = get_logger(__name__)
 
@@ -170,20 +171,12 @@ class IntercomExecutor(VendorExecutor):
         self._admin_id = admin_id
 
     async def execute(self, request: ActionRequest) -> dict[str, Any]:
-        kind = request.action.get("kind")
-        if kind == "reply":
-            if not request.reply_text.strip():
-                raise PermanentError("there is no reply text to send to Intercom")
-            message_type, text = "comment", request.reply_text
-        elif kind == "escalate":
-            message_type = "note"
-            text = f"Signoff escalated this conversation (item {request.item_id})."
-            if request.reply_text.strip():
-                text += "\n\nDrafted reply, not sent to the customer:\n\n" + request.reply_text
-        else:
-            raise PermanentError(
-                f"Intercom cannot perform a {kind!r} action; do it in the system of record"
-            )
+        public, text = reply_or_note(
+            request,
+            self.title,
+            f"Signoff escalated this conversation (item {request.item_id}).",
+        )
+        message_type = "comment" if public else "note"
         conversation_id = safe_path_id(
             request.metadata.get("intercom_conversation_id"),
             r"[A-Za-z0-9_-]{1,64}",

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from bot.actions.sink import ActionRequest
-from bot.errors import PayloadError, PermanentError
+from bot.errors import PayloadError
 from bot.logging_setup import get_logger
 from bot.signing import TimedSignature, require_match
 from bot.tickets import TicketIn
@@ -53,6 +53,7 @@ from bot.vendors.common import (
     safe_path_id,
     vendor_ticket,
 )
+from bot.vendors.conversation_actions import reply_or_note
 
 log = get_logger(__name__)
 
@@ -181,19 +182,9 @@ class ZendeskExecutor(VendorExecutor):
         self._reply_status = reply_status
 
     async def execute(self, request: ActionRequest) -> dict[str, Any]:
-        kind = request.action.get("kind")
-        if kind == "reply":
-            if not request.reply_text.strip():
-                raise PermanentError("there is no reply text to post to Zendesk")
-            comment = {"body": request.reply_text, "public": True}
-            status = self._reply_status
-        elif kind == "escalate":
-            comment = {"body": _escalation_note(request), "public": False}
-            status = "open"
-        else:
-            raise PermanentError(
-                f"Zendesk cannot perform a {kind!r} action; do it in the system of record"
-            )
+        public, text = reply_or_note(request, self.title, _escalation_note(request))
+        comment = {"body": text, "public": public}
+        status = self._reply_status if public else "open"
         ticket_id = safe_path_id(
             request.metadata.get("zendesk_ticket_id"), r"[0-9]{1,20}", "Zendesk ticket id"
         )
@@ -223,10 +214,7 @@ def _escalation_note(request: ActionRequest) -> str:
         if request.approved_by == "auto"
         else f"Slack user {request.approved_by}"
     )
-    note = f"Signoff escalated this ticket (item {request.item_id}, approved by {approver})."
-    if request.reply_text.strip():
-        note += "\n\nDrafted reply, not sent to the customer:\n\n" + request.reply_text
-    return note
+    return f"Signoff escalated this ticket (item {request.item_id}, approved by {approver})."
 
 
 __all__ = [

@@ -25,7 +25,7 @@ from bot.store.audit_verify import verify_chain
 from bot.store.database import transaction
 from bot.store.models import AuditAnchor
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import BOT_TOKEN, REVIEW_CHANNEL, make_settings
+from tests.support.server_harness import REVIEW_CHANNEL, slack_settings
 
 KEY = "anchoring-test-key-0123456789abcdef0123456789"
 NOW = datetime(2026, 11, 25, 9, 5, tzinfo=UTC)
@@ -35,11 +35,9 @@ NOW = datetime(2026, 11, 25, 9, 5, tzinfo=UTC)
 async def two_instances(
     database_url: str, slack: FakeSlack, tmp_path: Path
 ) -> AsyncIterator[tuple[Runtime, Runtime]]:
-    settings = make_settings(
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack.api_url,
-        review_channel=REVIEW_CHANNEL,
+    settings = slack_settings(
+        database_url,
+        slack,
         slack_posts_per_second=50,
         audit_key=KEY,
         audit_anchor_file=tmp_path / "anchors.jsonl",

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from bot.store.database import sync_url
+from tests.support.audit_log import tamper
 from tests.support.bot_cli import run_bot
 from tests.support.server_harness import RunningServer
 from tests.support.ticket_factory import password_ticket, refund_ticket
@@ -17,20 +18,6 @@ from tests.support.ticket_factory import password_ticket, refund_ticket
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return run_bot("audit", *args, database_url=database_url)
-
-
-def _tamper(database_url: str, statement: str) -> None:
-    engine = create_engine(sync_url(database_url))
-    with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            connection.execute(text("DROP TRIGGER audit_event_no_update"))
-            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
-        else:
-            connection.execute(
-                text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
-            )
-        connection.execute(text(statement))
-    engine.dispose()
 
 
 def _activity(server: RunningServer) -> None:
@@ -66,7 +53,7 @@ def test_chain_verifies_and_exports(server: RunningServer, tmp_path: Path) -> No
 def test_edited_row_is_detected(server: RunningServer) -> None:
     _activity(server)
     url = server.settings.database_url
-    _tamper(url, "UPDATE audit_event SET actor = 'mallory' WHERE id = 3")
+    tamper(url, "UPDATE audit_event SET actor = 'mallory' WHERE id = 3")
     result = _cli(url, "verify")
     assert result.returncode == 1
     assert "TAMPERED at row 3" in result.stderr and "content" in result.stderr
@@ -94,7 +81,7 @@ def test_deleted_row_is_detected(server: RunningServer) -> None:
     _activity(server)
     url = server.settings.database_url
     after = _next_in_chain(url, 4)
-    _tamper(url, "DELETE FROM audit_event WHERE id = 4")
+    tamper(url, "DELETE FROM audit_event WHERE id = 4")
     result = _cli(url, "verify")
     assert result.returncode == 1
     assert f"TAMPERED at row {after}" in result.stderr and "previous-hash" in result.stderr

@@ -13,18 +13,18 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store import audit
 from bot.store.audit_anchors import Anchor, chain_heads
 from bot.store.audit_keys import AuditKeys, legacy_hash
-from bot.store.audit_verify import ChainReport, verify_chain
 from bot.store.column_types import JSONType, UTCDateTime, utcnow
 from bot.store.database import alembic_config, migrate, session_factory, sync_url, transaction
 from bot.store.database import create_engine as create_async_engine
 from bot.store.models import AuditEvent
 from bot.store.stat_tally import Metric, count_events
+from tests.support.audit_log import tamper, verify
 from tests.support.server_harness import make_settings
 
 _AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -57,15 +57,6 @@ async def _run(url: str, keys: AuditKeys, work: Any) -> Any:
         await engine.dispose()
 
 
-async def _verify(url: str, keys: AuditKeys, anchors: list[Anchor] | None = None) -> ChainReport:
-    engine = create_async_engine(url)
-    try:
-        async with session_factory(engine, keys)() as session:
-            return await verify_chain(session, keys, anchors or [])
-    finally:
-        await engine.dispose()
-
-
 async def _anchor(url: str, keys: AuditKeys) -> Anchor:
     engine = create_async_engine(url)
     try:
@@ -83,22 +74,6 @@ def _rows(url: str) -> list[dict[str, Any]]:
         with engine.connect() as connection:
             found = connection.execute(select(_AUDIT).order_by(_AUDIT.c.id)).mappings().all()
             return [dict(row) for row in found]
-    finally:
-        engine.dispose()
-
-
-def _tamper(url: str, statement: str, **params: Any) -> None:
-    engine: Engine = create_engine(sync_url(url))
-    try:
-        with engine.begin() as connection:
-            if engine.dialect.name == "sqlite":
-                connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
-                connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
-            else:
-                connection.execute(
-                    text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
-                )
-            connection.execute(text(statement), params)
     finally:
         engine.dispose()
 
@@ -128,7 +103,7 @@ async def test_an_items_rows_stay_in_its_chain_in_order(database_url: str) -> No
         # Each links to the one before it: nothing of another item in between in its chain.
         assert all(mine[i]["prev_hash"] == mine[i - 1]["row_hash"] for i in (1, 2))
     assert {row["chain"] for row in rows if row["item_id"] is None} == {audit.NO_ITEM_CHAIN}
-    report = await _verify(database_url, keys)
+    report = await verify(database_url, keys)
     assert report.ok, report.problem
     assert report.chains == 4 and report.rows == len(rows)
 
@@ -173,7 +148,7 @@ async def test_record_many_appends_what_record_would_one_by_one(database_url: st
             for i in range(1, len(chain_rows))
         )
     assert all(row["key_id"] == keys.current.key_id for row in rows if keys.current)
-    report = await _verify(database_url, keys)
+    report = await verify(database_url, keys)
     assert report.ok, report.problem
 
 
@@ -184,20 +159,20 @@ async def test_a_rewrite_in_any_chain_is_named(database_url: str) -> None:
     rows = _rows(database_url)
     for item_id in items:  # the middle row of each item's chain, one at a time
         target = [row for row in rows if row["item_id"] == item_id][1]
-        _tamper(
+        tamper(
             database_url,
             "UPDATE audit_event SET actor = 'mallory' WHERE id = :id",
             id=target["id"],
         )
-        report = await _verify(database_url, keys)
+        report = await verify(database_url, keys)
         assert report.first_bad_id == target["id"] and "content" in str(report.problem)
-        _tamper(
+        tamper(
             database_url,
             "UPDATE audit_event SET actor = :actor WHERE id = :id",
             actor=target["actor"],
             id=target["id"],
         )
-    assert (await _verify(database_url, keys)).ok
+    assert (await verify(database_url, keys)).ok
 
 
 async def test_a_chains_deleted_tail_and_a_deleted_chain_miss_the_anchor(
@@ -208,7 +183,7 @@ async def test_a_chains_deleted_tail_and_a_deleted_chain_miss_the_anchor(
     await _interleaved(database_url, keys, items)
     anchor = await _anchor(database_url, keys)
     assert len(anchor.heads) == 4
-    report = await _verify(database_url, keys, [anchor])
+    report = await verify(database_url, keys, [anchor])
     assert report.ok and report.anchors_checked == 1, report.problem
 
     # The tail of one chain that is not the newest row overall: the log still links up.
@@ -216,15 +191,15 @@ async def test_a_chains_deleted_tail_and_a_deleted_chain_miss_the_anchor(
     chain = audit.chain_of(victim)
     head = next(h for h in anchor.heads if h.chain == chain)
     assert head.row_id != anchor.row_id
-    _tamper(database_url, "DELETE FROM audit_event WHERE id = :id", id=head.row_id)
-    assert (await _verify(database_url, keys)).ok  # without the anchor: undetectable
-    report = await _verify(database_url, keys, [anchor])
+    tamper(database_url, "DELETE FROM audit_event WHERE id = :id", id=head.row_id)
+    assert (await verify(database_url, keys)).ok  # without the anchor: undetectable
+    report = await verify(database_url, keys, [anchor])
     assert not report.ok and report.missing_tail
     assert f"head of chain {chain}" in str(report.problem)
 
     # A whole chain gone.
-    _tamper(database_url, "DELETE FROM audit_event WHERE chain = :chain", chain=chain)
-    report = await _verify(database_url, keys, [anchor])
+    tamper(database_url, "DELETE FROM audit_event WHERE chain = :chain", chain=chain)
+    report = await verify(database_url, keys, [anchor])
     assert not report.ok and "the whole chain was deleted" in str(report.problem)
 
 
@@ -242,10 +217,10 @@ async def test_an_anchor_from_before_the_chains_is_chain_zeros_head(database_url
     }
     anchor = Anchor.from_payload(legacy, "old file")
     assert anchor is not None
-    assert (await _verify(database_url, keys, [anchor])).ok
+    assert (await verify(database_url, keys, [anchor])).ok
     wrong = Anchor.from_payload({**legacy, "count": len(rows) + 1}, "old file")
     assert wrong is not None
-    report = await _verify(database_url, keys, [wrong])
+    report = await verify(database_url, keys, [wrong])
     assert report.first_bad_id == head["id"] and "rows were deleted" in str(report.problem)
 
 
@@ -301,7 +276,7 @@ async def test_appenders_of_different_chains_do_not_wait_for_each_other(
     assert events == [(first_item, "step"), (second_item, "step"), (first_item, "later")] or (
         events == [(second_item, "step"), (first_item, "step"), (first_item, "later")]
     )
-    assert (await _verify(database_url, keys)).ok
+    assert (await verify(database_url, keys)).ok
 
 
 async def test_the_migration_keeps_an_existing_log_as_chain_zero(database_url: str) -> None:
@@ -343,7 +318,7 @@ async def test_the_migration_keeps_an_existing_log_as_chain_zero(database_url: s
     migrate(database_url, "head")
     rows = _rows(database_url)
     assert [row["chain"] for row in rows] == [0, 0, 0]
-    report = await _verify(database_url, AuditKeys())
+    report = await verify(database_url, AuditKeys())
     assert report.ok and report.rows == 3, report.problem
     # New rows of the same items go to their own chains and the whole log still verifies.
     for n in range(3):
@@ -352,5 +327,5 @@ async def test_the_migration_keeps_an_existing_log_as_chain_zero(database_url: s
             AuditKeys(),
             lambda session, n=n: audit.record(session, "assessed", item_id=f"itm_old{n}"),
         )
-    report = await _verify(database_url, AuditKeys())
+    report = await verify(database_url, AuditKeys())
     assert report.ok and report.rows == 6, report.problem

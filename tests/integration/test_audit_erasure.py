@@ -14,10 +14,10 @@ from sqlmodel import col
 from bot.store import audit
 from bot.store.audit_erasure import erase_audit_content
 from bot.store.audit_keys import ERASED, AuditKeys
-from bot.store.audit_verify import ChainReport, verify_chain
 from bot.store.database import create_engine as create_async_engine
 from bot.store.database import session_factory, sync_url, transaction
 from bot.store.models import AuditEvent
+from tests.support.audit_log import verify
 
 
 def _keys() -> AuditKeys:
@@ -64,15 +64,6 @@ async def _erase_and_record(url: str, keys: AuditKeys, items: list[str], *, even
         await engine.dispose()
 
 
-async def _verify(url: str, keys: AuditKeys) -> ChainReport:
-    engine = create_async_engine(url)
-    try:
-        async with session_factory(engine, keys)() as session:
-            return await verify_chain(session, keys)
-    finally:
-        await engine.dispose()
-
-
 def _rows(url: str) -> dict[str, dict[str, Any]]:
     engine = create_engine(sync_url(url))
     try:
@@ -102,7 +93,7 @@ def test_erased_rows_verify_and_keep_their_facts(database_url: str) -> None:
     assert "reason" not in rejected and set(rejected[ERASED]) == {"reason"}
     assert "Jane" not in str(rows)
     assert rows["edited:it2"]["detail"]["edited_reply"] == "Dear Bob"  # another item: kept
-    report = asyncio.run(_verify(database_url, keys))
+    report = asyncio.run(verify(database_url, keys))
     assert report.ok, report.problem
     assert report.erased_rows == 1
 
@@ -124,7 +115,7 @@ def test_a_rewritten_fact_of_an_erased_row_is_caught(database_url: str) -> None:
         id=row_id,
         d='{"decision_id": 8, "reason_code": "wrong_facts", "_erased": {}}',
     )
-    report = asyncio.run(_verify(database_url, keys))
+    report = asyncio.run(verify(database_url, keys))
     assert not report.ok and report.first_bad_id == row_id
 
 
@@ -132,7 +123,7 @@ def test_erasure_without_an_erased_event_is_reported(database_url: str) -> None:
     keys = _keys()
     asyncio.run(_write(database_url, keys))
     asyncio.run(_erase_and_record(database_url, keys, ["it1"], event=False))
-    report = asyncio.run(_verify(database_url, keys))
+    report = asyncio.run(verify(database_url, keys))
     assert not report.ok and "erasure record" in (report.problem or "")
 
 

@@ -21,7 +21,7 @@ from bot.store.models import AuditEvent, Item, RunClaim
 from bot.tickets import TicketIn
 from tests.support.approved_items import seed_pending
 from tests.support.fakes.slack_api import FakeSlack
-from tests.support.server_harness import BOT_TOKEN, REVIEW_CHANNEL, make_settings
+from tests.support.server_harness import REVIEW_CHANNEL, slack_settings
 from tests.support.ticket_factory import refund_ticket
 
 # Only a guard against hanging when the behaviour is wrong; nothing asserts how long anything took.
@@ -29,11 +29,9 @@ HANG_GUARD_SECONDS = 20.0
 
 
 def _settings(database_url: str, slack: FakeSlack) -> Settings:
-    return make_settings(
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack.api_url,
-        review_channel=REVIEW_CHANNEL,
+    return slack_settings(
+        database_url,
+        slack,
         log_level="WARNING",
     )
 

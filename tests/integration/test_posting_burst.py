@@ -24,9 +24,8 @@ from tests.support.approved_items import seed_pending
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack, SlackCall
 from tests.support.server_harness import (
-    BOT_TOKEN,
     REVIEW_CHANNEL,
-    make_settings,
+    slack_settings,
     start_server,
     wait_until,
 )
@@ -127,11 +126,9 @@ async def test_backlog_over_the_threshold_gets_one_digest_then_every_card(
             )
     finally:
         db.dispose()
-    settings = make_settings(
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_api_url=slack.api_url,
-        review_channel=REVIEW_CHANNEL,
+    settings = slack_settings(
+        database_url,
+        slack,
         slack_posts_per_second=50,
         digest_threshold=20,
         log_level="WARNING",
