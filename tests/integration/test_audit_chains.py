@@ -24,6 +24,7 @@ from bot.store.database import alembic_config, migrate, session_factory, sync_ur
 from bot.store.database import create_engine as create_async_engine
 from bot.store.models import AuditEvent
 from bot.store.stat_tally import Metric, count_events
+from tests.conftest import TEST_DATABASE_URL
 from tests.support.audit_log import tamper, verify
 from tests.support.server_harness import make_settings
 
@@ -224,6 +225,7 @@ async def test_an_anchor_from_before_the_chains_is_chain_zeros_head(database_url
     assert report.first_bad_id == head["id"] and "rows were deleted" in str(report.problem)
 
 
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs PostgreSQL (TEST_DATABASE_URL)")
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_appenders_of_different_chains_do_not_wait_for_each_other(
     database_url: str,
