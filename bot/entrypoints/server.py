@@ -17,6 +17,7 @@ from bot import __version__
 from bot.assess.assessment import Classifier
 from bot.assess.pii_redaction import warm_up
 from bot.entrypoints.background import running_background
+from bot.entrypoints.fastapi_app import signoff_api
 from bot.errors import InputRejectedError
 from bot.lead_settings.seed import seed_thresholds
 from bot.logging_setup import get_logger
@@ -84,14 +85,7 @@ def create_app(
             )
             yield
 
-    app = FastAPI(
-        title="Signoff",
-        version=__version__,
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
+    app = signoff_api("Signoff", lifespan)
 
     @app.post("/slack/events")
     async def slack_events(request: Request) -> Response:

@@ -17,7 +17,7 @@ import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 
-from bot import __version__
+from bot.entrypoints.fastapi_app import signoff_api
 from bot.errors import HttpStartError
 from bot.pipeline.worker import Worker
 from bot.runtime import Runtime
@@ -26,13 +26,7 @@ from handlers import health, metrics
 
 def create_worker_app(rt: Runtime, worker: Worker, scheduler: AsyncIOScheduler) -> FastAPI:
     """The two routers read ``app.state`` exactly as they do in ``serve``."""
-    app = FastAPI(
-        title="Signoff worker",
-        version=__version__,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
+    app = signoff_api("Signoff worker")
     app.state.runtime = rt
     app.state.worker = worker
     app.state.scheduler = scheduler

@@ -79,6 +79,7 @@ def test_a_work_process_with_a_port_serves_health_and_its_own_counters(
             # Health and metrics only: Slack and webhooks belong to `serve`.
             assert httpx.post(f"{base}/webhooks/generic", content=b"{}").status_code == 404
             assert httpx.post(f"{base}/slack/events", content=b"{}").status_code == 404
+            assert httpx.get(f"{base}/openapi.json", timeout=2).status_code == 404
         finally:
             assert stop(process) == 0, logs(tmp_path)
     assert _get(f"{base}/healthz") is None  # the port closed with the worker

@@ -83,3 +83,9 @@ def test_metrics_with_the_token_are_served(guarded: RunningServer) -> None:
 
 def test_metrics_without_a_token_configured_stay_open(server: RunningServer) -> None:
     assert server.http.get(f"{server.url}/metrics").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
+def test_no_interactive_docs_or_schema_are_published(server: RunningServer, path: str) -> None:
+    """The webhook surface is not described to whoever reaches the port."""
+    assert server.http.get(f"{server.url}{path}").status_code == 404
