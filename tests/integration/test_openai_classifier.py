@@ -535,28 +535,22 @@ def test_every_failure_mode_ends_pending_review_with_its_reason(
     assert [r.retry_count for r in retried] == [0, 1]
 
 
+def _refund_asked(server: RunningServer, body: str, amount: str) -> str:
+    """Submit a ticket whose source asked for a USD refund of ``amount``; its item id."""
+    action = {"kind": "refund", "amount": amount, "currency": "USD"}
+    return submit(server, ticket_dict("ok", body=body, requested_action=action))
+
+
 def test_a_good_answer_routes_by_policy_and_the_reply_carries_real_names(
     llm_server: tuple[RunningServer, FakeOpenAI],
 ) -> None:
     server, _ = llm_server
     assert server.sink is not None
     question = submit(server, ticket_dict("ok"))
-    small_refund = submit(
-        server,
-        ticket_dict(
-            "ok",
-            body="The add-on I bought by mistake cost $20. Could I have it refunded?",
-            requested_action={"kind": "refund", "amount": "20.00", "currency": "USD"},
-        ),
+    small_refund = _refund_asked(
+        server, "The add-on I bought by mistake cost $20. Could I have it refunded?", "20.00"
     )
-    large_refund = submit(
-        server,
-        ticket_dict(
-            "ok",
-            body="Please refund the annual plan, 480 USD.",
-            requested_action={"kind": "refund", "amount": "480.00", "currency": "USD"},
-        ),
-    )
+    large_refund = _refund_asked(server, "Please refund the annual plan, 480 USD.", "480.00")
     for item_id in (question, small_refund):
         item = server.wait_for_state(item_id, "executed", "pending_review", "failed")
         assert item.state == "executed", (item_id, item.route_policy, item.reasons)
