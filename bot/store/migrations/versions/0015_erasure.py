@@ -19,36 +19,20 @@ import sqlalchemy as sa
 from alembic import op
 
 from bot.store.column_types import UTCDateTime
+from bot.store.migrations.erasure_trigger import SAME_FACTS, postgres_trigger, sqlite_trigger
 
 revision: str = "0015"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_REFUSED = "audit_event is append-only (only erasing personal content is allowed)"
-_SAME_FACTS = (
-    "NEW.id = OLD.id AND NEW.at IS OLD.at AND NEW.item_id IS OLD.item_id "
-    "AND NEW.actor IS OLD.actor AND NEW.event IS OLD.event AND NEW.prev_hash IS OLD.prev_hash "
-    "AND NEW.row_hash IS OLD.row_hash AND NEW.key_id IS OLD.key_id "
-    "AND NEW.detail_mac IS OLD.detail_mac AND OLD.item_id IS NOT NULL"
-)
-_SQLITE_UPGRADE = [
-    "DROP TRIGGER audit_event_no_update",
-    "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
-    f"WHEN NOT ({_SAME_FACTS} AND json_type(NEW.detail, '$._erased') IS NOT NULL) "
-    f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END",
-]
+_SQLITE_UPGRADE = sqlite_trigger(SAME_FACTS)
 _SQLITE_DOWNGRADE = [
     "DROP TRIGGER audit_event_no_update",
     "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
     "BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END",
 ]
-_PG_SAME_FACTS = _SAME_FACTS.replace(" IS OLD.", " IS NOT DISTINCT FROM OLD.")
-_POSTGRES_UPGRADE = [
-    "CREATE OR REPLACE FUNCTION signoff_audit_append_only() RETURNS trigger AS $$ BEGIN "
-    f"IF TG_OP = 'UPDATE' AND {_PG_SAME_FACTS} AND jsonb_exists(NEW.detail, '_erased') "
-    f"THEN RETURN NEW; END IF; RAISE EXCEPTION '{_REFUSED}'; END; $$ LANGUAGE plpgsql",
-]
+_POSTGRES_UPGRADE = postgres_trigger(SAME_FACTS)
 _POSTGRES_DOWNGRADE = [
     "CREATE OR REPLACE FUNCTION signoff_audit_append_only() RETURNS trigger AS $$ "
     "BEGIN RAISE EXCEPTION 'audit_event is append-only'; END; $$ LANGUAGE plpgsql",

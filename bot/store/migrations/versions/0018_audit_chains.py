@@ -30,38 +30,14 @@ import sqlalchemy as sa
 from alembic import op
 
 from bot.store.column_types import UTCDateTime
+from bot.store.migrations.erasure_trigger import SAME_FACTS, postgres_trigger, sqlite_trigger
 
 revision: str = "0018"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_REFUSED = "audit_event is append-only (only erasing personal content is allowed)"
-_SAME_FACTS = (
-    "NEW.id = OLD.id AND NEW.at IS OLD.at AND NEW.item_id IS OLD.item_id "
-    "AND NEW.actor IS OLD.actor AND NEW.event IS OLD.event AND NEW.prev_hash IS OLD.prev_hash "
-    "AND NEW.row_hash IS OLD.row_hash AND NEW.key_id IS OLD.key_id "
-    "AND NEW.detail_mac IS OLD.detail_mac AND OLD.item_id IS NOT NULL"
-)
 _SAME_CHAIN = " AND NEW.chain IS OLD.chain"
-
-
-def _sqlite_trigger(facts: str) -> list[str]:
-    return [
-        "DROP TRIGGER audit_event_no_update",
-        "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
-        f"WHEN NOT ({facts} AND json_type(NEW.detail, '$._erased') IS NOT NULL) "
-        f"BEGIN SELECT RAISE(ABORT, '{_REFUSED}'); END",
-    ]
-
-
-def _postgres_trigger(facts: str) -> list[str]:
-    same = facts.replace(" IS OLD.", " IS NOT DISTINCT FROM OLD.")
-    return [
-        "CREATE OR REPLACE FUNCTION signoff_audit_append_only() RETURNS trigger AS $$ BEGIN "
-        f"IF TG_OP = 'UPDATE' AND {same} AND jsonb_exists(NEW.detail, '_erased') "
-        f"THEN RETURN NEW; END IF; RAISE EXCEPTION '{_REFUSED}'; END; $$ LANGUAGE plpgsql",
-    ]
 
 
 _HEAD_FUNCTION = (
@@ -114,8 +90,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_event_chain_id", "audit_event", ["chain", "id"])
     sqlite = op.get_bind().dialect.name == "sqlite"
-    facts = _SAME_FACTS + _SAME_CHAIN
-    for statement in _sqlite_trigger(facts) if sqlite else _postgres_trigger(facts):
+    facts = SAME_FACTS + _SAME_CHAIN
+    for statement in sqlite_trigger(facts) if sqlite else postgres_trigger(facts):
         op.execute(statement)
     if not sqlite:
         op.execute(_HEAD_FUNCTION)
@@ -133,7 +109,7 @@ def downgrade() -> None:
     sqlite = bind.dialect.name == "sqlite"
     if not sqlite:
         op.execute("DROP FUNCTION signoff_audit_chain_head(integer, integer)")
-    for statement in _sqlite_trigger(_SAME_FACTS) if sqlite else _postgres_trigger(_SAME_FACTS):
+    for statement in sqlite_trigger(SAME_FACTS) if sqlite else postgres_trigger(SAME_FACTS):
         op.execute(statement)
     op.drop_index("ix_audit_event_chain_id", table_name="audit_event")
     op.drop_column("audit_event", "chain")
