@@ -9,13 +9,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from bot.store.audit_keys import legacy_hash
-from bot.store.database import sync_url
 from bot.store.models import AuditAnchor, AuditEvent
+from tests.support.audit_log import lift_append_only, outside
 from tests.support.bot_cli import run_bot
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
@@ -45,11 +45,7 @@ def _rows(db: Engine) -> list[AuditEvent]:
 
 def _drop_triggers(db: Engine) -> None:
     with db.begin() as connection:
-        if db.dialect.name == "sqlite":
-            connection.execute(text("DROP TRIGGER audit_event_no_update"))
-            connection.execute(text("DROP TRIGGER audit_event_no_delete"))
-        else:
-            connection.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
+        lift_append_only(connection)
 
 
 def _reseal_from(db: Engine, first: int) -> None:
@@ -98,8 +94,7 @@ def test_insider_rewrite_and_tail_deletion_are_named(
     assert code == 0, out
     assert "1 anchor(s) matched" in out and "sealed with the audit key" in out
 
-    db = create_engine(sync_url(database_url))
-    try:
+    with outside(database_url) as db:
         rows = _rows(db)
         auto = next(r for r in rows if r.event == "auto_approved")
         _drop_triggers(db)
@@ -112,8 +107,6 @@ def test_insider_rewrite_and_tail_deletion_are_named(
         assert auto.id is not None
         _reseal_from(db, auto.id)
         _delete_tail(db, 2)
-    finally:
-        db.dispose()
     code, out = _audit(database_url, "verify", **env)
     assert code == 1
     assert f"TAMPERED at row {auto.id}" in out and "without the key" in out
@@ -131,8 +124,7 @@ def test_whole_chain_resealed_unkeyed_is_caught_by_the_anchor(
     anchored = json.loads(anchors.read_text().splitlines()[-1])
     heads = sorted(anchored["heads"], key=lambda head: head["row_id"])
     assert len(heads) > 1  # the activity spread over several chains
-    db = create_engine(sync_url(database_url))
-    try:
+    with outside(database_url) as db:
         _drop_triggers(db)
         _reseal_from(db, 1)
         code, out = _audit(database_url, "verify", **env)
@@ -140,8 +132,6 @@ def test_whole_chain_resealed_unkeyed_is_caught_by_the_anchor(
         # The oldest anchored head is the first row found to differ.
         assert f"TAMPERED at row {heads[0]['row_id']}" in out and "differs from the anchor" in out
         _delete_tail(db, 3)
-    finally:
-        db.dispose()
     # Deleting the newest rows too does not help: the other chains' heads still differ (a
     # missing tail alone is named as such: tests/integration/test_audit_chains.py).
     code, out = _audit(database_url, "verify", **env)
@@ -155,11 +145,8 @@ def test_chain_verifies_across_key_rotation(
     _activity(database_url, sink)  # before any key: unkeyed rows
     _activity(database_url, sink, audit_key=KEY_A)
     _activity(database_url, sink, audit_key=KEY_B, audit_previous_keys=(KEY_A,))
-    db = create_engine(sync_url(database_url))
-    try:
+    with outside(database_url) as db:
         events = [(r.event, r.key_id) for r in _rows(db)]
-    finally:
-        db.dispose()
     boundary = next(i for i, (event, _) in enumerate(events) if event == "audit_chain_keyed")
     assert all(key is None for _, key in events[:boundary])
     assert all(key is not None for _, key in events[boundary:])
@@ -192,8 +179,7 @@ def test_anchor_published_to_slack_is_what_verify_reads(
     posted = slack.calls("chat.postMessage")[-1].params
     assert posted["channel"] == AUDIT_CHANNEL
     payload = posted["metadata"]["event_payload"]
-    db = create_engine(sync_url(database_url))
-    try:
+    with outside(database_url) as db:
         head = _rows(db)[-1]
         assert (payload["row_id"], payload["row_hash"]) == (head.id, head.row_hash)
         with Session(db) as session:
@@ -206,8 +192,6 @@ def test_anchor_published_to_slack_is_what_verify_reads(
         assert slack.calls("conversations.history")
         _drop_triggers(db)
         _delete_tail(db, 1)
-    finally:
-        db.dispose()
     code, out = _audit(database_url, "verify", **env)
     assert code == 1
     assert "missing tail" in out and f"Slack {AUDIT_CHANNEL}" in out

@@ -3,9 +3,11 @@ would: tests of the hash chains need both, and each used to carry its own copy."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
 from bot.store.audit_anchors import Anchor
 from bot.store.audit_keys import AuditKeys
@@ -14,22 +16,32 @@ from bot.store.database import create_engine as create_async_engine
 from bot.store.database import session_factory, sync_url
 
 
-def tamper(url: str, statement: str, **params: Any) -> None:
-    """Run ``statement`` around the append-only triggers (dropped on SQLite, disabled on
-    PostgreSQL), the way someone with database access would: verify must still notice."""
+@contextmanager
+def outside(url: str) -> Iterator[Engine]:
+    """A plain synchronous engine on the database at ``url``, disposed on leaving: the log as
+    an auditor or an insider reaches it, beside the bot rather than through it."""
     engine = create_engine(sync_url(url))
     try:
-        with engine.begin() as connection:
-            if engine.dialect.name == "sqlite":
-                connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
-                connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
-            else:
-                connection.execute(
-                    text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
-                )
-            connection.execute(text(statement), params)
+        yield engine
     finally:
         engine.dispose()
+
+
+def lift_append_only(connection: Connection) -> None:
+    """Take the append-only triggers out of the way (dropped on SQLite, disabled on PostgreSQL),
+    as someone with database access can: verify must still notice what they do next."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_update"))
+        connection.execute(text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
+    else:
+        connection.execute(text("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"))
+
+
+def tamper(url: str, statement: str, **params: Any) -> None:
+    """Run ``statement`` on the log at ``url`` with the append-only triggers lifted."""
+    with outside(url) as engine, engine.begin() as connection:
+        lift_append_only(connection)
+        connection.execute(text(statement), params)
 
 
 async def verify(url: str, keys: AuditKeys, anchors: list[Anchor] | None = None) -> ChainReport:
