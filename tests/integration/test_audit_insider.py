@@ -43,6 +43,14 @@ def _rows(db: Engine) -> list[AuditEvent]:
         return rows
 
 
+def _verify_fails(database_url: str, env: dict[str, str], *says: str) -> None:
+    """``audit verify`` exits 1 and its report says each of ``says``."""
+    code, out = _audit(database_url, "verify", **env)
+    assert code == 1, out
+    for words in says:
+        assert words in out, out
+
+
 def _drop_triggers(db: Engine) -> None:
     with db.begin() as connection:
         lift_append_only(connection)
@@ -107,9 +115,7 @@ def test_insider_rewrite_and_tail_deletion_are_named(
         assert auto.id is not None
         _reseal_from(db, auto.id)
         _delete_tail(db, 2)
-    code, out = _audit(database_url, "verify", **env)
-    assert code == 1
-    assert f"TAMPERED at row {auto.id}" in out and "without the key" in out
+    _verify_fails(database_url, env, f"TAMPERED at row {auto.id}", "without the key")
 
 
 def test_whole_chain_resealed_unkeyed_is_caught_by_the_anchor(
@@ -127,16 +133,16 @@ def test_whole_chain_resealed_unkeyed_is_caught_by_the_anchor(
     with outside(database_url) as db:
         _drop_triggers(db)
         _reseal_from(db, 1)
-        code, out = _audit(database_url, "verify", **env)
-        assert code == 1
         # The oldest anchored head is the first row found to differ.
-        assert f"TAMPERED at row {heads[0]['row_id']}" in out and "differs from the anchor" in out
+        _verify_fails(
+            database_url, env, f"TAMPERED at row {heads[0]['row_id']}", "differs from the anchor"
+        )
         _delete_tail(db, 3)
     # Deleting the newest rows too does not help: the other chains' heads still differ (a
     # missing tail alone is named as such: tests/integration/test_audit_chains.py).
-    code, out = _audit(database_url, "verify", **env)
-    assert code == 1
-    assert f"TAMPERED at row {heads[0]['row_id']}" in out and "differs from the anchor" in out
+    _verify_fails(
+        database_url, env, f"TAMPERED at row {heads[0]['row_id']}", "differs from the anchor"
+    )
 
 
 def test_chain_verifies_across_key_rotation(
@@ -158,10 +164,13 @@ def test_chain_verifies_across_key_rotation(
     assert code == 0, out
     assert f"rows before {boundary + 1} are unkeyed" in out
     # Without the old key the rows it sealed cannot be checked: never reported as intact.
-    code, out = _audit(database_url, "verify", SIGNOFF_AUDIT_KEY=KEY_B)
-    assert code == 1 and f"TAMPERED at row {boundary + 1}" in out and "cannot verify" in out
-    code, out = _audit(database_url, "verify")
-    assert code == 1 and "SIGNOFF_AUDIT_KEY is not set" in out
+    _verify_fails(
+        database_url,
+        {"SIGNOFF_AUDIT_KEY": KEY_B},
+        f"TAMPERED at row {boundary + 1}",
+        "cannot verify",
+    )
+    _verify_fails(database_url, {}, "SIGNOFF_AUDIT_KEY is not set")
 
 
 def test_anchor_published_to_slack_is_what_verify_reads(
@@ -192,6 +201,4 @@ def test_anchor_published_to_slack_is_what_verify_reads(
         assert slack.calls("conversations.history")
         _drop_triggers(db)
         _delete_tail(db, 1)
-    code, out = _audit(database_url, "verify", **env)
-    assert code == 1
-    assert "missing tail" in out and f"Slack {AUDIT_CHANNEL}" in out
+    _verify_fails(database_url, env, "missing tail", f"Slack {AUDIT_CHANNEL}")
