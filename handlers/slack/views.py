@@ -77,6 +77,16 @@ def _submission(
     )
 
 
+def _item_submission(
+    kind: str, body: dict[str, Any], request: AsyncBoltRequest, meta: dict[str, Any], **fields: Any
+) -> Interaction:
+    """An item modal's submission: in the item's lane (one item's decisions apply in the order
+    they came), with the item and the card's channel from the modal's metadata, and ``fields``."""
+    item_id = str(meta.get("item_id") or "")
+    essentials = {"item_id": item_id, "channel_id": meta.get("channel") or None, **fields}
+    return _submission(kind, f"item:{item_id}", body, request, essentials)
+
+
 async def _tell_unless_recorded(
     deps: SlackDeps, payload: dict[str, Any], result: ReviewResult
 ) -> str:
@@ -131,16 +141,18 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         summary = edit_summary(
             item.draft_reply, checked.reply, item.proposed_action or {}, checked.action
         )
-        essentials = {
-            "item_id": item_id,
-            "version": version,
-            "channel_id": channel,
-            "reply": checked.reply,
-            "action": checked.action,
-            "summary": summary,
-        }
         await deps.recorded(
-            ack, _submission(EDIT_CALLBACK, f"item:{item_id}", body, request, essentials)
+            ack,
+            _item_submission(
+                EDIT_CALLBACK,
+                body,
+                request,
+                meta,
+                version=version,
+                reply=checked.reply,
+                action=checked.action,
+                summary=summary,
+            ),
         )
 
     async def record_edit(payload: dict[str, Any]) -> str:
@@ -191,14 +203,16 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
             )
             return
         version = meta.get("version")
-        essentials = {
-            "item_id": item_id,
-            "version": version if isinstance(version, int) else None,
-            "channel_id": meta.get("channel") or None,
-            "instruction": checked,
-        }
         await deps.recorded(
-            ack, _submission(CHANGES_CALLBACK, f"item:{item_id}", body, request, essentials)
+            ack,
+            _item_submission(
+                CHANGES_CALLBACK,
+                body,
+                request,
+                meta,
+                version=version if isinstance(version, int) else None,
+                instruction=checked,
+            ),
         )
 
     async def record_changes(payload: dict[str, Any]) -> str:
@@ -228,15 +242,16 @@ def register_views(app: AsyncApp, deps: SlackDeps) -> None:
         if not isinstance(checked, RejectInput):
             await ack(response_action="errors", errors=checked)
             return
-        item_id = str(meta.get("item_id") or "")
-        essentials = {
-            "item_id": item_id,
-            "channel_id": meta.get("channel") or None,
-            "reason": checked.reason.value,
-            "detail": checked.detail,
-        }
         await deps.recorded(
-            ack, _submission(REJECT_CALLBACK, f"item:{item_id}", body, request, essentials)
+            ack,
+            _item_submission(
+                REJECT_CALLBACK,
+                body,
+                request,
+                meta,
+                reason=checked.reason.value,
+                detail=checked.detail,
+            ),
         )
 
     async def record_reject(payload: dict[str, Any]) -> str:
