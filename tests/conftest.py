@@ -23,7 +23,8 @@ from bot.store.database import migrate, sync_url
 from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.server_harness import SIGNING_SECRET, WEBHOOK_SECRET, RunningServer, start_server
-from tests.support.slack_review import sqlite_server
+from tests.support.slack_review import carded, sqlite_server
+from tests.support.ticket_factory import refund_ticket
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 if os.environ.get("CI") and not TEST_DATABASE_URL:
@@ -124,6 +125,13 @@ def one_db_server(tmp_path: Path, slack: FakeSlack, sink: HttpSink) -> Iterator[
     learn nothing more from a second backend, so they skip PostgreSQL's extra server start."""
     with sqlite_server(tmp_path, slack, sink) as running:
         yield running
+
+
+@pytest.fixture
+def carded_refund(one_db_server: RunningServer) -> str:
+    """A 75.00 refund waiting for review with its card posted, on ``one_db_server``: what the
+    modal and permission tests act on. Its item id."""
+    return carded(one_db_server, refund_ticket("75.00"))
 
 
 __all__ = ["SIGNING_SECRET", "WEBHOOK_SECRET"]

@@ -37,10 +37,10 @@ def _edit_values(reply: str, amount: str, currency: str = "USD") -> dict[str, ob
 
 def test_edit_opens_a_modal_with_the_draft_and_the_refund_parameters(
     one_db_server: RunningServer,
+    carded_refund: str,
     slack: FakeSlack,
 ) -> None:
-    server = one_db_server
-    item_id = carded(server, refund_ticket("75.00"))
+    server, item_id = one_db_server, carded_refund
     item = server.item(item_id)
     card_click(server, EDIT_ACTION, item_id, user=REVIEWER)
     call = slack.wait_for("views.open")[0]
@@ -169,9 +169,10 @@ def test_an_edit_made_on_an_older_version_is_refused(
     assert server.item(item_id).approvals == [REVIEWER]
 
 
-def test_an_outsider_gets_no_modal(one_db_server: RunningServer, slack: FakeSlack) -> None:
-    server = one_db_server
-    item_id = carded(server, refund_ticket("75.00"))
+def test_an_outsider_gets_no_modal(
+    one_db_server: RunningServer, carded_refund: str, slack: FakeSlack
+) -> None:
+    server, item_id = one_db_server, carded_refund
     card_click(server, EDIT_ACTION, item_id, user=OUTSIDER)
     text = wait_ephemeral(slack, OUTSIDER, "You can't edit this")
     assert "only reviewers and leads" in text and "Nothing was changed" in text
@@ -196,10 +197,9 @@ def test_a_damaged_form_is_answered_and_changes_nothing(
 
 
 def test_failures_are_answered_privately_and_change_nothing(
-    one_db_server: RunningServer, slack: FakeSlack
+    one_db_server: RunningServer, carded_refund: str, slack: FakeSlack
 ) -> None:
-    server = one_db_server
-    item_id = carded(server, refund_ticket("75.00"))
+    server, item_id = one_db_server, carded_refund
     item = server.item(item_id)
     slack.fail_next("views.open", 200, error="expired_trigger_id")
     card_click(server, EDIT_ACTION, item_id, user=REVIEWER)

@@ -134,11 +134,11 @@ def test_the_raiser_of_an_item_gets_no_edit_modal(
 
 def test_an_outsider_submitting_the_edit_modal_changes_nothing(
     one_db_server: RunningServer,
+    carded_refund: str,
     slack: FakeSlack,
 ) -> None:
-    server = one_db_server
+    server, item_id = one_db_server, carded_refund
     assert server.sink is not None
-    item_id = carded(server, refund_ticket("75.00"))
     before = server.item(item_id)
     view, mark = _opened_for(server, item_id, EDIT_CALLBACK, opener=REVIEWER)
     response = submit_view(server, view, user=OUTSIDER, values=_edit_values())
@@ -158,10 +158,10 @@ def test_an_outsider_submitting_the_edit_modal_changes_nothing(
 
 def test_an_outsider_submitting_the_reject_modal_changes_nothing(
     one_db_server: RunningServer,
+    carded_refund: str,
     slack: FakeSlack,
 ) -> None:
-    server = one_db_server
-    item_id = carded(server, refund_ticket("75.00"))
+    server, item_id = one_db_server, carded_refund
     before = server.item(item_id)
     view, mark = _opened_for(server, item_id, REJECT_CALLBACK, opener=REVIEWER)
     values = {
