@@ -9,6 +9,8 @@ the same rule, with its number, back.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
@@ -70,7 +72,7 @@ async def add_route(
     """Store a rule (last in line), its audit row and its change record; returns the rule and
     the change number that reverts it."""
     now = utcnow()
-    async with transaction(sessions) as session:
+    async with _changing_rules(sessions) as session:
         row = CardRouteRow(
             selector=str(selector),
             channel=channel,
@@ -84,15 +86,13 @@ async def add_route(
         change = await _change(
             session, rule, "card_route_added", actor=actor, added=True, note="route added"
         )
-    _cache.forget(sessions)
-    assert change.id is not None
-    return rule, change.id
+    return rule, _number(change)
 
 
 async def remove_route(
     sessions: SessionFactory, *, route_id: int, actor: str
 ) -> tuple[CardRoute, int]:
-    async with transaction(sessions) as session:
+    async with _changing_rules(sessions) as session:
         row = await session.get(CardRouteRow, route_id)
         if row is None or row.removed_at is not None:
             raise SettingChangeRefusedError(f"There is no route #{route_id} in force.")
@@ -101,9 +101,7 @@ async def remove_route(
         change = await _change(
             session, rule, "card_route_removed", actor=actor, added=False, note="route removed"
         )
-    _cache.forget(sessions)
-    assert change.id is not None
-    return rule, change.id
+    return rule, _number(change)
 
 
 async def revert_route_change(
@@ -128,6 +126,21 @@ async def revert_route_change(
         note=f"revert of change #{change.id}",
         reverts_id=change.id,
     )
+
+
+@asynccontextmanager
+async def _changing_rules(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A transaction that changes the rules; once it commits, the next read goes to the
+    database (on an error nothing changed, and the cache stays right)."""
+    async with transaction(sessions) as session:
+        yield session
+    _cache.forget(sessions)
+
+
+def _number(change: ThresholdChange) -> int:
+    """The change record's number (``/signoff change revert <#>``), known once it is flushed."""
+    assert change.id is not None
+    return change.id
 
 
 def forget_routes(sessions: SessionFactory) -> None:
