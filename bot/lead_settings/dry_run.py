@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.assess.pii_masking import masked
+from bot.assess.policy_facts import facts_of
 from bot.lead_settings.registry import ChangeKind, change_kind
 from bot.slack.text import safe, truncate
 from bot.store import audit
@@ -35,7 +36,7 @@ from bot.store.models import AuditEvent, Decision, Item
 from policies.autonomy import AutonomyPolicy
 from policies.money_budget import MoneyLedger, customer_key
 from policies.risk_levels import RiskLevel
-from policies.risk_rules import MONEY_ACTIONS, TicketFacts, risk_floor
+from policies.risk_rules import MONEY_ACTIONS, risk_floor
 from policies.routing import Route, decide_route
 from policies.thresholds import Thresholds
 
@@ -79,14 +80,7 @@ def replay_route(
     """The route ``bot.pipeline.route_step`` would have taken for ``item`` under ``thresholds``;
     with a ``ledger`` (items replayed oldest first), money that would pass a budget goes to
     review."""
-    facts = TicketFacts.of(
-        text=f"{item.subject}\n{item.body}",
-        action=item.ai_action or item.proposed_action,
-        requested=item.requested_action,
-        customer_tier=item.customer_tier,
-        sentiment=item.sentiment,
-        category=item.category,
-    )
+    facts = facts_of(item, item.ai_action or item.proposed_action)
     floor = risk_floor(facts, thresholds)
     route = decide_route(
         facts=facts, floor=floor, model_risk=model_risk, thresholds=thresholds

@@ -20,6 +20,7 @@ from sqlmodel import col
 from bot.actions.authorise import idempotency_key
 from bot.assess.assessment import ProposedAction
 from bot.assess.offload import off_loop
+from bot.assess.policy_facts import facts_of
 from bot.autonomy.evidence import evidence_summary
 from bot.autonomy.routing import AutonomyRoute, route_with_autonomy
 from bot.lead_settings.card_routes import active_routes
@@ -41,7 +42,7 @@ from bot.store.money_budget import hold_money_budget
 from bot.store.stat_tally import count_decision
 from policies.card_routes import CardFacts, CardRoute, first_match
 from policies.risk_levels import RiskLevel
-from policies.risk_rules import RiskFloor, TicketFacts, risk_floor
+from policies.risk_rules import RiskFloor, risk_floor
 from policies.routing import Route, RouteDecision, decide_route
 
 # The route policy of an item folded into another's re-draft.
@@ -130,14 +131,7 @@ async def _decide(rt: Runtime, item: Item) -> _Routing:
     lead_policy = await load_lead_settings(rt.sessions, rt.settings)
     thresholds = lead_policy.thresholds
     action = ProposedAction.model_validate(item.proposed_action or {"kind": "reply"})
-    facts = TicketFacts.of(
-        text=f"{item.subject}\n{item.body}",
-        action=action.model_dump(mode="json", exclude_none=True),
-        requested=item.requested_action,
-        customer_tier=item.customer_tier,
-        sentiment=item.sentiment,
-        category=item.category,
-    )
+    facts = facts_of(item, action.model_dump(mode="json", exclude_none=True))
     floor = await off_loop(risk_floor, facts, thresholds)
     model_risk = None if item.assessment_error else RiskLevel(item.risk_level or "critical")
     base = decide_route(facts=facts, floor=floor, model_risk=model_risk, thresholds=thresholds)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.assess.assessment import ProposedAction
 from bot.assess.offload import off_loop
+from bot.assess.policy_facts import facts_of
 from bot.lead_settings.registry import LeadSettings
 from bot.review.approve import count_approval
 from bot.review.decision_steps import (
@@ -27,7 +28,7 @@ from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory
 from bot.store.models import Item
 from policies.risk_levels import highest
-from policies.risk_rules import TicketFacts, risk_floor
+from policies.risk_rules import risk_floor
 
 
 async def save_edit(
@@ -69,14 +70,7 @@ async def _apply_edit(
     summary: str,
 ) -> ReviewResult:
     checked = ProposedAction.model_validate(action)
-    facts = TicketFacts.of(
-        text=f"{item.subject}\n{item.body}",
-        action=checked.model_dump(mode="json", exclude_none=True),
-        requested=item.requested_action,
-        customer_tier=item.customer_tier,
-        sentiment=item.sentiment,
-        category=item.category,
-    )
+    facts = facts_of(item, checked.model_dump(mode="json", exclude_none=True))
     floor = await off_loop(risk_floor, facts, policy.thresholds)
     risk = highest(floor.level, risk_of(item))
     reasons = list(dict.fromkeys([*item.reasons, *floor.reasons]))
