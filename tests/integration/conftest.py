@@ -5,6 +5,7 @@ drive the pipeline in-process."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -17,9 +18,18 @@ from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import FakeOpenAI
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.fakes.vendor_api import FakeVendorApi
-from tests.support.openai_classifier import open_classifier
+from tests.support.openai_classifier import ModelServer, open_classifier, server_with_classifier
 from tests.support.server_harness import REVIEWER, make_settings
 from tests.support.vendor_harness import VendorServer, start_vendor_server, vendor_settings
+
+
+@pytest.fixture
+def model_server(database_url: str, slack: FakeSlack, sink: HttpSink) -> ModelServer:
+    """Starts the real server assessing with a fake model that answers with the given answer
+    (``server_with_classifier`` on this test's database, Slack and action endpoint)."""
+    return functools.partial(
+        server_with_classifier, database_url=database_url, slack=slack, sink=sink
+    )
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ from bot.store.models import PromptText
 from bot.store.prompt_store import remember_prompt
 from policies.risk_levels import RiskLevel
 from tests.support.bot_cli import run_bot
-from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import (
     Behaviour,
     ChatRequest,
@@ -45,14 +44,13 @@ from tests.support.fakes.openai_api import (
     Truncated,
     schema_violation,
 )
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.model_answers import answer_from_request, model_answer, ticket_block
 from tests.support.openai_classifier import (
     API_KEY,
     MODEL,
     TIMEOUT,
+    ModelServer,
     open_classifier,
-    server_with_classifier,
 )
 from tests.support.server_harness import (
     RunningServer,
@@ -481,14 +479,9 @@ def ticket_dict(case: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def llm_server(
-    database_url: str, slack: FakeSlack, sink: HttpSink
-) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
-    with server_with_classifier(
+def llm_server(model_server: ModelServer) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
+    with model_server(
         answer_from_request,
-        database_url=database_url,
-        slack=slack,
-        sink=sink,
         openai_max_retries=1,
         # The failure modes include a model slower than this: the timeout is under test.
         openai_timeout_seconds=TIMEOUT,

@@ -27,11 +27,9 @@ from policies.injection import looks_like_injection
 from policies.risk_levels import RiskLevel
 from policies.risk_rules import TicketFacts, risk_floor
 from policies.thresholds import Thresholds
-from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import ChatRequest, FakeOpenAI
-from tests.support.fakes.slack_api import FakeSlack
 from tests.support.model_answers import model_answer, ticket_block
-from tests.support.openai_classifier import server_with_classifier
+from tests.support.openai_classifier import ModelServer
 from tests.support.server_harness import RunningServer, wait_until
 
 MONEY = {"refund", "credit"}
@@ -270,22 +268,14 @@ def _manipulated(request: ChatRequest, *, draft: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def injection_server(
-    database_url: str, slack: FakeSlack, sink: HttpSink
-) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
-    with server_with_classifier(
-        approve_everything, database_url=database_url, slack=slack, sink=sink
-    ) as running:
+def injection_server(model_server: ModelServer) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
+    with model_server(approve_everything) as running:
         yield running
 
 
 @pytest.fixture
-def tricky_server(
-    database_url: str, slack: FakeSlack, sink: HttpSink
-) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
-    with server_with_classifier(
-        approve_everything_with_slack_tricks, database_url=database_url, slack=slack, sink=sink
-    ) as running:
+def tricky_server(model_server: ModelServer) -> Iterator[tuple[RunningServer, FakeOpenAI]]:
+    with model_server(approve_everything_with_slack_tricks) as running:
         yield running
 
 

@@ -16,7 +16,7 @@ from tests.support.fakes.http_sink import HttpSink
 from tests.support.fakes.openai_api import ChatRequest
 from tests.support.fakes.slack_api import FakeSlack
 from tests.support.model_answers import answer_from_request, model_answer, ticket_block
-from tests.support.openai_classifier import server_with_classifier
+from tests.support.openai_classifier import ModelServer
 from tests.support.server_harness import REVIEWER, REVIEWER_2, RunningServer, wait_until
 from tests.support.slack_payloads import card_click, input_values, submit_view
 from tests.support.slack_review import carded, latest_card, opened_view, thread_texts
@@ -43,12 +43,9 @@ def _answer(request: ChatRequest) -> dict[str, Any]:
 
 
 def test_request_changes_redrafts_in_place_with_the_policy_floor_applied_again(
-    database_url: str, slack: FakeSlack, sink: HttpSink
+    model_server: ModelServer, slack: FakeSlack, sink: HttpSink
 ) -> None:
-    with server_with_classifier(_answer, database_url=database_url, slack=slack, sink=sink) as (
-        server,
-        model,
-    ):
+    with model_server(_answer) as (server, model):
         item_id = carded(server, refund_ticket("480.00"))
         before = server.item(item_id)
         card_click(server, CHANGES_ACTION, item_id, user=REVIEWER)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from bot.assess.llm.client import OpenAIClassifier
 from tests.support.fakes.http_sink import HttpSink
@@ -71,6 +71,15 @@ def server_with_classifier(
             yield server, model
         asyncio.run(classifier.aclose())
         assert not model.schema_problems, model.schema_problems
+
+
+class ModelServer(Protocol):
+    """``server_with_classifier`` with the database, Slack and action endpoint already given
+    (the ``model_server`` fixture)."""
+
+    def __call__(
+        self, answer: Answer | None, **classifier_settings: Any
+    ) -> contextlib.AbstractContextManager[tuple[RunningServer, FakeOpenAI]]: ...
 
 
 @contextlib.contextmanager
