@@ -79,6 +79,13 @@ _NEWEST_ROW = select(_AUDIT.c.row_hash, _AUDIT.c.key_id).order_by(_AUDIT.c.id.de
 _APPEND = insert(_AUDIT)
 _LOCK = text("SELECT pg_advisory_xact_lock(:key, :chain)")
 _LOCK_AND_HEAD = text("SELECT head_hash, head_key FROM signoff_audit_chain_head(:key, :chain)")
+# Several chains in one round trip: the lateral call runs once per array element, in the array's
+# (ascending) order, so the locks are taken in that order as ``lock_chains`` takes them.
+_LOCK_AND_HEADS = text(
+    "SELECT c.chain, h.head_hash, h.head_key "
+    "FROM unnest(CAST(:chains AS integer[])) WITH ORDINALITY AS c(chain, n) "
+    "LEFT JOIN LATERAL signoff_audit_chain_head(:key, c.chain) AS h ON true ORDER BY c.n"
+)
 # session.info key: (weakref to the transaction, {chain: last row hash it appended, or None})
 _CHAIN_STATE = "signoff_audit_chain"
 
@@ -174,16 +181,20 @@ async def _head(session: AsyncSession, chain: int, key: AuditKey | None) -> str:
     return await _checked_head(session, chain, key, previous)
 
 
-async def _lock_and_head(session: AsyncSession, chain: int, key: AuditKey | None) -> str:
-    """Take ``chain``'s lock and read its head: one round trip on PostgreSQL (migration 0018's
-    function reads the head after the lock, with a fresh snapshot), so the lock is held for
-    one round trip less."""
+async def _lock_and_heads(
+    session: AsyncSession, chains: list[int], key: AuditKey | None
+) -> dict[int, str]:
+    """Take the locks of ``chains`` (ascending) and read their heads. On PostgreSQL one round
+    trip for all of them (migration 0018's function reads each head after its lock, with a
+    fresh snapshot): an ingest batch touches most chains, and a round trip per chain was most of
+    its transaction."""
     if session.bind.dialect.name != "postgresql":
-        return await _head(session, chain, key)
-    previous = (
-        await session.execute(_LOCK_AND_HEAD, {"key": _CHAIN_LOCK, "chain": chain})
-    ).one_or_none()
-    return await _checked_head(session, chain, key, previous)
+        return {chain: await _head(session, chain, key) for chain in chains}
+    found = await session.execute(_LOCK_AND_HEADS, {"key": _CHAIN_LOCK, "chains": chains})
+    return {
+        chain: await _checked_head(session, chain, key, None if head is None else (head, head_key))
+        for chain, head, head_key in found
+    }
 
 
 async def _checked_head(
@@ -260,9 +271,9 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry]) -> None:
         return
     key = _keys(session).current
     chains = [chain_of(entry.item_id) for entry in entries]
-    held = _held(session)
-    for chain in sorted(set(chains) - set(held)):  # ascending: never a deadlock
-        held[chain] = await _lock_and_head(session, chain, key)
+    held: dict[int, str | None] = _held(session)
+    # Ascending, like ``lock_chains``: never a deadlock.
+    held.update(await _lock_and_heads(session, sorted(set(chains) - set(held)), key))
     by_chain: dict[int, list[dict[str, Any]]] = {}
     for entry, chain in zip(entries, chains, strict=True):
         prev_hash = held[chain]
@@ -271,11 +282,11 @@ async def record_many(session: AsyncSession, entries: Sequence[Entry]) -> None:
         row = _sealed(key, entry, prev_hash, chain)
         held[chain] = row["row_hash"]
         by_chain.setdefault(chain, []).append(row)
-    for chain in sorted(by_chain):
-        rows = by_chain[chain]
-        # A Core insert: an ORM object and a flush cost more than the row itself. One
-        # executemany per chain; ids follow the list's order within it.
-        await session.execute(_APPEND, rows if len(rows) > 1 else rows[0])
+    # A Core insert: an ORM object and a flush cost more than the row itself. One statement for
+    # every chain's rows, chain after chain: ids follow the list's order, so each chain's rows
+    # keep theirs.
+    rows = [row for chain in sorted(by_chain) for row in by_chain[chain]]
+    await session.execute(_APPEND, rows if len(rows) > 1 else rows[0])
     _remember(session, held)
 
 

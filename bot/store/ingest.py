@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from bot.store import audit
 from bot.store.column_types import utcnow
 from bot.store.database import SessionFactory, transaction
+from bot.store.frozen_statement import FrozenStatement
 from bot.store.group_commit import GroupCommit
 from bot.store.item_states import ItemState
 from bot.store.models import Item
@@ -127,7 +128,8 @@ def _unnest_insert() -> Insert:
     )
 
 
-_PG_INSERT = _unnest_insert()
+# Compiled once (``bot.store.frozen_statement``): SQLAlchemy does not cache an ON CONFLICT insert.
+_PG_INSERT = FrozenStatement(lambda _dialect: _unnest_insert())
 
 
 def _as_arrays(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -173,14 +175,15 @@ async def _write_batch(sessions: SessionFactory, batch: list[_Arrival]) -> list[
     new_rows = [arrival.row for arrival in batch]
     async with transaction(sessions) as session:
         if session.bind.dialect.name == "postgresql":
-            result = await session.execute(_PG_INSERT, _as_arrays(new_rows))
+            statement = _PG_INSERT.for_dialect(session.bind.dialect)
+            result = await session.execute(statement, _as_arrays(new_rows))
         else:  # SQLite caches its statements by text itself; a multi-row insert is cheap there
-            statement = (
+            many = (
                 sqlite_insert(_ITEM)
                 .on_conflict_do_nothing(index_elements=["source", "external_id"])
                 .returning(_ITEM.c.id)
             )
-            result = await session.execute(statement, new_rows)
+            result = await session.execute(many, new_rows)
         created = set(result.scalars())
         await audit.record_many(
             session,

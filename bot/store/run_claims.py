@@ -14,10 +14,24 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import col
 
 from bot.store.database import SessionFactory, transaction
+from bot.store.frozen_statement import FrozenStatement
 from bot.store.models import RunClaim
+
+
+def _claim(dialect: str) -> UpdateBase:
+    """Insert a claim unless its key exists; RETURNING tells whether it did."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(RunClaim).on_conflict_do_nothing(index_elements=["key"]).returning(col(RunClaim.key))
+    )
+
+
+# Compiled once per dialect (``bot.store.frozen_statement``): a posting slot claims one per card.
+_CLAIM = FrozenStatement(_claim)
 
 
 async def claim_run(
@@ -25,13 +39,9 @@ async def claim_run(
 ) -> bool:
     """True when this caller owns the run ``key`` until ``until``."""
     async with transaction(sessions) as session:
-        dialect = session.bind.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         inserted = await session.execute(
-            insert(RunClaim)
-            .values(key=key, claimed_by=by, claimed_at=now, held_until=until)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(col(RunClaim.key))
+            _CLAIM.for_dialect(session.bind.dialect),
+            {"key": key, "claimed_by": by, "claimed_at": now, "held_until": until},
         )
         if inserted.scalar_one_or_none() is not None:
             return True

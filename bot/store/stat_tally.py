@@ -30,9 +30,11 @@ from sqlalchemy import ColumnElement, Connection, Date, Select, delete, func, in
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import col
 
 from bot.store import audit
+from bot.store.frozen_statement import FrozenStatement
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.models import Decision, Item, StatTally
 from policies.autonomy import EARNED_AUTONOMY, PINNED_ALLOW
@@ -101,6 +103,23 @@ def decision_metrics(
     return [Metric.APPROVED_EDITED if edited else Metric.APPROVED]
 
 
+def _increment(dialect: str) -> UpdateBase:
+    """Add a row's count and total to the row of its key, or insert it."""
+    table = StatTally.__table__  # type: ignore[attr-defined]
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return statement.on_conflict_do_update(
+        index_elements=["hour", "category", "metric", "shard"],
+        set_={
+            "count": table.c.count + statement.excluded.count,
+            "total": table.c.total + statement.excluded.total,
+        },
+    )
+
+
+# Runs in nearly every transaction that records a step: compiled once per dialect.
+_INCREMENT = FrozenStatement(_increment)
+
+
 async def count_events(
     session: AsyncSession,
     at: datetime,
@@ -126,16 +145,7 @@ async def count_events(
     ]
     if not rows:
         return
-    table = StatTally.__table__  # type: ignore[attr-defined]
-    postgres = session.get_bind().dialect.name == "postgresql"
-    statement = (pg_insert if postgres else sqlite_insert)(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["hour", "category", "metric", "shard"],
-        set_={
-            "count": table.c.count + statement.excluded.count,
-            "total": table.c.total + statement.excluded.total,
-        },
-    )
+    statement = _INCREMENT.for_dialect(session.get_bind().dialect)
     await session.execute(statement, rows)
 
 

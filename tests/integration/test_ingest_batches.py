@@ -129,7 +129,7 @@ def test_the_batch_statement_writes_every_column_a_new_row_sets() -> None:
     and a constant ``_new_row`` overrides would be stored as the constant there."""
     ticket = TicketIn.model_validate(password_ticket())
     row = ingest_rows._new_row("generic", ticket)
-    written = set(ingest_rows._PG_INSERT.compile().params)
+    written = set(ingest_rows._unnest_insert().compile().params)
     assert set(row) == written
     params = ingest_rows._as_arrays([row])
     assert set(params) == written
