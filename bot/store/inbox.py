@@ -61,6 +61,19 @@ def retry_key(*identity: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+ITEM_LANE = "item:"
+
+
+def item_lane(item_id: str) -> str:
+    """The lane of interactions on one item: its decisions apply in the order they came."""
+    return f"{ITEM_LANE}{item_id}"
+
+
+def user_lane(user_id: str | None) -> str:
+    """The lane of one person's interactions that concern no item (commands, events)."""
+    return f"user:{user_id}"
+
+
 @dataclass(frozen=True)
 class Interaction:
     kind: str

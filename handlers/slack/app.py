@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
-from bot.store.slack_event_ids import first_delivery
 from handlers.slack import spot_checks as spot_check_listeners
 from handlers.slack.inbox_work import InteractionInbox
 from handlers.slack.listeners import register_listeners
@@ -40,22 +37,6 @@ def build_slack_app(
         process_before_response=True,
     )
 
-    async def skip_redelivered_events(
-        req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
-        body = req.body if isinstance(req.body, dict) else {}
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await first_delivery(rt.sessions, str(event_id)):
-            log.info(
-                "slack event already handled",
-                event_id=event_id,
-                retry_num=req.headers.get("x-slack-retry-num", ["0"])[0],
-            )
-            return BoltResponse(status=200, body="")
-        await next()
-        return None
-
-    app.use(skip_redelivered_events)
     register_listeners(app, rt, notify_worker, inbox)
     spot_check_listeners.register(app, rt, inbox)
     return app

@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.logging_setup import get_logger
-from bot.store.inbox import Interaction
+from bot.store.inbox import Interaction, user_lane
 from handlers.commands.registry import run_signoff_command
 from handlers.slack.deps import SlackDeps, request_identity, signed_at
 from handlers.slack.event_inbox import on_event
@@ -53,7 +53,7 @@ def register_commands(app: AsyncApp, deps: SlackDeps) -> None:
         user = str(command["user_id"])
         interaction = Interaction(
             kind=COMMAND_KIND,
-            lane=f"user:{user}",
+            lane=user_lane(user),
             actor=user,
             payload={
                 "user_id": user,

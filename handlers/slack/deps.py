@@ -17,7 +17,7 @@ from bot.logging_setup import get_logger
 from bot.review.roster import ReviewerRoster, Roles
 from bot.runtime import Runtime
 from bot.slack.card import parse_button_value
-from bot.store.inbox import Interaction, retry_key
+from bot.store.inbox import Interaction, item_lane, retry_key, user_lane
 from handlers.slack.replies import FAILED_TEXT, clicked_channel, tell, who_and_where
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def click_interaction(
             payload["message"]["blocks"] = message.get("blocks", [])
     return Interaction(
         kind=action_id,
-        lane=f"item:{item_id}" if item_id else f"user:{user}",
+        lane=item_lane(item_id) if item_id else user_lane(user),
         actor=user,
         payload=payload,
         retry_key=request_identity(body),

@@ -72,10 +72,16 @@ class InteractionInbox:
         self._last_start = float("inf")
         # Unrecorded work started right after an ack (``at_once``), held until it ends.
         self._at_once: set[asyncio.Future[None]] = set()
+        self._after_item: list[Callable[[], None]] = []
 
     def handle(self, kind: str, handler: Handler) -> None:
         """Register how rows of ``kind`` are applied (every process registers the same)."""
         self._handlers[kind] = handler
+
+    def after_item_interaction(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time a row of an item's lane has been applied here: a
+        reviewer's decision on it is recorded by then (``handlers.slack.spot_checks``)."""
+        self._after_item.append(callback)
 
     async def record(self, interaction: inbox.Interaction) -> inbox.Accepted:
         """Record before the ack; raises when the database did not take it (then no ack)."""
@@ -174,6 +180,9 @@ class InteractionInbox:
             outcome = await self._outcome(entry)
         if not await inbox.finish(sessions, entry_id, token, outcome):
             log.warning("interaction was taken over while applied", entry_id=entry_id)
+        if entry.lane.startswith(inbox.ITEM_LANE):
+            for callback in self._after_item:
+                callback()
 
     async def _outcome(self, entry: InboxEntry) -> str:
         handler = self._handlers.get(entry.kind)

@@ -28,10 +28,13 @@ def register_listeners(
     app: AsyncApp, rt: Runtime, notify_worker: Callable[[], None], inbox: InteractionInbox
 ) -> None:
     deps = SlackDeps(rt=rt, roster=rt.roster, notify_worker=notify_worker, inbox=inbox)
+    # Bolt tries listeners in the order they were registered, running each one's matcher (about
+    # 9 µs each, measured) until one matches: the most frequent requests first. ``/signoff``
+    # behind fourteen buttons and modals spent more on matching than on its own ack.
+    register_commands(app, deps)
     register_actions(app, deps)
     register_cluster_actions(app, deps)
     register_views(app, deps)
-    register_commands(app, deps)
     register_app_home(app, deps)
 
     @app.error

@@ -4,8 +4,10 @@
 Outcomes are derived from the decisions the review flow records (``bot.autonomy.evidence``), and
 the route step catches up before it routes, so a reject always takes effect before the next item
 of its bucket. The catch-up here only makes the leads' "autonomy revoked" DM arrive right after
-the reject rather than with the next item: it runs twice, shortly after the interaction's
-listener, and is idempotent, so a late or repeated run changes nothing.
+the reject rather than with the next item: it runs when the inbox has applied an interaction on
+an item (the decision is recorded by then, on whichever instance applied it), and is idempotent,
+so a late or repeated run changes nothing. It used to be a Bolt middleware on every request that
+ran two passes after sleeps, guessing when the work would be done, and cost every ack its turn.
 
 Who answers is resolved through the runtime's one reviewer roster (``Runtime.roster``), the same one
 the card buttons use, so members of ``SIGNOFF_REVIEWER_GROUP`` may answer and outsiders may not.
@@ -14,12 +16,9 @@ the card buttons use, so members of ``SIGNOFF_REVIEWER_GROUP`` may answer and ou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,10 +31,6 @@ from handlers.slack.inbox_work import InteractionInbox
 
 log = get_logger(__name__)
 
-# Seconds after a reviewer interaction at which outcomes are caught up (the listener that
-# records the decision runs after the ack, so the first pass may find nothing yet).
-CATCH_UP_AFTER = (0.5, 2.0)
-_INTERACTIONS = frozenset({"block_actions", "view_submission"})
 # A burst of clicks needs no more than a few passes: each pass records everything decided so far.
 MAX_PENDING = 3
 
@@ -43,25 +38,20 @@ MAX_PENDING = 3
 def register(app: AsyncApp, rt: Runtime, inbox: InteractionInbox) -> None:
     pending: set[asyncio.Task[None]] = set()
 
-    async def catch_up_soon() -> None:
-        for delay in CATCH_UP_AFTER:
-            await asyncio.sleep(delay)
-            try:
-                await catch_up(rt)
-            except Exception:
-                log.exception("autonomy catch-up failed; the next routed item retries it")
+    async def catch_up_now() -> None:
+        try:
+            await catch_up(rt)
+        except Exception:
+            log.exception("autonomy catch-up failed; the next routed item retries it")
 
-    async def after_interactions(
-        req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[None]]
-    ) -> None:
-        await next()
-        body = req.body if isinstance(req.body, dict) else {}
-        if body.get("type") in _INTERACTIONS and len(pending) < MAX_PENDING:
-            task = asyncio.ensure_future(catch_up_soon())
+    def after_item_interaction() -> None:
+        # Idempotent, so passes may overlap; a few in flight already cover a burst.
+        if len(pending) < MAX_PENDING:
+            task = asyncio.ensure_future(catch_up_now())
             pending.add(task)
             task.add_done_callback(pending.discard)
 
-    app.use(after_interactions)
+    inbox.after_item_interaction(after_item_interaction)
 
     async def answer(body: dict[str, Any], client: AsyncWebClient, *, good: bool) -> None:
         user_id = str(body["user"]["id"])

@@ -35,7 +35,7 @@ from bot.slack.text import safe
 from bot.store import audit
 from bot.store.column_types import utcnow
 from bot.store.database import transaction
-from bot.store.inbox import Interaction
+from bot.store.inbox import Interaction, item_lane
 from bot.store.items import get_item
 from handlers.slack.app_home import publish_home
 from handlers.slack.deps import SlackDeps, request_identity, signed_at
@@ -84,7 +84,7 @@ def _item_submission(
     they came), with the item and the card's channel from the modal's metadata, and ``fields``."""
     item_id = str(meta.get("item_id") or "")
     essentials = {"item_id": item_id, "channel_id": meta.get("channel") or None, **fields}
-    return _submission(kind, f"item:{item_id}", body, request, essentials)
+    return _submission(kind, item_lane(item_id), body, request, essentials)
 
 
 async def _tell_unless_recorded(

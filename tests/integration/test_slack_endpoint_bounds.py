@@ -105,6 +105,8 @@ MALFORMED = {
     "payload that is not JSON": (urlencode({"payload": "not json {"}).encode(), FORM),
     "payload that is a list": (urlencode({"payload": "[1, 2]"}).encode(), FORM),
     "JSON body that is a string": (json.dumps("hello").encode(), "application/json"),
+    "JSON list with a charset": (b"[1, 2]", "application/json; charset=utf-8"),
+    "payload that is a number": (urlencode({"payload": "7"}).encode(), FORM),
 }
 
 
