@@ -21,6 +21,7 @@ from bot.entrypoints.fastapi_app import signoff_api
 from bot.errors import InputRejectedError
 from bot.lead_settings.seed import seed_thresholds
 from bot.logging_setup import get_logger
+from bot.pipeline.ack_priority import AckPriority
 from bot.pipeline.worker import Worker
 from bot.runtime import open_runtime
 from bot.settings import Settings
@@ -30,6 +31,7 @@ from handlers import health, metrics
 from handlers.slack.app import build_slack_app
 from handlers.slack.http import handle_slack_http
 from handlers.slack.inbox_work import INBOX_GRACE_SECONDS, InteractionInbox
+from handlers.slack.listener_work import ListenerWork
 from handlers.webhooks import erasure as erasure_webhook
 from handlers.webhooks import generic as generic_webhook
 from handlers.webhooks import vendors as vendor_webhooks
@@ -57,12 +59,14 @@ def create_app(
                 open_runtime(settings, classifier=classifier, vendors=vendors)
             )
             await seed_thresholds(rt.sessions, settings)
-            worker = Worker(rt)
+            # Acks first: the worker and the listeners' work give way while acks are prepared.
+            priority = AckPriority()
+            worker = Worker(rt, ack_priority=priority)
             app.state.runtime = rt
             app.state.worker = worker
             app.state.scheduler = None
             app.state.vendor_settings = vendors
-            inbox = InteractionInbox(rt)
+            inbox = InteractionInbox(rt, ListenerWork(priority=priority))
             slack_app = build_slack_app(rt, worker.notify, inbox)
             app.state.slack_app = slack_app
             if settings.inprocess_worker:

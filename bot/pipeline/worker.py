@@ -19,6 +19,7 @@ from datetime import timedelta
 import structlog
 
 from bot.logging_setup import get_logger
+from bot.pipeline.ack_priority import AckPriority
 from bot.pipeline.pipeline import Pipeline
 from bot.runtime import Runtime
 from bot.slack.card_backlog import CardPoster
@@ -45,8 +46,12 @@ class Worker:
         batch_size: int = 20,
         concurrency: int | None = None,
         idle_wait: float = 1.0,
+        ack_priority: AckPriority | None = None,
     ) -> None:
+        """``ack_priority``: in a process that also acks Slack (``serve``), the loop starts one
+        item at a time while an ack is being prepared (``bot.pipeline.ack_priority``)."""
         self.rt = runtime
+        self._ack_priority = ack_priority
         self.worker_id = make_worker_id()
         self.pipeline = Pipeline(runtime, self.worker_id)
         self.card_poster = CardPoster(runtime, f"{self.worker_id}:cards")
@@ -62,6 +67,7 @@ class Worker:
         self._limit = asyncio.Semaphore(self._concurrency)
         # The loop's items run as tasks; held here so they are not garbage-collected mid-step.
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._advancing = 0  # of those, not yet finished (a done task leaves the set later)
         self._rolling = False
         self._idle_wait = idle_wait
         self._wake = asyncio.Event()
@@ -125,6 +131,7 @@ class Worker:
         started = []
         for item in items:
             self._pass_started()
+            self._advancing += 1
             task = asyncio.create_task(self._advance_in_slot(item), name=f"signoff-item-{item.id}")
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
@@ -135,6 +142,7 @@ class Worker:
         try:
             await self._advance_item(item)
         finally:
+            self._advancing -= 1
             self._limit.release()
             self._pass_finished()
             self._wake.set()  # a slot is free: the loop claims the next item now
@@ -177,7 +185,7 @@ class Worker:
                 self._wake.clear()
                 self._pass_started()  # so close() cannot miss items claimed but not started
                 try:
-                    await self._fill_free_slots(self._concurrency)
+                    await self._fill_free_slots(self._slots_to_fill())
                 except Exception:
                     log.exception("worker pass failed; retrying")
                 finally:
@@ -187,6 +195,15 @@ class Worker:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait)
         finally:
             self._rolling = False
+
+    def _slots_to_fill(self) -> int:
+        """Every free slot, unless Slack is waiting for acks: then one item at a time, and the
+        loop is woken when the acks stop."""
+        priority = self._ack_priority
+        if priority is None or not priority.busy:
+            return self._concurrency
+        priority.call_when_quiet(self.notify)
+        return 0 if self._advancing else 1
 
     def _start_card_poster(self) -> None:
         """Start the card poster, or tell the running one to look again before it stops: the

@@ -41,7 +41,8 @@ def freeze(statement: UpdateBase, dialect: Dialect) -> TextClause:
 
     It is compiled with named placeholders and without the casts some drivers add to each
     placeholder; compiling the text for ``dialect`` adds those casts back."""
-    plain = type(dialect)(paramstyle="named")
+    # Every concrete dialect takes ``paramstyle``; the ``Dialect`` interface does not say so.
+    plain = type(dialect)(paramstyle="named")  # type: ignore[call-arg]
     plain.bind_typing = BindTyping.NONE  # a fresh instance of our own, not the engine's
     compiled = statement.compile(dialect=plain)
     if compiled.positional or "\\:" in compiled.string:

@@ -86,11 +86,11 @@ class InteractionInbox:
     async def record(self, interaction: inbox.Interaction) -> inbox.Accepted:
         """Record before the ack; raises when the database did not take it (then no ack)."""
         token = claim_token(self.worker_id)
-        self.work.acks_waiting()
+        self.work.priority.begin()
         try:
             return await inbox.accept(self.rt.sessions, interaction, token=token, lease=self.lease)
         finally:
-            self.work.acks_done()
+            self.work.priority.end()
 
     def run(self, accepted: inbox.Accepted) -> None:
         """After the ack: apply the row here, in its lane's turn. A retry of a row already

@@ -12,9 +12,9 @@ off here is not lost.
 
 The work shares one event loop with the acks, and every step of an ack (its insert's round trip,
 Bolt's answer) waits for a turn of that loop: four runners busy with transactions made each turn
-long. So while acks are being recorded (``acks_waiting``), only the first runner starts new
-work; the others wait until no ack is in progress (``acks_done``). The work keeps moving (one
-runner never waits) and catches up once the clicks stop.
+long. So while acks are being recorded (``bot.pipeline.ack_priority``, shared with the
+in-process worker), only the first runner starts new work; the others wait until no ack is in
+progress. The work keeps moving (one runner never waits) and catches up once the clicks stop.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Awaitable
 
 from bot.logging_setup import get_logger
+from bot.pipeline.ack_priority import AckPriority
 
 log = get_logger(__name__)
 
@@ -37,32 +38,13 @@ BACKLOG_WARNING = 500
 
 
 class ListenerWork:
-    def __init__(self, runners: int = DEFAULT_RUNNERS) -> None:
+    def __init__(self, runners: int = DEFAULT_RUNNERS, priority: AckPriority | None = None) -> None:
         self._size = runners
+        self.priority = priority or AckPriority()
         self._jobs: deque[Awaitable[None]] = deque()
         self._signal: asyncio.Queue[None] | None = None
         self._runners: list[asyncio.Task[None]] = []
         self._warned = False
-        self._acks = 0
-        self._no_acks: asyncio.Event | None = None
-
-    def acks_waiting(self) -> None:
-        """An ack is being prepared (its interaction recorded): hold back all runners but one."""
-        self._acks += 1
-        if self._no_acks is not None:
-            self._no_acks.clear()
-
-    def acks_done(self) -> None:
-        self._acks -= 1
-        if self._acks == 0 and self._no_acks is not None:
-            self._no_acks.set()
-
-    async def _ack_turn(self) -> None:
-        if self._acks == 0:
-            return
-        if self._no_acks is None:
-            self._no_acks = asyncio.Event()
-        await self._no_acks.wait()
 
     def submit(self, work: Awaitable[None]) -> None:
         """Queue ``work`` (already guarded: it must not raise) behind the work before it."""
@@ -88,7 +70,7 @@ class ListenerWork:
     async def _run(self, signal: asyncio.Queue[None], *, yields: bool) -> None:
         while True:
             if yields:
-                await self._ack_turn()
+                await self.priority.quiet()
             await signal.get()
             try:
                 await self._jobs.popleft()

@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from bot.assess.assessment import Assessment, Classifier
 from bot.assess.heuristic import HeuristicClassifier
+from bot.pipeline.ack_priority import AckPriority
 from bot.pipeline.worker import Worker
 from bot.runtime import Runtime, open_runtime
 from bot.store.ingest import ingest
@@ -116,3 +117,48 @@ async def test_a_freed_slot_is_refilled_while_a_slow_item_is_still_in_flight(
             assert item.claimed_by is None
         assert await _leased_by(rt, worker) == set()
     assert classifier.events.index("start:later") < classifier.events.index("end:slow")
+
+
+async def test_while_acks_are_prepared_the_worker_advances_one_item_and_resumes_after(
+    database_url: str,
+) -> None:
+    """Acks first (``bot.pipeline.ack_priority``): with an ack in progress the loop starts one
+    item, not one per free slot; when the acks stop it is woken and fills every slot."""
+    classifier = GatedClassifier(gated={"first", "second", "third"})
+    settings = make_settings(database_url=database_url)
+    priority = AckPriority()
+    async with open_runtime(settings, classifier=classifier) as rt:
+        for label in ("first", "second", "third"):
+            await _add(rt, label)
+        priority.begin()
+        worker = Worker(rt, concurrency=3, ack_priority=priority, idle_wait=0.05)
+        loop = asyncio.create_task(worker.run_forever())
+        try:
+            started = await _started_after_polls(classifier, polls=5)
+            assert len(started) == 1  # one item moves; the free slots wait for the acks
+            priority.end()  # the last ack is done: the loop is woken and takes the other two
+            await _seen(classifier, "start:second")
+            await _seen(classifier, "start:third")
+        finally:
+            for gate in classifier.gates.values():
+                gate.set()
+            worker.stop()
+            await loop
+            await asyncio.wait_for(worker.close(), timeout=HANG_GUARD_SECONDS)
+
+
+async def _started_after_polls(classifier: GatedClassifier, *, polls: int) -> list[str]:
+    """The items started once the loop had ``polls`` idle polls to start more (0.05 s each)."""
+    await asyncio.wait_for(
+        asyncio.wait(
+            [
+                asyncio.ensure_future(classifier.seen(f"start:{n}").wait())
+                for n in ("first", "second", "third")
+            ],
+            return_when=asyncio.FIRST_COMPLETED,
+        ),
+        timeout=HANG_GUARD_SECONDS,
+    )
+    for _ in range(polls):
+        await asyncio.sleep(0.05)
+    return [event for event in classifier.events if event.startswith("start:")]

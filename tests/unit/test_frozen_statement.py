@@ -18,7 +18,9 @@ from sqlalchemy.sql.dml import UpdateBase
 from bot.store import ingest, run_claims, stat_tally
 from bot.store.frozen_statement import FrozenStatement, freeze
 
-DIALECTS = [psycopg.dialect(), aiosqlite.dialect()]
+PG: Dialect = psycopg.dialect()  # type: ignore[no-untyped-call]
+LITE: Dialect = aiosqlite.dialect()
+DIALECTS = [PG, LITE]
 
 STATEMENTS = {
     "ingest batch": lambda name: ingest._unnest_insert(),
@@ -48,8 +50,8 @@ def test_the_frozen_text_compiles_to_the_statements_own_sql(name: str, dialect: 
 def test_parameters_keep_the_type_the_statement_gave_them() -> None:
     """A typed value (here a PostgreSQL array of JSONB) is converted by the same type."""
     statement = ingest._unnest_insert()
-    frozen = freeze(statement, psycopg.dialect())
-    original = statement.compile(dialect=psycopg.dialect())
+    frozen = freeze(statement, PG)
+    original = statement.compile(dialect=PG)
     kept = {name: type(bind.type) for name, bind in frozen._bindparams.items()}
     assert kept == {original.bind_names[b]: type(b.type) for b in original.binds.values()}
 
@@ -64,7 +66,7 @@ def test_each_dialect_gets_its_own_statement_built_once() -> None:
         return insert(table).on_conflict_do_nothing(index_elements=["k"])
 
     frozen = FrozenStatement(build)
-    pg, lite = psycopg.dialect(), aiosqlite.dialect()
+    pg, lite = PG, LITE
     assert frozen.for_dialect(pg) is frozen.for_dialect(pg)
     assert frozen.for_dialect(lite) is frozen.for_dialect(lite)
     assert built == ["postgresql", "sqlite"]
@@ -75,4 +77,4 @@ def test_a_statement_with_a_literal_colon_is_refused_rather_than_misread() -> No
     table = Table("t", MetaData(), Column("k", String, primary_key=True))
     statement = postgresql.insert(table).values(k=literal_column("'a\\:b'"))
     with pytest.raises(ValueError, match="escaped colons"):
-        freeze(statement.on_conflict_do_nothing(), psycopg.dialect())
+        freeze(statement.on_conflict_do_nothing(), PG)

@@ -75,13 +75,13 @@ async def test_while_acks_are_being_recorded_only_the_first_runner_starts_work()
         started.append(n)
         await release.wait()
 
-    queue.acks_waiting()
+    queue.priority.begin()
     for n in range(3):
         queue.submit(job(n))
     for _ in range(5):
         await asyncio.sleep(0)
     assert started == [0]  # one runner keeps the work moving; the others give way
-    queue.acks_done()
+    queue.priority.end()
     for _ in range(5):
         await asyncio.sleep(0)
     assert started == [0, 1, 2]
