@@ -44,10 +44,16 @@ def _sqlite_purge(path: str, full: bool) -> None:
 # How long a purge waits for transactions that began before the erasure (and could still see the
 # erased row versions, which VACUUM must then keep) to end.
 SNAPSHOT_WAIT_SECONDS = 30.0
+# A transaction holds VACUUM's horizon back by its snapshot (``backend_xmin``) and, once it has
+# written, by its own transaction id (``backend_xid``), which stays while it sits between
+# statements with no snapshot at all: both are waited for.
 _OLDER_SNAPSHOTS = text(
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-    " AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL"
-    " AND age(backend_xmin) >= age(CAST(CAST(:horizon AS text) AS xid))"
+    " AND pid <> pg_backend_pid() AND ("
+    " (backend_xmin IS NOT NULL"
+    "  AND age(backend_xmin) >= age(CAST(CAST(:horizon AS text) AS xid)))"
+    " OR (backend_xid IS NOT NULL"
+    "  AND age(backend_xid) >= age(CAST(CAST(:horizon AS text) AS xid))))"
 )
 
 
