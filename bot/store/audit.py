@@ -178,7 +178,7 @@ def tally_shard(session: AsyncSession) -> int:
 async def _head(session: AsyncSession, chain: int, key: AuditKey | None) -> str:
     """The hash chain ``chain`` ends with (its lock held)."""
     previous = (await session.execute(_LAST_ROW, {"chain": chain})).one_or_none()
-    return await _checked_head(session, chain, key, previous)
+    return (await _checked_heads(session, key, {chain: previous}))[chain]
 
 
 async def _lock_and_heads(
@@ -188,29 +188,38 @@ async def _lock_and_heads(
     trip for all of them (migration 0018's function reads each head after its lock, with a
     fresh snapshot): an ingest batch touches most chains, and a round trip per chain was most of
     its transaction."""
+    if not chains:
+        return {}
     if session.bind.dialect.name != "postgresql":
         return {chain: await _head(session, chain, key) for chain in chains}
     found = await session.execute(_LOCK_AND_HEADS, {"key": _CHAIN_LOCK, "chains": chains})
-    return {
-        chain: await _checked_head(session, chain, key, None if head is None else (head, head_key))
-        for chain, head, head_key in found
+    previous = {
+        chain: None if head is None else (head, head_key) for chain, head, head_key in found
     }
+    return await _checked_heads(session, key, previous)
 
 
-async def _checked_head(
-    session: AsyncSession, chain: int, key: AuditKey | None, previous: Any
-) -> str:
-    """The head's hash; refuses an unkeyed append to a keyed log: this chain's head, or chain
-    0's (where the keyed boundary is) says so."""
-    keyed = previous is not None and previous[1] is not None
-    if key is None and not keyed and chain != NO_ITEM_CHAIN:
-        boundary = (await session.execute(_LAST_ROW, {"chain": NO_ITEM_CHAIN})).one_or_none()
-        keyed = boundary is not None and boundary.key_id is not None
-    if keyed and key is None:
-        raise AuditKeyMissingError(
-            ["the audit chain is keyed but SIGNOFF_AUDIT_KEY is not set: set it"]
-        )
-    return str(previous[0]) if previous is not None else GENESIS
+async def _checked_heads(
+    session: AsyncSession, key: AuditKey | None, previous: dict[int, Any]
+) -> dict[int, str]:
+    """Each chain's head hash (``previous``: its last row's hash and key id, or None). Refuses
+    an unkeyed append to a keyed log: a head says so, or chain 0's (where the keyed boundary
+    is), which is read once for all the chains rather than once per chain."""
+    if key is None:
+        keyed = any(row is not None and row[1] is not None for row in previous.values())
+        if not keyed and any(chain != NO_ITEM_CHAIN for chain in previous):
+            if NO_ITEM_CHAIN in previous:
+                boundary = previous[NO_ITEM_CHAIN]
+            else:
+                boundary = (
+                    await session.execute(_LAST_ROW, {"chain": NO_ITEM_CHAIN})
+                ).one_or_none()
+            keyed = boundary is not None and boundary[1] is not None
+        if keyed:
+            raise AuditKeyMissingError(
+                ["the audit chain is keyed but SIGNOFF_AUDIT_KEY is not set: set it"]
+            )
+    return {chain: str(row[0]) if row is not None else GENESIS for chain, row in previous.items()}
 
 
 @dataclass(frozen=True)
