@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ActionKind = Literal["reply", "refund", "credit", "update_field"]
 
@@ -46,6 +46,38 @@ class TicketIn(BaseModel):
     customer: Customer
     requested_action: RequestedAction | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        """Refuse text no database can store, as the sender's error (400): JSON may carry a NUL
+        (``\\u0000``) or an unpaired surrogate (``\\ud800``), which PostgreSQL refuses at the
+        insert, after the ticket was accepted for its batch (a 500)."""
+        problem = unstorable_text(data)
+        if problem is not None:
+            raise ValueError(problem)
+        return data
+
+
+def unstorable_text(data: Any) -> str | None:
+    """Why some string in ``data`` (dicts and lists walked without recursion, keys included)
+    cannot be stored as text, or None."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return "text must not contain NUL characters (\\u0000)"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "text must not contain unpaired surrogates (\\ud800-\\udfff)"
+    return None
 
 
 def first_name(full_name: str) -> str:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -74,6 +75,29 @@ def test_malformed_json_is_a_400(server: RunningServer) -> None:
     assert response.status_code == 400
     assert response.json()["error"] == "body is not valid JSON"
     assert _count_items(server) == 0
+
+
+# Valid JSON that no database can store as text: refused at the door, never a 500 from the insert.
+UNSTORABLE = {
+    "NUL in the body": ("body", "before\\u0000after"),
+    "unpaired surrogate in the subject": ("subject", "broken \\ud800 text"),
+    "NUL in a metadata key": ("metadata", '{"tag\\u0000": 1}'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSTORABLE))
+def test_text_no_database_can_store_is_a_400_and_stores_nothing(
+    server: RunningServer, case: str
+) -> None:
+    field, raw = UNSTORABLE[case]
+    text = json.dumps(password_ticket())
+    marker = '"__unstorable__"'
+    ticket = json.loads(text)
+    ticket[field] = "__unstorable__"
+    body = json.dumps(ticket).replace(marker, raw if field == "metadata" else f'"{raw}"')
+    assert _post_raw(server, body.encode(), generic_headers(WEBHOOK_SECRET, body.encode())) == 400
+    assert _count_items(server) == 0
+    assert server.post_ticket(password_ticket()).status_code == 202  # the next one is fine
 
 
 def test_missing_and_wrong_fields_are_named(server: RunningServer) -> None:
