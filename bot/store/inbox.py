@@ -254,44 +254,29 @@ async def _update(*conditions: ColumnElement[bool], sessions: SessionFactory, **
 
 # Built once, like every statement a click runs: building and cache-keying an ORM update with
 # an aliased subquery on each call cost more CPU than running it (py-spy, under 50 clients).
-_STARTED = (
+# This row, while this token holds it: what start, renew and finish all update.
+_HELD = (
     update(InboxEntry)
     .where(
         col(InboxEntry.id) == bindparam("entry_id"),
         col(InboxEntry.claimed_by) == bindparam("token"),
-        col(InboxEntry.done_at).is_(None),
-        _no_earlier_undone(),
     )
+    .execution_options(synchronize_session=False)
+)
+_STARTED = (
+    _HELD.where(col(InboxEntry.done_at).is_(None), _no_earlier_undone())
     .values(
         attempts=col(InboxEntry.attempts) + 1,
         claimed_until=bindparam("until", type_=UTCDateTime()),
     )
     .returning(InboxEntry)
-    .execution_options(synchronize_session=False)
 )
-_RENEWED = (
-    update(InboxEntry)
-    .where(
-        col(InboxEntry.id) == bindparam("entry_id"),
-        col(InboxEntry.claimed_by) == bindparam("token"),
-    )
-    .values(claimed_until=bindparam("until", type_=UTCDateTime()))
-    .execution_options(synchronize_session=False)
-)
-_FINISHED = (
-    update(InboxEntry)
-    .where(
-        col(InboxEntry.id) == bindparam("entry_id"),
-        col(InboxEntry.claimed_by) == bindparam("token"),
-        col(InboxEntry.done_at).is_(None),
-    )
-    .values(
-        done_at=bindparam("done_at", type_=UTCDateTime()),
-        outcome=bindparam("outcome", type_=Text()),
-        claimed_by=None,
-        claimed_until=None,
-    )
-    .execution_options(synchronize_session=False)
+_RENEWED = _HELD.values(claimed_until=bindparam("until", type_=UTCDateTime()))
+_FINISHED = _HELD.where(col(InboxEntry.done_at).is_(None)).values(
+    done_at=bindparam("done_at", type_=UTCDateTime()),
+    outcome=bindparam("outcome", type_=Text()),
+    claimed_by=None,
+    claimed_until=None,
 )
 
 
