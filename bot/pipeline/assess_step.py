@@ -16,14 +16,13 @@ from bot.assess.llm.model_input import ChangeRequest
 from bot.assess.llm.usage import LlmAssessmentUnavailableError, LlmUsage
 from bot.errors import AssessmentUnavailableError
 from bot.logging_setup import get_logger
-from bot.pipeline.step import reread
 from bot.review.stale_drafts import mark_older_drafts_stale
 from bot.runtime import Runtime
 from bot.store import audit
 from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
-from bot.store.items import transition
+from bot.store.items import move
 from bot.store.models import Item
 from bot.tickets import Customer, RequestedAction, TicketIn
 from policies.risk_levels import RiskLevel
@@ -42,14 +41,15 @@ async def assess(rt: Runtime, holder: str, item: Item) -> Item | None:
         values["llm_usage"] = usage.to_record()
         llm_record = _usage_summary(usage)
     async with transaction(rt.sessions) as session:
-        if not await transition(
+        moved = await move(
             session,
             item.id,
             from_states=[ItemState.RECEIVED],
             to=ItemState.ASSESSED,
             held_by=holder,
             **values,
-        ):
+        )
+        if moved is None:
             return None
         await audit.record(
             session,
@@ -62,7 +62,6 @@ async def assess(rt: Runtime, holder: str, item: Item) -> Item | None:
             error=values["assessment_error"],
             **llm_record,
         )
-        moved = await reread(session, item.id)
     try:  # best effort: a click on an older card finds out anyway
         await mark_older_drafts_stale(rt, item.id, new_item=moved)
     except Exception:

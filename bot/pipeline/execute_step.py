@@ -21,14 +21,13 @@ from bot.autonomy.routing import catch_up
 from bot.autonomy.spot_checks import post_spot_check_if_chosen
 from bot.errors import ExecutionRefusedError, PermanentError, RetryableError
 from bot.logging_setup import get_logger
-from bot.pipeline.step import reread
 from bot.runtime import Runtime
 from bot.slack.text import safe
 from bot.store import audit
 from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import ItemState
-from bot.store.items import begin_send, release, transition
+from bot.store.items import begin_send, move, release
 from bot.store.models import Item
 from bot.store.money_budget import release_money_budget
 from bot.store.stat_tally import Metric, count_events
@@ -57,15 +56,15 @@ async def start_execution(rt: Runtime, holder: str, item: Item) -> Item | None:
         except Exception:
             log.exception("autonomy catch-up failed", item_id=item.id)
     async with transaction(rt.sessions) as session:
-        if not await transition(
+        moved = await move(
             session,
             item.id,
             from_states=[ItemState.APPROVED],
             to=ItemState.EXECUTING,
             held_by=holder,
-        ):
+        )
+        if moved is None:
             return None
-        moved = await reread(session, item.id)  # before the audit row: its lock is held to commit
         await audit.record(
             session, "execution_started", item_id=item.id, idempotency_key=item.idempotency_key
         )
@@ -74,8 +73,10 @@ async def start_execution(rt: Runtime, holder: str, item: Item) -> Item | None:
     return moved
 
 
-async def execute(rt: Runtime, holder: str, item: Item) -> None:
-    """Authorise, fence and send one attempt, then record its outcome."""
+async def execute(rt: Runtime, holder: str, item: Item) -> Item | None:
+    """Authorise, fence and send one attempt, then record its outcome. Returns the item as it
+    ended (its claim ended with it), or ``None`` when it did not end: a retry is scheduled (and
+    the claim released with it), or the claim was lost."""
     settings = rt.settings
     # The route's reviewers for a routed card, else the general ones (leads always).
     reviewers = await rt.roster.deciders_for(item.reviewer_group)
@@ -94,7 +95,7 @@ async def execute(rt: Runtime, holder: str, item: Item) -> None:
                 lease = timedelta(seconds=settings.lease_seconds)
                 if not await begin_send(session, item.id, holder, lease=lease):
                     log.warning("claim lost before sending; not sending", item_id=item.id)
-                    return
+                    return None
                 await audit.record(
                     session,
                     "execution_attempt",
@@ -104,9 +105,8 @@ async def execute(rt: Runtime, holder: str, item: Item) -> None:
                     resend=item.send_started_at is not None,
                 )
     if stop is not None:
-        await _finish(rt, holder, item, ItemState.FAILED, stop[0], last_error=stop[1])
-        return
-    await _send(rt, holder, item, request, attempts)
+        return await _finish(rt, holder, item, ItemState.FAILED, stop[0], last_error=stop[1])
+    return await _send(rt, holder, item, request, attempts)
 
 
 def _why_not_send(rt: Runtime, item: Item, request: ActionRequest) -> tuple[str, str] | None:
@@ -129,19 +129,20 @@ def _why_not_send(rt: Runtime, item: Item, request: ActionRequest) -> tuple[str,
 
 async def _send(
     rt: Runtime, holder: str, item: Item, request: ActionRequest, attempts: int
-) -> None:
-    """Send the fenced attempt and record what came of it: executed, retry later, or failed."""
+) -> Item | None:
+    """Send the fenced attempt and record what came of it: executed, retry later, or failed
+    (the item as it ended, as ``execute`` returns it)."""
     try:
         result = await rt.executor.execute(request)
     except RetryableError as exc:
         if attempts >= rt.settings.max_execution_attempts:
-            await _failed(rt, holder, item, attempts, f"gave up after {attempts} attempts: {exc}")
-            return
+            return await _failed(
+                rt, holder, item, attempts, f"gave up after {attempts} attempts: {exc}"
+            )
         await _retry_later(rt, holder, item, attempts, exc)
-        return
+        return None
     except PermanentError as exc:
-        await _failed(rt, holder, item, attempts, str(exc))
-        return
+        return await _failed(rt, holder, item, attempts, str(exc))
     except Exception as exc:
         # An executor bug or an unreadable answer: the far side may have acted, so sending
         # again could act twice. A human looks, and a lead's Retry resends the same key.
@@ -149,9 +150,8 @@ async def _send(
         unknown = (
             f"outcome unknown ({exc.__class__.__name__}): check {request.source} before using Retry"
         )
-        await _failed(rt, holder, item, attempts, unknown)
-        return
-    await _finish(
+        return await _failed(rt, holder, item, attempts, unknown)
+    return await _finish(
         rt,
         holder,
         item,
@@ -166,9 +166,11 @@ async def _send(
     )
 
 
-async def _failed(rt: Runtime, holder: str, item: Item, attempts: int, last_error: str) -> None:
+async def _failed(
+    rt: Runtime, holder: str, item: Item, attempts: int, last_error: str
+) -> Item | None:
     """This attempt failed for good: a human looks (a lead's Retry resends the same key)."""
-    await _finish(
+    return await _finish(
         rt,
         holder,
         item,
@@ -207,10 +209,14 @@ async def _retry_later(
 
 async def _finish(
     rt: Runtime, holder: str, item: Item, to: ItemState, event: str, **values: Any
-) -> None:
-    """Executing → ``to`` with the outcome, audited, then shown in Slack."""
+) -> Item | None:
+    """Executing → ``to`` with the outcome, audited, then shown in Slack. An executed item's
+    claim ends with the move (nothing is left to do, so no release follows); a failed one keeps
+    it until released after ``_announce``, which may post its card: the claim keeps another
+    instance's card poster off it meanwhile."""
+    ends_claim = {} if to == ItemState.FAILED else {"claimed_by": None, "claimed_until": None}
     async with transaction(rt.sessions) as session:
-        if not await transition(
+        finished = await move(
             session,
             item.id,
             from_states=[ItemState.EXECUTING],
@@ -218,8 +224,10 @@ async def _finish(
             held_by=holder,
             next_attempt_at=None,
             send_started_at=None,
+            **ends_claim,
             **values,
-        ):
+        )
+        if finished is None:
             # Another worker took the item over (this one stalled past its lease); its
             # attempt records the outcome. Keep what this one learnt in the log at least.
             log.error(
@@ -228,7 +236,7 @@ async def _finish(
                 outcome=event,
                 detail={k: v for k, v in values.items() if k in _OUTCOME_FIELDS},
             )
-            return
+            return None
         await audit.record(
             session,
             event,
@@ -239,11 +247,10 @@ async def _finish(
         if to == ItemState.FAILED:
             await count_events(session, utcnow(), [Metric.FAILED], category=item.category)
             await release_money_budget(session, item.id, utcnow())
-        finished = await reread(session, item.id)
     log.info("item finished", item_id=item.id, state=to.value)
     rt.metrics.executions.labels(event).inc()
-    if finished is not None:
-        await _announce(rt, finished, to)
+    await _announce(rt, finished, to)
+    return finished
 
 
 async def _announce(rt: Runtime, finished: Item, to: ItemState) -> None:

@@ -31,12 +31,12 @@ class Pipeline:
         self.rt = runtime
         self.holder = worker_id
 
-    async def advance(self, item: Item) -> None:
-        """Move a claimed item as far as it can go now, then release the claim. The claim is
-        renewed while the steps run, so a slow model or vendor never lets a second worker in."""
+    async def advance(self, item: Item) -> Item:
+        """Move a claimed item as far as it can go now, then release the claim; returns the item
+        as this pass last saw it. The claim is renewed while the steps run, so a slow model or
+        vendor never lets a second worker in."""
         if item.claimed_by and item.claimed_by != self.holder:
-            await Pipeline(self.rt, item.claimed_by).advance(item)
-            return
+            return await Pipeline(self.rt, item.claimed_by).advance(item)
         lease = timedelta(seconds=self.rt.settings.lease_seconds)
         try:
             async with kept_claim(self.rt.sessions, item.id, self.holder, lease=lease) as claim:
@@ -46,10 +46,13 @@ class Pipeline:
                         break
                     item = moved
         finally:
-            # Entering review frees the claim in that same transaction: nothing to release.
-            if item.claimed_by == self.holder or item.state != ItemState.PENDING_REVIEW:
+            # Entering review and being executed free the claim in that same transaction:
+            # nothing to release. (A step that lost a race leaves the item as last seen, still
+            # ours; the release is conditional, so it frees nothing that is not.)
+            if item.claimed_by == self.holder:
                 async with transaction(self.rt.sessions) as session:
                     await release(session, item.id, self.holder)
+        return item
 
     async def _step(self, item: Item) -> Item | None:
         """The step for the item's state; ``None`` when there is nothing more to do now."""
@@ -63,5 +66,5 @@ class Pipeline:
         if item.state == ItemState.APPROVED:
             return await start_execution(self.rt, self.holder, item)
         if item.state == ItemState.EXECUTING:
-            await execute(self.rt, self.holder, item)
+            return await execute(self.rt, self.holder, item)
         return None

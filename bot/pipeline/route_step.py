@@ -25,7 +25,6 @@ from bot.autonomy.evidence import evidence_summary
 from bot.autonomy.routing import AutonomyRoute, route_with_autonomy
 from bot.lead_settings.card_routes import active_routes
 from bot.lead_settings.registry import LeadSettings, load_lead_settings
-from bot.pipeline.step import reread
 from bot.review.outcomes import is_merged
 from bot.review.reminders import review_schedule
 from bot.review.requirements import requirement_for
@@ -36,7 +35,7 @@ from bot.store.card_queue import hold_review_order
 from bot.store.column_types import utcnow
 from bot.store.database import transaction
 from bot.store.item_states import DecisionOutcome, ItemState
-from bot.store.items import get_item, transition
+from bot.store.items import get_item, move
 from bot.store.models import Decision, Item
 from bot.store.money_budget import hold_money_budget
 from bot.store.stat_tally import count_decision
@@ -66,8 +65,8 @@ class _Routing:
 
 
 async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
-    """Route an assessed item; ``None`` if it moved meanwhile or went to review (its claim is
-    then free for the card poster)."""
+    """Route an assessed item: the item as routed (approved, or pending review with its claim
+    freed for the card poster), or ``None`` if it moved meanwhile."""
     routing = await _decide(rt, item)
     async with transaction(rt.sessions) as session:
         # An item bound for review takes the review order first: then the times below are in
@@ -86,19 +85,19 @@ async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
         else:
             moved = await _send_to_review(session, rt, holder, item, routing, now)
             event = "sent_to_review"
-        if not moved:
+        if moved is None:
             await session.rollback()
             # Merged meanwhile (still ours, still assessed): route it again, to review.
             if not auto:
                 return None
             return await get_item(rt.sessions, item.id)
-        routed = await reread(session, item.id)
+        routed = moved
         await _record(session, item, routing, event)
         if decision is not None:
             await count_decision(
                 session, decision, category=item.category, route_policy=routing.route.policy
             )
-    if routed is not None and redrafted_in_place(routed) and rt.publisher is not None:
+    if redrafted_in_place(routed) and rt.publisher is not None:
         # Best effort, like every card update: the card is re-rendered from the row anyway.
         await rt.publisher.refresh_card(routed)
         await rt.publisher.post_in_thread(routed, redraft_details(routed))
@@ -191,7 +190,7 @@ def _unless_requested(item: Item, chosen: RouteDecision) -> RouteDecision:
 
 async def _approve(
     session: AsyncSession, holder: str, item: Item, routing: _Routing, now: datetime
-) -> tuple[bool, Decision]:
+) -> tuple[Item | None, Decision]:
     """Approved without a human: a decision row by ``auto``, the draft and action as assessed,
     and the idempotency key (minted from that row) that every retry of the action will carry."""
     decision = Decision(
@@ -204,7 +203,7 @@ async def _approve(
     session.add(decision)
     await session.flush()
     assert decision.id is not None
-    moved = await transition(
+    moved = await move(
         session,
         item.id,
         from_states=[ItemState.ASSESSED],
@@ -229,14 +228,14 @@ async def _send_to_review(
     item: Item,
     routing: _Routing,
     now: datetime,
-) -> bool:
+) -> Item | None:
     """Pending review: how many approvals (and whether a lead's) the leads' settings require at
     the routed risk, and when reminders and escalation fall due."""
     needs = requirement_for(
         item.model_copy(update={"risk_level": routing.route.risk.value}), routing.lead_policy
     )
     card = routing.card_route
-    return await transition(
+    return await move(
         session,
         item.id,
         from_states=[ItemState.ASSESSED],

@@ -23,6 +23,7 @@ from bot.pipeline.ack_priority import AckPriority
 from bot.pipeline.pipeline import Pipeline
 from bot.runtime import Runtime
 from bot.slack.card_backlog import CardPoster
+from bot.store.item_states import ItemState
 from bot.store.items import claim
 from bot.store.models import Item
 
@@ -71,10 +72,15 @@ class Worker:
         self._rolling = False
         self._idle_wait = idle_wait
         self._wake = asyncio.Event()
+        # Whether a card may be waiting that no pass of the poster has looked for: set by what
+        # can make one (a notify, an item that did not end executed), and looked at on every
+        # idle wake-up anyway. A slot freed by an executed item needs no look (a query each).
+        self._cards_due = True
         self._stopping = False
         self.last_loop_at: float | None = None
 
     def notify(self) -> None:
+        self._cards_due = True
         self._wake.set()
 
     async def run_once(self) -> int:
@@ -156,11 +162,15 @@ class Worker:
         # library's) carries its id even when the call site did not pass it.
         with structlog.contextvars.bound_contextvars(item_id=item.id):
             try:
-                await self.pipeline.advance(item)
+                ended = await self.pipeline.advance(item)
             except Exception:
                 # The lease expires and another pass retries; one bad item must not stop
                 # the loop.
                 log.exception("advancing item failed")
+                self._cards_due = True
+            else:
+                if ended.state != ItemState.EXECUTED:  # in review, failed, retrying: a card?
+                    self._cards_due = True
 
     def _pass_started(self) -> None:
         self._passes += 1
@@ -178,9 +188,12 @@ class Worker:
         log.info("worker started", worker_id=self.worker_id, concurrency=self._concurrency)
         self._rolling = True
         try:
+            idle = True
             while not self._stopping:
                 self.last_loop_at = time.monotonic()
-                self._start_card_poster()
+                if idle or self._cards_due:
+                    self._cards_due = False
+                    self._start_card_poster()
                 # Cleared before looking for work, so a wake-up during the claim is not lost.
                 self._wake.clear()
                 self._pass_started()  # so close() cannot miss items claimed but not started
@@ -191,8 +204,11 @@ class Worker:
                 finally:
                     self._pass_finished()
                 # Until a slot frees (its task sets the event), a notify, or the idle poll.
-                with contextlib.suppress(TimeoutError):
+                try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait)
+                    idle = False
+                except TimeoutError:
+                    idle = True
         finally:
             self._rolling = False
 
@@ -207,7 +223,8 @@ class Worker:
 
     def _start_card_poster(self) -> None:
         """Start the card poster, or tell the running one to look again before it stops: the
-        loop calls this each time it wakes (a slot freed, e.g. an item entered review)."""
+        loop calls this when a card may wait (an item entered review, a notify) and on every idle
+        wake-up."""
         if self.rt.publisher is None or self._stopping:
             return
         if self._posting is not None and not self._posting.done():

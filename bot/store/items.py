@@ -73,12 +73,43 @@ async def transition(
     """Move ``item_id`` to ``to`` only if it is in one of ``from_states`` (and, when given, still
     claimed by the worker ``held_by``, and ``only_if`` holds). Returns whether this call made
     the move. ``values`` are columns to write, ``claimed_by`` among them."""
+    conditions = _moving(from_states, held_by, only_if)
+    return await update_item(session, item_id, *conditions, state=to, updated_at=utcnow(), **values)
+
+
+async def move(
+    session: AsyncSession,
+    item_id: str,
+    *,
+    from_states: Collection[ItemState],
+    to: ItemState,
+    held_by: str | None = None,
+    only_if: ColumnElement[bool] | None = None,
+    **values: Any,
+) -> Item | None:
+    """``transition``, returning the item as the move left it (``None`` when it did not move):
+    the row comes back with the UPDATE, where a transition and a read after it were two round
+    trips. What a step that goes on with the item uses."""
+    moved = await session.scalars(
+        update(Item)
+        .where(col(Item.id) == item_id, *_moving(from_states, held_by, only_if))
+        .values(state=to, updated_at=utcnow(), **values)
+        .returning(Item)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return moved.one_or_none()
+
+
+def _moving(
+    from_states: Collection[ItemState], held_by: str | None, only_if: ColumnElement[bool] | None
+) -> list[ColumnElement[bool]]:
+    """The conditions of a state change: in one of ``from_states``, held by ``held_by``."""
     conditions: list[ColumnElement[bool]] = [col(Item.state).in_(list(from_states))]
     if held_by is not None:
         conditions.append(col(Item.claimed_by) == held_by)
     if only_if is not None:
         conditions.append(only_if)
-    return await update_item(session, item_id, *conditions, state=to, updated_at=utcnow(), **values)
+    return conditions
 
 
 async def lock_item(session: AsyncSession, item_id: str) -> Item | None:
@@ -114,30 +145,26 @@ async def claim(
     if include_unposted:
         due.append(and_(col(Item.state) == ItemState.PENDING_REVIEW, col(Item.slack_ts).is_(None)))
     free, ready = claim_is_free(now), attempt_due(now)
+    candidates = (
+        select(col(Item.id))
+        .where(or_(*due), free, ready)
+        .order_by(col(Item.created_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    # One statement: pick, lease and read back. ``free`` is checked again on the row itself, so
+    # where SKIP LOCKED does not exist (SQLite) a row claimed meanwhile is not taken twice. The
+    # token is this claim's, shared by its rows: every write names the item as well, and a row
+    # released and claimed again gets a new one.
     async with transaction(sessions) as session:
-        candidates = (
-            await session.execute(
-                select(col(Item.id))
-                .where(or_(*due), free, ready)
-                .order_by(col(Item.created_at))
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).scalars()
-        claimed: list[str] = []
-        for item_id in list(candidates):
-            if await update_item(
-                session,
-                item_id,
-                free,
-                claimed_by=claim_token(worker_id),
-                claimed_until=now + lease,
-            ):
-                claimed.append(item_id)
-        if not claimed:
-            return []
-        rows = await session.execute(select(Item).where(col(Item.id).in_(claimed)))
-        return list(rows.scalars())
+        claimed = await session.scalars(
+            update(Item)
+            .where(col(Item.id).in_(candidates), free)
+            .values(claimed_by=claim_token(worker_id), claimed_until=now + lease)
+            .returning(Item)
+            .execution_options(synchronize_session=False, populate_existing=True)
+        )
+        return sorted(claimed, key=lambda item: (item.created_at, item.id))
 
 
 async def renew_claim(

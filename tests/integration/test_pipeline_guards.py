@@ -172,8 +172,12 @@ async def test_claims_do_not_overlap_and_expire(runtime: Runtime) -> None:
     )
     assert len(taken_over) == 5
     assert all((i.claimed_by or "").startswith("w3#") for i in taken_over)
-    # Each claim is its own token: two items claimed together are not held by the same one.
-    assert len({i.claimed_by for i in taken_over}) == 5
+    # Each claim is its own token: the takeover's is none of the earlier ones (the items of one
+    # claim share it; every write names the item too).
+    assert len({i.claimed_by for i in taken_over}) == 1
+    assert not {i.claimed_by for i in taken_over} & {i.claimed_by for i in [*first, *second]}
+    # Claimed in order of arrival, oldest first.
+    assert [i.created_at for i in taken_over] == sorted(i.created_at for i in taken_over)
     # A worker whose lease was taken over can no longer move the item.
     async with transaction(runtime.sessions) as session:
         assert not await transition(
