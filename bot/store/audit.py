@@ -78,14 +78,14 @@ _LAST_ROW = (
 _NEWEST_ROW = select(_AUDIT.c.row_hash, _AUDIT.c.key_id).order_by(_AUDIT.c.id.desc()).limit(1)
 _APPEND = insert(_AUDIT)
 _LOCK = text("SELECT pg_advisory_xact_lock(:key, :chain)")
-_LOCK_AND_HEAD = text("SELECT head_hash, head_key FROM signoff_audit_chain_head(:key, :chain)")
-# Several chains in one round trip: the lateral call runs once per array element, in the array's
-# (ascending) order, so the locks are taken in that order as ``lock_chains`` takes them.
+# Several chains in one round trip (migration 0019): locks taken in the array's (ascending)
+# order as ``lock_chains`` takes them, each head read after its lock, then, when asked, chain
+# 0's newest row (the keyed boundary) as chain ``_BOUNDARY``. A chain with no rows is absent.
 _LOCK_AND_HEADS = text(
-    "SELECT c.chain, h.head_hash, h.head_key "
-    "FROM unnest(CAST(:chains AS integer[])) WITH ORDINALITY AS c(chain, n) "
-    "LEFT JOIN LATERAL signoff_audit_chain_head(:key, c.chain) AS h ON true ORDER BY c.n"
+    "SELECT chain_no, head_hash, head_key "
+    "FROM signoff_audit_chain_heads(:key, CAST(:chains AS integer[]), :with_boundary)"
 )
+_BOUNDARY = -1
 # session.info key: (weakref to the transaction, {chain: last row hash it appended, or None})
 _CHAIN_STATE = "signoff_audit_chain"
 
@@ -185,32 +185,45 @@ async def _lock_and_heads(
     session: AsyncSession, chains: list[int], key: AuditKey | None
 ) -> dict[int, str]:
     """Take the locks of ``chains`` (ascending) and read their heads. On PostgreSQL one round
-    trip for all of them (migration 0018's function reads each head after its lock, with a
-    fresh snapshot): an ingest batch touches most chains, and a round trip per chain was most of
-    its transaction."""
+    trip for all of them and, without a key, for the keyed boundary too (migration 0019's
+    function reads each after the locks, with a fresh snapshot): an ingest batch touches most
+    chains, and a round trip per chain was most of its transaction; the boundary's own read was
+    one more round trip for every audited step."""
     if not chains:
         return {}
     if session.bind.dialect.name != "postgresql":
         return {chain: await _head(session, chain, key) for chain in chains}
-    found = await session.execute(_LOCK_AND_HEADS, {"key": _CHAIN_LOCK, "chains": chains})
-    previous = {
-        chain: None if head is None else (head, head_key) for chain, head, head_key in found
-    }
-    return await _checked_heads(session, key, previous)
+    # Without a key the boundary is needed unless chain 0 is among the chains (its head is it).
+    with_boundary = key is None and NO_ITEM_CHAIN not in chains
+    found = await session.execute(
+        _LOCK_AND_HEADS, {"key": _CHAIN_LOCK, "chains": chains, "with_boundary": with_boundary}
+    )
+    rows = {chain: (head, head_key) for chain, head, head_key in found}
+    boundary = rows.pop(_BOUNDARY, None)
+    previous = {chain: rows.get(chain) for chain in chains}
+    return await _checked_heads(
+        session, key, previous, boundary_read=with_boundary, boundary=boundary
+    )
 
 
 async def _checked_heads(
-    session: AsyncSession, key: AuditKey | None, previous: dict[int, Any]
+    session: AsyncSession,
+    key: AuditKey | None,
+    previous: dict[int, Any],
+    *,
+    boundary_read: bool = False,
+    boundary: Any = None,
 ) -> dict[int, str]:
     """Each chain's head hash (``previous``: its last row's hash and key id, or None). Refuses
-    an unkeyed append to a keyed log: a head says so, or chain 0's (where the keyed boundary
-    is), which is read once for all the chains rather than once per chain."""
+    an unkeyed append to a keyed log: a head says so, or chain 0's newest row (where the keyed
+    boundary is), read once for all the chains rather than once per chain, and not at all
+    when the caller read it with the heads (``boundary_read``: then ``boundary`` is that row)."""
     if key is None:
         keyed = any(row is not None and row[1] is not None for row in previous.values())
         if not keyed and any(chain != NO_ITEM_CHAIN for chain in previous):
             if NO_ITEM_CHAIN in previous:
                 boundary = previous[NO_ITEM_CHAIN]
-            else:
+            elif not boundary_read:
                 boundary = (
                     await session.execute(_LAST_ROW, {"chain": NO_ITEM_CHAIN})
                 ).one_or_none()

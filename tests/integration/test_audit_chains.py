@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store import audit
 from bot.store.audit_anchors import Anchor, chain_heads
-from bot.store.audit_keys import AuditKeys, legacy_hash
+from bot.store.audit_keys import NO_KEYS, AuditKeys, legacy_hash
 from bot.store.column_types import JSONType, UTCDateTime, utcnow
 from bot.store.database import alembic_config, migrate, session_factory, sync_url, transaction
 from bot.store.database import create_engine as create_async_engine
@@ -150,6 +150,30 @@ async def test_record_many_appends_what_record_would_one_by_one(database_url: st
         )
     assert all(row["key_id"] == keys.current.key_id for row in rows if keys.current)
     report = await verify(database_url, keys)
+    assert report.ok, report.problem
+
+
+async def test_a_process_without_the_key_refuses_to_append_once_the_log_is_keyed(
+    database_url: str,
+) -> None:
+    """The keyed boundary is in chain 0; an unkeyed process appending to another chain learns of
+    it from chain 0's newest row (read with the heads in one call on PostgreSQL), so after a
+    keyed process has started, no unkeyed row lands in any chain, one already there or not."""
+    first, second = _items_in_distinct_chains(2)
+    await _run(database_url, NO_KEYS, lambda s: audit.record(s, "received", item_id=first))
+    before = len(_rows(database_url))
+    await _run(database_url, _keys(), audit.start_keyed_chain)
+    attempts = [
+        lambda s: audit.record(s, "assessed", item_id=first),  # its chain's head is unkeyed
+        lambda s: audit.record(s, "received", item_id=second),  # an empty chain
+        lambda s: audit.record_many(s, [audit.Entry("a", first), audit.Entry("b", second)]),
+    ]
+    for attempt in attempts:
+        with pytest.raises(audit.AuditKeyMissingError, match="SIGNOFF_AUDIT_KEY is not set"):
+            await _run(database_url, NO_KEYS, attempt)
+    rows = _rows(database_url)
+    assert len(rows) == before + 1 and rows[-1]["event"] == audit.CHAIN_KEYED
+    report = await verify(database_url, _keys())
     assert report.ok, report.problem
 
 
