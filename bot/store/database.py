@@ -30,6 +30,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from bot.store.audit_keys import AUDIT_KEYS_INFO, AuditKeys
+from bot.store.idle_ping import ping_when_idle
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -150,9 +151,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
-    return create_async_engine(
-        async_url(url), echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True
-    )
+    engine = create_async_engine(async_url(url), echo=echo, pool_size=10, max_overflow=20)
+    ping_when_idle(engine)
+    return engine
 
 
 SessionFactory = async_sessionmaker[AsyncSession]
