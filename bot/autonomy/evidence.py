@@ -29,7 +29,7 @@ from sqlmodel import col
 from bot.store import audit
 from bot.store.autonomy_buckets import bucket_row, load_bucket_state
 from bot.store.column_types import utcnow
-from bot.store.database import SessionFactory, transaction
+from bot.store.database import SessionFactory, one_round_trip, transaction
 from bot.store.item_states import DecisionOutcome, ItemState
 from bot.store.models import AutonomyBucket, AutonomyOutcome, Decision, Item
 from policies.autonomy import (
@@ -187,7 +187,7 @@ def review_outcome_of(item: Item, decision: Decision | None) -> tuple[ReviewOutc
 
 async def _unrecorded_reviews(sessions: SessionFactory) -> Sequence[tuple[Item, Decision | None]]:
     since = utcnow() - SYNC_LOOKBACK
-    async with sessions() as session:
+    async with one_round_trip(sessions) as session:
         recorded = select(col(AutonomyOutcome.item_id)).where(col(AutonomyOutcome.source) == REVIEW)
         query = (
             select(Item, Decision)

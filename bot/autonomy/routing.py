@@ -20,6 +20,7 @@ from bot.lead_settings.autonomy_settings import LearningSettings, load_learning_
 from bot.logging_setup import get_logger
 from bot.runtime import Runtime
 from bot.store.autonomy_buckets import load_bucket_state
+from bot.store.database import one_round_trip
 from policies.autonomy import (
     EARNED_AUTONOMY,
     AutonomyDecision,
@@ -80,7 +81,7 @@ async def route_with_autonomy(
     learning = await load_learning_settings(rt.sessions, rt.settings)
     await catch_up(rt, learning)
     key = str(bucket_key(category=category, action_kind=action_kind, risk=base.risk, amount=amount))
-    async with rt.sessions() as session:
+    async with one_round_trip(rt.sessions) as session:
         state = await load_bucket_state(session, key, learning.policy)
     decision = decide_autonomy(
         base=base, floor=floor, state=state, item_id=item_id, policy=learning.policy

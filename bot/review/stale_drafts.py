@@ -20,7 +20,7 @@ from bot.review.outcomes import MERGED_PREFIX
 from bot.review.services import ReviewServices
 from bot.store import audit
 from bot.store.column_types import utcnow
-from bot.store.database import transaction
+from bot.store.database import one_round_trip, transaction
 from bot.store.item_states import ItemState
 from bot.store.items import update_item
 from bot.store.models import Item
@@ -125,7 +125,7 @@ async def mark_older_drafts_stale(
     One transaction per older item: a transaction holds at most one item row when it takes the
     audit chain's lock, the order every other writer uses, so this never deadlocks with a click.
     """
-    async with rt.sessions() as session:
+    async with one_round_trip(rt.sessions) as session:
         if new_item is None or new_item.id != new_item_id:  # the caller's copy saves a read
             new_item = await session.get(Item, new_item_id)
         older = list(await older_pending_drafts(session, new_item)) if new_item else []

@@ -173,6 +173,22 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@asynccontextmanager
+async def one_round_trip(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A session for a read, or a change that is one statement: on PostgreSQL each statement
+    commits on its own (autocommit), one round trip where ``BEGIN``, the statement and
+    ``COMMIT`` (or a read's ``ROLLBACK``) were three. Several reads in it each see what was
+    committed when they start, as under READ COMMITTED in one transaction. SQLite keeps one
+    transaction, committed on success (its transactions cost no round trips)."""
+    async with sessions() as session:
+        if session.bind.dialect.name == "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+        else:
+            async with session.begin():
+                yield session
+
+
 async def changed_rows(session: AsyncSession, statement: UpdateBase) -> int:
     """Run an UPDATE or DELETE and return how many rows it changed: the row count is the only
     truth about who won a race (SQLite ignores ``SKIP LOCKED``)."""

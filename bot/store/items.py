@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.store.column_types import utcnow
-from bot.store.database import SessionFactory, transaction
+from bot.store.database import SessionFactory, one_round_trip
 from bot.store.item_states import WORKER_STATES, ItemState
 from bot.store.models import Item
 
@@ -155,8 +155,8 @@ async def claim(
     # One statement: pick, lease and read back. ``free`` is checked again on the row itself, so
     # where SKIP LOCKED does not exist (SQLite) a row claimed meanwhile is not taken twice. The
     # token is this claim's, shared by its rows: every write names the item as well, and a row
-    # released and claimed again gets a new one.
-    async with transaction(sessions) as session:
+    # released and claimed again gets a new one. One statement, so it commits on its own.
+    async with one_round_trip(sessions) as session:
         claimed = await session.scalars(
             update(Item)
             .where(col(Item.id).in_(candidates), free)
