@@ -80,18 +80,17 @@ async def route(rt: Runtime, holder: str, item: Item) -> Item | None:
         auto = routing.route.route == Route.AUTO
         decision: Decision | None = None
         if auto:
-            moved, decision = await _approve(session, holder, item, routing, now)
+            routed, decision = await _approve(session, holder, item, routing, now)
             event = "auto_approved"
         else:
-            moved = await _send_to_review(session, rt, holder, item, routing, now)
+            routed = await _send_to_review(session, rt, holder, item, routing, now)
             event = "sent_to_review"
-        if moved is None:
+        if routed is None:
             await session.rollback()
             # Merged meanwhile (still ours, still assessed): route it again, to review.
             if not auto:
                 return None
             return await get_item(rt.sessions, item.id)
-        routed = moved
         await _record(session, item, routing, event)
         if decision is not None:
             await count_decision(

@@ -86,6 +86,7 @@ _LOCK_AND_HEADS = text(
     "FROM signoff_audit_chain_heads(:key, CAST(:chains AS integer[]), :with_boundary)"
 )
 _BOUNDARY = -1
+_UNREAD = object()  # the boundary was not read with the heads (``_checked_heads``)
 # session.info key: (weakref to the transaction, {chain: last row hash it appended, or None})
 _CHAIN_STATE = "signoff_audit_chain"
 
@@ -201,29 +202,25 @@ async def _lock_and_heads(
     rows = {chain: (head, head_key) for chain, head, head_key in found}
     boundary = rows.pop(_BOUNDARY, None)
     previous = {chain: rows.get(chain) for chain in chains}
-    return await _checked_heads(
-        session, key, previous, boundary_read=with_boundary, boundary=boundary
-    )
+    return await _checked_heads(session, key, previous, boundary if with_boundary else _UNREAD)
 
 
 async def _checked_heads(
     session: AsyncSession,
     key: AuditKey | None,
     previous: dict[int, Any],
-    *,
-    boundary_read: bool = False,
-    boundary: Any = None,
+    boundary: Any = _UNREAD,
 ) -> dict[int, str]:
     """Each chain's head hash (``previous``: its last row's hash and key id, or None). Refuses
     an unkeyed append to a keyed log: a head says so, or chain 0's newest row (where the keyed
     boundary is), read once for all the chains rather than once per chain, and not at all
-    when the caller read it with the heads (``boundary_read``: then ``boundary`` is that row)."""
+    when the caller read it with the heads (``boundary``: that row, or None for none)."""
     if key is None:
         keyed = any(row is not None and row[1] is not None for row in previous.values())
         if not keyed and any(chain != NO_ITEM_CHAIN for chain in previous):
             if NO_ITEM_CHAIN in previous:
                 boundary = previous[NO_ITEM_CHAIN]
-            elif not boundary_read:
+            elif boundary is _UNREAD:
                 boundary = (
                     await session.execute(_LAST_ROW, {"chain": NO_ITEM_CHAIN})
                 ).one_or_none()
